@@ -1,0 +1,92 @@
+/**
+ * The contract between the model compiler/runtime (src/engine/model, src/engine/arch, src/engine/onnx)
+ * and everything that drives a model (generation, capture, projection in the worker).
+ *
+ * Layer convention (used everywhere in Persona Lab):
+ *   hidden state index ℓ ∈ 0..L is HF `hidden_states[ℓ]`:
+ *     ℓ = 0      the embedding output that enters block 0,
+ *     1 ≤ ℓ < L  the raw residual stream after ℓ decoder blocks,
+ *     ℓ = L      the output of the last block AFTER the final norm (what the LM head sees).
+ *   "Steering at layer ℓ" adds coef·v to the residual stream after ℓ blocks (the output of block ℓ−1,
+ *   before block ℓ; for ℓ = L before the final norm), exactly like upstream's hook on `layers[ℓ−1]`.
+ *   A vector file therefore has L+1 rows and row ℓ is the direction for layer ℓ.
+ */
+
+/** Architecture-independent view of an HF config.json. Nothing downstream reads raw HF keys. */
+export interface NormalizedConfig {
+  architecture: string;      // e.g. "LlamaForCausalLM"
+  modelType: string;         // e.g. "llama"
+  numLayers: number;         // L
+  hiddenSize: number;        // H
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  vocabSize: number;
+  maxPositions: number;
+  bosTokenId?: number | number[] | null;
+  eosTokenId?: number | number[] | null;
+  padTokenId?: number | null;
+}
+
+/** Where a checkpoint lives: a plain HF folder, or an HF cache repo plus a revision. */
+export type ModelRef =
+  | { kind: 'folder'; path: string }
+  | { kind: 'hf-cache'; repoDir: string; revision: string };
+
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
+export type GraphVariant = 'portable' | 'fused';
+
+export interface LoadOptions {
+  /** Graph flavour. 'fused' uses onnxruntime contrib ops where they apply; both pass the same parity tests. */
+  variant?: GraphVariant;
+  executionProvider?: ExecutionProvider;
+  intraOpNumThreads?: number;
+  /** Directory for compiled graphs (keyed by config + weight identity + compiler version). */
+  cacheDir?: string;
+}
+
+/** Opaque KV cache returned by one forward and passed to the next. */
+export interface KvCache {
+  readonly batch: number;
+  readonly pastLength: number;
+  /** Keep only these rows (in this order), e.g. when finished or cancelled rows leave a batch. */
+  selectRows(rows: number[]): KvCache;
+  dispose(): void;
+}
+
+export interface ForwardInputs {
+  batch: number;                    // B
+  seqLen: number;                   // S (new tokens in this call)
+  inputIds: BigInt64Array;          // [B, S]
+  positionIds: BigInt64Array;       // [B, S]  HF semantics (cumsum(mask)-1, pads → 1)
+  attentionMask: BigInt64Array;     // [B, pastLength + S]  1 = real token, 0 = left pad
+  past?: KvCache | null;
+  /** [B, L+1, H]: row ℓ is added (times steerMask) to the residual stream after ℓ blocks. */
+  steer?: Float32Array | null;
+  /** [B, S]: 1 where the steering of that row applies, 0 elsewhere. */
+  steerMask?: Float32Array | null;
+  /** Which logits to return: only the last position of each row, every position, or none. */
+  logits: 'last' | 'all' | 'none';
+  /** Return all L+1 hidden states (HF semantics, see above). */
+  hiddenStates?: boolean;
+}
+
+export interface ForwardOutputs {
+  /** 'last' → [B, V]; 'all' → [B, S, V]. */
+  logits?: Float32Array;
+  present: KvCache;
+  /** L+1 arrays, each [B, S, H]. */
+  hiddenStates?: Float32Array[];
+}
+
+export interface LoadedModel {
+  readonly config: NormalizedConfig;
+  readonly variant: GraphVariant;
+  readonly executionProvider: ExecutionProvider;
+  /** Folder holding config.json, tokenizer.json, ... (the resolved snapshot for HF cache refs). */
+  readonly modelDir: string;
+  readonly info: { loadMs: number; compileMs: number; cacheHit: boolean; weightBytes: number; onnxPath: string; threads: number };
+  forward(inputs: ForwardInputs): Promise<ForwardOutputs>;
+  dispose(): Promise<void>;
+}
