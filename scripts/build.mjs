@@ -21,8 +21,8 @@ if (existsSync(path.join(root, 'src/extension/extension.ts'))) {
 if (existsSync(path.join(root, 'src/engine/worker/main.ts'))) {
   configs.push({ ...common, entryPoints: ['src/engine/worker/main.ts'], outfile: 'dist/worker.js', format: 'esm', banner: esmBanner });
 }
-if (existsSync(path.join(root, 'src/cli/main.ts'))) {
-  configs.push({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', format: 'esm',
+if (existsSync(path.join(root, 'src/cli/index.ts'))) {
+  configs.push({ ...common, entryPoints: ['src/cli/index.ts'], outfile: 'dist/cli.js', format: 'esm',
     banner: { js: '#!/usr/bin/env node\n' + esmBanner.js } });
 }
 const webviewDir = path.join(root, 'webview');
