@@ -1,0 +1,203 @@
+/**
+ * The LLM judge: any OpenAI-compatible chat endpoint (OpenAI, DeepSeek, vLLM, Ollama, the project's own
+ * steering server), scored exactly as upstream (digest §3.1–3.2):
+ *
+ *   one user message = the rendered template; max_tokens 1, temperature 0, logprobs, top_logprobs 20
+ *   score = Σ p·n / Σ p over first-token candidates that parse as integers 0..100 (like Python int(),
+ *           so surrounding whitespace and leading zeros are accepted), or null when Σ p < 0.25.
+ *
+ * Trait prompts come from the trait file's eval_prompt; coherence prompts are the published ones
+ * (./prompts.ts). The judge sees only the raw question and the answer, never the system prompt.
+ * Known limitation kept from upstream (§12.7): the judge must tokenize 0..100 as single tokens,
+ * otherwise "85" → "8" silently; we cannot detect that from one token.
+ *
+ * Beyond upstream: bounded concurrency, retries with exponential backoff (honouring Retry-After) on
+ * 429 / 5xx / timeouts / connection errors, a persistent cache, and token + cost accounting.
+ */
+import OpenAI from 'openai';
+import { PipelineError, type PipelineErrorReason } from '../errors.js';
+import { renderEvalPrompt } from '../traits/schema.js';
+import { JudgeCache } from './cache.js';
+import { coherencePrompt } from './prompts.js';
+import type { Judge, JudgeRequest, JudgeUsage } from './types.js';
+
+export interface LlmJudgeOptions {
+  baseURL: string;
+  model: string;
+  apiKey?: string;
+  /** Parallel requests (upstream default 100; PP sweeps use 8). */
+  concurrency?: number;
+  /** Retries after the first attempt for retryable failures. */
+  maxRetries?: number;
+  timeoutMs?: number;
+  /** First backoff delay; doubles each retry (with ±25% jitter), capped at maxBackoffMs. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Upstream passes seed=0 (best effort); DeepSeek rejects it → null. */
+  seed?: number | null;
+  /** Provider-specific body fields, e.g. DeepSeek {thinking: {type: "disabled"}}. */
+  extraBody?: Record<string, unknown>;
+  /** DeepSeek variant (§3.2): strip tokens and sum probabilities of identical stripped tokens. */
+  mergeStrippedTokens?: boolean;
+  /** USD per million tokens, for the cost figure in usage(). */
+  pricing?: { inputPerMTok: number; outputPerMTok: number };
+  /** Folder for the persistent cache (<workspace>/cache/judge); omit to disable caching. */
+  cacheDir?: string;
+  /** Called before each retry wait (progress/logging). */
+  onRetry?: (info: { attempt: number; reason: PipelineErrorReason; delayMs: number }) => void;
+}
+
+/** Published prices (USD / M tokens) for judges the papers used; others default to 0 unless given. */
+const KNOWN_PRICING: Record<string, { inputPerMTok: number; outputPerMTok: number }> = {
+  'gpt-4.1-mini-2025-04-14': { inputPerMTok: 0.4, outputPerMTok: 1.6 },
+  'gpt-4.1-mini': { inputPerMTok: 0.4, outputPerMTok: 1.6 },
+};
+
+/** Python int() on a token: optional surrounding whitespace, optional sign, ASCII digits (underscores between digits). */
+export function parsePythonInt(token: string): number | null {
+  const t = token.trim();
+  if (!/^[+-]?\d+(_\d+)*$/.test(t)) return null;
+  return Number(t.replace(/_/g, ''));
+}
+
+/** Upstream `_aggregate_0_100_score`: probability-weighted mean over integer tokens 0..100, null below 0.25 mass. */
+export function aggregate0to100(probs: Record<string, number>): number | null {
+  let total = 0, sum = 0;
+  for (const [token, p] of Object.entries(probs)) {
+    const n = parsePythonInt(token);
+    if (n === null || n < 0 || n > 100) continue;
+    sum += n * p; total += p;
+  }
+  return total < 0.25 ? null : sum / total;
+}
+
+/** The rendered prompt for one request (what is sent, and what the cache key covers). */
+export function judgePrompt(r: JudgeRequest): string {
+  if (r.metric === 'trait') {
+    if (!r.evalPrompt) throw new PipelineError('trait-invalid', `judge request for trait "${r.trait}" has no eval_prompt; the LLM judge needs the trait file's eval_prompt`);
+    return renderEvalPrompt(r.evalPrompt, r.question, r.answer);
+  }
+  return renderEvalPrompt(coherencePrompt(r.modelKind), r.question, r.answer);
+}
+
+class Semaphore {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  async run<T>(f: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--; else await new Promise<void>((r) => this.waiting.push(r));
+    try { return await f(); } finally {
+      const next = this.waiting.shift();
+      if (next) next(); else this.free++;
+    }
+  }
+}
+
+function classify(e: unknown): { reason: PipelineErrorReason; retryable: boolean; retryAfterMs?: number } {
+  if (e instanceof OpenAI.APIConnectionTimeoutError) return { reason: 'judge-timeout', retryable: true };
+  if (e instanceof OpenAI.APIUserAbortError) throw e;
+  if (e instanceof OpenAI.APIConnectionError) return { reason: 'judge-connection', retryable: true };
+  if (e instanceof OpenAI.APIError) {
+    const ra = (e.headers as Headers | undefined)?.get?.('retry-after');
+    const retryAfterMs = ra && Number.isFinite(Number(ra)) ? Number(ra) * 1000 : undefined;
+    if (e.status === 429) return { reason: 'judge-rate-limited', retryable: true, retryAfterMs };
+    if (e.status === 408) return { reason: 'judge-timeout', retryable: true };
+    if (e.status !== undefined && e.status >= 500) return { reason: 'judge-server-error', retryable: true, retryAfterMs };
+    if (e.status === 401 || e.status === 403) return { reason: 'judge-auth', retryable: false };
+    return { reason: 'judge-bad-request', retryable: false };
+  }
+  return { reason: 'judge-connection', retryable: false };
+}
+
+const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
+  const t = setTimeout(resolve, ms);
+  signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason ?? new Error('aborted')); }, { once: true });
+});
+
+export class LlmJudge implements Judge {
+  readonly id: string;
+  private readonly client: OpenAI;
+  private readonly sem: Semaphore;
+  private readonly cache: JudgeCache | null;
+  private readonly settings: string;
+  private readonly pricing: { inputPerMTok: number; outputPerMTok: number };
+  private readonly u: JudgeUsage = { requests: 0, cached: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+
+  constructor(private readonly o: LlmJudgeOptions) {
+    this.id = `openai:${o.model}`;
+    this.client = new OpenAI({ baseURL: o.baseURL, apiKey: o.apiKey ?? process.env.OPENAI_API_KEY ?? 'none', maxRetries: 0, timeout: o.timeoutMs ?? 60_000 });
+    this.sem = new Semaphore(Math.max(1, o.concurrency ?? 8));
+    this.cache = o.cacheDir ? new JudgeCache(o.cacheDir, o.model) : null;
+    // Everything besides the prompt that changes the score belongs in the cache key.
+    this.settings = JSON.stringify({ v: 1, seed: o.seed ?? 0, merge: !!o.mergeStrippedTokens, extra: o.extraBody ?? null });
+    this.pricing = o.pricing ?? KNOWN_PRICING[o.model] ?? { inputPerMTok: 0, outputPerMTok: 0 };
+  }
+
+  usage(): JudgeUsage { return { ...this.u }; }
+
+  async score(requests: JudgeRequest[], options: { signal?: AbortSignal; onResult?: (index: number, score: number | null) => void } = {}): Promise<(number | null)[]> {
+    return Promise.all(requests.map(async (r, i) => {
+      const s = await this.scoreOne(judgePrompt(r), options.signal);
+      options.onResult?.(i, s);
+      return s;
+    }));
+  }
+
+  /** Scores one rendered prompt (cache → request with retries). */
+  async scoreOne(prompt: string, signal?: AbortSignal): Promise<number | null> {
+    const k = JudgeCache.key(this.o.model, this.settings, prompt);
+    const hit = this.cache?.get(k);
+    if (hit) { this.u.cached++; return hit.score; }
+    const probs = await this.sem.run(() => this.requestWithRetries(prompt, signal));
+    const score = aggregate0to100(probs);
+    this.cache?.put({ k, score, probs });
+    return score;
+  }
+
+  private async requestWithRetries(prompt: string, signal?: AbortSignal): Promise<Record<string, number>> {
+    const maxRetries = this.o.maxRetries ?? 5;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.request(prompt, signal);
+      } catch (e) {
+        if (PipelineError.is(e)) throw e;
+        const c = classify(e);
+        if (!c.retryable || attempt >= maxRetries) {
+          const what = e instanceof Error ? e.message : String(e);
+          throw new PipelineError(c.reason, `judge ${this.o.model} at ${this.o.baseURL}: ${what}` +
+            (c.retryable ? ` (gave up after ${attempt + 1} attempts; lower --judge-concurrency or try later)` : ''), { status: (e as { status?: number }).status });
+        }
+        const base = Math.min(this.o.maxBackoffMs ?? 20_000, (this.o.backoffMs ?? 500) * 2 ** attempt);
+        const delayMs = c.retryAfterMs ?? Math.round(base * (0.75 + 0.5 * Math.random()));
+        this.o.onRetry?.({ attempt: attempt + 1, reason: c.reason, delayMs });
+        await sleep(delayMs, signal);
+      }
+    }
+  }
+
+  private async request(prompt: string, signal?: AbortSignal): Promise<Record<string, number>> {
+    const body: Record<string, unknown> = {
+      model: this.o.model,
+      messages: [{ role: 'user', content: prompt }],
+      max_tokens: 1, temperature: 0, logprobs: true, top_logprobs: 20,
+      ...(this.o.seed === null ? {} : { seed: this.o.seed ?? 0 }),
+      ...(this.o.extraBody ?? {}),
+    };
+    this.u.requests++;
+    const completion = await this.client.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, { signal });
+    const pt = completion.usage?.prompt_tokens ?? 0, ct = completion.usage?.completion_tokens ?? 0;
+    this.u.promptTokens += pt; this.u.completionTokens += ct;
+    this.u.costUsd += (pt * this.pricing.inputPerMTok + ct * this.pricing.outputPerMTok) / 1e6;
+    const top = completion.choices?.[0]?.logprobs?.content?.[0]?.top_logprobs;
+    if (!top || top.length === 0) {
+      throw new PipelineError('judge-no-logprobs', `judge ${this.o.model} at ${this.o.baseURL} returned no logprobs. ` +
+        'The 0–100 score is a probability-weighted mean over the first token, so the endpoint must support logprobs=true and top_logprobs=20 ' +
+        '(vLLM and OpenAI do; some proxies and Ollama versions do not). Use another endpoint or model.');
+    }
+    const probs: Record<string, number> = {};
+    for (const el of top) {
+      const tok = this.o.mergeStrippedTokens ? el.token.trim() : el.token;
+      probs[tok] = (this.o.mergeStrippedTokens ? probs[tok] ?? 0 : 0) + Math.exp(el.logprob);
+    }
+    return probs;
+  }
+}
