@@ -1,0 +1,107 @@
+/**
+ * The command table: every command id contributed in package.json is registered here, in one
+ * place, with its handler. The extension-host E2E suite reads package.json and fails if a
+ * contributed command is missing from the running extension.
+ */
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CONFIG_SECTION, readSettings } from './config.js';
+import type { Locations } from './locations.js';
+import type { ModelInfo } from './modelDiscovery.js';
+import { ModelItem, RevisionItem, type ModelsViewProvider } from './views/modelsView.js';
+
+export interface CommandServices {
+  log: vscode.LogOutputChannel;
+  locations: Locations;
+  models: ModelsViewProvider;
+  /** Refresh every Persona Lab view. */
+  refreshViews(): void;
+}
+
+type Handler = (services: CommandServices, ...args: any[]) => unknown;
+
+export const COMMANDS = {
+  'personaLab.refresh': (s) => {
+    s.refreshViews();
+    s.log.info('Views refreshed.');
+  },
+
+  'personaLab.showLog': (s) => {
+    s.log.show(true);
+  },
+
+  /** Creates the workspace data folder (traits/, vectors/, runs/) if needed and reveals it. */
+  'personaLab.openWorkspaceFolder': async (s) => {
+    const root = s.locations.workspaceDataFolder();
+    if (!root) {
+      void vscode.window.showErrorMessage('Persona Lab keeps traits, vectors and runs in a workspace folder. Open a folder first (File > Open Folder), then run this command again.');
+      return undefined;
+    }
+    for (const sub of ['traits', 'vectors', 'runs']) mkdirSync(path.join(root, sub), { recursive: true });
+    s.log.info(`Workspace folder ready: ${root}`);
+    s.refreshViews();
+    const uri = vscode.Uri.file(root);
+    if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand('revealInExplorer', uri);
+    else void vscode.window.showInformationMessage(`Persona Lab workspace folder: ${root}`);
+    return uri;
+  },
+
+  /** Adds a folder to personaLab.modelPaths (workspace settings when a folder is open, else user settings). */
+  'personaLab.addModelFolder': async (s, folder?: vscode.Uri) => {
+    let uri = folder instanceof vscode.Uri ? folder : undefined;
+    if (!uri) {
+      const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false,
+        openLabel: 'Add Model Folder', title: 'A Hugging Face checkpoint folder (config.json + safetensors), or a folder of them' });
+      uri = picked?.[0];
+    }
+    if (!uri) return undefined;
+    const current = readSettings().modelPaths;
+    if (!current.includes(uri.fsPath)) {
+      const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+      await vscode.workspace.getConfiguration(CONFIG_SECTION).update('modelPaths', [...current, uri.fsPath], target);
+      s.log.info(`Added model folder ${uri.fsPath}`);
+    }
+    s.models.refresh();
+    return uri.fsPath;
+  },
+
+  /** Opens a model's manifest/config (or a revision's config.json); without an argument, asks which model. */
+  'personaLab.revealModel': async (s, node?: ModelItem | RevisionItem) => {
+    let file: string | undefined;
+    if (node instanceof RevisionItem) {
+      file = node.revision.path ? path.join(node.revision.path, 'config.json') : node.model.detailsFile;
+    } else if (node instanceof ModelItem) {
+      file = node.model.detailsFile;
+    } else {
+      const models = s.models.listModels();
+      if (models.length === 0) {
+        void vscode.window.showWarningMessage('No models found. Add a checkpoint folder with "Persona Lab: Add Model Folder".');
+        return undefined;
+      }
+      const pick = await vscode.window.showQuickPick(models.map((m: ModelInfo) => ({ label: m.name, description: m.description, detail: m.path, model: m })),
+        { title: 'Show Model Details' });
+      file = pick?.model.detailsFile;
+    }
+    if (!file) return undefined;
+    await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: true });
+    return file;
+  },
+} satisfies Record<string, Handler>;
+
+export type CommandId = keyof typeof COMMANDS;
+
+export function registerCommands(services: CommandServices): vscode.Disposable[] {
+  return Object.entries(COMMANDS).map(([id, handler]) =>
+    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        return await (handler as Handler)(services, ...args);
+      } catch (err) {
+        // One place that turns a failed command into a log line and a visible message.
+        const message = err instanceof Error ? err.message : String(err);
+        services.log.error(`${id} failed: ${message}`);
+        void vscode.window.showErrorMessage(`Persona Lab: ${message}`);
+        return undefined;
+      }
+    }));
+}

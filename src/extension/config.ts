@@ -1,0 +1,37 @@
+/**
+ * Typed access to the `personaLab.*` settings. Every setting the extension reads is declared here
+ * once (the same names appear in package.json `contributes.configuration`), so no other module
+ * spells a setting key by hand.
+ */
+import * as vscode from 'vscode';
+
+export const CONFIG_SECTION = 'personaLab';
+
+export type ExecutionProvider = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+
+export interface PersonaLabSettings {
+  /** Extra model folders (HF checkpoint folders, or folders that contain several). */
+  modelPaths: string[];
+  /** Workspace data folder, relative to the first workspace folder unless absolute. */
+  workspaceFolder: string;
+  executionProvider: ExecutionProvider;
+  /** Intra-op threads for onnxruntime; 0 lets onnxruntime decide. */
+  threads: number;
+  judge: { baseUrl: string; model: string };
+}
+
+export function readSettings(): PersonaLabSettings {
+  const c = vscode.workspace.getConfiguration(CONFIG_SECTION);
+  return {
+    modelPaths: c.get<string[]>('modelPaths', []).filter((p) => typeof p === 'string' && p.trim() !== ''),
+    workspaceFolder: c.get<string>('workspaceFolder', '.persona-lab') || '.persona-lab',
+    executionProvider: c.get<ExecutionProvider>('executionProvider', 'auto'),
+    threads: Math.max(0, Math.floor(c.get<number>('threads', 0))),
+    judge: { baseUrl: c.get<string>('judge.baseUrl', ''), model: c.get<string>('judge.model', '') },
+  };
+}
+
+/** True when a change event touches any Persona Lab setting. */
+export function affectsPersonaLab(e: vscode.ConfigurationChangeEvent): boolean {
+  return e.affectsConfiguration(CONFIG_SECTION);
+}

@@ -1,0 +1,63 @@
+/**
+ * Extension entry point. activate() only wires things up: it builds the services, registers the
+ * four tree views and the command table, and hands every disposable to VS Code at creation.
+ * No `vscode` import is allowed outside src/extension (eslint enforces it).
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { registerCommands } from './commands.js';
+import { affectsPersonaLab } from './config.js';
+import { Locations } from './locations.js';
+import { ModelsViewProvider } from './views/modelsView.js';
+import { RunsViewProvider } from './views/runsView.js';
+import { TraitsViewProvider } from './views/traitsView.js';
+import { VectorsViewProvider } from './views/vectorsView.js';
+
+/** View ids as contributed in package.json (`contributes.views.personaLab`). */
+export const VIEW_IDS = { models: 'personaLab.models', traits: 'personaLab.traits', vectors: 'personaLab.vectors', runs: 'personaLab.runs' } as const;
+
+/** What activate() returns: the live view providers, for the extension-host tests and other extensions. */
+export interface PersonaLabApi {
+  views: { models: ModelsViewProvider; traits: TraitsViewProvider; vectors: VectorsViewProvider; runs: RunsViewProvider };
+}
+
+export function activate(context: vscode.ExtensionContext): PersonaLabApi {
+  const log = vscode.window.createOutputChannel('persona-lab', { log: true });
+  context.subscriptions.push(log);
+  log.info(`Persona Lab ${context.extension.packageJSON.version} activating (VS Code ${vscode.version}, Node ${process.version}).`);
+
+  const locations = new Locations(context.extensionPath);
+  const views = {
+    models: new ModelsViewProvider(locations),
+    traits: new TraitsViewProvider(locations),
+    vectors: new VectorsViewProvider(locations),
+    runs: new RunsViewProvider(locations),
+  };
+  const refreshViews = () => Object.values(views).forEach((v) => v.refresh());
+  for (const [key, provider] of Object.entries(views) as [keyof typeof views, vscode.TreeDataProvider<unknown> & vscode.Disposable][]) {
+    context.subscriptions.push(provider, vscode.window.createTreeView(VIEW_IDS[key], { treeDataProvider: provider, showCollapseAll: key !== 'vectors' }));
+  }
+
+  context.subscriptions.push(...registerCommands({ log, locations, models: views.models, refreshViews }));
+
+  // Keep the views in step with settings and with files that runs write into the workspace folder.
+  context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {
+    if (affectsPersonaLab(e)) refreshViews();
+  }));
+  const root = locations.workspaceDataFolder();
+  const folder = root ? vscode.workspace.getWorkspaceFolder(vscode.Uri.file(root)) : undefined;
+  if (root && folder) {
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, `${path.relative(folder.uri.fsPath, root)}/**`));
+    // A running sweep creates many files in bursts: coalesce them into one refresh.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const soon = () => { clearTimeout(timer); timer = setTimeout(refreshViews, 300); };
+    context.subscriptions.push(watcher, watcher.onDidCreate(soon), watcher.onDidDelete(soon), { dispose: () => clearTimeout(timer) });
+  }
+
+  log.info(`Models: ${views.models.listModels().map((m) => m.name).join(', ') || 'none found'}; workspace folder: ${root ?? '(no folder open)'}`);
+  return { views };
+}
+
+export function deactivate(): void {
+  // Everything is disposed through context.subscriptions.
+}

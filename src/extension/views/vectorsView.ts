@@ -1,0 +1,20 @@
+/**
+ * Vectors view: persona-vector files in the workspace folder's vectors/ (safetensors with
+ * [L+1, hidden] rows indexed like HF hidden_states, plus their status/metadata files).
+ */
+import * as vscode from 'vscode';
+import type { Locations } from '../locations.js';
+import { FileTreeItem, type DirEntry } from './fileTree.js';
+import { WorkspaceFolderViewProvider } from './workspaceFolderView.js';
+
+export class VectorsViewProvider extends WorkspaceFolderViewProvider {
+  constructor(locations: Locations) {
+    super(locations, 'vectors');
+  }
+
+  protected toItem(entry: DirEntry, depth: number): FileTreeItem {
+    const item = new FileTreeItem(entry, entry.isDirectory ? 'personaLab.vectorFolder' : 'personaLab.vector', depth);
+    if (entry.name.endsWith('.safetensors')) item.iconPath = new vscode.ThemeIcon('arrow-both');
+    return item;
+  }
+}
