@@ -21,6 +21,10 @@ export interface LoadModelParams {
   executionProvider?: ExecutionProvider | 'auto';
   variant?: GraphVariant;
   threads?: number;
+  /** Directory for compiled graphs (defaults to the compiler's own choice). */
+  cacheDir?: string;
+  /** Extra variables for the chat template, e.g. `{ enable_thinking: false }` for Qwen3. */
+  chatTemplateKwargs?: Record<string, unknown>;
 }
 export interface ModelInfo {
   modelId: string;
@@ -37,18 +41,24 @@ export interface ModelInfo {
   rssBytes: number;
   /** True when the tokenizer has a chat template (instruct model); base models take raw text. */
   hasChatTemplate: boolean;
+  /** False for checkpoints without tokenizer.json (e.g. the parity fixtures): only `{ ids }` prompts work. */
+  hasTokenizer: boolean;
   eosTokenIds: number[];
+  /** Execution providers tried before the one used, with the error each threw ('auto' only). */
+  providersFailed?: { provider: ExecutionProvider; error: string }[];
 }
 
 // ---------------------------------------------------------------- prompts
 export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
 /**
- * A prompt is either raw text (base models, or an already-rendered template) or chat messages
- * (rendered with the model's chat template, add_generation_prompt=true).
+ * A prompt is raw text (base models, or an already-rendered template), chat messages
+ * (rendered with the model's chat template, add_generation_prompt=true), or token ids used as-is
+ * (tokenizer-less checkpoints such as the parity fixtures, or callers that tokenized themselves).
  * Raw text is tokenized with the tokenizer's default special tokens (BOS if the tokenizer adds one);
  * a rendered chat template is tokenized with add_special_tokens=false (the template carries its own).
+ * Capture and projection tokenize prompts exactly the same way, so extraction sees the tokens generation saw.
  */
-export type PromptInput = { text: string } | { messages: ChatMessage[] };
+export type PromptInput = { text: string } | { messages: ChatMessage[] } | { ids: number[] };
 
 // ---------------------------------------------------------------- steering
 export type SteerPositions = 'all' | 'prompt' | 'response';
@@ -58,6 +68,14 @@ export type VectorRef =
   | { values: number[] | F32B64 }
   /** a stored vector file (safetensors [L+1, H]); `tensor` names the kind, row defaults to the steering layer */
   | { file: string; tensor?: string; row?: number };
+/**
+ * Steering positions, upstream `ActivationSteerer` semantics with a KV cache:
+ *   'response': at prefill only the last prompt token, then every generated token that is forwarded;
+ *   'prompt':   every prompt position at prefill, nothing while decoding;
+ *   'all':      every position, prefill and decode.
+ * Scaling: 'raw' adds coef·v; 'unit' adds coef·v/|v|; 'target-norm' adds coef·norm·v/|v|.
+ * Several specs on one row add up (different layers and/or positions at once).
+ */
 export interface SteerSpec {
   vector: VectorRef;
   /** ℓ ∈ 0..L: added to the residual stream after ℓ blocks. */
@@ -69,6 +87,15 @@ export interface SteerSpec {
 }
 
 // ---------------------------------------------------------------- generation
+/**
+ * HF `generate` semantics, applied in this order: repetition penalty (over the row's prompt and generated
+ * tokens, pads excluded) → EOS suppressed until minNewTokens → temperature → top-k (ties kept) → top-p
+ * (HF: drop the ascending-sorted prefix whose cumulative probability ≤ 1−top_p) → sample.
+ * Unlike HF, nothing is read from generation_config.json: unset means disabled (topK 0, topP 1, penalty 1).
+ * Defaults: temperature 0 (greedy, first maximum wins), minNewTokens 0, maxNewTokens 64, seed 0.
+ * Stop strings (vLLM semantics): generation ends when the decoded text contains one; `text` is cut before it,
+ * `tokenIds` keep every generated token. EOS ends a row; the EOS id is kept in `tokenIds`, not in `text`.
+ */
 export interface SamplingParams {
   temperature?: number;        // 0 = greedy
   topP?: number;
@@ -96,6 +123,11 @@ export interface GenerateParams {
   stream?: boolean;
   /** Correlates stream notifications with this request. */
   requestId?: string;
+  /**
+   * Diagnostics/tests: return these hidden-state layers (0..L) at every forwarded position of each row
+   * (prompt tokens, then generated tokens except the last, which is never forwarded), after steering.
+   */
+  returnHiddenStates?: number[];
 }
 export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled';
 export interface GeneratedRow {
@@ -104,31 +136,48 @@ export interface GeneratedRow {
   promptTokenIds: number[];
   tokenIds: number[];
   finishReason: FinishReason;
+  /** Only with `returnHiddenStates`: layer → [T, H] float32 base64, T = prompt + generated − 1 positions. */
+  hiddenStates?: Record<string, F32B64>;
 }
 export interface GenerateResult { rows: GeneratedRow[]; tokensPerSecond: number; elapsedMs: number }
 export interface TokenNotificationParams { requestId: string; row: number; text: string; tokenId: number }
 
 // ---------------------------------------------------------------- capture (extraction)
 export type Reduction = 'prompt_avg' | 'response_avg' | 'prompt_last';
-export interface CaptureItem { prompt: PromptInput; response: string }
+/**
+ * One forward over prompt + response (upstream `get_hidden_p_and_r`). Text: the prompt is rendered and
+ * tokenized exactly as for generation (same BOS/special-token policy), the response string is appended to
+ * the rendered prompt text and the concatenation is tokenized with that same policy; promptTokens is the
+ * length of the prompt tokenized alone (upstream: BPE merges across the boundary can shift it by one).
+ * `{ ids }` responses are appended to the prompt ids verbatim (no boundary effects).
+ * Means: prompt_avg over [0, promptTokens), response_avg over [promptTokens, end) — NaN when the response
+ * has no tokens — and prompt_last at promptTokens−1. All L+1 hidden states (HF convention).
+ */
+export interface CaptureItem { prompt: PromptInput; response: string | { ids: number[] } }
 export interface CaptureParams {
   modelId: string;
   items: CaptureItem[];
   reductions: Reduction[];
   batchSize?: number;
+  /** Diagnostics/tests: also return these layers in full, [S, H] per item. Large; avoid in pipelines. */
+  returnHiddenStates?: number[];
 }
 export interface CapturedItem {
   promptTokens: number;
   responseTokens: number;
   /** per reduction: [L+1, H] float32, base64 */
   values: Partial<Record<Reduction, F32B64>>;
+  /** Only with `returnHiddenStates`: layer → [S, H] float32 base64. */
+  hiddenStates?: Record<string, F32B64>;
+  tokenIds: number[];
 }
 export interface CaptureResult { items: CapturedItem[]; layers: number; hiddenSize: number }
 
 // ---------------------------------------------------------------- projection (monitoring)
 export interface ProjectParams {
   modelId: string;
-  items: { prompt: PromptInput; response?: string }[];
+  /** Tokenized like capture items; without a response only the prompt is forwarded. */
+  items: { prompt: PromptInput; response?: string | { ids: number[] } }[];
   vectors: { id: string; vector: VectorRef; layer: number }[];
 }
 export interface ProjectedItem {
@@ -157,7 +206,10 @@ export const ShutdownRequest = new RequestType<void, void, void>('shutdown');
 export const TokenNotification = new NotificationType<TokenNotificationParams>('generate/token');
 export const LogNotification = new NotificationType<{ level: 'info' | 'warn' | 'error'; message: string }>('log');
 
-/** Error codes outside JSON-RPC's reserved range (-32768..-32000). */
+/**
+ * Cancellation: a cancelled generate/capture/project stops at the next forward step, frees its rows and
+ * fails with `Cancelled` (the client rejects with WorkerError reason 'cancelled'; streamed tokens were delivered).
+ * Error codes outside JSON-RPC's reserved range (-32768..-32000). */
 export const WorkerErrorCodes = {
   ModelNotLoaded: 1001,
   LoadFailed: 1002,
@@ -165,4 +217,19 @@ export const WorkerErrorCodes = {
   Cancelled: 1004,
   WorkerDied: 1005,
   OutOfMemory: 1006,
+  Internal: 1007,
 } as const;
+
+// ---------------------------------------------------------------- float32 wire format
+/** Float32Array → base64 of its little-endian bytes (all supported platforms are little-endian). */
+export function encodeF32(a: Float32Array): F32B64 {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+}
+/** base64 → Float32Array (a fresh, aligned copy). */
+export function decodeF32(b64: F32B64): Float32Array {
+  const buf = Buffer.from(b64, 'base64');
+  if (buf.byteLength % 4 !== 0) throw new Error(`decodeF32: ${buf.byteLength} bytes is not a whole number of float32 values`);
+  const out = new Float32Array(buf.byteLength / 4);
+  new Uint8Array(out.buffer).set(buf);
+  return out;
+}

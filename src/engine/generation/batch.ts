@@ -1,0 +1,49 @@
+/**
+ * Left-padded batch bookkeeping shared by generation, capture and projection: per-row pad counts,
+ * the [B, T] attention mask and HF position ids (cumsum(mask) − 1, pads → 1), as BigInt64Arrays.
+ */
+
+export interface PaddedBatch {
+  batch: number;
+  seqLen: number;
+  pads: number[];
+  inputIds: BigInt64Array;
+  attentionMask: BigInt64Array;
+  positionIds: BigInt64Array;
+}
+
+/** Left-pads `rows` to a common length with `padId` (its value never matters: pads are masked). */
+export function leftPad(rows: readonly (readonly number[])[], padId: number): PaddedBatch {
+  const B = rows.length;
+  const S = Math.max(...rows.map((r) => r.length));
+  const inputIds = new BigInt64Array(B * S).fill(BigInt(padId));
+  const attentionMask = new BigInt64Array(B * S);
+  const positionIds = new BigInt64Array(B * S).fill(1n);
+  const pads: number[] = [];
+  for (let b = 0; b < B; b++) {
+    const r = rows[b];
+    const pad = S - r.length;
+    pads.push(pad);
+    for (let j = 0; j < r.length; j++) {
+      inputIds[b * S + pad + j] = BigInt(r[j]);
+      attentionMask[b * S + pad + j] = 1n;
+      positionIds[b * S + pad + j] = BigInt(j);
+    }
+  }
+  return { batch: B, seqLen: S, pads, inputIds, attentionMask, positionIds };
+}
+
+/** The attention mask [B, total] for rows with the given left pads and a common total length. */
+export function maskFor(pads: readonly number[], total: number): BigInt64Array {
+  const m = new BigInt64Array(pads.length * total);
+  for (let b = 0; b < pads.length; b++) for (let j = pads[b]; j < total; j++) m[b * total + j] = 1n;
+  return m;
+}
+
+/** Columns [from, to) of a [B, S] array. */
+export function columns(a: BigInt64Array, batch: number, seqLen: number, from: number, to: number): BigInt64Array {
+  const w = to - from;
+  const out = new BigInt64Array(batch * w);
+  for (let b = 0; b < batch; b++) out.set(a.subarray(b * seqLen + from, b * seqLen + to), b * w);
+  return out;
+}

@@ -1,0 +1,198 @@
+/**
+ * Batched generation with left padding and a KV cache, on a LoadedModel (src/engine/model/types.ts).
+ *
+ * Per batch: prefill runs as two forwards — the prompt minus its last token ('prefix' phase), then the last
+ * prompt token ('last' phase) — so that upstream's 'response' steering (last prompt token only at prefill)
+ * and 'prompt'/'all' specs can coexist in one row and one batch (see src/engine/steering/steer.ts).
+ * Every row always takes this same path, whatever its neighbours, so its numerics do not depend on them.
+ * Then one forward per decode step over the still-active rows; finished rows leave the KV cache
+ * (KvCache.selectRows), so they cost nothing afterwards. Cancellation is checked before every forward.
+ */
+import type { ForwardInputs, KvCache, LoadedModel } from '../model/types.js';
+import { buildStepSteer, type ResolvedSteer, type SteerPhase } from '../steering/steer.js';
+import { columns, leftPad, maskFor } from './batch.js';
+import { nextToken, type RowSamplingState, type SamplerConfig } from './sampler.js';
+
+export interface GenRowInput {
+  promptIds: number[];
+  steer?: ResolvedSteer[];
+  seed: number;
+}
+
+export interface GenConfig {
+  sampler: SamplerConfig;
+  maxNewTokens: number;
+  /** Tokens that end a row (model EOS ∪ request EOS). */
+  eosTokenIds: readonly number[];
+  stop: readonly string[];
+  padTokenId: number;
+  /** Hidden-state layers to record at every forwarded position (diagnostics). */
+  hiddenLayers?: readonly number[];
+}
+
+export interface GenHooks {
+  /** Throws (e.g. a cancellation error) to abort between forwards. */
+  checkCancelled(): void;
+  /** Decodes generated ids to text (skipping special tokens); absent for tokenizer-less models. */
+  decode?: (ids: number[]) => string;
+  onToken?: (row: number, tokenId: number, delta: string) => void;
+}
+
+export interface GenRowOutput {
+  tokenIds: number[];
+  text: string;
+  finishReason: 'eos' | 'stop' | 'length';
+  /** layer → [T, H] float32 over forwarded positions (only with hiddenLayers). */
+  hidden?: Map<number, Float32Array>;
+}
+
+interface RowState {
+  input: GenRowInput;
+  sampling: RowSamplingState;
+  generated: number[];
+  finish: GenRowOutput['finishReason'] | null;
+  text: string;
+  emitted: number; // characters of `text` already streamed
+  hidden?: Map<number, Float32Array[]>;
+}
+
+/** Generates for one batch of rows (callers split requests into batches). Results are in input order. */
+export async function generateBatch(model: LoadedModel, rows: readonly GenRowInput[], cfg: GenConfig, hooks: GenHooks): Promise<GenRowOutput[]> {
+  const { numLayers: L, hiddenSize: H } = model.config;
+  const states: RowState[] = rows.map((r) => ({
+    input: r,
+    sampling: { seed: r.seed, seen: new Set(r.promptIds), generated: 0 },
+    generated: [],
+    finish: null,
+    text: '',
+    emitted: 0,
+    hidden: cfg.hiddenLayers?.length ? new Map(cfg.hiddenLayers.map((l) => [l, [] as Float32Array[]])) : undefined,
+  }));
+  for (const [i, r] of rows.entries()) {
+    if (r.promptIds.length === 0) throw new Error(`row ${i}: the prompt has no tokens; generation needs at least one (e.g. BOS)`);
+  }
+  const maxStop = Math.max(0, ...cfg.stop.map((s) => s.length));
+  const padded = leftPad(rows.map((r) => r.promptIds), cfg.padTokenId);
+  const P = padded.seqLen;
+  const pads = padded.pads;
+  let active = rows.map((_, i) => i); // row indices still generating, in cache order
+  let cache: KvCache | null = null;
+  const wantHidden = !!cfg.hiddenLayers?.length;
+
+  const run = async (inputs: Omit<ForwardInputs, 'past' | 'hiddenStates'>, phase: SteerPhase, real: (b: number, s: number) => boolean) => {
+    hooks.checkCancelled();
+    const steer = buildStepSteer(active.map((i) => rows[i].steer), phase, inputs.seqLen, L, H, real);
+    const out = await model.forward({ ...inputs, past: cache, steer: steer?.steer ?? null, steerMask: steer?.steerMask ?? null, hiddenStates: wantHidden });
+    cache?.dispose();
+    cache = out.present;
+    if (wantHidden && out.hiddenStates) {
+      for (const [b, i] of active.entries()) {
+        for (const [l, list] of states[i].hidden!) {
+          const hs = out.hiddenStates[l];
+          for (let s = 0; s < inputs.seqLen; s++) {
+            if (real(b, s)) list.push(hs.slice((b * inputs.seqLen + s) * H, (b * inputs.seqLen + s + 1) * H));
+          }
+        }
+      }
+    }
+    return out;
+  };
+
+  try {
+    // ---- prefill, phase 'prefix': every prompt token but the last
+    if (P > 1) {
+      await run({
+        batch: rows.length, seqLen: P - 1,
+        inputIds: columns(padded.inputIds, rows.length, P, 0, P - 1),
+        positionIds: columns(padded.positionIds, rows.length, P, 0, P - 1),
+        attentionMask: columns(padded.attentionMask, rows.length, P, 0, P - 1),
+        logits: 'none',
+      }, 'prefix', (b, s) => s >= pads[b]);
+    }
+    // ---- prefill, phase 'last': the last prompt token, whose logits pick the first new token
+    let out = await run({
+      batch: rows.length, seqLen: 1,
+      inputIds: columns(padded.inputIds, rows.length, P, P - 1, P),
+      positionIds: columns(padded.positionIds, rows.length, P, P - 1, P),
+      attentionMask: padded.attentionMask,
+      logits: 'last',
+    }, 'last', () => true);
+
+    let total = P;
+    for (;;) {
+      const V = out.logits!.length / active.length;
+      for (const [b, i] of active.entries()) {
+        const st = states[i];
+        const tok = nextToken(out.logits!.subarray(b * V, (b + 1) * V), cfg.sampler, st.sampling);
+        st.generated.push(tok);
+        st.sampling.generated++;
+        st.sampling.seen.add(tok);
+        if (cfg.eosTokenIds.includes(tok)) {
+          st.finish = 'eos';
+        } else if (hooks.decode) {
+          st.text = hooks.decode(st.generated);
+          if (maxStop > 0 && st.sampling.generated >= cfg.sampler.minNewTokens) {
+            let cut = -1;
+            const from = Math.max(0, st.emitted - maxStop);
+            for (const s of cfg.stop) {
+              const at = s.length > 0 ? st.text.indexOf(s, from) : -1;
+              if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+            }
+            if (cut >= 0) { st.text = st.text.slice(0, cut); st.finish = 'stop'; }
+          }
+        }
+        if (!st.finish && st.generated.length >= cfg.maxNewTokens) st.finish = 'length';
+        if (hooks.onToken) {
+          // Hold back a trailing partial character and anything that could still become a stop string.
+          let upto = st.text.length;
+          if (!st.finish) {
+            upto = st.text.replace(/\uFFFD+$/, '').length;
+            if (maxStop > 1) upto = Math.min(upto, Math.max(st.emitted, st.text.length - (maxStop - 1)));
+          }
+          const delta = upto > st.emitted ? st.text.slice(st.emitted, upto) : '';
+          st.emitted = Math.max(st.emitted, upto);
+          hooks.onToken(i, tok, delta);
+        }
+      }
+      const still = active.filter((i) => !states[i].finish);
+      if (still.length === 0) break;
+      if (still.length !== active.length) {
+        const keep = still.map((i) => active.indexOf(i));
+        const next: KvCache = (cache as KvCache | null)!.selectRows(keep);
+        (cache as KvCache | null)?.dispose();
+        cache = next;
+        active = still;
+      }
+      // ---- decode step: forward each active row's newest token
+      total += 1;
+      const B = active.length;
+      const ids = new BigInt64Array(B);
+      const pos = new BigInt64Array(B);
+      for (const [b, i] of active.entries()) {
+        const st = states[i];
+        ids[b] = BigInt(st.generated[st.generated.length - 1]);
+        pos[b] = BigInt(rows[i].promptIds.length + st.generated.length - 1);
+      }
+      out = await run({
+        batch: B, seqLen: 1, inputIds: ids, positionIds: pos,
+        attentionMask: maskFor(active.map((i) => pads[i]), total),
+        logits: 'last',
+      }, 'decode', () => true);
+    }
+  } finally {
+    (cache as KvCache | null)?.dispose();
+  }
+
+  return states.map((st) => {
+    const res: GenRowOutput = { tokenIds: st.generated, text: st.text, finishReason: st.finish ?? 'length' };
+    if (st.hidden) {
+      res.hidden = new Map();
+      for (const [l, list] of st.hidden) {
+        const a = new Float32Array(list.length * H);
+        list.forEach((v, t) => a.set(v, t * H));
+        res.hidden.set(l, a);
+      }
+    }
+    return res;
+  });
+}
