@@ -44,6 +44,12 @@ export interface LoadOptions {
   intraOpNumThreads?: number;
   /** Directory for compiled graphs (keyed by config + weight identity + compiler version). */
   cacheDir?: string;
+  /**
+   * 'mapped' (default): weights stay in the mmapped safetensors pages (no private copy, instant load;
+   * BF16/F16 weights are still widened to a float32 copy once). 'prepacked': onnxruntime repacks
+   * weights into a private copy (≈ weight bytes of RAM, slower load, faster batched decode on CPU).
+   */
+  weightMemory?: 'mapped' | 'prepacked';
 }
 
 /** Opaque KV cache returned by one forward and passed to the next. */

@@ -1,0 +1,450 @@
+/**
+ * The shared op vocabulary every architecture file builds from: embed, linear, norms, RoPE,
+ * self-attention, MLPs, residual adds, and `steerAndCapture` — the one call at the same point
+ * of every block (and once after the embeddings) that adds the steering row and exposes the
+ * residual stream as `hidden_states.ℓ`. Architecture files never create raw ONNX nodes.
+ *
+ * One ModelBuilder serves both graph variants:
+ *   portable  standard ONNX ops only (opset 21, IR 10): any EP can run it.
+ *   fused     onnxruntime fused/contrib ops where they apply (opset 23, IR 11):
+ *             SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization,
+ *             com.microsoft RotaryEmbedding, ONNX Attention(23) with an additive mask.
+ *             (GroupQueryAttention is not used: it derives key validity from seqlens_k, i.e. assumes
+ *             right padding, which is wrong for our left-padded batches with per-row masks.)
+ *
+ * Activations in the residual stream are kept 2-D [B·S, H] so every projection is a Gemm with
+ * transB=1 on the HF [out, in] weight: onnxruntime can then use the external-data weight in place
+ * (zero-copy when prepacking is disabled) instead of materialising a transposed copy.
+ */
+import { DT, f, type Graph } from '../onnx/graph.js';
+import type { ArchConfig, RopeSpec } from '../model/config.js';
+import type { GraphVariant } from '../model/types.js';
+import { DIMS, IO } from './names.js';
+import type { WeightStore } from './weight-store.js';
+
+const FLOAT32_MIN = -3.4028234663852886e38; // torch.finfo(float32).min, HF's additive mask value
+
+export interface LinearSpec {
+  /** HF weight name; [out, in] (nn.Linear) unless layout is 'in_out' (GPT-2 Conv1D). */
+  weight: string;
+  bias?: string | null;
+  inFeatures: number;
+  outFeatures: number;
+  layout?: 'out_in' | 'in_out';
+  /** If true, the bias must exist; if false, it is used when present. Default false. */
+  requireBias?: boolean;
+}
+
+export interface AttentionOptions {
+  /** Per-head RMSNorm weights over head_dim applied to q and k before RoPE (Qwen3, Gemma 3). */
+  headNorm?: { q: string; k: string; eps?: number; offset?: 0 | 1 };
+  /** Gemma 2 attention logit soft-capping. */
+  softcap?: number | null;
+}
+
+export interface RmsNormOptions {
+  eps?: number;
+  /** Gemma stores w and multiplies by (1 + w). */
+  offset?: 0 | 1;
+}
+
+export class ModelBuilder {
+  readonly L: number;
+  readonly H: number;
+  private readonly idsShape: string;
+  private readonly shapeCache = new Map<string, string>();
+  private readonly maskCache = new Map<string, string>();
+  private readonly ropeCache = new Map<RopeSpec, { cos: string; sin: string }>();
+  private steerMask3: string | null = null;
+
+  constructor(
+    readonly g: Graph,
+    readonly cfg: ArchConfig,
+    readonly variant: GraphVariant,
+    readonly w: WeightStore,
+  ) {
+    this.L = cfg.numLayers;
+    this.H = cfg.hiddenSize;
+    const { batch, seq, total, past } = DIMS;
+    g.input(IO.inputIds, DT.INT64, [batch, seq]);
+    g.input(IO.attentionMask, DT.INT64, [batch, total]);
+    g.input(IO.positionIds, DT.INT64, [batch, seq]);
+    g.input(IO.steer, DT.FLOAT, [batch, this.L + 1, this.H]);
+    g.input(IO.steerMask, DT.FLOAT, [batch, seq]);
+    g.input(IO.logitsToKeep, DT.INT64, [1]);
+    for (let l = 0; l < this.L; l++) {
+      g.input(IO.pastKey(l), DT.FLOAT, [batch, cfg.numKvHeads, past, cfg.headDim]);
+      g.input(IO.pastValue(l), DT.FLOAT, [batch, cfg.numKvHeads, past, cfg.headDim]);
+    }
+    this.idsShape = g.scope('shapes', () => g.op('Shape', [IO.inputIds]));
+  }
+
+  /** Run `fn` with node names under /model/layers.<l>/… */
+  layer<T>(l: number, fn: () => T): T {
+    return this.g.scope(`layers.${l}`, fn);
+  }
+
+  private c64(values: number[]): string {
+    return this.g.constInt64(values);
+  }
+
+  /** Shape tensor [B, S, ...rest] (cached), for reshaping the flat [B·S, X] stream. */
+  private bs(...rest: number[]): string {
+    const key = rest.join(',');
+    let s = this.shapeCache.get(key);
+    if (!s) {
+      s = this.g.scope('shapes', () => this.g.op('Concat', [this.idsShape, this.c64(rest)], { axis: 0 }));
+      this.shapeCache.set(key, s);
+    }
+    return s;
+  }
+
+  /** 1-D [1] tensors holding B and S. */
+  private dim(i: 0 | 1): string {
+    const key = `dim${i}`;
+    let s = this.shapeCache.get(key);
+    if (!s) {
+      s = this.g.scope('shapes', () => this.g.op('Slice', [this.idsShape, this.c64([i]), this.c64([i + 1])]));
+      this.shapeCache.set(key, s);
+    }
+    return s;
+  }
+
+  private flat(x: string, width: number): string {
+    return this.g.op('Reshape', [x, this.c64([-1, width])]);
+  }
+
+  // ---- embeddings ---------------------------------------------------------------------------
+
+  /** Token embedding lookup → [B·S, H]. */
+  embed(weight: string): string {
+    return this.g.scope('embed_tokens', () => {
+      const W = this.w.get(weight, [this.cfg.vocabSize, this.H]);
+      return this.flat(this.g.op('Gather', [W, IO.inputIds], { axis: 0 }), this.H);
+    });
+  }
+
+  /** Learned absolute position embedding lookup (GPT-2 wpe) → [B·S, H]. */
+  positionEmbed(weight: string): string {
+    return this.g.scope('embed_positions', () => {
+      const W = this.w.get(weight, [this.cfg.maxPositions, this.H]);
+      return this.flat(this.g.op('Gather', [W, IO.positionIds], { axis: 0 }), this.H);
+    });
+  }
+
+  // ---- steering + capture (the one line per block) ------------------------------------------
+
+  /**
+   * Residual stream after `layer` blocks (layer convention ℓ): add `steer_mask[b,s] · steer[b,ℓ,:]`,
+   * then expose it as `hidden_states.ℓ` [B, S, H] — except ℓ = L, whose public hidden state is
+   * taken after the final norm by `finalNormAndLogits`. Zero steering adds exact zeros, so the
+   * result is bitwise identical to an unsteered run.
+   */
+  steerAndCapture(h: string, layer: number): string {
+    const g = this.g;
+    return g.scope(`steer.${layer}`, () => {
+      if (!this.steerMask3) this.steerMask3 = g.op('Unsqueeze', [IO.steerMask, this.c64([-1])]); // [B,S,1]
+      const row = g.op('Gather', [IO.steer, g.constInt64([layer], [])], { axis: 1 }); // [B,H]
+      const row3 = g.op('Unsqueeze', [row, this.c64([1])]); // [B,1,H]
+      const delta = this.flat(g.op('Mul', [this.steerMask3, row3]), this.H); // [B·S,H]
+      const out = g.op('Add', [h, delta]);
+      if (layer < this.L) this.capture(out, layer);
+      return out;
+    });
+  }
+
+  private capture(h: string, index: number): void {
+    // [B, S, H]
+    this.g.output(IO.hiddenState(index), DT.FLOAT, [DIMS.batch, DIMS.seq, this.H], this.g.op('Reshape', [h, this.bs(this.H)]));
+  }
+
+  // ---- linear layers, norms, activations -----------------------------------------------------
+
+  linear(x: string, spec: LinearSpec): string {
+    const layout = spec.layout ?? 'out_in';
+    const shape = layout === 'out_in' ? [spec.outFeatures, spec.inFeatures] : [spec.inFeatures, spec.outFeatures];
+    const W = this.w.get(spec.weight, shape);
+    const b = spec.bias ? (spec.requireBias ? this.w.get(spec.bias, [spec.outFeatures]) : this.w.optional(spec.bias, [spec.outFeatures])) : null;
+    const name = spec.weight.split('.').slice(-2, -1)[0] ?? 'linear';
+    return this.g.scope(name, () => this.g.op('Gemm', b ? [x, W, b] : [x, W], { transB: layout === 'out_in' ? 1 : 0 }));
+  }
+
+  /** RMSNorm over the last axis: w · (x · rsqrt(mean(x²) + eps)), in float32. */
+  rmsNorm(x: string, weight: string, size: number, opts: RmsNormOptions = {}): string {
+    const g = this.g;
+    const eps = opts.eps ?? this.cfg.normEps;
+    const name = weight.split('.').slice(-2, -1)[0] ?? 'norm';
+    return g.scope(name, () => {
+      let W = this.w.get(weight, [size]);
+      if (opts.offset === 1) W = g.op('Add', [W, g.constFloat([1], [])]);
+      if (this.variant === 'fused') {
+        return g.op('SimplifiedLayerNormalization', [x, W], { axis: -1, epsilon: f(eps), stash_type: 1 });
+      }
+      const variance = g.op('ReduceMean', [g.op('Mul', [x, x]), this.c64([-1])], { keepdims: 1 });
+      const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, g.constFloat([eps], [])])])]);
+      return g.op('Mul', [g.op('Mul', [x, inv]), W]);
+    });
+  }
+
+  /** LayerNorm with weight and bias (GPT-2). LayerNormalization is standard ONNX (opset 17). */
+  layerNorm(x: string, weight: string, bias: string, size: number, eps = this.cfg.normEps): string {
+    const name = weight.split('.').slice(-2, -1)[0] ?? 'norm';
+    return this.g.scope(name, () => this.g.op('LayerNormalization', [x, this.w.get(weight, [size]), this.w.get(bias, [size])], { axis: -1, epsilon: f(eps) }));
+  }
+
+  activation(x: string, act = this.cfg.activation): string {
+    const g = this.g;
+    switch (act) {
+      case 'silu': return g.op('Mul', [x, g.op('Sigmoid', [x])]);
+      case 'gelu_tanh': return g.op('Gelu', [x], { approximate: 'tanh' });
+      case 'gelu': return g.op('Gelu', [x]);
+      case 'relu': return g.op('Relu', [x]);
+    }
+  }
+
+  /** Residual add `h + x`. */
+  residualAdd(h: string, x: string): string {
+    return this.g.op('Add', [h, x], {}, { name: 'residual_add' });
+  }
+
+  /**
+   * `sum = h + x; normed = rmsNorm(sum)`, fused into SkipSimplifiedLayerNormalization in the fused
+   * variant (same math, one kernel).
+   */
+  addAndRmsNorm(h: string, x: string, weight: string): { sum: string; normed: string } {
+    if (this.variant !== 'fused') {
+      const sum = this.residualAdd(h, x);
+      return { sum, normed: this.rmsNorm(sum, weight, this.H) };
+    }
+    const name = weight.split('.').slice(-2, -1)[0] ?? 'norm';
+    return this.g.scope(name, () => {
+      const [normed, , , sum] = this.g.node('SkipSimplifiedLayerNormalization', [h, x, this.w.get(weight, [this.H])],
+        { epsilon: f(this.cfg.normEps) }, { domain: 'com.microsoft', outputs: 4 });
+      return { sum, normed };
+    });
+  }
+
+  /** Gated MLP (Llama family): down(act(gate(x)) · up(x)). */
+  gatedMlp(x: string, p: { gate: string; up: string; down: string; bias?: boolean }): string {
+    return this.g.scope('mlp', () => {
+      const I = this.cfg.intermediateSize;
+      const bias = (n: string) => (p.bias ? n.replace(/weight$/, 'bias') : null);
+      const gate = this.linear(x, { weight: p.gate, bias: bias(p.gate), inFeatures: this.H, outFeatures: I, requireBias: true });
+      const up = this.linear(x, { weight: p.up, bias: bias(p.up), inFeatures: this.H, outFeatures: I, requireBias: true });
+      const hidden = this.g.op('Mul', [this.activation(gate), up]);
+      return this.linear(hidden, { weight: p.down, bias: bias(p.down), inFeatures: I, outFeatures: this.H, requireBias: true });
+    });
+  }
+
+  // ---- attention ----------------------------------------------------------------------------
+
+  /**
+   * Additive attention mask [B, 1, S, T] (0 allowed, finfo.min blocked), as HF eager builds it:
+   * query q (absolute index P+q) may see key j iff j ≤ P+q, attention_mask[b, j] = 1 and, for
+   * sliding layers, j > P+q − window (indices are sequence indices, not position_ids).
+   */
+  private mask(window: number | null): string {
+    const key = String(window);
+    const cached = this.maskCache.get(key);
+    if (cached) return cached;
+    const g = this.g;
+    const m = g.scope(window ? `mask.sliding_${window}` : 'mask.full', () => {
+      const sq = (x: string) => g.op('Squeeze', [x, this.c64([0])]);
+      const T = g.op('Slice', [g.op('Shape', [IO.attentionMask]), this.c64([1]), this.c64([2])]);
+      const P = g.op('Sub', [T, this.dim(1)]);
+      const one = g.constInt64([1], []);
+      const kIdx = g.op('Range', [g.constInt64([0], []), sq(T), one]); // [T]
+      const qIdx = g.op('Range', [sq(P), sq(T), one]); // [S]
+      const k2 = g.op('Unsqueeze', [kIdx, this.c64([0])]); // [1,T]
+      const q2 = g.op('Unsqueeze', [qIdx, this.c64([1])]); // [S,1]
+      let allowed = g.op('LessOrEqual', [k2, q2]); // [S,T]
+      if (window) allowed = g.op('And', [allowed, g.op('Greater', [k2, g.op('Sub', [q2, g.constInt64([window], [])])])]);
+      const pad = g.op('Unsqueeze', [g.op('Cast', [IO.attentionMask], { to: DT.BOOL }), this.c64([1, 2])]); // [B,1,1,T]
+      return g.op('Where', [g.op('And', [allowed, pad]), g.constFloat([0], []), g.constFloat([FLOAT32_MIN], [])]); // [B,1,S,T]
+    });
+    this.maskCache.set(key, m);
+    return m;
+  }
+
+  private ropeFor(layer: number): RopeSpec | null {
+    const sliding = this.cfg.layerTypes[layer] === 'sliding_attention';
+    return sliding && this.cfg.ropeLocal ? this.cfg.ropeLocal : this.cfg.rope;
+  }
+
+  /** cos/sin [B, 1, S, rotaryDim] from position_ids (HF: cat(freqs, freqs), freqs = pos ⊗ inv_freq in f32). */
+  private ropeTables(rope: RopeSpec): { cos: string; sin: string } {
+    const cached = this.ropeCache.get(rope);
+    if (cached) return cached;
+    const g = this.g;
+    const t = g.scope(`rope.${this.ropeCache.size}`, () => {
+      const pos = g.op('Unsqueeze', [g.op('Cast', [IO.positionIds], { to: DT.FLOAT }), this.c64([-1])]); // [B,S,1]
+      const freqs = g.op('Mul', [pos, g.constFloat(rope.invFreq, [rope.invFreq.length])]); // [B,S,rd/2]
+      const emb = g.op('Unsqueeze', [g.op('Concat', [freqs, freqs], { axis: -1 }), this.c64([1])]); // [B,1,S,rd]
+      let cos = g.op('Cos', [emb]);
+      let sin = g.op('Sin', [emb]);
+      if (rope.attentionScaling !== 1) {
+        const s = g.constFloat([rope.attentionScaling], []);
+        cos = g.op('Mul', [cos, s]);
+        sin = g.op('Mul', [sin, s]);
+      }
+      return { cos, sin };
+    });
+    this.ropeCache.set(rope, t);
+    return t;
+  }
+
+  /** cos/sin caches [maxPositions, rotaryDim/2] for com.microsoft RotaryEmbedding (constant-folded at load). */
+  private ropeCaches(rope: RopeSpec): { cos: string; sin: string } {
+    const cached = this.ropeCache.get(rope);
+    if (cached) return cached;
+    const g = this.g;
+    const t = g.scope(`rope_cache.${this.ropeCache.size}`, () => {
+      const n = Math.max(this.cfg.maxPositions, 1);
+      const pos = g.op('Unsqueeze', [g.op('Range', [g.constFloat([0], []), g.constFloat([n], []), g.constFloat([1], [])]), this.c64([-1])]);
+      const freqs = g.op('Mul', [pos, g.constFloat(rope.invFreq, [rope.invFreq.length])]); // [n, rd/2]
+      let cos = g.op('Cos', [freqs]);
+      let sin = g.op('Sin', [freqs]);
+      if (rope.attentionScaling !== 1) {
+        const s = g.constFloat([rope.attentionScaling], []);
+        cos = g.op('Mul', [cos, s]);
+        sin = g.op('Mul', [sin, s]);
+      }
+      return { cos, sin };
+    });
+    this.ropeCache.set(rope, t);
+    return t;
+  }
+
+  /** HF apply_rotary_pos_emb on x [B, n, S, D]: x·cos + rotate_half(x)·sin over the first rotaryDim dims. */
+  private applyRope(x: string, rope: RopeSpec): string {
+    const g = this.g;
+    const { cos, sin } = this.ropeTables(rope);
+    const D = this.cfg.headDim;
+    const rd = rope.rotaryDim;
+    let xr = x;
+    let xp: string | null = null;
+    if (rd < D) [xr, xp] = g.node('Split', [x, this.c64([rd, D - rd])], { axis: -1 }, { outputs: 2 });
+    const [x1, x2] = g.node('Split', [xr, this.c64([rd / 2, rd / 2])], { axis: -1 }, { outputs: 2 });
+    const rotated = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: -1 });
+    const out = g.op('Add', [g.op('Mul', [xr, cos]), g.op('Mul', [rotated, sin])]);
+    return xp ? g.op('Concat', [out, xp], { axis: -1 }) : out;
+  }
+
+  private headNorm(x4: string, weight: string, opts: { eps?: number; offset?: 0 | 1 }): string {
+    return this.rmsNorm(x4, weight, this.cfg.headDim, opts);
+  }
+
+  /**
+   * Causal self-attention with KV cache for layer `layer`. q/k/v are the projections [B·S, heads·D]
+   * (biases already added); returns the attention output [B·S, numHeads·D] *before* o_proj.
+   * Present keys are post-RoPE, like HF's cache. GQA follows HF repeat_kv: query head h uses
+   * kv head ⌊h / (numHeads/numKvHeads)⌋.
+   */
+  selfAttention(q: string, k: string, v: string, layer: number, opts: AttentionOptions = {}): string {
+    return this.g.scope('attn', () => (this.variant === 'fused' ? this.attentionFused(q, k, v, layer, opts) : this.attentionPortable(q, k, v, layer, opts)));
+  }
+
+  private attentionPortable(q: string, k: string, v: string, layer: number, opts: AttentionOptions): string {
+    const g = this.g;
+    const { numHeads: nh, numKvHeads: nkv, headDim: D } = this.cfg;
+    const rep = nh / nkv;
+    const heads = (x: string, n: string) => g.op('Transpose', [x], { perm: [0, 2, 1, 3] }, { name: `${n}_heads` });
+    let q4 = g.op('Reshape', [q, this.bs(nh, D)]); // [B,S,nh,D]
+    let k4 = g.op('Reshape', [k, this.bs(nkv, D)]);
+    const v4 = g.op('Reshape', [v, this.bs(nkv, D)]);
+    if (opts.headNorm) {
+      q4 = this.headNorm(q4, opts.headNorm.q, opts.headNorm);
+      k4 = this.headNorm(k4, opts.headNorm.k, opts.headNorm);
+    }
+    let qh = heads(q4, 'q'); // [B,nh,S,D]
+    let kh = heads(k4, 'k'); // [B,nkv,S,D]
+    const vh = heads(v4, 'v');
+    const rope = this.ropeFor(layer);
+    if (rope) {
+      qh = g.scope('rope_q', () => this.applyRope(qh, rope));
+      kh = g.scope('rope_k', () => this.applyRope(kh, rope));
+    }
+    const kAll = g.op('Concat', [IO.pastKey(layer), kh], { axis: 2 }); // [B,nkv,T,D]
+    const vAll = g.op('Concat', [IO.pastValue(layer), vh], { axis: 2 });
+    this.declarePresent(layer, kAll, vAll);
+    // Group query heads by their kv head instead of repeating k/v: [B,nkv,rep,S,D] @ [B,nkv,1,D,T].
+    const groupShape = g.op('Concat', [this.dim(0), this.c64([nkv, rep]), this.dim(1), this.c64([D])], { axis: 0 });
+    const qg = g.op('Reshape', [qh, groupShape]);
+    const kT = g.op('Transpose', [g.op('Unsqueeze', [kAll, this.c64([2])])], { perm: [0, 1, 2, 4, 3] });
+    let scores = g.op('Mul', [g.op('MatMul', [qg, kT]), g.constFloat([this.cfg.attnScale], [])]); // [B,nkv,rep,S,T]
+    if (opts.softcap) {
+      const c = g.constFloat([opts.softcap], []);
+      scores = g.op('Mul', [g.op('Tanh', [g.op('Div', [scores, c])]), c]);
+    }
+    const window = this.cfg.layerTypes[layer] === 'sliding_attention' ? this.cfg.slidingWindow : null;
+    scores = g.op('Add', [scores, g.op('Unsqueeze', [this.mask(window), this.c64([1])])]);
+    const probs = g.op('Softmax', [scores], { axis: -1 });
+    const ctx = g.op('MatMul', [probs, g.op('Unsqueeze', [vAll, this.c64([2])])]); // [B,nkv,rep,S,D]
+    const merged = g.op('Transpose', [g.op('Reshape', [ctx, g.op('Concat', [this.dim(0), this.c64([nh]), this.dim(1), this.c64([D])], { axis: 0 })])], { perm: [0, 2, 1, 3] });
+    return this.flat(merged, nh * D);
+  }
+
+  private attentionFused(q: string, k: string, v: string, layer: number, opts: AttentionOptions): string {
+    const g = this.g;
+    const { numHeads: nh, numKvHeads: nkv, headDim: D } = this.cfg;
+    let q3 = g.op('Reshape', [q, this.bs(nh * D)]); // [B,S,nh·D]
+    let k3 = g.op('Reshape', [k, this.bs(nkv * D)]);
+    const v3 = g.op('Reshape', [v, this.bs(nkv * D)]);
+    if (opts.headNorm) {
+      const perHead = (x: string, n: number, w: string) =>
+        g.op('Reshape', [this.headNorm(g.op('Reshape', [x, this.bs(n, D)]), w, opts.headNorm!), this.bs(n * D)]);
+      q3 = perHead(q3, nh, opts.headNorm.q);
+      k3 = perHead(k3, nkv, opts.headNorm.k);
+    }
+    const rope = this.ropeFor(layer);
+    if (rope) {
+      const { cos, sin } = this.ropeCaches(rope);
+      const rot = (x: string, n: number, name: string) => g.op('RotaryEmbedding', [x, IO.positionIds, cos, sin],
+        { interleaved: 0, num_heads: n, rotary_embedding_dim: rope.rotaryDim }, { domain: 'com.microsoft', name });
+      q3 = rot(q3, nh, 'rope_q');
+      k3 = rot(k3, nkv, 'rope_k');
+    }
+    const window = this.cfg.layerTypes[layer] === 'sliding_attention' ? this.cfg.slidingWindow : null;
+    const attrs: Record<string, number | ReturnType<typeof f>> = { q_num_heads: nh, kv_num_heads: nkv, scale: f(this.cfg.attnScale) };
+    if (opts.softcap) attrs.softcap = f(opts.softcap);
+    const [y, presentK, presentV] = g.node('Attention', [q3, k3, v3, this.mask(window), IO.pastKey(layer), IO.pastValue(layer)], attrs, { outputs: 3 });
+    this.declarePresent(layer, presentK, presentV);
+    return this.flat(y, nh * D);
+  }
+
+  private declarePresent(layer: number, k: string, v: string): void {
+    const dims = [DIMS.batch, this.cfg.numKvHeads, DIMS.total, this.cfg.headDim];
+    this.g.output(IO.presentKey(layer), DT.FLOAT, dims, k);
+    this.g.output(IO.presentValue(layer), DT.FLOAT, dims, v);
+  }
+
+  // ---- head ---------------------------------------------------------------------------------
+
+  /**
+   * Final norm (given by the architecture) → `hidden_states.L`, then logits for the last
+   * `logits_to_keep` positions only, so decoding and 'last' never pay for a [B, S, V] LM head.
+   */
+  finalNormAndLogits(h: string, finalNorm: (h: string) => string, lmHead: string, opts: { softcap?: number | null } = {}): void {
+    const g = this.g;
+    const hn = g.scope('norm', () => finalNorm(h));
+    this.capture(hn, this.L);
+    g.scope('lm_head', () => {
+      const h3 = g.op('Reshape', [hn, this.bs(this.H)]);
+      const start = g.op('Sub', [this.dim(1), IO.logitsToKeep]);
+      const kept = g.op('Slice', [h3, start, this.dim(1), this.c64([1])]); // [B,K,H]
+      const W = this.w.get(lmHead, [this.cfg.vocabSize, this.H]);
+      let logits = g.op('Gemm', [this.flat(kept, this.H), W], { transB: 1 });
+      if (opts.softcap) {
+        const c = g.constFloat([opts.softcap], []);
+        logits = g.op('Mul', [g.op('Tanh', [g.op('Div', [logits, c])]), c]);
+      }
+      const shape = g.op('Concat', [this.dim(0), this.c64([-1, this.cfg.vocabSize])], { axis: 0 });
+      g.output(IO.logits, DT.FLOAT, [DIMS.batch, DIMS.keep, this.cfg.vocabSize], g.op('Reshape', [logits, shape]));
+    });
+  }
+
+  /** Opset/IR pair for this variant. */
+  get opsets(): { irVersion: number; opsets: Record<string, number> } {
+    return this.variant === 'fused' ? { irVersion: 11, opsets: { '': 23, 'com.microsoft': 1 } } : { irVersion: 10, opsets: { '': 21 } };
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Public input/output names of every compiled graph, defined once (the session and the graph
+ * builders both import them; nobody types these strings by hand).
+ *
+ * Layer convention (see src/engine/model/types.ts): `hidden_states.ℓ` for ℓ ∈ 0..L is HF
+ * `hidden_states[ℓ]` — ℓ = 0 the embeddings, 1 ≤ ℓ < L the residual stream after ℓ blocks,
+ * ℓ = L after the final norm. Row ℓ of `steer` is added to the residual stream after ℓ blocks
+ * (before the final norm for ℓ = L).
+ */
+export const IO = {
+  /** int64 [B, S] */
+  inputIds: 'input_ids',
+  /** int64 [B, P+S]: 1 real token, 0 left pad; covers past and new tokens. */
+  attentionMask: 'attention_mask',
+  /** int64 [B, S]: HF semantics (cumsum(mask) - 1, pads → 1). */
+  positionIds: 'position_ids',
+  /** float32 [B, L+1, H] */
+  steer: 'steer',
+  /** float32 [B, S] */
+  steerMask: 'steer_mask',
+  /** int64 [1]: logits are computed for the last K positions only (K=1 for decoding). */
+  logitsToKeep: 'logits_to_keep',
+  /** float32 [B, K, V] */
+  logits: 'logits',
+  /** float32 [B, kvHeads, P, headDim] (post-RoPE keys, as HF caches them) */
+  pastKey: (layer: number) => `past_key_values.${layer}.key`,
+  pastValue: (layer: number) => `past_key_values.${layer}.value`,
+  /** float32 [B, kvHeads, P+S, headDim] */
+  presentKey: (layer: number) => `present.${layer}.key`,
+  presentValue: (layer: number) => `present.${layer}.value`,
+  /** float32 [B, S, H]; ℓ ∈ 0..L (HF hidden_states[ℓ]). */
+  hiddenState: (index: number) => `hidden_states.${index}`,
+} as const;
+
+/** Symbolic dimension names used in the graph's value infos. */
+export const DIMS = {
+  batch: 'batch',
+  seq: 'sequence',
+  total: 'total_sequence',
+  past: 'past_sequence',
+  keep: 'logits_kept',
+} as const;

@@ -1,0 +1,280 @@
+/**
+ * HF config.json → ArchConfig, in one place. Nothing else in the compiler reads raw HF keys:
+ * key aliases (GPT-2's n_embd/n_head/…), family defaults (supplied as data by each architecture
+ * file), RoPE parameters (legacy `rope_theta` + `rope_scaling`, and the newer `rope_parameters`)
+ * and per-layer attention types (`layer_types` + `sliding_window`) are resolved here into
+ * capability fields.
+ */
+import type { NormalizedConfig } from './types.js';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export type RopeType = 'default' | 'linear' | 'dynamic' | 'yarn' | 'llama3' | 'longrope';
+export const SUPPORTED_ROPE_TYPES: RopeType[] = ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope'];
+
+/** RoPE as the graph needs it: HF `rotate_half` convention, cos/sin = cos/sin(pos·invFreq) · attentionScaling. */
+export interface RopeSpec {
+  type: RopeType;
+  theta: number;
+  /** Number of leading head dims that are rotated (head_dim · partial_rotary_factor). */
+  rotaryDim: number;
+  /** float32 inverse frequencies, length rotaryDim/2, computed exactly as modeling_rope_utils does. */
+  invFreq: Float32Array;
+  /** Post-processing factor applied to cos and sin (yarn/longrope), 1 otherwise. */
+  attentionScaling: number;
+}
+
+export type LayerType = 'full_attention' | 'sliding_attention';
+export type Activation = 'silu' | 'gelu_tanh' | 'gelu' | 'relu';
+
+/** Everything a graph builder needs; extends the public NormalizedConfig. */
+export interface ArchConfig extends NormalizedConfig {
+  normEps: number;
+  /** null for learned absolute positions (GPT-2). */
+  rope: RopeSpec | null;
+  /** RoPE for sliding-window layers when it differs (Gemma 3 local rope). */
+  ropeLocal: RopeSpec | null;
+  tieWordEmbeddings: boolean;
+  /** q/k/v projection biases. */
+  qkvBias: boolean;
+  /** o_proj bias. */
+  outBias: boolean;
+  mlpBias: boolean;
+  activation: Activation;
+  layerTypes: LayerType[];
+  /** Window in tokens for sliding layers (the query itself counts), or null. */
+  slidingWindow: number | null;
+  /** Attention score scale (default head_dim^-0.5). */
+  attnScale: number;
+  /** The raw HF config, for architecture files that need a family-specific key. */
+  raw: Record<string, unknown>;
+}
+
+/** Family defaults, as HF's configuration classes define them (the config.json may omit keys). */
+export interface FamilyDefaults {
+  tieWordEmbeddings: boolean;
+  normEps: number;
+  ropeTheta?: number;
+  maxPositions: number;
+  activation?: string;
+  qkvBias?: boolean;
+  /** Default per-layer attention types when config.json has no `layer_types`. */
+  layerTypes?: (raw: Record<string, unknown>, numLayers: number, slidingWindow: number | null) => LayerType[];
+  /** Some families only use `sliding_window` when a flag is set (Qwen2's `use_sliding_window`). */
+  slidingWindow?: (raw: Record<string, unknown>) => number | null;
+}
+
+function num(raw: Record<string, unknown>, keys: string[], fallback?: number): number {
+  for (const k of keys) {
+    const v = raw[k];
+    if (typeof v === 'number') return v;
+  }
+  if (fallback === undefined) throw new ConfigError(`config.json lacks ${keys.join(' / ')}; cannot build the graph without it`);
+  return fallback;
+}
+
+function optNum(raw: Record<string, unknown>, keys: string[]): number | undefined {
+  for (const k of keys) if (typeof raw[k] === 'number') return raw[k] as number;
+  return undefined;
+}
+
+const ACTIVATIONS: Record<string, Activation> = {
+  silu: 'silu', swish: 'silu',
+  gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu_fast: 'gelu_tanh', 'gelu-tanh': 'gelu_tanh',
+  gelu: 'gelu', relu: 'relu',
+};
+
+export function normalizeConfig(raw: Record<string, unknown>, defaults: FamilyDefaults): ArchConfig {
+  const architecture = Array.isArray(raw.architectures) ? String(raw.architectures[0]) : String(raw.model_type ?? 'unknown');
+  const numLayers = num(raw, ['num_hidden_layers', 'n_layer', 'num_layers']);
+  const hiddenSize = num(raw, ['hidden_size', 'n_embd', 'd_model']);
+  const numHeads = num(raw, ['num_attention_heads', 'n_head']);
+  const numKvHeads = num(raw, ['num_key_value_heads'], numHeads) ?? numHeads;
+  const headDim = optNum(raw, ['head_dim']) ?? Math.floor(hiddenSize / numHeads);
+  if (numHeads % numKvHeads !== 0) throw new ConfigError(`num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
+  const intermediateSize = optNum(raw, ['intermediate_size', 'n_inner']) ?? 4 * hiddenSize;
+  const vocabSize = num(raw, ['vocab_size']);
+  const maxPositions = num(raw, ['max_position_embeddings', 'n_positions', 'n_ctx'], defaults.maxPositions);
+  const actName = String(raw.hidden_act ?? raw.hidden_activation ?? raw.activation_function ?? defaults.activation ?? 'silu');
+  const activation = ACTIVATIONS[actName];
+  if (!activation) throw new ConfigError(`activation "${actName}" is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
+
+  const rawWindow = defaults.slidingWindow ? defaults.slidingWindow(raw) : (typeof raw.sliding_window === 'number' ? raw.sliding_window : null);
+  let layerTypes: LayerType[];
+  if (Array.isArray(raw.layer_types)) {
+    layerTypes = (raw.layer_types as string[]).map((t, i) => {
+      if (t !== 'full_attention' && t !== 'sliding_attention') throw new ConfigError(`layer_types[${i}] = "${t}" is not supported (full_attention, sliding_attention)`);
+      return t;
+    });
+    if (layerTypes.length !== numLayers) throw new ConfigError(`layer_types has ${layerTypes.length} entries but num_hidden_layers is ${numLayers}`);
+  } else {
+    layerTypes = defaults.layerTypes ? defaults.layerTypes(raw, numLayers, rawWindow) : Array<LayerType>(numLayers).fill(rawWindow ? 'sliding_attention' : 'full_attention');
+  }
+  const slidingWindow = layerTypes.includes('sliding_attention') ? rawWindow : null;
+  if (layerTypes.includes('sliding_attention') && !slidingWindow) throw new ConfigError('layer_types has sliding_attention layers but sliding_window is not set');
+
+  const cfgNoRope = { hiddenSize, numHeads, headDim, maxPositions };
+  const rope = raw.position_embedding_type === 'absolute' || raw.model_type === 'gpt2' ? null : ropeFromConfig(raw, cfgNoRope, defaults, 'full_attention');
+  const ropeLocal = rope && layerTypes.includes('sliding_attention') ? ropeFromConfig(raw, cfgNoRope, defaults, 'sliding_attention') : null;
+
+  const tie = typeof raw.tie_word_embeddings === 'boolean' ? raw.tie_word_embeddings : defaults.tieWordEmbeddings;
+  const qkvBias = typeof raw.attention_bias === 'boolean' ? raw.attention_bias : (defaults.qkvBias ?? false);
+  return {
+    architecture,
+    modelType: String(raw.model_type ?? ''),
+    numLayers, hiddenSize, numHeads, numKvHeads, headDim, intermediateSize, vocabSize, maxPositions,
+    bosTokenId: (raw.bos_token_id ?? null) as NormalizedConfig['bosTokenId'],
+    eosTokenId: (raw.eos_token_id ?? null) as NormalizedConfig['eosTokenId'],
+    padTokenId: (raw.pad_token_id ?? null) as number | null,
+    normEps: num(raw, ['rms_norm_eps', 'layer_norm_epsilon', 'layer_norm_eps', 'norm_epsilon'], defaults.normEps),
+    rope,
+    ropeLocal: ropeLocal && !sameRope(rope, ropeLocal) ? ropeLocal : null,
+    tieWordEmbeddings: tie,
+    qkvBias,
+    outBias: typeof raw.attention_bias === 'boolean' ? raw.attention_bias : false,
+    mlpBias: raw.mlp_bias === true,
+    activation,
+    layerTypes,
+    slidingWindow,
+    attnScale: 1 / Math.sqrt(headDim),
+    raw,
+  };
+}
+
+function sameRope(a: RopeSpec | null, b: RopeSpec | null): boolean {
+  if (!a || !b) return a === b;
+  return a.attentionScaling === b.attentionScaling && a.rotaryDim === b.rotaryDim && a.invFreq.every((v, i) => v === b.invFreq[i]);
+}
+
+/**
+ * The rope parameter dict for a layer type, in the newer `rope_parameters` shape:
+ * `{rope_type, rope_theta, factor, …}`, possibly nested per layer type (Gemma 3 style),
+ * or built from the legacy `rope_theta` + `rope_scaling` keys.
+ */
+function ropeParams(raw: Record<string, unknown>, defaults: FamilyDefaults, layerType: LayerType): Record<string, unknown> {
+  const rp = raw.rope_parameters as Record<string, unknown> | undefined | null;
+  if (rp && typeof rp === 'object') {
+    const nested = rp[layerType] as Record<string, unknown> | undefined;
+    if (nested && typeof nested === 'object') return nested;
+    if (!('rope_type' in rp) && !('rope_theta' in rp) && 'full_attention' in rp) return rp.full_attention as Record<string, unknown>;
+    return rp;
+  }
+  const scaling = (raw.rope_scaling ?? {}) as Record<string, unknown>;
+  let theta = raw.rope_theta ?? defaults.ropeTheta ?? 10000;
+  if (layerType === 'sliding_attention' && typeof raw.rope_local_base_freq === 'number') {
+    // Gemma 3: local layers use their own base and no scaling.
+    return { rope_type: 'default', rope_theta: raw.rope_local_base_freq, partial_rotary_factor: raw.partial_rotary_factor };
+  }
+  if (typeof scaling.rope_theta === 'number') theta = scaling.rope_theta;
+  return { partial_rotary_factor: raw.partial_rotary_factor, ...scaling, rope_theta: theta };
+}
+
+const f32 = Math.fround;
+
+export function ropeFromConfig(
+  raw: Record<string, unknown>,
+  cfg: { hiddenSize: number; numHeads: number; headDim: number; maxPositions: number },
+  defaults: FamilyDefaults,
+  layerType: LayerType,
+): RopeSpec {
+  const p = ropeParams(raw, defaults, layerType);
+  const type = String(p.rope_type ?? p.type ?? 'default') as RopeType;
+  if (!SUPPORTED_ROPE_TYPES.includes(type)) {
+    throw new ConfigError(`rope type "${type}" is not supported (supported: ${SUPPORTED_ROPE_TYPES.join(', ')})`);
+  }
+  const theta = Number(p.rope_theta ?? defaults.ropeTheta ?? 10000);
+  const partial = typeof p.partial_rotary_factor === 'number' ? p.partial_rotary_factor : 1;
+  const dim = Math.floor(cfg.headDim * partial);
+  const half = dim / 2;
+  // HF: base ** (arange(0, dim, 2).float() / dim) in float32.
+  const posFreq = new Float32Array(half);
+  for (let i = 0; i < half; i++) posFreq[i] = f32(theta ** f32(f32(2 * i) / dim));
+  const defaultInv = posFreq.map((v) => f32(1 / v));
+  const factor = typeof p.factor === 'number' ? p.factor : undefined;
+  const need = (k: string): number => {
+    const v = p[k];
+    if (typeof v !== 'number') throw new ConfigError(`rope type "${type}" needs a numeric "${k}" in rope_scaling/rope_parameters`);
+    return v;
+  };
+  switch (type) {
+    case 'default':
+      return { type, theta, rotaryDim: dim, invFreq: defaultInv, attentionScaling: 1 };
+    case 'dynamic':
+      // Dynamic NTK equals default RoPE for sequences within max_position_embeddings (HF recomputes only beyond it).
+      return { type, theta, rotaryDim: dim, invFreq: defaultInv, attentionScaling: 1 };
+    case 'linear': {
+      const fct = need('factor');
+      return { type, theta, rotaryDim: dim, invFreq: defaultInv.map((v) => f32(v / fct)), attentionScaling: 1 };
+    }
+    case 'llama3': {
+      const fct = need('factor');
+      const lowF = need('low_freq_factor');
+      const highF = need('high_freq_factor');
+      const oldCtx = need('original_max_position_embeddings');
+      const lowWave = oldCtx / lowF;
+      const highWave = oldCtx / highF;
+      const inv = new Float32Array(half);
+      for (let i = 0; i < half; i++) {
+        const f = defaultInv[i];
+        const wave = f32(f32(2 * Math.PI) / f);
+        let v = wave > lowWave ? f32(f / fct) : f;
+        const medium = !(wave < highWave) && !(wave > lowWave);
+        if (medium) {
+          const smooth = f32(f32(f32(oldCtx / wave) - lowF) / (highF - lowF));
+          v = f32(f32(f32(f32(1 - smooth) * v) / fct) + f32(smooth * v));
+        }
+        inv[i] = v;
+      }
+      return { type, theta, rotaryDim: dim, invFreq: inv, attentionScaling: 1 };
+    }
+    case 'yarn': {
+      const origMax = typeof p.original_max_position_embeddings === 'number' ? p.original_max_position_embeddings : cfg.maxPositions;
+      const fct = factor ?? cfg.maxPositions / origMax;
+      const getMscale = (s: number, m = 1) => (s <= 1 ? 1 : 0.1 * m * Math.log(s) + 1);
+      let attn = typeof p.attention_factor === 'number' ? p.attention_factor : undefined;
+      const mscale = p.mscale as number | undefined;
+      const mscaleAll = p.mscale_all_dim as number | undefined;
+      if (attn === undefined) attn = mscale && mscaleAll ? getMscale(fct, mscale) / getMscale(fct, mscaleAll) : getMscale(fct);
+      const betaFast = (p.beta_fast as number) || 32;
+      const betaSlow = (p.beta_slow as number) || 1;
+      const truncate = p.truncate === undefined ? true : Boolean(p.truncate);
+      const corrDim = (rot: number) => (dim * Math.log(origMax / (rot * 2 * Math.PI))) / (2 * Math.log(theta));
+      let low = corrDim(betaFast);
+      let high = corrDim(betaSlow);
+      if (truncate) {
+        low = Math.floor(low);
+        high = Math.ceil(high);
+      }
+      low = Math.max(low, 0);
+      high = Math.min(high, dim - 1);
+      if (low === high) high += 0.001;
+      const inv = new Float32Array(half);
+      for (let i = 0; i < half; i++) {
+        const extra = f32(1 / posFreq[i]);
+        const inter = f32(1 / f32(fct * posFreq[i]));
+        const ramp = Math.min(1, Math.max(0, f32(f32(i - low) / f32(high - low))));
+        const extraFactor = f32(1 - ramp);
+        inv[i] = f32(f32(inter * f32(1 - extraFactor)) + f32(extra * extraFactor));
+      }
+      return { type, theta, rotaryDim: dim, invFreq: inv, attentionScaling: attn };
+    }
+    case 'longrope': {
+      // Short factors apply within original_max_position_embeddings; we compile for that regime.
+      const short = p.short_factor as number[] | undefined;
+      if (!Array.isArray(short) || short.length !== half) throw new ConfigError(`rope type "longrope" needs short_factor with ${half} entries`);
+      const origMax = typeof p.original_max_position_embeddings === 'number' ? p.original_max_position_embeddings
+        : (typeof raw.original_max_position_embeddings === 'number' ? raw.original_max_position_embeddings : cfg.maxPositions);
+      const fct = factor ?? cfg.maxPositions / origMax;
+      let attn = typeof p.attention_factor === 'number' ? p.attention_factor : undefined;
+      if (attn === undefined) attn = fct <= 1 ? 1 : Math.sqrt(1 + Math.log(fct) / Math.log(origMax));
+      const inv = new Float32Array(half);
+      for (let i = 0; i < half; i++) inv[i] = f32(1 / f32(f32(short[i]) * posFreq[i]));
+      return { type, theta, rotaryDim: dim, invFreq: inv, attentionScaling: attn };
+    }
+  }
+}

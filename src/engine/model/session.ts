@@ -1,0 +1,201 @@
+/**
+ * loadModel(): checkpoint → (cached) graph → onnxruntime session, behind the LoadedModel
+ * contract of ./types.ts. Feeds and fetches use the names in ../arch/names.ts.
+ */
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { IO } from '../arch/names.js';
+import { lookupArchitecture } from '../arch/registry.js';
+import { openCheckpoint } from './checkpoint.js';
+import { compileToCache, defaultCacheDir } from './compile.js';
+import { normalizeConfig, type ArchConfig } from './config.js';
+import type { ExecutionProvider, ForwardInputs, ForwardOutputs, GraphVariant, KvCache, LoadedModel, LoadOptions, ModelRef } from './types.js';
+
+/** Thrown for invalid forward() inputs (wrong lengths, foreign or disposed caches). */
+export class ForwardError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForwardError';
+  }
+}
+
+interface KvShape {
+  numLayers: number;
+  numKvHeads: number;
+  headDim: number;
+}
+
+/** KV cache holding onnxruntime tensors [B, kvHeads, P, headDim] per layer (post-RoPE keys). */
+class OrtKvCache implements KvCache {
+  private disposed = false;
+
+  constructor(
+    readonly owner: symbol,
+    readonly shape: KvShape,
+    readonly batch: number,
+    readonly pastLength: number,
+    private keys: ort.Tensor[],
+    private values: ort.Tensor[],
+  ) {}
+
+  static empty(owner: symbol, shape: KvShape, batch: number): OrtKvCache {
+    const mk = () => new ort.Tensor('float32', new Float32Array(0), [batch, shape.numKvHeads, 0, shape.headDim]);
+    const n = shape.numLayers;
+    return new OrtKvCache(owner, shape, batch, 0, Array.from({ length: n }, mk), Array.from({ length: n }, mk));
+  }
+
+  tensors(): { keys: ort.Tensor[]; values: ort.Tensor[] } {
+    if (this.disposed) throw new ForwardError('this KV cache was disposed; pass the `present` of the latest forward() instead');
+    return { keys: this.keys, values: this.values };
+  }
+
+  selectRows(rows: number[]): KvCache {
+    const { keys, values } = this.tensors();
+    for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= this.batch) throw new ForwardError(`selectRows: row ${r} is outside 0..${this.batch - 1}`);
+    const rowSize = this.shape.numKvHeads * this.pastLength * this.shape.headDim;
+    const pick = (t: ort.Tensor) => {
+      const src = t.data as Float32Array;
+      const out = new Float32Array(rows.length * rowSize);
+      rows.forEach((r, i) => out.set(src.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
+      return new ort.Tensor('float32', out, [rows.length, this.shape.numKvHeads, this.pastLength, this.shape.headDim]);
+    };
+    return new OrtKvCache(this.owner, this.shape, rows.length, this.pastLength, keys.map(pick), values.map(pick));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of [...this.keys, ...this.values]) t.dispose?.();
+    this.keys = [];
+    this.values = [];
+  }
+}
+
+function sessionOptions(opts: LoadOptions, ep: ExecutionProvider): ort.InferenceSession.SessionOptions {
+  const so: ort.InferenceSession.SessionOptions = {
+    executionProviders: [ep],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  };
+  if (opts.intraOpNumThreads) so.intraOpNumThreads = opts.intraOpNumThreads;
+  // 'mapped': keep weights in the mmapped external-data pages instead of repacking a private copy.
+  if ((opts.weightMemory ?? 'mapped') === 'mapped') so.extra = { session: { disable_prepacking: '1' } };
+  return so;
+}
+
+class OrtModel implements LoadedModel {
+  private readonly id = Symbol('model');
+  private readonly kvShape: KvShape;
+  private readonly fetchBase: string[];
+
+  constructor(
+    readonly config: ArchConfig,
+    readonly variant: GraphVariant,
+    readonly executionProvider: ExecutionProvider,
+    readonly modelDir: string,
+    readonly info: LoadedModel['info'],
+    private session: ort.InferenceSession | null,
+  ) {
+    this.kvShape = { numLayers: config.numLayers, numKvHeads: config.numKvHeads, headDim: config.headDim };
+    this.fetchBase = [];
+    for (let l = 0; l < config.numLayers; l++) this.fetchBase.push(IO.presentKey(l), IO.presentValue(l));
+  }
+
+  async forward(inputs: ForwardInputs): Promise<ForwardOutputs> {
+    const session = this.session;
+    if (!session) throw new ForwardError('the model was disposed');
+    const { batch: B, seqLen: S } = inputs;
+    const { numLayers: L, hiddenSize: H, vocabSize: V } = this.config;
+    if (!(B > 0 && S > 0)) throw new ForwardError(`batch (${B}) and seqLen (${S}) must be positive`);
+    let past: OrtKvCache;
+    if (inputs.past) {
+      if (!(inputs.past instanceof OrtKvCache) || inputs.past.owner !== this.id) throw new ForwardError('past is a KV cache from a different model');
+      if (inputs.past.batch !== B) throw new ForwardError(`past has ${inputs.past.batch} rows but batch is ${B}; use selectRows() to drop rows`);
+      past = inputs.past;
+    } else {
+      past = OrtKvCache.empty(this.id, this.kvShape, B);
+    }
+    const P = past.pastLength;
+    const expect = (what: string, len: number, want: number) => {
+      if (len !== want) throw new ForwardError(`${what} has ${len} elements, expected ${want}`);
+    };
+    expect('inputIds [B,S]', inputs.inputIds.length, B * S);
+    expect('positionIds [B,S]', inputs.positionIds.length, B * S);
+    expect('attentionMask [B,past+S]', inputs.attentionMask.length, B * (P + S));
+    let steer = inputs.steer;
+    if (steer) expect('steer [B,L+1,H]', steer.length, B * (L + 1) * H);
+    else steer = new Float32Array(B * (L + 1) * H);
+    let steerMask = inputs.steerMask;
+    if (steerMask) expect('steerMask [B,S]', steerMask.length, B * S);
+    else steerMask = new Float32Array(B * S).fill(inputs.steer ? 1 : 0);
+
+    const { keys, values } = past.tensors();
+    const feeds: Record<string, ort.Tensor> = {
+      [IO.inputIds]: new ort.Tensor('int64', inputs.inputIds, [B, S]),
+      [IO.attentionMask]: new ort.Tensor('int64', inputs.attentionMask, [B, P + S]),
+      [IO.positionIds]: new ort.Tensor('int64', inputs.positionIds, [B, S]),
+      [IO.steer]: new ort.Tensor('float32', steer, [B, L + 1, H]),
+      [IO.steerMask]: new ort.Tensor('float32', steerMask, [B, S]),
+      [IO.logitsToKeep]: new ort.Tensor('int64', BigInt64Array.of(BigInt(inputs.logits === 'all' ? S : 1)), [1]),
+    };
+    for (let l = 0; l < L; l++) {
+      feeds[IO.pastKey(l)] = keys[l];
+      feeds[IO.pastValue(l)] = values[l];
+    }
+    const fetches = [...this.fetchBase];
+    if (inputs.logits !== 'none') fetches.push(IO.logits);
+    if (inputs.hiddenStates) for (let i = 0; i <= L; i++) fetches.push(IO.hiddenState(i));
+    const out = await session.run(feeds, fetches);
+
+    const presentK: ort.Tensor[] = [];
+    const presentV: ort.Tensor[] = [];
+    for (let l = 0; l < L; l++) {
+      presentK.push(out[IO.presentKey(l)]);
+      presentV.push(out[IO.presentValue(l)]);
+    }
+    const result: ForwardOutputs = { present: new OrtKvCache(this.id, this.kvShape, B, P + S, presentK, presentV) };
+    if (inputs.logits !== 'none') {
+      const logits = out[IO.logits].data as Float32Array;
+      expect('logits output', logits.length, B * (inputs.logits === 'all' ? S : 1) * V);
+      result.logits = logits;
+    }
+    if (inputs.hiddenStates) result.hiddenStates = Array.from({ length: L + 1 }, (_, i) => out[IO.hiddenState(i)].data as Float32Array);
+    return result;
+  }
+
+  async dispose(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    if (s) await s.release();
+  }
+}
+
+/**
+ * Load a checkpoint: resolve the folder or HF-cache revision, compile (or reuse) the graph for
+ * the requested variant, and open an onnxruntime session on the requested execution provider.
+ * EPs do not fall back silently: a failing 'cuda'/'webgpu' throws, and the caller decides.
+ */
+export async function loadModel(ref: ModelRef, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const t0 = performance.now();
+  const variant = opts.variant ?? 'portable';
+  const ep = opts.executionProvider ?? 'cpu';
+  const ckpt = openCheckpoint(ref);
+  const family = lookupArchitecture(ckpt.rawConfig);
+  const cfg = normalizeConfig(ckpt.rawConfig, family.defaults(String(ckpt.rawConfig.model_type ?? '')));
+  const compiled = compileToCache(family, cfg, ckpt, variant, opts.cacheDir ?? defaultCacheDir());
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(compiled.onnxPath, sessionOptions(opts, ep));
+  } catch (e) {
+    throw new Error(`onnxruntime could not open the ${variant} graph for ${cfg.architecture} on the ${ep} execution provider: ${(e as Error).message}`, { cause: e });
+  }
+  const info = {
+    loadMs: performance.now() - t0,
+    compileMs: compiled.compileMs,
+    cacheHit: compiled.cacheHit,
+    weightBytes: ckpt.weightBytes,
+    onnxPath: compiled.onnxPath,
+    threads: opts.intraOpNumThreads ?? os.availableParallelism(),
+  };
+  return new OrtModel(cfg, variant, ep, ckpt.modelDir, info, session);
+}
