@@ -40,6 +40,8 @@ export interface AttentionOptions {
   headNorm?: { q: string; k: string; eps?: number; offset?: 0 | 1 };
   /** Gemma 2 attention logit soft-capping. */
   softcap?: number | null;
+  /** Score scale for this layer (default cfg.attnScale = head_dim^-0.5). */
+  scale?: number;
 }
 
 export interface RmsNormOptions {
@@ -224,6 +226,16 @@ export class ModelBuilder {
     });
   }
 
+  /** Split the last axis into consecutive column blocks (e.g. GPT-2's fused c_attn → q, k, v). */
+  splitColumns(x: string, sizes: number[]): string[] {
+    return this.g.node('Split', [x, this.c64(sizes)], { axis: -1 }, { outputs: sizes.length });
+  }
+
+  /** Plain MLP (GPT-2): proj(act(fc(x))), with biases. */
+  mlp(x: string, p: { fc: LinearSpec; proj: LinearSpec }): string {
+    return this.g.scope('mlp', () => this.linear(this.activation(this.linear(x, p.fc)), p.proj));
+  }
+
   /** Gated MLP (Llama family): down(act(gate(x)) · up(x)). */
   gatedMlp(x: string, p: { gate: string; up: string; down: string; bias?: boolean }): string {
     return this.g.scope('mlp', () => {
@@ -371,7 +383,7 @@ export class ModelBuilder {
     const groupShape = g.op('Concat', [this.dim(0), this.c64([nkv, rep]), this.dim(1), this.c64([D])], { axis: 0 });
     const qg = g.op('Reshape', [qh, groupShape]);
     const kT = g.op('Transpose', [g.op('Unsqueeze', [kAll, this.c64([2])])], { perm: [0, 1, 2, 4, 3] });
-    let scores = g.op('Mul', [g.op('MatMul', [qg, kT]), g.constFloat([this.cfg.attnScale], [])]); // [B,nkv,rep,S,T]
+    let scores = g.op('Mul', [g.op('MatMul', [qg, kT]), g.constFloat([opts.scale ?? this.cfg.attnScale], [])]); // [B,nkv,rep,S,T]
     if (opts.softcap) {
       const c = g.constFloat([opts.softcap], []);
       scores = g.op('Mul', [g.op('Tanh', [g.op('Div', [scores, c])]), c]);
@@ -405,7 +417,7 @@ export class ModelBuilder {
       k3 = rot(k3, nkv, 'rope_k');
     }
     const window = this.cfg.layerTypes[layer] === 'sliding_attention' ? this.cfg.slidingWindow : null;
-    const attrs: Record<string, number | ReturnType<typeof f>> = { q_num_heads: nh, kv_num_heads: nkv, scale: f(this.cfg.attnScale) };
+    const attrs: Record<string, number | ReturnType<typeof f>> = { q_num_heads: nh, kv_num_heads: nkv, scale: f(opts.scale ?? this.cfg.attnScale) };
     if (opts.softcap) attrs.softcap = f(opts.softcap);
     const [y, presentK, presentV] = g.node('Attention', [q3, k3, v3, this.mask(window), IO.pastKey(layer), IO.pastValue(layer)], attrs, { outputs: 3 });
     this.declarePresent(layer, presentK, presentV);

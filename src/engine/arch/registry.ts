@@ -3,13 +3,17 @@
  * writing its file and adding it here (the registry-wide tests in test/engine pick it up).
  */
 import { CompileError } from '../model/errors.js';
+import { gpt2Family } from './gpt2.js';
 import { llamaFamily } from './llama.js';
+import { olmoFamily } from './olmo.js';
 import { qwenFamily } from './qwen.js';
 import type { ArchitectureFamily } from './types.js';
 
 export const ARCHITECTURES: readonly ArchitectureFamily[] = [
   llamaFamily,
   qwenFamily,
+  olmoFamily,
+  gpt2Family,
 ];
 
 export function supportedArchitectures(): string[] {

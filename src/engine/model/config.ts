@@ -67,6 +67,8 @@ export interface FamilyDefaults {
   layerTypes?: (raw: Record<string, unknown>, numLayers: number, slidingWindow: number | null) => LayerType[];
   /** Some families only use `sliding_window` when a flag is set (Qwen2's `use_sliding_window`). */
   slidingWindow?: (raw: Record<string, unknown>) => number | null;
+  /** Legacy `rope_scaling` applies to full-attention layers only; sliding layers use default RoPE (OLMo 3). */
+  slidingRopeUnscaled?: boolean;
 }
 
 function num(raw: Record<string, unknown>, keys: string[], fallback?: number): number {
@@ -171,6 +173,9 @@ function ropeParams(raw: Record<string, unknown>, defaults: FamilyDefaults, laye
     return { rope_type: 'default', rope_theta: raw.rope_local_base_freq, partial_rotary_factor: raw.partial_rotary_factor };
   }
   if (typeof scaling.rope_theta === 'number') theta = scaling.rope_theta;
+  if (layerType === 'sliding_attention' && defaults.slidingRopeUnscaled) {
+    return { rope_type: 'default', rope_theta: theta, partial_rotary_factor: raw.partial_rotary_factor };
+  }
   return { partial_rotary_factor: raw.partial_rotary_factor, ...scaling, rope_theta: theta };
 }
 
