@@ -1,0 +1,166 @@
+/**
+ * Request handlers: validate protocol params, tokenize, split into batches and drive the generation /
+ * capture loops on a loaded model. Everything here runs in the worker process.
+ */
+import type { CancellationToken } from 'vscode-jsonrpc';
+import { autoBatchSize, captureBatch, projectBatch, type TokenizedItem } from '../capture/capture.js';
+import { generateBatch, type GenRowInput } from '../generation/generate.js';
+import { normalizeSeed } from '../generation/prng.js';
+import type { SamplerConfig } from '../generation/sampler.js';
+import {
+  encodeF32,
+  type CaptureParams, type CaptureResult, type CapturedItem, type GenerateParams, type GenerateResult, type GeneratedRow,
+  type ProjectParams, type ProjectResult, type Reduction, type TokenNotificationParams, type TokenizeParams, type TokenizeResult,
+} from '../protocol.js';
+import { resolveSteer, resolveVector, type VectorFileReader } from '../steering/steer.js';
+import { badRequest, cancelled } from './errors.js';
+import { renderPrompt, tokenizeItem } from './prompts.js';
+import type { ModelEntry, ModelRegistry } from './registry.js';
+
+const DEFAULT_MAX_NEW_TOKENS = 64;
+const DEFAULT_GEN_BATCH = 16;
+const REDUCTIONS: readonly Reduction[] = ['prompt_avg', 'response_avg', 'prompt_last'];
+
+const num = (v: unknown, name: string, dflt: number, ok: (x: number) => boolean, rule: string): number => {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw badRequest(`sampling.${name} = ${String(v)} is invalid: ${rule}`);
+  return v;
+};
+
+function checkLayers(m: ModelEntry, layers: unknown, what: string): number[] {
+  if (layers === undefined) return [];
+  const L = m.model.config.numLayers;
+  if (!Array.isArray(layers) || layers.some((l) => !Number.isInteger(l) || l < 0 || l > L)) {
+    throw badRequest(`${what} must list hidden-state layers in 0..${L}`);
+  }
+  return layers as number[];
+}
+
+export class Handlers {
+  constructor(private readonly registry: ModelRegistry, private readonly readVectorFile: VectorFileReader) {}
+
+  tokenize(p: TokenizeParams): TokenizeResult {
+    const m = this.registry.get(p.modelId);
+    const r = renderPrompt(m, p.prompt);
+    return { text: r.text, ids: r.ids, tokens: r.ids.map((id) => m.tokenizer?.idToToken(id) ?? String(id)) };
+  }
+
+  detokenize(p: { modelId: string; ids: number[]; skipSpecialTokens?: boolean }): string {
+    const m = this.registry.get(p.modelId);
+    if (!m.tokenizer) throw badRequest(`model ${m.id} has no tokenizer.json, so ids cannot be decoded`);
+    return m.tokenizer.decode(p.ids, p.skipSpecialTokens ?? true);
+  }
+
+  applyChatTemplate(p: { modelId: string; messages: { role: 'system' | 'user' | 'assistant'; content: string }[]; addGenerationPrompt?: boolean }): string {
+    const m = this.registry.get(p.modelId);
+    if (!m.tokenizer) throw badRequest(`model ${m.id} has no tokenizer.json and no chat template`);
+    return m.tokenizer.applyChatTemplate(p.messages, p.addGenerationPrompt ?? true);
+  }
+
+  async generate(p: GenerateParams, token: CancellationToken, notify: (n: TokenNotificationParams) => void): Promise<GenerateResult> {
+    const m = this.registry.get(p.modelId);
+    if (!Array.isArray(p.rows) || p.rows.length === 0) throw badRequest('generate needs at least one row');
+    const s = p.sampling ?? {};
+    const { numLayers: L, hiddenSize: H } = m.model.config;
+    const eos = [...new Set([...m.eosTokenIds, ...(s.eosTokenIds ?? [])])];
+    const sampler: SamplerConfig = {
+      temperature: num(s.temperature, 'temperature', 0, (x) => x >= 0, 'use 0 for greedy or a positive temperature'),
+      topK: num(s.topK, 'topK', 0, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer (0 = off)'),
+      topP: num(s.topP, 'topP', 1, (x) => x > 0 && x <= 1, 'in (0, 1] (1 = off)'),
+      repetitionPenalty: num(s.repetitionPenalty, 'repetitionPenalty', 1, (x) => x > 0, 'a positive number (1 = off)'),
+      minNewTokens: num(s.minNewTokens, 'minNewTokens', 0, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer'),
+      eosTokenIds: eos,
+    };
+    const maxNewTokens = num(s.maxNewTokens, 'maxNewTokens', DEFAULT_MAX_NEW_TOKENS, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
+    const baseSeed = num(s.seed, 'seed', 0, () => true, 'a finite number');
+    const hiddenLayers = checkLayers(m, p.returnHiddenStates, 'returnHiddenStates');
+    const stop = (s.stop ?? []).filter((x) => typeof x === 'string' && x.length > 0);
+    if (stop.length && !m.tokenizer) throw badRequest(`model ${m.id} has no tokenizer, so stop strings cannot be matched`);
+
+    const inputs: (GenRowInput & { promptText: string })[] = p.rows.map((row, i) => {
+      const r = renderPrompt(m, row.prompt, `rows[${i}].prompt`);
+      const steer = (row.steer ?? []).map((spec) => resolveSteer(spec, L, H, this.readVectorFile));
+      return { promptIds: r.ids, promptText: r.text, steer: steer.length ? steer : undefined, seed: normalizeSeed(row.seed ?? baseSeed + i) };
+    });
+    const batchSize = Math.max(1, Math.floor(p.batchSize ?? DEFAULT_GEN_BATCH));
+    const decode = m.tokenizer ? (ids: number[]) => m.tokenizer!.decode(ids, true) : undefined;
+    const t0 = performance.now();
+    const rows: GeneratedRow[] = [];
+    let tokens = 0;
+    for (let start = 0; start < inputs.length; start += batchSize) {
+      const chunk = inputs.slice(start, start + batchSize);
+      const outs = await generateBatch(m.model, chunk, { sampler, maxNewTokens, eosTokenIds: eos, stop, padTokenId: m.padTokenId, hiddenLayers }, {
+        checkCancelled: () => { if (token.isCancellationRequested) throw cancelled(); },
+        decode,
+        onToken: p.stream ? (row, tokenId, text) => notify({ requestId: p.requestId ?? '', row: start + row, text, tokenId }) : undefined,
+      });
+      outs.forEach((o, j) => {
+        tokens += o.tokenIds.length;
+        const row: GeneratedRow = { text: o.text, promptText: chunk[j].promptText, promptTokenIds: chunk[j].promptIds, tokenIds: o.tokenIds, finishReason: o.finishReason };
+        if (o.hidden) row.hiddenStates = Object.fromEntries([...o.hidden].map(([l, a]) => [String(l), encodeF32(a)]));
+        rows.push(row);
+      });
+    }
+    const elapsedMs = performance.now() - t0;
+    return { rows, elapsedMs, tokensPerSecond: tokens / Math.max(1e-9, elapsedMs / 1000) };
+  }
+
+  /** Splits tokenized items into forwards that fit the activation budget, in input order. */
+  private *batches<T extends TokenizedItem>(m: ModelEntry, items: T[], batchSize: number | undefined): Generator<{ start: number; chunk: T[] }> {
+    let start = 0;
+    while (start < items.length) {
+      const maxLen = Math.max(...items.slice(start, start + (batchSize ?? 64)).map((x) => x.ids.length));
+      const n = Math.max(1, Math.min(batchSize ?? Infinity, autoBatchSize(m.model, maxLen)));
+      yield { start, chunk: items.slice(start, start + n) };
+      start += n;
+    }
+  }
+
+  async capture(p: CaptureParams, token: CancellationToken): Promise<CaptureResult> {
+    const m = this.registry.get(p.modelId);
+    if (!Array.isArray(p.items) || p.items.length === 0) throw badRequest('capture needs at least one item');
+    const reductions = p.reductions?.length ? p.reductions : REDUCTIONS;
+    for (const r of reductions) if (!REDUCTIONS.includes(r)) throw badRequest(`unknown reduction '${r}' (use ${REDUCTIONS.join(', ')})`);
+    const full = checkLayers(m, p.returnHiddenStates, 'returnHiddenStates');
+    const items = p.items.map((it, i) => tokenizeItem(m, it.prompt, it.response, `items[${i}]`));
+    const out: CapturedItem[] = [];
+    for (const { chunk } of this.batches(m, items, p.batchSize)) {
+      if (token.isCancellationRequested) throw cancelled();
+      const rows = await captureBatch(m.model, chunk, reductions, m.padTokenId, full);
+      rows.forEach((r, j) => {
+        const it = chunk[j];
+        const item: CapturedItem = {
+          promptTokens: it.promptTokens,
+          responseTokens: it.ids.length - it.promptTokens,
+          tokenIds: it.ids,
+          values: Object.fromEntries(Object.entries(r.values).map(([k, v]) => [k, encodeF32(v)])),
+        };
+        if (r.hidden) item.hiddenStates = Object.fromEntries([...r.hidden].map(([l, a]) => [String(l), encodeF32(a)]));
+        out.push(item);
+      });
+    }
+    return { items: out, layers: m.model.config.numLayers + 1, hiddenSize: m.model.config.hiddenSize };
+  }
+
+  async project(p: ProjectParams, token: CancellationToken): Promise<ProjectResult> {
+    const m = this.registry.get(p.modelId);
+    if (!Array.isArray(p.items) || p.items.length === 0) throw badRequest('project needs at least one item');
+    if (!Array.isArray(p.vectors) || p.vectors.length === 0) throw badRequest('project needs at least one vector');
+    const { numLayers: L, hiddenSize: H } = m.model.config;
+    const vectors = p.vectors.map((v, i) => {
+      if (!Number.isInteger(v.layer) || v.layer < 0 || v.layer > L) throw badRequest(`vectors[${i}].layer ${v.layer} is outside 0..${L}`);
+      return { id: v.id, layer: v.layer, v: resolveVector(v.vector, v.layer, L, H, this.readVectorFile) };
+    });
+    const items = p.items.map((it, i) => tokenizeItem(m, it.prompt, it.response, `items[${i}]`));
+    const out: ProjectResult['items'] = [];
+    for (const { chunk } of this.batches(m, items, undefined)) {
+      if (token.isCancellationRequested) throw cancelled();
+      const recs = await projectBatch(m.model, chunk, vectors, m.padTokenId);
+      recs.forEach((projections, j) => {
+        const it = chunk[j];
+        out.push({ tokens: it.ids.map((id) => m.tokenizer?.idToToken(id) ?? String(id)), promptTokens: it.promptTokens, projections });
+      });
+    }
+    return { items: out };
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The worker's loaded models: compiled graph (src/engine/model/session.ts), tokenizer, EOS ids and the
+ * ModelInfo reported to clients. Loading with 'auto' tries cuda, then webgpu, then cpu, each in its own
+ * try/catch, because onnxruntime-node throws instead of falling back. Unloading disposes the sessions so
+ * that a sweep can load revision after revision without growing.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ExecutionProvider, LoadedModel, ModelRef } from '../model/types.js';
+import { WorkerErrorCodes, type LoadModelParams, type ModelInfo } from '../protocol.js';
+import { ModelTokenizer } from '../tokenizer/tokenizer.js';
+import { WorkerFault } from './errors.js';
+
+export interface ModelEntry {
+  id: string;
+  model: LoadedModel;
+  tokenizer: ModelTokenizer | null;
+  info: ModelInfo;
+  eosTokenIds: number[];
+  padTokenId: number;
+}
+
+const asIds = (x: unknown): number[] => (Array.isArray(x) ? x.filter((v): v is number => typeof v === 'number') : typeof x === 'number' ? [x] : []);
+
+export class ModelRegistry {
+  private readonly models = new Map<string, ModelEntry>();
+  private counter = 0;
+
+  constructor(private readonly defaultThreads?: number) {}
+
+  get(modelId: string): ModelEntry {
+    const m = this.models.get(modelId);
+    if (!m) {
+      const loaded = [...this.models.keys()];
+      throw new WorkerFault(WorkerErrorCodes.ModelNotLoaded, `model '${modelId}' is not loaded in this worker (loaded: ${loaded.length ? loaded.join(', ') : 'none'}); call loadModel first`);
+    }
+    return m;
+  }
+
+  list(): ModelInfo[] {
+    return [...this.models.values()].map((m) => ({ ...m.info, rssBytes: process.memoryUsage().rss }));
+  }
+
+  async load(p: LoadModelParams): Promise<ModelInfo> {
+    if (!p?.path) throw new WorkerFault(WorkerErrorCodes.BadRequest, 'loadModel needs a checkpoint folder in `path`');
+    const ref: ModelRef = p.revision ? { kind: 'hf-cache', repoDir: p.path, revision: p.revision } : { kind: 'folder', path: p.path };
+    const pref = p.executionProvider ?? 'auto';
+    const order: ExecutionProvider[] = pref === 'auto' ? ['cuda', 'webgpu', 'cpu'] : [pref];
+    const threads = p.threads ?? this.defaultThreads;
+    const failed: { provider: ExecutionProvider; error: string }[] = [];
+    let model: LoadedModel | null = null;
+    // Imported on first load: onnxruntime-node is only mapped into the worker when a model is needed.
+    const { loadModel } = await import('../model/session.js');
+    for (const ep of order) {
+      try {
+        model = await loadModel(ref, { executionProvider: ep, variant: p.variant, intraOpNumThreads: threads, cacheDir: p.cacheDir });
+        break;
+      } catch (e) {
+        failed.push({ provider: ep, error: (e as Error).message });
+      }
+    }
+    if (!model) {
+      const detail = failed.map((f) => `${f.provider}: ${f.error}`).join('; ');
+      throw new WorkerFault(WorkerErrorCodes.LoadFailed, `could not load ${p.path}${p.revision ? `@${p.revision}` : ''}: ${detail}`);
+    }
+    try {
+      const tokenizer = ModelTokenizer.load(model.modelDir, p.chatTemplateKwargs ?? {});
+      const eos = new Set<number>(asIds(model.config.eosTokenId));
+      const genCfgPath = path.join(model.modelDir, 'generation_config.json');
+      if (existsSync(genCfgPath)) {
+        try {
+          for (const id of asIds(JSON.parse(readFileSync(genCfgPath, 'utf8')).eos_token_id)) eos.add(id);
+        } catch { /* a malformed generation_config.json only loses its extra EOS ids */ }
+      }
+      for (const id of tokenizer?.eosTokenIds() ?? []) eos.add(id);
+      const eosTokenIds = [...eos].sort((a, b) => a - b);
+      const padTokenId = model.config.padTokenId ?? eosTokenIds[0] ?? 0;
+      const id = `${path.basename(model.modelDir)}#${++this.counter}`;
+      const info: ModelInfo = {
+        modelId: id,
+        path: p.path,
+        revision: p.revision,
+        config: model.config,
+        executionProvider: model.executionProvider,
+        variant: model.variant,
+        threads: model.info.threads,
+        loadMs: model.info.loadMs,
+        compileMs: model.info.compileMs,
+        cacheHit: model.info.cacheHit,
+        weightBytes: model.info.weightBytes,
+        rssBytes: process.memoryUsage().rss,
+        hasChatTemplate: tokenizer?.hasChatTemplate ?? false,
+        hasTokenizer: tokenizer !== null,
+        eosTokenIds,
+        ...(failed.length ? { providersFailed: failed } : {}),
+      };
+      this.models.set(id, { id, model, tokenizer, info, eosTokenIds, padTokenId });
+      return info;
+    } catch (e) {
+      await model.dispose();
+      throw e;
+    }
+  }
+
+  async unload(modelId: string): Promise<void> {
+    const m = this.get(modelId);
+    this.models.delete(modelId);
+    await m.model.dispose();
+  }
+
+  async disposeAll(): Promise<void> {
+    for (const id of [...this.models.keys()]) await this.unload(id);
+  }
+}

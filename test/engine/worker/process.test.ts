@@ -1,0 +1,70 @@
+/**
+ * Worker process plumbing through a real child process: start from source and from an esbuild bundle,
+ * typed errors that do not kill the worker, and worker death → WorkerError('died') → a new client works.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import { InferenceClient, WorkerError, resolveWorkerPath } from '../../../src/engine/client.js';
+import { logSink, repoRoot, workerSource } from './helpers.js';
+
+test('worker path resolution falls back to the source entry when no bundle sits next to the client', () => {
+  const saved = process.env.PERSONA_LAB_WORKER;
+  delete process.env.PERSONA_LAB_WORKER;
+  try {
+    assert.equal(resolveWorkerPath(), workerSource);
+    assert.equal(resolveWorkerPath('/x/worker.js'), '/x/worker.js');
+  } finally {
+    if (saved !== undefined) process.env.PERSONA_LAB_WORKER = saved;
+  }
+});
+
+test('typed errors come back as WorkerError and leave the worker alive', async (t) => {
+  const lines: string[] = [];
+  const client = await InferenceClient.start({ log: logSink(lines) });
+  t.after(() => client.dispose());
+  assert.ok(client.pid > 0);
+  assert.deepEqual(await client.listModels(), []);
+  await assert.rejects(client.tokenize({ modelId: 'nope', prompt: { text: 'x' } }), (e) => WorkerError.is(e, 'model-not-loaded') && /not loaded/.test((e as Error).message));
+  await assert.rejects(client.loadModel({ path: path.join(os.tmpdir(), 'no-such-model-dir'), executionProvider: 'cpu' }), (e) => WorkerError.is(e, 'load-failed'));
+  await assert.rejects(client.generate({ modelId: 'nope', rows: [], sampling: {} }), (e) => WorkerError.is(e, 'model-not-loaded'));
+  assert.deepEqual(await client.listModels(), [], 'the worker survived the failures');
+  assert.ok(lines.some((l) => l.includes('ready')), 'worker stderr reaches the log callback');
+});
+
+test('killing the worker rejects in-flight requests with died; a new client works', async () => {
+  const client = await InferenceClient.start();
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => client.onExit(r));
+  // A request that is in flight when the process dies (the loader is slow enough to still be running).
+  const inflight = client.loadModel({ path: repoRoot, executionProvider: 'cpu' });
+  process.kill(client.pid, 'SIGKILL');
+  await assert.rejects(inflight, (e) => WorkerError.is(e, 'died') && /exited on signal SIGKILL/.test((e as Error).message));
+  assert.equal((await exited).signal, 'SIGKILL');
+  await assert.rejects(client.listModels(), (e) => WorkerError.is(e, 'died'));
+  await client.dispose(); // no-op on a dead worker
+  const again = await InferenceClient.start();
+  assert.deepEqual(await again.listModels(), []);
+  await again.dispose();
+});
+
+test('the esbuild bundle of the worker starts and answers (dist/worker.js layout)', async (t) => {
+  // Inside the repo (like dist/), so the external onnxruntime-node resolves from node_modules.
+  mkdirSync(path.join(repoRoot, '.cache'), { recursive: true });
+  const dir = mkdtempSync(path.join(repoRoot, '.cache', 'test-worker-bundle-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const outfile = path.join(dir, 'worker.js');
+  await esbuild.build({
+    entryPoints: [workerSource], outfile, bundle: true, platform: 'node', target: 'node20', format: 'esm', logLevel: 'silent',
+    external: ['onnxruntime-node'], absWorkingDir: repoRoot,
+    banner: { js: "import { createRequire as __plCreateRequire } from 'node:module'; const require = __plCreateRequire(import.meta.url);" },
+  });
+  const client = await InferenceClient.start({ workerPath: outfile });
+  t.after(() => client.dispose());
+  assert.deepEqual(await client.listModels(), []);
+  const exit = new Promise<{ code: number | null }>((r) => client.onExit(r));
+  await client.dispose();
+  assert.equal((await exit).code, 0, 'graceful shutdown exits with code 0');
+});
