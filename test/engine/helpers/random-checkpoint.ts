@@ -1,0 +1,124 @@
+/**
+ * Tiny random HF-style checkpoints for compiler tests: HF tensor names written here independently
+ * of the compiler's architecture files, seeded weights (std 1/sqrt(fan_in) like the parity fixtures,
+ * so every component visibly moves the outputs).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { float32ToBf16, float32ToF16, writeSafetensors, type StDType, type TensorToWrite } from '../../../src/engine/weights/safetensors.js';
+
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => {
+    const u = Math.max(uniform(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
+  };
+}
+
+export type Weights = Map<string, { shape: number[]; data: Float32Array }>;
+
+/** Every tensor name → shape for a raw config (HF naming), per family. */
+export function tensorShapes(raw: Record<string, any>): Map<string, number[]> {
+  const mt = raw.model_type as string;
+  const out = new Map<string, number[]>();
+  if (mt === 'gpt2') {
+    const H = raw.n_embd, I = raw.n_inner ?? 4 * H, p = raw._prefix ?? '';
+    out.set(`${p}wte.weight`, [raw.vocab_size, H]);
+    out.set(`${p}wpe.weight`, [raw.n_positions, H]);
+    for (let l = 0; l < raw.n_layer; l++) {
+      const b = `${p}h.${l}`;
+      for (const n of ['ln_1', 'ln_2']) { out.set(`${b}.${n}.weight`, [H]); out.set(`${b}.${n}.bias`, [H]); }
+      out.set(`${b}.attn.c_attn.weight`, [H, 3 * H]); out.set(`${b}.attn.c_attn.bias`, [3 * H]);
+      out.set(`${b}.attn.c_proj.weight`, [H, H]); out.set(`${b}.attn.c_proj.bias`, [H]);
+      out.set(`${b}.mlp.c_fc.weight`, [H, I]); out.set(`${b}.mlp.c_fc.bias`, [I]);
+      out.set(`${b}.mlp.c_proj.weight`, [I, H]); out.set(`${b}.mlp.c_proj.bias`, [H]);
+    }
+    out.set(`${p}ln_f.weight`, [H]); out.set(`${p}ln_f.bias`, [H]);
+    if (raw.tie_word_embeddings === false) out.set('lm_head.weight', [raw.vocab_size, H]);
+    return out;
+  }
+  const H = raw.hidden_size, nh = raw.num_attention_heads, nkv = raw.num_key_value_heads ?? nh;
+  const D = raw.head_dim ?? H / nh, I = raw.intermediate_size;
+  out.set('model.embed_tokens.weight', [raw.vocab_size, H]);
+  const qkvBias = mt === 'qwen2' || raw.attention_bias === true;
+  const oBias = mt !== 'qwen2' && raw.attention_bias === true;
+  for (let l = 0; l < raw.num_hidden_layers; l++) {
+    const b = `model.layers.${l}`;
+    out.set(`${b}.self_attn.q_proj.weight`, [nh * D, H]);
+    out.set(`${b}.self_attn.k_proj.weight`, [nkv * D, H]);
+    out.set(`${b}.self_attn.v_proj.weight`, [nkv * D, H]);
+    out.set(`${b}.self_attn.o_proj.weight`, [H, nh * D]);
+    if (qkvBias) for (const [n, s] of [['q', nh * D], ['k', nkv * D], ['v', nkv * D]] as const) out.set(`${b}.self_attn.${n}_proj.bias`, [s]);
+    if (oBias) out.set(`${b}.self_attn.o_proj.bias`, [H]);
+    out.set(`${b}.mlp.gate_proj.weight`, [I, H]); out.set(`${b}.mlp.up_proj.weight`, [I, H]); out.set(`${b}.mlp.down_proj.weight`, [H, I]);
+    if (mt === 'olmo2' || mt === 'olmo3') {
+      out.set(`${b}.self_attn.q_norm.weight`, [nh * D]); out.set(`${b}.self_attn.k_norm.weight`, [nkv * D]);
+      out.set(`${b}.post_attention_layernorm.weight`, [H]); out.set(`${b}.post_feedforward_layernorm.weight`, [H]);
+    } else {
+      out.set(`${b}.input_layernorm.weight`, [H]); out.set(`${b}.post_attention_layernorm.weight`, [H]);
+      if (mt === 'qwen3') { out.set(`${b}.self_attn.q_norm.weight`, [D]); out.set(`${b}.self_attn.k_norm.weight`, [D]); }
+    }
+  }
+  out.set('model.norm.weight', [H]);
+  if (raw.tie_word_embeddings !== true) out.set('lm_head.weight', [raw.vocab_size, H]);
+  return out;
+}
+
+/** Seeded random weights for a config. */
+export function randomWeights(raw: Record<string, any>, seed = 1): Weights {
+  const gauss = rng(seed);
+  const w: Weights = new Map();
+  for (const [name, shape] of tensorShapes(raw)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    const isNorm = /(norm|ln_\d|ln_f)\.weight$/.test(name);
+    const isBias = name.endsWith('.bias');
+    // Conv1D (GPT-2) is [in, out]; Linear is [out, in]; embeddings [V, H].
+    const fanIn = name.includes('.c_') && !isBias ? shape[0] : shape.length === 2 ? shape[1] : 1;
+    const std = isNorm ? 0.1 : isBias ? 0.25 : 1 / Math.sqrt(fanIn);
+    for (let i = 0; i < n; i++) data[i] = (isNorm ? 1 : 0) + std * gauss();
+    if (/(ln_\d|ln_f)\.bias$/.test(name)) for (let i = 0; i < n; i++) data[i] = 0.1 * gauss();
+    w.set(name, { shape, data });
+  }
+  return w;
+}
+
+export function toTensors(w: Weights, dtype: StDType = 'F32', names?: string[]): Record<string, TensorToWrite> {
+  const out: Record<string, TensorToWrite> = {};
+  for (const [name, t] of w) {
+    if (names && !names.includes(name)) continue;
+    if (dtype === 'F32') out[name] = { dtype, shape: t.shape, data: t.data };
+    else out[name] = { dtype, shape: t.shape, data: Uint16Array.from(t.data, dtype === 'BF16' ? float32ToBf16 : float32ToF16) };
+  }
+  return out;
+}
+
+/** Write config.json + model.safetensors (or `shards` shards + index) into dir. */
+export function writeCheckpoint(dir: string, raw: Record<string, any>, w: Weights, opts: { dtype?: StDType; shards?: number } = {}): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const { _prefix: _, ...config } = raw;
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  const names = [...w.keys()].sort();
+  const shards = opts.shards ?? 1;
+  if (shards === 1) {
+    writeSafetensors(path.join(dir, 'model.safetensors'), toTensors(w, opts.dtype));
+    return dir;
+  }
+  const weightMap: Record<string, string> = {};
+  const per = Math.ceil(names.length / shards);
+  for (let s = 0; s < shards; s++) {
+    const file = `model-${String(s + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`;
+    const part = names.slice(s * per, (s + 1) * per);
+    for (const n of part) weightMap[n] = file;
+    writeSafetensors(path.join(dir, file), toTensors(w, opts.dtype, part));
+  }
+  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }, null, 2));
+  return dir;
+}
