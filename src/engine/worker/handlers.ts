@@ -41,7 +41,7 @@ export class Handlers {
 
   tokenize(p: TokenizeParams): TokenizeResult {
     const m = this.registry.get(p.modelId);
-    const r = renderPrompt(m, p.prompt);
+    const r = renderPrompt(m, p.prompt, 'prompt', false);
     return { text: r.text, ids: r.ids, tokens: r.ids.map((id) => m.tokenizer?.idToToken(id) ?? String(id)) };
   }
 

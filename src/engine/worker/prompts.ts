@@ -10,15 +10,18 @@ import type { ModelEntry } from './registry.js';
 function checkIds(m: ModelEntry, ids: readonly number[], what: string): void {
   const V = m.model.config.vocabSize;
   for (const id of ids) {
-    if (!Number.isInteger(id) || id < 0 || id >= V) throw badRequest(`${what}: token id ${id} is outside the vocabulary 0..${V - 1}`);
+    if (!Number.isInteger(id) || id < 0 || id >= V) {
+      throw badRequest(`${what}: token id ${id} is outside the model's vocabulary 0..${V - 1} (does tokenizer.json belong to this checkpoint?)`);
+    }
   }
 }
 
-export function renderPrompt(m: ModelEntry, prompt: PromptInput, what = 'prompt'): { text: string; ids: number[]; addSpecialTokens: boolean } {
+/** `checkVocab` = false only for plain tokenization, where ids never reach the model. */
+export function renderPrompt(m: ModelEntry, prompt: PromptInput, what = 'prompt', checkVocab = true): { text: string; ids: number[]; addSpecialTokens: boolean } {
   if (!prompt || typeof prompt !== 'object') throw badRequest(`${what}: expected { text }, { messages } or { ids }`);
   if ('ids' in prompt) {
     if (!Array.isArray(prompt.ids)) throw badRequest(`${what}: ids must be an array of token ids`);
-    checkIds(m, prompt.ids, what);
+    if (checkVocab) checkIds(m, prompt.ids, what);
     return { text: m.tokenizer ? m.tokenizer.decode(prompt.ids, false) : '', ids: [...prompt.ids], addSpecialTokens: false };
   }
   if (!m.tokenizer) throw badRequest(`${what}: model ${m.id} has no tokenizer.json, so text and chat prompts cannot be tokenized; pass { ids } instead`);
@@ -26,7 +29,7 @@ export function renderPrompt(m: ModelEntry, prompt: PromptInput, what = 'prompt'
     throw badRequest(`${what}: model ${m.id} has no chat template (a base model); pass { text } instead of messages`);
   }
   const r = m.tokenizer.render(prompt);
-  checkIds(m, r.ids, what);
+  if (checkVocab) checkIds(m, r.ids, what);
   return r;
 }
 

@@ -155,7 +155,7 @@ test('bad requests are typed errors with actionable messages', { skip: SKIP_PARI
   const m = ids.llama_gqa;
   const bad = (p: Promise<unknown>, re: RegExp) => assert.rejects(p, (e) => WorkerError.is(e, 'bad-request') && re.test((e as Error).message));
   await bad(client.generate({ modelId: m, rows: [{ prompt: { text: 'hello' } }], sampling: {} }), /no tokenizer\.json.*\{ ids \}/);
-  await bad(client.generate({ modelId: m, rows: [{ prompt: { ids: [1, 999] } }], sampling: {} }), /outside the vocabulary 0\.\.319/);
+  await bad(client.generate({ modelId: m, rows: [{ prompt: { ids: [1, 999] } }], sampling: {} }), /outside the model's vocabulary 0\.\.319/);
   await bad(client.generate({ modelId: m, rows: [{ prompt: { ids: [1] }, steer: [{ vector: { values: [1, 2] }, layer: 1, coef: 1 }] }], sampling: {} }), /hidden size is 64/);
   await bad(client.generate({ modelId: m, rows: [{ prompt: { ids: [1] }, steer: [{ vector: { values: new Array(64).fill(0) }, layer: 9, coef: 1 }] }], sampling: {} }), /0\.\.3/);
   await bad(client.generate({ modelId: m, rows: [{ prompt: { ids: [1] } }], sampling: { topP: 0 } }), /topP/);

