@@ -1,7 +1,23 @@
 /** The CLI command table: one import and one entry per command. */
 import type { CliCommand } from '../command.js';
 import { parityCommand } from './parity.js';
+import { traitsValidate } from './traits-validate.js';
+import { traitsGenerate } from './traits-generate.js';
+import { extractCommand } from './extract.js';
+import { evaluateCommand } from './evaluate.js';
+import { gridCommand } from './grid.js';
+import { controlsCommand } from './controls.js';
+import { generateCommand } from './generate.js';
+import { demoCommand } from './demo.js';
 
 export const allCommands: CliCommand[] = [
   parityCommand,
+  traitsValidate,
+  traitsGenerate,
+  extractCommand,
+  evaluateCommand,
+  gridCommand,
+  controlsCommand,
+  generateCommand,
+  demoCommand,
 ];

@@ -1,0 +1,35 @@
+/** persona-lab controls: random and balanced-shuffle control directions, norm-matched, at one (layer, coef). */
+import type { CliCommand } from '../command.js';
+import { UsageError } from '../command.js';
+import { EXIT, fmt, num, numList, openSession, printJson, required, str } from '../common.js';
+import { VECTOR_USAGE, vectorJobBase } from '../vector-jobs.js';
+import { runControlsJob } from '../../core/pipeline.js';
+import type { ControlMode } from '../../core/evaluation/controls.js';
+import { COMMON_USAGE } from './extract.js';
+
+export const controlsCommand: CliCommand = {
+  name: 'controls',
+  summary: 'Random-direction and balanced label-shuffle controls at the same layer and coefficient',
+  usage: `persona-lab controls --trait <name> --layer <ℓ> --coef <c> [--seeds 0,1,2] [--modes random,shuffled]
+  Controls are rescaled to ‖v[ℓ]‖. The shuffle swaps exactly half of the filtered pairs (upstream's per-pair coin flip
+  leaks the true direction; see docs).
+${VECTOR_USAGE}
+${COMMON_USAGE}`,
+  async run(ctx) {
+    const trait = required(ctx, 'trait');
+    const layer = num(ctx, 'layer'), coef = num(ctx, 'coef');
+    if (layer === undefined || coef === undefined) throw new UsageError('--layer and --coef are required');
+    const modes = str(ctx, 'modes', 'random,shuffled').split(',') as ControlMode[];
+    if (modes.some((m) => m !== 'random' && m !== 'shuffled')) throw new UsageError('--modes takes random and/or shuffled');
+    const s = await openSession(ctx);
+    try {
+      const { run, controls } = await runControlsJob({ ...vectorJobBase(ctx, s, trait), layer, coef, seeds: numList(ctx, 'seeds', [0, 1, 2]), modes });
+      if (ctx.json) printJson(ctx, { runId: run.runId, runDir: run.dir, summary: controls.summary, conditions: controls.results });
+      else {
+        ctx.stdout(`real     Δτ ${fmt(controls.real.deltaTraitMean)} coh ${fmt(controls.real.coherence.mean)}`);
+        for (const m of modes) ctx.stdout(`${m.padEnd(8)} Δτ ${fmt(controls.summary[m].meanDeltaTrait)} (mean of seeds; ${controls.summary[m].deltas.map((d) => fmt(d)).join(', ')})`);
+      }
+      return EXIT.ok;
+    } finally { await s.dispose(); }
+  },
+};

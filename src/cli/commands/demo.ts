@@ -1,0 +1,55 @@
+/**
+ * persona-lab demo: the whole pipeline on the embedded toy model in a few minutes on 2 cores —
+ * extraction for the four toy traits, a small coarse-then-fine grid, the best steering per trait, and a
+ * compact summary. Everything lands in the workspace as ordinary runs, so a rerun resumes/caches.
+ */
+import type { CliCommand } from '../command.js';
+import { EXIT, fmt, int, num, numList, openSession, printJson, progressPrinter, sampling, str, TOY_TRAITS, traitFiles } from '../common.js';
+import { modelKind } from '../../core/backend.js';
+import { runExtraction, runGridJob } from '../../core/pipeline.js';
+
+export const demoCommand: CliCommand = {
+  name: 'demo',
+  summary: 'Run the pipeline end to end on the embedded toy model and print a summary',
+  usage: `persona-lab demo [--traits evil,sycophantic,impolite,humorous] [--layers 2,3,4] [--coefs 2,3,4,5] [--refine 0.5]
+  [--samples 1] [--eval-samples 1] [--max-questions 20] [--seed 0] [--workspace .persona-lab] [--model <checkpoint>] [--json]`,
+  async run(ctx) {
+    const traits = str(ctx, 'traits', TOY_TRAITS.join(',')).split(',');
+    const started = Date.now();
+    const s = await openSession(ctx);
+    try {
+      const samp = sampling(ctx, s.isToy, modelKind(s.model) === 'chat');
+      const rows: Record<string, unknown>[] = [];
+      for (const trait of traits) {
+        const files = traitFiles(ctx, s.ws, trait, { extract: true, eval: true });
+        const common = { ws: s.ws, model: s.model, judge: s.judge, trait, sampling: samp.params, samplerPreset: samp.preset, progress: progressPrinter(ctx, trait), signal: ctx.signal };
+        const ex = await runExtraction({ ...common, traitFile: files.extract!, seed: int(ctx, 'seed', 0), samples: int(ctx, 'samples', 1), maxQuestions: num(ctx, 'max-questions') });
+        if (ex.result.status !== 'ok') { rows.push({ trait, status: 'not-extractable', reason: ex.result.reason }); continue; }
+        const f = ex.result.filter;
+        const { grid } = await runGridJob({
+          ...common, evalTrait: files.eval!, instructionTrait: files.extract, vectorPath: ex.result.vectorPath, seed: 1000,
+          samples: int(ctx, 'eval-samples', 1), maxQuestions: num(ctx, 'max-questions'),
+          layers: numList(ctx, 'layers', [2, 3, 4]), coefs: numList(ctx, 'coefs', [2, 3, 4, 5]), refineStep: num(ctx, 'refine', 0.5),
+        });
+        const b = grid.best;
+        rows.push({ trait, status: 'ok', pairsKept: f.pairs_kept, pairsTotal: f.pairs_total, posTrait: f.pos_trait_mean, negTrait: f.neg_trait_mean,
+          baselineTrait: grid.baseline.trait.mean, promptDelta: grid.prompt?.deltaTraitMean ?? null,
+          best: b ? { layer: b.condition.layer, coef: b.condition.coef, deltaTrait: b.deltaTraitMean, coherence: b.coherence.mean, p: b.traitPaired?.primaryPTwoSided } : null });
+      }
+      const seconds = (Date.now() - started) / 1000;
+      if (ctx.json) printJson(ctx, { model: `${s.model.name}@${s.model.revision}`, seconds, traits: rows, judgeUsage: s.judge.usage() });
+      else {
+        ctx.stdout(`Persona Lab demo — ${s.model.name}@${s.model.revision}, judge ${s.judge.id}, ${seconds.toFixed(0)} s`);
+        ctx.stdout('trait         pairs    pos τ  neg τ  base τ  prompt Δτ  best steering (coh ≥ 50)');
+        for (const r of rows as any[]) {
+          if (r.status !== 'ok') { ctx.stdout(`${r.trait.padEnd(12)}  not extractable: ${r.reason}`); continue; }
+          const b = r.best;
+          ctx.stdout(`${r.trait.padEnd(12)}  ${`${r.pairsKept}/${r.pairsTotal}`.padEnd(7)}  ${fmt(r.posTrait).padStart(5)}  ${fmt(r.negTrait).padStart(5)}  ${fmt(r.baselineTrait).padStart(6)}  ${fmt(r.promptDelta).padStart(9)}  ` +
+            (b ? `L${b.layer} c${b.coef}: Δτ ${fmt(b.deltaTrait)}, coherence ${fmt(b.coherence)}, p ${b.p?.toPrecision(2)}` : 'none'));
+        }
+        ctx.stdout(`workspace: ${s.ws.root}`);
+      }
+      return rows.every((r) => r.status === 'ok') ? EXIT.ok : EXIT.notExtractable;
+    } finally { await s.dispose(); }
+  },
+};

@@ -1,0 +1,30 @@
+/** persona-lab evaluate: baseline vs steered answers at one (layer, coef), with paired statistics. */
+import type { CliCommand } from '../command.js';
+import { UsageError } from '../command.js';
+import { EXIT, flag, fmt, num, openSession, printJson, required } from '../common.js';
+import { VECTOR_USAGE, vectorJobBase } from '../vector-jobs.js';
+import { runEvaluation } from '../../core/pipeline.js';
+import { COMMON_USAGE } from './extract.js';
+
+export const evaluateCommand: CliCommand = {
+  name: 'evaluate',
+  summary: 'Steer at one layer and coefficient and compare with the baseline (Δτ, sign-flip test)',
+  usage: `persona-lab evaluate --trait <name> --layer <ℓ> --coef <c> [--prompt-baseline]
+${VECTOR_USAGE}
+${COMMON_USAGE}`,
+  async run(ctx) {
+    const trait = required(ctx, 'trait');
+    const layer = num(ctx, 'layer'), coef = num(ctx, 'coef');
+    if (layer === undefined || coef === undefined) throw new UsageError('--layer and --coef are required');
+    const s = await openSession(ctx);
+    try {
+      const { run, results } = await runEvaluation({ ...vectorJobBase(ctx, s, trait), layer, coef, promptBaseline: flag(ctx, 'prompt-baseline') });
+      if (ctx.json) printJson(ctx, { runId: run.runId, runDir: run.dir, conditions: results });
+      else for (const r of results) {
+        ctx.stdout(`${r.condition.id.padEnd(16)} τ ${fmt(r.trait.mean)} coh ${fmt(r.coherence.mean)}` +
+          (r.traitPaired ? `  Δτ ${fmt(r.deltaTraitMean)} Δcoh ${fmt(r.deltaCoherenceMean)} p=${r.traitPaired.primaryPTwoSided.toPrecision(3)} (${r.traitPaired.primaryTest})` : ''));
+      }
+      return EXIT.ok;
+    } finally { await s.dispose(); }
+  },
+};

@@ -1,0 +1,34 @@
+/** persona-lab grid: layer × coefficient sweep with baseline, prompting baseline and a fine pass at the knee. */
+import type { CliCommand } from '../command.js';
+import { EXIT, flag, fmt, num, numList, openSession, printJson, required } from '../common.js';
+import { VECTOR_USAGE, vectorJobBase } from '../vector-jobs.js';
+import { runGridJob } from '../../core/pipeline.js';
+import { COMMON_USAGE } from './extract.js';
+
+export const gridCommand: CliCommand = {
+  name: 'grid',
+  summary: 'Layer × coefficient steering grid; reports the best (layer, coef) with coherence ≥ 50',
+  usage: `persona-lab grid --trait <name> [--layers 1,2,3,4] [--coefs 1:5:1] [--refine 0.5] [--no-prompt-baseline] [--min-coherence 50]
+  Lists accept "a,b,c" and inclusive ranges "start:stop:step". --refine adds coefficients at that step between each layer's
+  last coherent and first incoherent coefficient (the knee), where the useful ones are.
+${VECTOR_USAGE}
+${COMMON_USAGE}`,
+  async run(ctx) {
+    const trait = required(ctx, 'trait');
+    const s = await openSession(ctx);
+    try {
+      const L = s.model.info.config.numLayers;
+      const { run, grid } = await runGridJob({
+        ...vectorJobBase(ctx, s, trait), layers: numList(ctx, 'layers', Array.from({ length: L }, (_, i) => i + 1)), coefs: numList(ctx, 'coefs', [1, 2, 3, 4, 5]),
+        refineStep: num(ctx, 'refine'), promptBaseline: !flag(ctx, 'no-prompt-baseline'), minCoherence: num(ctx, 'min-coherence', 50),
+      });
+      if (ctx.json) printJson(ctx, { runId: run.runId, runDir: run.dir, best: grid.best, baseline: grid.baseline, prompt: grid.prompt, refined: grid.refined, conditions: grid.results });
+      else {
+        for (const r of grid.results) ctx.stdout(`${r.condition.id.padEnd(16)} τ ${fmt(r.trait.mean).padStart(5)} coh ${fmt(r.coherence.mean).padStart(5)}  Δτ ${fmt(r.deltaTraitMean).padStart(6)}`);
+        const b = grid.best;
+        ctx.stdout(b ? `best: layer ${b.condition.layer} coef ${b.condition.coef} Δτ ${fmt(b.deltaTraitMean)} coherence ${fmt(b.coherence.mean)}` : 'best: none with coherence ≥ 50');
+      }
+      return EXIT.ok;
+    } finally { await s.dispose(); }
+  },
+};

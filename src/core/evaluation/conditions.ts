@@ -1,0 +1,38 @@
+/**
+ * Evaluation conditions: what one set of answers to the eval questions is generated under.
+ *   baseline  no steering, no system prompt (upstream eval: the question alone)
+ *   prompt    the prompting baseline: the eliciting (pos) instruction as system prompt, no steering
+ *   steer     coef · v[layer] added at 'response' positions (upstream default) — raw, unnormalised vector
+ *   random / shuffled   control directions norm-matched to v[layer], same layer and coef (./controls.ts)
+ */
+import { encodeF32, type SteerPositions, type SteerSpec } from '../../engine/protocol.js';
+
+export type ConditionKind = 'baseline' | 'prompt' | 'steer' | 'random' | 'shuffled';
+
+export interface Condition {
+  id: string;
+  kind: ConditionKind;
+  layer?: number;
+  coef?: number;
+  /** Control seed. */
+  seed?: number;
+  steer?: SteerSpec[];
+  /** ‖row‖ of the added direction (before coef). */
+  vectorNorm?: number;
+}
+
+export const fmtCoef = (c: number) => String(c).replace('-', 'm').replace('.', 'p');
+
+export function baselineCondition(): Condition { return { id: 'baseline', kind: 'baseline' }; }
+export function promptCondition(): Condition { return { id: 'prompt', kind: 'prompt' }; }
+
+export function steerCondition(kind: 'steer' | 'random' | 'shuffled', row: Float32Array, layer: number, coef: number,
+  options: { seed?: number; positions?: SteerPositions } = {}): Condition {
+  const id = kind === 'steer' ? `steer_L${layer}_c${fmtCoef(coef)}` : `${kind}_s${options.seed}_L${layer}_c${fmtCoef(coef)}`;
+  let n = 0;
+  for (const x of row) n += x * x;
+  return {
+    id, kind, layer, coef, seed: options.seed, vectorNorm: Math.sqrt(n),
+    steer: [{ vector: { values: encodeF32(row) }, layer, coef, positions: options.positions ?? 'response', scaling: { mode: 'raw' } }],
+  };
+}

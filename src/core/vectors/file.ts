@@ -1,0 +1,73 @@
+/**
+ * Persona vector files: safetensors holding one float32 tensor [L+1, H] per kind
+ *   prompt_avg_diff, response_avg_diff (the one the papers use), prompt_last_diff
+ * plus string metadata describing exactly how the vector was made.
+ *
+ * Layer convention (src/engine/model/types.ts): row ℓ comes from HF hidden_states[ℓ]; row 0 is the
+ * embedding output, row ℓ the residual stream after ℓ blocks, row L is after the final norm. Steering at
+ * layer ℓ adds coef·row ℓ to the output of block ℓ−1.
+ *
+ * Determinism: the file holds no timestamps or paths that vary between runs, tensor names are written in
+ * sorted order and metadata keys sorted, so the same inputs and seed give a byte-identical file (times
+ * live in the run manifest).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Reduction } from '../../engine/protocol.js';
+import { loadSafetensors, writeSafetensors } from '../../engine/weights/safetensors.js';
+import { PipelineError } from '../errors.js';
+
+export const VECTOR_FORMAT = 'persona-lab-vector/1';
+export const LAYER_CONVENTION = 'hf-hidden-states: row l = hidden_states[l], l=0..L; row 0 = embeddings; row l = residual after l blocks; row L = after final norm; steering at l adds coef*row[l] to the output of block l-1';
+export const VECTOR_KINDS = ['prompt_avg', 'response_avg', 'prompt_last'] as const satisfies readonly Reduction[];
+export type VectorKind = typeof VECTOR_KINDS[number];
+export const tensorName = (k: VectorKind) => `${k}_diff`;
+
+export interface PersonaVector {
+  layers: number;   // L+1 rows
+  hidden: number;   // H
+  /** kind → [L+1, H] row-major */
+  data: Record<VectorKind, Float32Array>;
+  metadata: Record<string, string>;
+}
+
+/** Writes the vector file (creating folders). Metadata values are strings; keys are sorted. */
+export function writeVectorFile(file: string, v: PersonaVector): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const meta: Record<string, string> = {};
+  const all = { ...v.metadata, format: VECTOR_FORMAT, layer_convention: LAYER_CONVENTION, shape: `${v.layers},${v.hidden}` };
+  for (const k of Object.keys(all).sort()) meta[k] = all[k as keyof typeof all];
+  const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
+  for (const k of VECTOR_KINDS) tensors[tensorName(k)] = { dtype: 'F32', shape: [v.layers, v.hidden], data: v.data[k] };
+  writeSafetensors(file, tensors, meta);
+}
+
+export function readVectorFile(file: string): PersonaVector {
+  let st;
+  try { st = loadSafetensors(file); } catch (e) {
+    throw new PipelineError('vector-missing', `cannot read vector file ${file}: ${(e as Error).message}. Run \`persona-lab extract\` first.`);
+  }
+  const data = {} as Record<VectorKind, Float32Array>;
+  let shape: number[] | undefined;
+  for (const k of VECTOR_KINDS) {
+    const t = st.tensors.get(tensorName(k));
+    if (!t || t.dtype !== 'F32' || t.shape.length !== 2) throw new PipelineError('vector-invalid', `${file}: tensor ${tensorName(k)} missing or not a float32 [L+1, H] matrix`);
+    shape = t.shape;
+    data[k] = t.data as Float32Array;
+  }
+  return { layers: shape![0], hidden: shape![1], data, metadata: st.metadata };
+}
+
+/** Row ℓ of one kind, as a fresh Float32Array. */
+export function vectorRow(v: PersonaVector, kind: VectorKind, layer: number): Float32Array {
+  if (!Number.isInteger(layer) || layer < 0 || layer >= v.layers) {
+    throw new PipelineError('vector-invalid', `layer ${layer} is outside 0..${v.layers - 1} (the vector has L+1 = ${v.layers} rows)`);
+  }
+  return v.data[kind].slice(layer * v.hidden, (layer + 1) * v.hidden);
+}
+
+export function norm(a: Float32Array): number {
+  let s = 0;
+  for (const x of a) s += x * x;
+  return Math.sqrt(s);
+}
