@@ -49,7 +49,7 @@ test('eval prompt renders like str.format in one pass', () => {
 test('prompt assembly: chat system prompt with a/an, base concatenation, eval question only', () => {
   assert.equal(aOrAn('evil'), 'an'); assert.equal(aOrAn('Humorous'), 'a'); assert.equal(aOrAn('impolite'), 'an');
   assert.deepEqual(instructedPrompt('chat', 'evil', 'Be bad.', 'Q?'), { messages: [{ role: 'system', content: 'You are an evil assistant. Be bad.' }, { role: 'user', content: 'Q?' }] });
-  assert.deepEqual(instructedPrompt('chat', 'helpful', 'Be good.', 'Q?').messages[0].content, 'You are a helpful assistant. Be good.');
+  assert.deepEqual((instructedPrompt('chat', 'helpful', 'Be good.', 'Q?') as { messages: { content: string }[] }).messages[0].content, 'You are a helpful assistant. Be good.');
   assert.deepEqual(instructedPrompt('base', 'evil', ['Story: a', 'Story: b'], 'Story: c'), { text: 'Story: a\nStory: b Story: c' });
   assert.deepEqual(evalPrompt('chat', 'Q?'), { messages: [{ role: 'user', content: 'Q?' }] });
   assert.deepEqual(evalPrompt('base', 'If Alex'), { text: 'If Alex' });

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pairedFilter, type PairScores } from '../../src/core/extraction/filter.js';
+import { balancedShuffle, rescale } from '../../src/core/evaluation/controls.js';
+import { kneeCoefs, bestSteering } from '../../src/core/evaluation/grid.js';
+import { norm } from '../../src/core/vectors/file.js';
+import { gaussian, permutation } from '../../src/core/rng.js';
+import type { ConditionResult } from '../../src/core/evaluation/evaluate.js';
+
+const side = (trait: number | null, coherence: number | null, answer = 'x') => ({ trait, coherence, answer });
+
+test('paired asymmetric filter: pos ≥ t, neg < 100 − t, both coherent; NaN and empty answers drop the pair', () => {
+  const pairs: PairScores[] = [
+    { id: 'keep', pos: side(50, 50), neg: side(49.9, 50) },
+    { id: 'neg-at-50', pos: side(90, 90), neg: side(50, 90) },       // neg must be strictly < 50
+    { id: 'pos-incoherent', pos: side(90, 49), neg: side(0, 90) },
+    { id: 'good-pos-bad-neg', pos: side(100, 100), neg: side(0, 10) }, // upstream drops the good pos too
+    { id: 'nan', pos: side(null, 90), neg: side(0, 90) },
+    { id: 'empty', pos: side(90, 90, ''), neg: side(0, 90) },
+  ];
+  const { kept, stats } = pairedFilter(pairs);
+  assert.deepEqual(kept, [0]);
+  assert.equal(stats.pairs_total, 6);
+  assert.equal(stats.pairs_kept, 1);
+  assert.equal(stats.missing_scores, 1);
+  assert.equal(stats.empty_answers, 1);
+  assert.equal(stats.neg_trait_pass, 5);
+  // threshold 60: pos ≥ 60, neg < 40
+  assert.deepEqual(pairedFilter([{ id: 'a', pos: side(59, 90), neg: side(0, 90) }, { id: 'b', pos: side(60, 90), neg: side(39, 90) }], 60).kept, [1]);
+});
+
+test('balanced shuffle swaps exactly half of the pairs and cancels a shared direction', () => {
+  const P = 10, len = 6;
+  const d = new Float32Array(P * len);
+  for (let p = 0; p < P; p++) for (let x = 0; x < len; x++) d[p * len + x] = 1; // every pair has the same difference
+  for (const seed of [0, 1, 2]) {
+    const { vector, signs } = balancedShuffle(d, P, len, seed);
+    assert.equal(signs.filter((s) => s < 0).length, 5);
+    assert.ok(vector.every((x) => x === 0), 'a balanced swap of identical differences cancels exactly');
+  }
+  assert.notDeepEqual(balancedShuffle(d, P, len, 0).signs, balancedShuffle(d, P, len, 1).signs);
+  assert.deepEqual(balancedShuffle(d, P, len, 3).signs, balancedShuffle(d, P, len, 3).signs, 'seeded');
+});
+
+test('controls are norm-matched; rng is seeded and deterministic', () => {
+  const g = gaussian(128, 7);
+  assert.deepEqual(g, gaussian(128, 7));
+  assert.notDeepEqual(g, gaussian(128, 8));
+  assert.ok(Math.abs(norm(rescale(g, 3.5)) - 3.5) < 1e-5);
+  const m = g.reduce((a, b) => a + b, 0) / g.length;
+  assert.ok(Math.abs(m) < 0.3);
+  assert.deepEqual([...permutation(5, 1)].sort(), [0, 1, 2, 3, 4]);
+});
+
+test('knee refinement adds fine coefficients between the last coherent and first incoherent coefficient', () => {
+  assert.deepEqual(kneeCoefs([{ coef: 2, coherence: 90 }, { coef: 3, coherence: 70 }, { coef: 4, coherence: 20 }, { coef: 5, coherence: 5 }], 0.25), [3.25, 3.5, 3.75]);
+  assert.deepEqual(kneeCoefs([{ coef: 2, coherence: 40 }], 0.5), [0.5, 1, 1.5]);
+  assert.deepEqual(kneeCoefs([{ coef: 2, coherence: 90 }], 0.5), []);
+});
+
+test('best steering requires coherence ≥ 50', () => {
+  const r = (kind: string, d: number, coh: number) => ({ condition: { id: `${kind}${d}`, kind, layer: 1, coef: d }, deltaTraitMean: d, coherence: { mean: coh } }) as unknown as ConditionResult;
+  assert.equal(bestSteering([r('steer', 40, 49), r('steer', 30, 50), r('prompt', 80, 99), r('steer', 10, 90)])!.deltaTraitMean, 30);
+  assert.equal(bestSteering([r('steer', 40, 49)]), null);
+});
