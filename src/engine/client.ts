@@ -192,10 +192,13 @@ export class InferenceClient {
   async dispose(graceMs = 3000): Promise<void> {
     if (this.exited) return;
     const exited = new Promise<void>((resolve) => this.onExit(() => resolve()));
+    let grace: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([this.request(ShutdownRequest, undefined), new Promise((r) => setTimeout(r, graceMs))]);
+      await Promise.race([this.request(ShutdownRequest, undefined), new Promise((r) => { grace = setTimeout(r, graceMs); })]);
     } catch (e) {
       if (!WorkerError.is(e, 'died')) this.log('warn', `worker shutdown request failed: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(grace);
     }
     const timer = setTimeout(() => { if (!this.exited) this.child.kill('SIGKILL'); }, graceMs);
     await exited;

@@ -7,6 +7,13 @@
  * Every row always takes this same path, whatever its neighbours, so its numerics do not depend on them.
  * Then one forward per decode step over the still-active rows; finished rows leave the KV cache
  * (KvCache.selectRows), so they cost nothing afterwards. Cancellation is checked before every forward.
+ *
+ * Batch invariance: a row's random stream is a pure function of (row seed, step) (prng.ts) and the sampler
+ * sees only that row's logits, so the same row gives the same tokens alone, batched, reordered or rerun
+ * (tested). The logits themselves can differ in the last bits (~1e-6) between batch compositions, because
+ * onnxruntime's CPU kernels pick different code paths for M=1 GEMMs and for different padded key lengths;
+ * a token could therefore only flip where two candidates tie within that noise (greedy) or the uniform draw
+ * lands within it of a CDF boundary (sampling).
  */
 import type { ForwardInputs, KvCache, LoadedModel } from '../model/types.js';
 import { buildStepSteer, type ResolvedSteer, type SteerPhase } from '../steering/steer.js';

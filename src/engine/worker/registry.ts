@@ -20,6 +20,9 @@ export interface ModelEntry {
   padTokenId: number;
 }
 
+/** Errors about the checkpoint itself (not the execution provider). */
+const MODEL_ERRORS = new Set(['CheckpointError', 'CompileError', 'SafetensorsError', 'ConfigError']);
+
 const asIds = (x: unknown): number[] => (Array.isArray(x) ? x.filter((v): v is number => typeof v === 'number') : typeof x === 'number' ? [x] : []);
 
 export class ModelRegistry {
@@ -57,10 +60,12 @@ export class ModelRegistry {
         break;
       } catch (e) {
         failed.push({ provider: ep, error: (e as Error).message });
+        // A broken checkpoint fails the same way on every provider: report it once.
+        if (MODEL_ERRORS.has((e as Error).name)) break;
       }
     }
     if (!model) {
-      const detail = failed.map((f) => `${f.provider}: ${f.error}`).join('; ');
+      const detail = failed.length === 1 ? failed[0].error : failed.map((f) => `${f.provider}: ${f.error}`).join('; ');
       throw new WorkerFault(WorkerErrorCodes.LoadFailed, `could not load ${p.path}${p.revision ? `@${p.revision}` : ''}: ${detail}`);
     }
     try {

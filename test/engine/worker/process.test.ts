@@ -4,12 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { InferenceClient, WorkerError, resolveWorkerPath } from '../../../src/engine/client.js';
-import { logSink, repoRoot, workerSource } from './helpers.js';
+import { SKIP_PARITY, fixture, logSink, repoRoot, workerSource } from './helpers.js';
 
 test('worker path resolution falls back to the source entry when no bundle sits next to the client', () => {
   const saved = process.env.PERSONA_LAB_WORKER;
@@ -31,6 +31,15 @@ test('typed errors come back as WorkerError and leave the worker alive', async (
   await assert.rejects(client.tokenize({ modelId: 'nope', prompt: { text: 'x' } }), (e) => WorkerError.is(e, 'model-not-loaded') && /not loaded/.test((e as Error).message));
   await assert.rejects(client.loadModel({ path: path.join(os.tmpdir(), 'no-such-model-dir'), executionProvider: 'cpu' }), (e) => WorkerError.is(e, 'load-failed'));
   await assert.rejects(client.generate({ modelId: 'nope', rows: [], sampling: {} }), (e) => WorkerError.is(e, 'model-not-loaded'));
+  if (!SKIP_PARITY) {
+    // A checkpoint whose weights file is truncated: a clean load-failed error naming the problem.
+    const bad = mkdtempSync(path.join(os.tmpdir(), 'pl-badmodel-'));
+    t.after(() => rmSync(bad, { recursive: true, force: true }));
+    const good = fixture('llama_gqa').dir;
+    copyFileSync(path.join(good, 'config.json'), path.join(bad, 'config.json'));
+    writeFileSync(path.join(bad, 'model.safetensors'), readFileSync(path.join(good, 'model.safetensors')).subarray(0, 5000));
+    await assert.rejects(client.loadModel({ path: bad, executionProvider: 'auto' }), (e) => WorkerError.is(e, 'load-failed') && /truncated/.test((e as Error).message));
+  }
   assert.deepEqual(await client.listModels(), [], 'the worker survived the failures');
   assert.ok(lines.some((l) => l.includes('ready')), 'worker stderr reaches the log callback');
 });
@@ -64,6 +73,13 @@ test('the esbuild bundle of the worker starts and answers (dist/worker.js layout
   const client = await InferenceClient.start({ workerPath: outfile });
   t.after(() => client.dispose());
   assert.deepEqual(await client.listModels(), []);
+  if (!SKIP_PARITY) {
+    // onnxruntime-node (external to the bundle) resolves and a model runs from the bundled worker.
+    const f = fixture('llama_gqa');
+    const info = await client.loadModel({ path: f.dir, executionProvider: 'cpu' });
+    const res = await client.generate({ modelId: info.modelId, rows: [{ prompt: { ids: f.ids('single_input_ids') } }], sampling: { maxNewTokens: 5 } });
+    assert.deepEqual(res.rows[0].tokenIds, f.ids('greedy_new_tokens'));
+  }
   const exit = new Promise<{ code: number | null }>((r) => client.onExit(r));
   await client.dispose();
   assert.equal((await exit).code, 0, 'graceful shutdown exits with code 0');
