@@ -31,8 +31,8 @@ async function throughput(client: InferenceClient, info: ModelInfo, batch: numbe
   return { batch, steered, tokens, elapsedMs: Math.round(res.elapsedMs), tokensPerSecond: +res.tokensPerSecond.toFixed(1) };
 }
 
-async function benchModel(client: InferenceClient, label: string, dir: string, maxNewTokens: number) {
-  const info = await client.loadModel({ path: dir, executionProvider: 'cpu', cacheDir: path.join(tmp, 'graphs') });
+async function benchModel(client: InferenceClient, label: string, dir: string, maxNewTokens: number, weightMemory: 'mapped' | 'prepacked' = 'mapped') {
+  const info = await client.loadModel({ path: dir, executionProvider: 'cpu', cacheDir: path.join(tmp, 'graphs'), weightMemory });
   await throughput(client, info, 1, false, 2); // warm-up
   const runs = [];
   for (const batch of [1, 16]) for (const steered of [false, true]) runs.push(await throughput(client, info, batch, steered, maxNewTokens));
@@ -40,6 +40,7 @@ async function benchModel(client: InferenceClient, label: string, dir: string, m
   await client.unloadModel(info.modelId);
   return {
     model: label,
+    weightMemory,
     config: { layers: info.config.numLayers, hidden: info.config.hiddenSize, heads: info.config.numHeads, kvHeads: info.config.numKvHeads, vocab: info.config.vocabSize },
     loadMs: Math.round(info.loadMs), compileMs: Math.round(info.compileMs), cacheHit: info.cacheHit,
     threads: info.threads, provider: info.executionProvider, weightMB: MB(info.weightBytes), rssAfterLoadMB: MB(info.rssBytes), rssAfterRunsMB: MB(rssAfter),
@@ -58,7 +59,9 @@ try {
   const t0 = performance.now();
   const { params, bytes } = writeRandomLlama(bigDir, { ...spec, seed: 1 });
   const writeMs = Math.round(performance.now() - t0);
-  const big = await benchModel(client, `random Llama ${Math.round(params / 1e6)}M params (F32)`, bigDir, quick ? 8 : 32);
+  const bigLabel = `random Llama ${Math.round(params / 1e6)}M params (F32)`;
+  const big = await benchModel(client, bigLabel, bigDir, quick ? 8 : 32);
+  const bigPrepacked = await benchModel(client, bigLabel, bigDir, quick ? 8 : 32, 'prepacked');
   // Leak check: load/unload the big model again (graph cache hit) and watch the worker's RSS.
   const cycles: number[] = [];
   for (let i = 0; i < 3; i++) {
@@ -66,7 +69,7 @@ try {
     await client.unloadModel(info.modelId);
     cycles.push(MB(info.rssBytes));
   }
-  results.push({ ...big, writeCheckpointMs: writeMs, paramsTotal: params, fileMB: MB(bytes) } as typeof big);
+  results.push({ ...big, writeCheckpointMs: writeMs, paramsTotal: params, fileMB: MB(bytes) } as typeof big, bigPrepacked);
   console.log(JSON.stringify({
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: os.loadavg().map((x) => +x.toFixed(2)), node: process.version },
     note: 'shared machine: other processes compete for the same cores, figures are noisy',

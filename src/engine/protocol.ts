@@ -23,6 +23,8 @@ export interface LoadModelParams {
   threads?: number;
   /** Directory for compiled graphs (defaults to the compiler's own choice). */
   cacheDir?: string;
+  /** 'mapped' (default): weights stay in the mmapped files; 'prepacked': private repacked copy, faster batched CPU decode. */
+  weightMemory?: 'mapped' | 'prepacked';
   /** Extra variables for the chat template, e.g. `{ enable_thinking: false }` for Qwen3. */
   chatTemplateKwargs?: Record<string, unknown>;
 }
@@ -34,6 +36,7 @@ export interface ModelInfo {
   executionProvider: ExecutionProvider;
   variant: GraphVariant;
   threads: number;
+  weightMemory: 'mapped' | 'prepacked';
   loadMs: number;
   compileMs: number;
   cacheHit: boolean;

@@ -56,7 +56,7 @@ export class ModelRegistry {
     const { loadModel } = await import('../model/session.js');
     for (const ep of order) {
       try {
-        model = await loadModel(ref, { executionProvider: ep, variant: p.variant, intraOpNumThreads: threads, cacheDir: p.cacheDir });
+        model = await loadModel(ref, { executionProvider: ep, variant: p.variant, intraOpNumThreads: threads, cacheDir: p.cacheDir, weightMemory: p.weightMemory });
         break;
       } catch (e) {
         failed.push({ provider: ep, error: (e as Error).message });
@@ -89,6 +89,7 @@ export class ModelRegistry {
         executionProvider: model.executionProvider,
         variant: model.variant,
         threads: model.info.threads,
+        weightMemory: p.weightMemory ?? 'mapped',
         loadMs: model.info.loadMs,
         compileMs: model.info.compileMs,
         cacheHit: model.info.cacheHit,
