@@ -82,6 +82,12 @@ export class Handlers {
       const steer = (row.steer ?? []).map((spec) => resolveSteer(spec, L, H, this.readVectorFile));
       return { promptIds: r.ids, promptText: r.text, steer: steer.length ? steer : undefined, seed: normalizeSeed(row.seed ?? baseSeed + i) };
     });
+    const maxPos = m.model.config.maxPositions;
+    inputs.forEach((r, i) => {
+      if (maxPos > 0 && r.promptIds.length + maxNewTokens > maxPos) {
+        throw badRequest(`rows[${i}]: ${r.promptIds.length} prompt tokens + maxNewTokens ${maxNewTokens} exceed the model's ${maxPos} positions; shorten the prompt or lower maxNewTokens`);
+      }
+    });
     const batchSize = Math.max(1, Math.floor(p.batchSize ?? DEFAULT_GEN_BATCH));
     const decode = m.tokenizer ? (ids: number[]) => m.tokenizer!.decode(ids, true) : undefined;
     const t0 = performance.now();
@@ -105,6 +111,12 @@ export class Handlers {
     return { rows, elapsedMs, tokensPerSecond: tokens / Math.max(1e-9, elapsedMs / 1000) };
   }
 
+  private checkLength<T extends TokenizedItem>(m: ModelEntry, it: T, i: number): T {
+    const maxPos = m.model.config.maxPositions;
+    if (maxPos > 0 && it.ids.length > maxPos) throw badRequest(`items[${i}]: ${it.ids.length} tokens exceed the model's ${maxPos} positions; truncate the response`);
+    return it;
+  }
+
   /** Splits tokenized items into forwards that fit the activation budget, in input order. */
   private *batches<T extends TokenizedItem>(m: ModelEntry, items: T[], batchSize: number | undefined): Generator<{ start: number; chunk: T[] }> {
     let start = 0;
@@ -122,7 +134,7 @@ export class Handlers {
     const reductions = p.reductions?.length ? p.reductions : REDUCTIONS;
     for (const r of reductions) if (!REDUCTIONS.includes(r)) throw badRequest(`unknown reduction '${r}' (use ${REDUCTIONS.join(', ')})`);
     const full = checkLayers(m, p.returnHiddenStates, 'returnHiddenStates');
-    const items = p.items.map((it, i) => tokenizeItem(m, it.prompt, it.response, `items[${i}]`));
+    const items = p.items.map((it, i) => this.checkLength(m, tokenizeItem(m, it.prompt, it.response, `items[${i}]`), i));
     const out: CapturedItem[] = [];
     for (const { chunk } of this.batches(m, items, p.batchSize)) {
       if (token.isCancellationRequested) throw cancelled();
@@ -151,7 +163,7 @@ export class Handlers {
       if (!Number.isInteger(v.layer) || v.layer < 0 || v.layer > L) throw badRequest(`vectors[${i}].layer ${v.layer} is outside 0..${L}`);
       return { id: v.id, layer: v.layer, v: resolveVector(v.vector, v.layer, L, H, this.readVectorFile) };
     });
-    const items = p.items.map((it, i) => tokenizeItem(m, it.prompt, it.response, `items[${i}]`));
+    const items = p.items.map((it, i) => this.checkLength(m, tokenizeItem(m, it.prompt, it.response, `items[${i}]`), i));
     const out: ProjectResult['items'] = [];
     for (const { chunk } of this.batches(m, items, undefined)) {
       if (token.isCancellationRequested) throw cancelled();

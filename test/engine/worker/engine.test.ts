@@ -159,6 +159,7 @@ test('bad requests are typed errors with actionable messages', { skip: SKIP_PARI
   await bad(client.generate({ modelId: m, rows: [{ prompt: { ids: [1] }, steer: [{ vector: { values: [1, 2] }, layer: 1, coef: 1 }] }], sampling: {} }), /hidden size is 64/);
   await bad(client.generate({ modelId: m, rows: [{ prompt: { ids: [1] }, steer: [{ vector: { values: new Array(64).fill(0) }, layer: 9, coef: 1 }] }], sampling: {} }), /0\.\.3/);
   await bad(client.generate({ modelId: m, rows: [{ prompt: { ids: [1] } }], sampling: { topP: 0 } }), /topP/);
+  await bad(client.generate({ modelId: m, rows: [{ prompt: { ids: [1, 2, 3] } }], sampling: { maxNewTokens: 126 } }), /exceed the model's 128 positions/);
 });
 
 test('cancellation stops generation at the next step and the worker keeps serving', { skip: SKIP_PARITY }, async () => {
