@@ -201,7 +201,34 @@ export class ModelBuilder {
       case 'gelu_tanh': return g.op('Gelu', [x], { approximate: 'tanh' });
       case 'gelu': return g.op('Gelu', [x]);
       case 'relu': return g.op('Relu', [x]);
+      case 'xielu': throw new Error('xIELU has learned parameters: call xielu() with the layer\'s act_fn tensors');
     }
+  }
+
+  /**
+   * xIELU (Apertus, HF activations.XIELUActivation) with the layer's learned scalars:
+   *   αp = softplus(alpha_p), αn = β + softplus(alpha_n)
+   *   x > 0:  αp·x² + β·x        x ≤ 0:  (expm1(min(x, eps)) − x)·αn + β·x
+   * (expm1 as Exp − 1: the absolute error, ~1e-7, is far below float32 tolerance here.)
+   */
+  xielu(x: string, prefix: string): string {
+    const g = this.g;
+    return g.scope('xielu', () => {
+      const alphaP = g.op('Softplus', [this.w.scalar(`${prefix}.alpha_p`)]);
+      const beta = this.w.scalar(`${prefix}.beta`, 0.5);
+      const eps = this.w.scalar(`${prefix}.eps`, -1e-6);
+      const alphaN = g.op('Add', [beta, g.op('Softplus', [this.w.scalar(`${prefix}.alpha_n`)])]);
+      const betaX = g.op('Mul', [beta, x]);
+      const pos = g.op('Add', [g.op('Mul', [g.op('Mul', [alphaP, x]), x]), betaX]);
+      const em1 = g.op('Sub', [g.op('Exp', [g.op('Min', [x, eps])]), g.constFloat([1], [])]);
+      const neg = g.op('Add', [g.op('Mul', [g.op('Sub', [em1, x]), alphaN]), betaX]);
+      return g.op('Where', [g.op('Greater', [x, g.constFloat([0], [])]), pos, neg]);
+    });
+  }
+
+  /** Multiply by a constant (Gemma's embedding normalizer √H, rounded to float32 like HF). */
+  scale(x: string, factor: number): string {
+    return this.g.op('Mul', [x, this.g.constFloat([factor], [])], {}, { name: 'scale' });
   }
 
   /** Residual add `h + x`. */
@@ -236,13 +263,22 @@ export class ModelBuilder {
     return this.g.scope('mlp', () => this.linear(this.activation(this.linear(x, p.fc)), p.proj));
   }
 
-  /** Gated MLP (Llama family): down(act(gate(x)) · up(x)). */
-  gatedMlp(x: string, p: { gate: string; up: string; down: string; bias?: boolean }): string {
+  /**
+   * Gated MLP (Llama family): down(act(gate(x)) · up(x)). Phi-3 stores gate and up as one
+   * `gate_up_proj` ([gate | up] along the output axis): pass `gateUp` instead of gate/up.
+   */
+  gatedMlp(x: string, p: { gate?: string; up?: string; gateUp?: string; down: string; bias?: boolean }): string {
     return this.g.scope('mlp', () => {
       const I = this.cfg.intermediateSize;
       const bias = (n: string) => (p.bias ? n.replace(/weight$/, 'bias') : null);
-      const gate = this.linear(x, { weight: p.gate, bias: bias(p.gate), inFeatures: this.H, outFeatures: I, requireBias: true });
-      const up = this.linear(x, { weight: p.up, bias: bias(p.up), inFeatures: this.H, outFeatures: I, requireBias: true });
+      let gate: string;
+      let up: string;
+      if (p.gateUp) {
+        [gate, up] = this.splitColumns(this.linear(x, { weight: p.gateUp, bias: bias(p.gateUp), inFeatures: this.H, outFeatures: 2 * I, requireBias: true }), [I, I]);
+      } else {
+        gate = this.linear(x, { weight: p.gate!, bias: bias(p.gate!), inFeatures: this.H, outFeatures: I, requireBias: true });
+        up = this.linear(x, { weight: p.up!, bias: bias(p.up!), inFeatures: this.H, outFeatures: I, requireBias: true });
+      }
       const hidden = this.g.op('Mul', [this.activation(gate), up]);
       return this.linear(hidden, { weight: p.down, bias: bias(p.down), inFeatures: I, outFeatures: this.H, requireBias: true });
     });

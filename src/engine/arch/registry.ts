@@ -3,9 +3,12 @@
  * writing its file and adding it here (the registry-wide tests in test/engine pick it up).
  */
 import { CompileError } from '../model/errors.js';
+import { apertusFamily } from './apertus.js';
+import { gemmaFamily } from './gemma.js';
 import { gpt2Family } from './gpt2.js';
 import { llamaFamily } from './llama.js';
 import { olmoFamily } from './olmo.js';
+import { phi3Family } from './phi3.js';
 import { qwenFamily } from './qwen.js';
 import type { ArchitectureFamily } from './types.js';
 
@@ -14,6 +17,9 @@ export const ARCHITECTURES: readonly ArchitectureFamily[] = [
   qwenFamily,
   olmoFamily,
   gpt2Family,
+  apertusFamily,
+  gemmaFamily,
+  phi3Family,
 ];
 
 export function supportedArchitectures(): string[] {

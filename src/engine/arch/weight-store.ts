@@ -56,6 +56,19 @@ export class WeightStore {
     return value;
   }
 
+  /**
+   * A one-element weight stored as shape [] or [1] (e.g. xIELU's learned scalars), or the
+   * given fallback constant when the checkpoint omits it (non-persistent buffers).
+   */
+  scalar(name: string, fallback?: number): string {
+    const t = this.tensors.get(name);
+    if (!t) {
+      if (fallback === undefined) return this.get(name, [1]);
+      return this.g.constFloat([fallback], []);
+    }
+    return this.get(name, t.shape.length === 0 ? [] : [1]);
+  }
+
   /** Like get(), but returns null when the tensor is absent (optional biases). */
   optional(name: string, shape: number[]): string | null {
     return this.tensors.has(name) ? this.get(name, shape) : null;

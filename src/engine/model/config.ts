@@ -30,7 +30,7 @@ export interface RopeSpec {
 }
 
 export type LayerType = 'full_attention' | 'sliding_attention';
-export type Activation = 'silu' | 'gelu_tanh' | 'gelu' | 'relu';
+export type Activation = 'silu' | 'gelu_tanh' | 'gelu' | 'relu' | 'xielu';
 
 /** Everything a graph builder needs; extends the public NormalizedConfig. */
 export interface ArchConfig extends NormalizedConfig {
@@ -51,6 +51,9 @@ export interface ArchConfig extends NormalizedConfig {
   slidingWindow: number | null;
   /** Attention score scale (default head_dim^-0.5). */
   attnScale: number;
+  /** Gemma 2: tanh soft-capping of attention scores / final logits, or null. */
+  attnSoftcap: number | null;
+  finalSoftcap: number | null;
   /** The raw HF config, for architecture files that need a family-specific key. */
   raw: Record<string, unknown>;
 }
@@ -69,6 +72,13 @@ export interface FamilyDefaults {
   slidingWindow?: (raw: Record<string, unknown>) => number | null;
   /** Legacy `rope_scaling` applies to full-attention layers only; sliding layers use default RoPE (OLMo 3). */
   slidingRopeUnscaled?: boolean;
+  /** Soft-capping defaults (Gemma 2: 50 / 30) when config.json omits the keys. */
+  attnSoftcap?: number | null;
+  finalSoftcap?: number | null;
+  /** Gemma: query_pre_attn_scalar default (scores scale by its inverse square root). */
+  queryPreAttnScalar?: number;
+  /** RoPE parameters when config.json has none of rope_theta / rope_scaling / rope_parameters (Apertus: llama3). */
+  ropeParameters?: Record<string, unknown>;
 }
 
 function num(raw: Record<string, unknown>, keys: string[], fallback?: number): number {
@@ -88,7 +98,7 @@ function optNum(raw: Record<string, unknown>, keys: string[]): number | undefine
 const ACTIVATIONS: Record<string, Activation> = {
   silu: 'silu', swish: 'silu',
   gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu_fast: 'gelu_tanh', 'gelu-tanh': 'gelu_tanh',
-  gelu: 'gelu', relu: 'relu',
+  gelu: 'gelu', relu: 'relu', xielu: 'xielu',
 };
 
 export function normalizeConfig(raw: Record<string, unknown>, defaults: FamilyDefaults): ArchConfig {
@@ -102,7 +112,8 @@ export function normalizeConfig(raw: Record<string, unknown>, defaults: FamilyDe
   const intermediateSize = optNum(raw, ['intermediate_size', 'n_inner']) ?? 4 * hiddenSize;
   const vocabSize = num(raw, ['vocab_size']);
   const maxPositions = num(raw, ['max_position_embeddings', 'n_positions', 'n_ctx'], defaults.maxPositions);
-  const actName = String(raw.hidden_act ?? raw.hidden_activation ?? raw.activation_function ?? defaults.activation ?? 'silu');
+  // Gemma 2/3 read `hidden_activation` (their configs may also carry a stale `hidden_act`).
+  const actName = String(raw.hidden_activation ?? raw.hidden_act ?? raw.activation_function ?? defaults.activation ?? 'silu');
   const activation = ACTIVATIONS[actName];
   if (!activation) throw new ConfigError(`activation "${actName}" is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
 
@@ -143,7 +154,10 @@ export function normalizeConfig(raw: Record<string, unknown>, defaults: FamilyDe
     activation,
     layerTypes,
     slidingWindow,
-    attnScale: 1 / Math.sqrt(headDim),
+    // Gemma: scores scale by query_pre_attn_scalar^-0.5 instead of head_dim^-0.5.
+    attnScale: (optNum(raw, ['query_pre_attn_scalar']) ?? defaults.queryPreAttnScalar ?? headDim) ** -0.5,
+    attnSoftcap: raw.attn_logit_softcapping === undefined ? (defaults.attnSoftcap ?? null) : ((raw.attn_logit_softcapping as number | null) ?? null),
+    finalSoftcap: raw.final_logit_softcapping === undefined ? (defaults.finalSoftcap ?? null) : ((raw.final_logit_softcapping as number | null) ?? null),
     raw,
   };
 }
@@ -166,6 +180,7 @@ function ropeParams(raw: Record<string, unknown>, defaults: FamilyDefaults, laye
     if (!('rope_type' in rp) && !('rope_theta' in rp) && 'full_attention' in rp) return rp.full_attention as Record<string, unknown>;
     return rp;
   }
+  if (defaults.ropeParameters && raw.rope_scaling == null && raw.rope_theta == null) return { ...defaults.ropeParameters };
   const scaling = (raw.rope_scaling ?? {}) as Record<string, unknown>;
   let theta = raw.rope_theta ?? defaults.ropeTheta ?? 10000;
   if (layerType === 'sliding_attention' && typeof raw.rope_local_base_freq === 'number') {

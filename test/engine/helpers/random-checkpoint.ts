@@ -47,6 +47,36 @@ export function tensorShapes(raw: Record<string, any>): Map<string, number[]> {
   const H = raw.hidden_size, nh = raw.num_attention_heads, nkv = raw.num_key_value_heads ?? nh;
   const D = raw.head_dim ?? H / nh, I = raw.intermediate_size;
   out.set('model.embed_tokens.weight', [raw.vocab_size, H]);
+  if (mt === 'phi3' || mt === 'apertus' || mt === 'gemma2' || mt === 'gemma3_text') {
+    for (let l = 0; l < raw.num_hidden_layers; l++) {
+      const b = `model.layers.${l}`;
+      if (mt === 'phi3') {
+        out.set(`${b}.self_attn.qkv_proj.weight`, [(nh + 2 * nkv) * D, H]);
+        out.set(`${b}.mlp.gate_up_proj.weight`, [2 * I, H]);
+        out.set(`${b}.input_layernorm.weight`, [H]); out.set(`${b}.post_attention_layernorm.weight`, [H]);
+      } else {
+        out.set(`${b}.self_attn.q_proj.weight`, [nh * D, H]); out.set(`${b}.self_attn.k_proj.weight`, [nkv * D, H]); out.set(`${b}.self_attn.v_proj.weight`, [nkv * D, H]);
+      }
+      out.set(`${b}.self_attn.o_proj.weight`, [H, nh * D]);
+      out.set(`${b}.mlp.down_proj.weight`, [H, I]);
+      if (mt === 'apertus') {
+        out.set(`${b}.mlp.up_proj.weight`, [I, H]);
+        for (const n of ['alpha_p', 'alpha_n']) out.set(`${b}.mlp.act_fn.${n}`, [1]);
+        for (const n of ['beta', 'eps']) out.set(`${b}.mlp.act_fn.${n}`, []);
+        out.set(`${b}.attention_layernorm.weight`, [H]); out.set(`${b}.feedforward_layernorm.weight`, [H]);
+        out.set(`${b}.self_attn.q_norm.weight`, [D]); out.set(`${b}.self_attn.k_norm.weight`, [D]);
+      }
+      if (mt.startsWith('gemma')) {
+        out.set(`${b}.mlp.gate_proj.weight`, [I, H]); out.set(`${b}.mlp.up_proj.weight`, [I, H]);
+        for (const n of ['input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm']) out.set(`${b}.${n}.weight`, [H]);
+        if (mt === 'gemma3_text') { out.set(`${b}.self_attn.q_norm.weight`, [D]); out.set(`${b}.self_attn.k_norm.weight`, [D]); }
+      }
+    }
+    out.set('model.norm.weight', [H]);
+    const tied = mt.startsWith('gemma') ? raw.tie_word_embeddings !== false : raw.tie_word_embeddings === true;
+    if (!tied) out.set('lm_head.weight', [raw.vocab_size, H]);
+    return out;
+  }
   const qkvBias = mt === 'qwen2' || raw.attention_bias === true;
   const oBias = mt !== 'qwen2' && raw.attention_bias === true;
   for (let l = 0; l < raw.num_hidden_layers; l++) {
@@ -84,6 +114,10 @@ export function randomWeights(raw: Record<string, any>, seed = 1): Weights {
     const fanIn = name.includes('.c_') && !isBias ? shape[0] : shape.length === 2 ? shape[1] : 1;
     const std = isNorm ? 0.1 : isBias ? 0.25 : 1 / Math.sqrt(fanIn);
     for (let i = 0; i < n; i++) data[i] = (isNorm ? 1 : 0) + std * gauss();
+    // xIELU learned scalars (Apertus): beta/eps are fixed buffers, alphas vary.
+    if (name.endsWith('act_fn.beta')) data[0] = 0.5;
+    if (name.endsWith('act_fn.eps')) data[0] = -1e-6;
+    if (/act_fn\.alpha_[pn]$/.test(name)) data[0] = 0.5 * gauss();
     if (/(ln_\d|ln_f)\.bias$/.test(name)) for (let i = 0; i < n; i++) data[i] = 0.1 * gauss();
     w.set(name, { shape, data });
   }

@@ -59,6 +59,9 @@ export function referenceRope(raw: Record<string, any>, headDim: number, sliding
 function layerTypes(raw: Record<string, any>, L: number): { sliding: boolean[]; window: number } {
   const mt = raw.model_type;
   if (Array.isArray(raw.layer_types)) return { sliding: raw.layer_types.map((t: string) => t === 'sliding_attention'), window: raw.sliding_window };
+  if (mt === 'gemma2') return { sliding: Array.from({ length: L }, (_, i) => (i + 1) % 2 !== 0), window: raw.sliding_window ?? 4096 };
+  if (mt === 'gemma3_text') return { sliding: Array.from({ length: L }, (_, i) => (i + 1) % (raw.sliding_window_pattern ?? 6) !== 0), window: raw.sliding_window ?? 4096 };
+  if (mt === 'phi3' && raw.sliding_window) return { sliding: Array(L).fill(true), window: raw.sliding_window };
   if (mt === 'olmo3') return { sliding: Array.from({ length: L }, (_, i) => (i + 1) % 4 !== 0), window: raw.sliding_window ?? 4096 };
   if (mt === 'mistral' && raw.sliding_window) return { sliding: Array(L).fill(true), window: raw.sliding_window };
   if ((mt === 'qwen2' || mt === 'qwen3') && raw.use_sliding_window) return { sliding: Array.from({ length: L }, (_, i) => i >= (raw.max_window_layers ?? L)), window: raw.sliding_window };
@@ -99,13 +102,14 @@ export function referenceForward(raw: Record<string, any>, w: Weights, ids: numb
     }
     return y;
   };
+  const gemma = mt === 'gemma2' || mt === 'gemma3_text';
   const rms = (x: Vec, n: number, wgt: Vec): Vec => {
     const y = new Float64Array(x.length);
     for (let r = 0; r < x.length / n; r++) {
       let ms = 0;
       for (let i = 0; i < n; i++) ms += x[r * n + i] ** 2;
       const inv = 1 / Math.sqrt(ms / n + eps);
-      for (let i = 0; i < n; i++) y[r * n + i] = wgt[i] * x[r * n + i] * inv;
+      for (let i = 0; i < n; i++) y[r * n + i] = (gemma ? 1 + wgt[i] : wgt[i]) * x[r * n + i] * inv;
     }
     return y;
   };
@@ -122,7 +126,7 @@ export function referenceForward(raw: Record<string, any>, w: Weights, ids: numb
     return y;
   };
   const act = (v: number): number => {
-    const a = gpt2 ? raw.activation_function : raw.hidden_act ?? 'silu';
+    const a = gpt2 ? raw.activation_function : raw.hidden_activation ?? raw.hidden_act ?? 'silu';
     if (a === 'silu') return v / (1 + Math.exp(-v));
     if (a === 'gelu_new' || a === 'gelu_pytorch_tanh') return 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
     throw new Error(`reference: activation ${a}`);
@@ -130,6 +134,7 @@ export function referenceForward(raw: Record<string, any>, w: Weights, ids: numb
   const add = (a: Vec, b: Vec): Vec => a.map((v, i) => v + b[i]);
   const { sliding, window } = layerTypes(raw, L);
 
+  const softcap: number | null = mt === 'gemma2' ? raw.attn_logit_softcapping ?? 50 : null;
   const attention = (q: Vec, k: Vec, v: Vec, l: number, scale: number): Vec => {
     // q [S, nh*D], k/v [S, nkv*D], rope applied here per head.
     if (!gpt2) {
@@ -160,7 +165,9 @@ export function referenceForward(raw: Record<string, any>, w: Weights, ids: numb
           if (sliding[l] && j <= i - window) { scores.push(-Infinity); continue; }
           let d = 0;
           for (let e = 0; e < D; e++) d += q[i * nh * D + h * D + e] * k[j * nkv * D + kh * D + e];
-          scores.push(d * scale);
+          let sc = d * scale;
+          if (softcap) sc = Math.tanh(sc / softcap) * softcap;
+          scores.push(sc);
         }
         const mx = Math.max(...scores);
         const ex = scores.map((s) => Math.exp(s - mx));
@@ -179,6 +186,7 @@ export function referenceForward(raw: Record<string, any>, w: Weights, ids: numb
   const emb = get(gpt2 ? `${p}wte.weight` : 'model.embed_tokens.weight');
   let h: Vec = new Float64Array(S * H);
   for (let s = 0; s < S; s++) for (let i = 0; i < H; i++) h[s * H + i] = emb[ids[s] * H + i];
+  if (gemma) h = h.map((x) => x * Math.fround(Math.sqrt(H)));
   if (gpt2) {
     const wpe = get(`${p}wpe.weight`);
     for (let s = 0; s < S; s++) for (let i = 0; i < H; i++) h[s * H + i] += wpe[s * H + i];
@@ -201,6 +209,53 @@ export function referenceForward(raw: Record<string, any>, w: Weights, ids: numb
       const I = raw.n_inner ?? 4 * H;
       const f = linear(y, H, I, get(`${b}.mlp.c_fc.weight`), get(`${b}.mlp.c_fc.bias`), true).map(act);
       h = add(h, linear(f, I, H, get(`${b}.mlp.c_proj.weight`), get(`${b}.mlp.c_proj.bias`), true));
+    } else if (mt === 'phi3' || mt === 'apertus' || gemma) {
+      const b = `model.layers.${l}`;
+      const I = raw.intermediate_size;
+      const x = rms(h, H, get(`${b}.${mt === 'apertus' ? 'attention_layernorm' : 'input_layernorm'}.weight`));
+      let q: Vec, k: Vec, v: Vec;
+      if (mt === 'phi3') {
+        const qkv = linear(x, H, (nh + 2 * nkv) * D, get(`${b}.self_attn.qkv_proj.weight`), null);
+        const W = (nh + 2 * nkv) * D;
+        q = new Float64Array(S * nh * D); k = new Float64Array(S * nkv * D); v = new Float64Array(S * nkv * D);
+        for (let s = 0; s < S; s++) {
+          for (let i = 0; i < nh * D; i++) q[s * nh * D + i] = qkv[s * W + i];
+          for (let i = 0; i < nkv * D; i++) { k[s * nkv * D + i] = qkv[s * W + nh * D + i]; v[s * nkv * D + i] = qkv[s * W + (nh + nkv) * D + i]; }
+        }
+      } else {
+        q = linear(x, H, nh * D, get(`${b}.self_attn.q_proj.weight`), null);
+        k = linear(x, H, nkv * D, get(`${b}.self_attn.k_proj.weight`), null);
+        v = linear(x, H, nkv * D, get(`${b}.self_attn.v_proj.weight`), null);
+      }
+      if (mt === 'apertus' || mt === 'gemma3_text') { q = rms(q, D, get(`${b}.self_attn.q_norm.weight`)); k = rms(k, D, get(`${b}.self_attn.k_norm.weight`)); }
+      const scale = gemma ? (raw.query_pre_attn_scalar ?? 256) ** -0.5 : 1 / Math.sqrt(D);
+      let o = linear(attention(q, k, v, l, scale), nh * D, H, get(`${b}.self_attn.o_proj.weight`), null);
+      if (gemma) o = rms(o, H, get(`${b}.post_attention_layernorm.weight`));
+      h = add(h, o);
+      const y = rms(h, H, get(`${b}.${mt === 'apertus' ? 'feedforward_layernorm' : gemma ? 'pre_feedforward_layernorm' : 'post_attention_layernorm'}.weight`));
+      let m: Vec;
+      if (mt === 'apertus') {
+        const sp = (t: number) => Math.log1p(Math.exp(t));
+        const ap = sp(get(`${b}.mlp.act_fn.alpha_p`)[0]);
+        const beta = get(`${b}.mlp.act_fn.beta`)[0];
+        const an = beta + sp(get(`${b}.mlp.act_fn.alpha_n`)[0]);
+        const e = get(`${b}.mlp.act_fn.eps`)[0];
+        const u = linear(y, H, I, get(`${b}.mlp.up_proj.weight`), null).map((t) => (t > 0 ? ap * t * t + beta * t : (Math.expm1(Math.min(t, e)) - t) * an + beta * t));
+        m = linear(u, I, H, get(`${b}.mlp.down_proj.weight`), null);
+      } else {
+        let g: Vec, u: Vec;
+        if (mt === 'phi3') {
+          const gu = linear(y, H, 2 * I, get(`${b}.mlp.gate_up_proj.weight`), null);
+          g = new Float64Array(S * I); u = new Float64Array(S * I);
+          for (let s = 0; s < S; s++) for (let i = 0; i < I; i++) { g[s * I + i] = gu[s * 2 * I + i]; u[s * I + i] = gu[s * 2 * I + I + i]; }
+        } else {
+          g = linear(y, H, I, get(`${b}.mlp.gate_proj.weight`), null);
+          u = linear(y, H, I, get(`${b}.mlp.up_proj.weight`), null);
+        }
+        m = linear(g.map(act).map((gv, i) => gv * u[i]), I, H, get(`${b}.mlp.down_proj.weight`), null);
+      }
+      if (gemma) m = rms(m, H, get(`${b}.post_feedforward_layernorm.weight`));
+      h = add(h, m);
     } else {
       const b = `model.layers.${l}`;
       const post = mt === 'olmo2' || mt === 'olmo3';
@@ -229,5 +284,8 @@ export function referenceForward(raw: Record<string, any>, w: Weights, ids: numb
   const hn = gpt2 ? ln(h, get(`${p}ln_f.weight`), get(`${p}ln_f.bias`)) : rms(h, H, get('model.norm.weight'));
   hidden.push(hn);
   const head = has('lm_head.weight') ? get('lm_head.weight') : emb;
-  return { logits: linear(hn, H, V, head, null), hidden };
+  let logits = linear(hn, H, V, head, null);
+  const finalCap = mt === 'gemma2' ? raw.final_logit_softcapping ?? 30 : null;
+  if (finalCap) logits = logits.map((x) => Math.tanh(x / finalCap) * finalCap);
+  return { logits, hidden };
 }
