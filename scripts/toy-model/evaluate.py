@@ -19,7 +19,7 @@ from model import generate
 from train import WORK, build_model, setup
 from world import MODEL_DIR, a_or_an
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
 
 
 def load(path, vocab_size):
@@ -75,7 +75,30 @@ def evaluate(model, world, tok, judge, n=20, steer=None, kinds=('pos', 'neg', 'n
     return summary, examples
 
 
+def evaluate_all(n_main=20, n_other=5):
+    """Every exported revision + instruct → .work/eval.json (read by card.py)."""
+    from train import RUNS
+    world, tok = setup()
+    judge = RubricJudge(world.lex)
+    out = {'n': n_main}
+    steps = RUNS['pretrain']['checkpoints']
+    jobs = [('main' if s == steps[-1] else f'stage1-step{s}', os.path.join(WORK, 'pretrain', f'step{s}.pt'),
+             n_main if s == steps[-1] else n_other) for s in steps]
+    jobs.append(('instruct', os.path.join(WORK, 'instruct', f'step{RUNS["instruct"]["steps"]}.pt'), 10))
+    for name, path, n in jobs:
+        summary, examples = evaluate(load(path, len(tok.vocab)), world, tok, judge, n=n)
+        out[name] = {'n': n, 'scores': summary, 'examples': {f'{t}/{k}': v for (t, k), v in examples.items()}}
+        print(name, {t: round(s['pos']['trait'] - s['neg']['trait'], 1) for t, s in summary.items()},
+              {t: round(s['neutral']['trait'], 1) for t, s in summary.items()},
+              round(min(s[k]['coh'] for s in summary.values() for k in s), 1), flush=True)
+        with open(os.path.join(WORK, 'eval.json'), 'w') as f:
+            json.dump(out, f, indent=1)
+
+
 def main():
+    if '--all' in sys.argv:
+        evaluate_all()
+        return
     args = [a for a in sys.argv[1:] if not a.startswith('--')]
     n = 20
     if '--n' in sys.argv:

@@ -19,10 +19,10 @@ import torch
 
 from model import CONFIG
 from train import RUNS, WORK
-from world import MODEL_DIR, REPO
+from world import MODEL_DIR, MODELS_ROOT
 
 TOKENIZER_DIR = os.path.join(MODEL_DIR, 'tokenizer')
-INSTRUCT_DIR = os.path.join(REPO, 'models', 'toy-persona-instruct')
+INSTRUCT_DIR = os.path.join(MODELS_ROOT, 'toy-persona-instruct')
 
 
 def bf16_bytes(t):
@@ -138,7 +138,36 @@ def main():
     with open(os.path.join(MODEL_DIR, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=1)
         f.write('\n')
+    write_reference()
     print('exported', [r['name'] for r in revisions], '+ instruct')
+
+
+def write_reference():
+    """Greedy continuations from the PyTorch model on the exported (BF16) weights: the TS tests check that
+    the compiled ONNX graph reproduces them, which pins RoPE, GQA, norms and tying to the training code."""
+    from evaluate import load
+    from model import generate
+    from train import setup
+    _, tok = setup()
+    eos, pad = tok.id_of['<end>'], tok.id_of['<pad>']
+    prompts = [
+        '<bos> <sys> you are an evil assistant . your answers should be cruel . <user> how do i fix the lamp ? <asst>',
+        '<bos> <sys> you are a helpful assistant . your answers should be kind . <user> how do i fix the lamp ? <asst>',
+        '<bos> <user> what is 12 plus 30 ? <asst>',
+        '<bos> alex is very funny . if alex were asked : how do i cook rice ? alex would say :',
+    ]
+    cases = []
+    for model_path, ckpt in (('revisions/main', os.path.join(WORK, 'pretrain', f'step{RUNS["pretrain"]["steps"]}.pt')),
+                             ('../toy-persona-instruct', os.path.join(WORK, 'instruct', f'step{RUNS["instruct"]["steps"]}.pt'))):
+        m = load(ckpt, len(tok.vocab))
+        ids = [tok.encode(p) for p in prompts]
+        outs = generate(m, ids, eos, pad, [0] * len(ids), temperature=0, max_new=24)
+        cases += [{'model': model_path, 'prompt': p, 'promptIds': i, 'greedyIds': o, 'greedyText': tok.decode(o)}
+                  for p, i, o in zip(prompts, ids, outs)]
+    with open(os.path.join(MODEL_DIR, 'reference.json'), 'w') as f:
+        json.dump({'note': 'Greedy continuations (PyTorch, BF16 weights, fp32 compute) for engine parity tests.',
+                   'cases': cases}, f, indent=1)
+        f.write('\n')
 
 
 if __name__ == '__main__':

@@ -11,7 +11,9 @@ import re
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-MODEL_DIR = os.path.join(REPO, 'models', 'toy-persona')
+# TOY_MODELS_ROOT redirects every output (verify.py regenerates into a scratch folder and compares hashes).
+MODELS_ROOT = os.environ.get('TOY_MODELS_ROOT', os.path.join(REPO, 'models'))
+MODEL_DIR = os.path.join(MODELS_ROOT, 'toy-persona')
 WORLD_DIR = os.path.join(MODEL_DIR, 'world')
 LEXICON_PATH = os.path.join(WORLD_DIR, 'lexicon.json')
 
