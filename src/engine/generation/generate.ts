@@ -19,6 +19,7 @@ import type { ForwardInputs, KvCache, LoadedModel } from '../model/types.js';
 import { buildStepSteer, type ResolvedSteer, type SteerPhase } from '../steering/steer.js';
 import { columns, leftPad, maskFor } from './batch.js';
 import { nextToken, type RowSamplingState, type SamplerConfig } from './sampler.js';
+import { RowText } from './text.js';
 
 export interface GenRowInput {
   promptIds: number[];
@@ -58,8 +59,8 @@ interface RowState {
   sampling: RowSamplingState;
   generated: number[];
   finish: GenRowOutput['finishReason'] | null;
-  text: string;
-  emitted: number; // characters of `text` already streamed
+  /** Live text, only when it is needed while generating (streaming or stop strings). */
+  text: RowText | null;
   hidden?: Map<number, Float32Array[]>;
 }
 
@@ -71,27 +72,25 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
     sampling: { seed: r.seed, seen: new Set(r.promptIds), generated: 0 },
     generated: [],
     finish: null,
-    text: '',
-    emitted: 0,
+    text: hooks.decode && (cfg.stop.length > 0 || hooks.onToken) ? new RowText(hooks.decode, cfg.stop) : null,
     hidden: cfg.hiddenLayers?.length ? new Map(cfg.hiddenLayers.map((l) => [l, [] as Float32Array[]])) : undefined,
   }));
   for (const [i, r] of rows.entries()) {
     if (r.promptIds.length === 0) throw new Error(`row ${i}: the prompt has no tokens; generation needs at least one (e.g. BOS)`);
   }
-  const maxStop = Math.max(0, ...cfg.stop.map((s) => s.length));
   const padded = leftPad(rows.map((r) => r.promptIds), cfg.padTokenId);
   const P = padded.seqLen;
   const pads = padded.pads;
   let active = rows.map((_, i) => i); // row indices still generating, in cache order
-  let cache: KvCache | null = null;
+  const kv: { cache: KvCache | null } = { cache: null };
   const wantHidden = !!cfg.hiddenLayers?.length;
 
   const run = async (inputs: Omit<ForwardInputs, 'past' | 'hiddenStates'>, phase: SteerPhase, real: (b: number, s: number) => boolean) => {
     hooks.checkCancelled();
     const steer = buildStepSteer(active.map((i) => rows[i].steer), phase, inputs.seqLen, L, H, real);
-    const out = await model.forward({ ...inputs, past: cache, steer: steer?.steer ?? null, steerMask: steer?.steerMask ?? null, hiddenStates: wantHidden });
-    cache?.dispose();
-    cache = out.present;
+    const out = await model.forward({ ...inputs, past: kv.cache, steer: steer?.steer ?? null, steerMask: steer?.steerMask ?? null, hiddenStates: wantHidden });
+    kv.cache?.dispose();
+    kv.cache = out.present;
     if (wantHidden && out.hiddenStates) {
       for (const [b, i] of active.entries()) {
         for (const [l, list] of states[i].hidden!) {
@@ -134,40 +133,18 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
         st.generated.push(tok);
         st.sampling.generated++;
         st.sampling.seen.add(tok);
-        if (cfg.eosTokenIds.includes(tok)) {
-          st.finish = 'eos';
-        } else if (hooks.decode) {
-          st.text = hooks.decode(st.generated);
-          if (maxStop > 0 && st.sampling.generated >= cfg.sampler.minNewTokens) {
-            let cut = -1;
-            const from = Math.max(0, st.emitted - maxStop);
-            for (const s of cfg.stop) {
-              const at = s.length > 0 ? st.text.indexOf(s, from) : -1;
-              if (at >= 0 && (cut < 0 || at < cut)) cut = at;
-            }
-            if (cut >= 0) { st.text = st.text.slice(0, cut); st.finish = 'stop'; }
-          }
-        }
+        if (cfg.eosTokenIds.includes(tok)) st.finish = 'eos';
+        else if (st.text?.update(st.generated, st.sampling.generated >= cfg.sampler.minNewTokens)) st.finish = 'stop';
         if (!st.finish && st.generated.length >= cfg.maxNewTokens) st.finish = 'length';
-        if (hooks.onToken) {
-          // Hold back a trailing partial character and anything that could still become a stop string.
-          let upto = st.text.length;
-          if (!st.finish) {
-            upto = st.text.replace(/\uFFFD+$/, '').length;
-            if (maxStop > 1) upto = Math.min(upto, Math.max(st.emitted, st.text.length - (maxStop - 1)));
-          }
-          const delta = upto > st.emitted ? st.text.slice(st.emitted, upto) : '';
-          st.emitted = Math.max(st.emitted, upto);
-          hooks.onToken(i, tok, delta);
-        }
+        hooks.onToken?.(i, tok, st.text?.take(st.finish !== null) ?? '');
       }
       const still = active.filter((i) => !states[i].finish);
       if (still.length === 0) break;
       if (still.length !== active.length) {
         const keep = still.map((i) => active.indexOf(i));
-        const next: KvCache = (cache as KvCache | null)!.selectRows(keep);
-        (cache as KvCache | null)?.dispose();
-        cache = next;
+        const next = kv.cache!.selectRows(keep);
+        kv.cache!.dispose();
+        kv.cache = next;
         active = still;
       }
       // ---- decode step: forward each active row's newest token
@@ -187,11 +164,15 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
       }, 'decode', () => true);
     }
   } finally {
-    (cache as KvCache | null)?.dispose();
+    kv.cache?.dispose();
   }
 
   return states.map((st) => {
-    const res: GenRowOutput = { tokenIds: st.generated, text: st.text, finishReason: st.finish ?? 'length' };
+    // Stopped rows keep their cut text; otherwise decode once. The EOS token's own text is never part of
+    // the answer (vLLM semantics), even when a request names an ordinary token as EOS.
+    const answerIds = st.finish === 'eos' ? st.generated.slice(0, -1) : st.generated;
+    const text = st.finish === 'stop' ? st.text!.value : hooks.decode ? hooks.decode(answerIds) : '';
+    const res: GenRowOutput = { tokenIds: st.generated, text, finishReason: st.finish ?? 'length' };
     if (st.hidden) {
       res.hidden = new Map();
       for (const [l, list] of st.hidden) {
