@@ -75,6 +75,19 @@ for (const arch of ARCHS) {
   });
 }
 
+test('fused graph variant: greedy and steered greedy tokens equal the HF reference too', { skip: SKIP_PARITY }, async () => {
+  for (const arch of ARCHS) {
+    const f = fx[arch];
+    const info = await client.loadModel({ path: f.dir, executionProvider: 'cpu', variant: 'fused' });
+    const prompt = { ids: f.ids('single_input_ids') };
+    const res = await client.generate({ modelId: info.modelId, sampling: { maxNewTokens: 5 }, rows: [{ prompt }, { prompt, steer: [fixtureSteer(f, 'all')] }] });
+    assert.equal(info.variant, 'fused');
+    assert.deepEqual(res.rows[0].tokenIds, f.ids('greedy_new_tokens'), arch);
+    assert.deepEqual(res.rows[1].tokenIds, f.ids('steered_greedy_new_tokens'), arch);
+    await client.unloadModel(info.modelId);
+  }
+});
+
 test('projections: per-token scalar projection of hidden_states[layer] onto unit(v)', { skip: SKIP_PARITY }, async () => {
   const f = fx.llama_gqa;
   const seq = f.ids('single_input_ids');
