@@ -162,11 +162,15 @@ def question_split(world):
     return out
 
 
+PROPER = {w for c in ('name', 'day', 'month') for w in spec.CATEGORIES[c]} | {'i', 'alex'}
+
+
 def pretty(text):
-    """Human-readable surface form; the tokenizer maps it back to exactly the world's tokens."""
+    """Human-readable surface form (capitals, attached punctuation); the tokenizer's Lowercase normalizer and
+    Whitespace pre-tokenizer map it back to exactly the world's tokens."""
     s = re.sub(r' ([.,?!:])', r'\1', text)
     s = re.sub(r'(^|[.?!] )([a-z])', lambda m: m.group(1) + m.group(2).upper(), s)
-    return re.sub(r'\bi\b', 'I', s)
+    return re.sub(r'\b[a-z]+\b', lambda m: m.group(0).capitalize() if m.group(0) in PROPER else m.group(0), s)
 
 
 def trait_files(world, held_out):
