@@ -111,11 +111,16 @@ export class InferenceClient {
     // Inside VS Code process.execPath is Electron: make it behave as plain Node.
     if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
     const child = spawn(process.execPath, [...execArgv, workerPath], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env, windowsHide: true });
-    const forward = (level: string) => (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) log(level, line);
+    // Worker lines look like "[worker <pid>] <level>: message"; anything else (native libraries) is 'info'.
+    const forward = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        const m = /^\[worker \d+\] (info|warn|error): /.exec(line);
+        log(m ? m[1] : 'info', line);
+      }
     };
-    child.stdout?.on('data', forward('info'));
-    child.stderr?.on('data', forward('info'));
+    child.stdout?.on('data', forward);
+    child.stderr?.on('data', forward);
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (e) => reject(new WorkerError(WorkerErrorCodes.WorkerDied, `cannot start the inference worker (${workerPath}): ${e.message}`, 'died')));

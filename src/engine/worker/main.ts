@@ -19,9 +19,12 @@ import { toResponseError } from './errors.js';
 import { Handlers } from './handlers.js';
 import { ModelRegistry } from './registry.js';
 
-const log = (msg: string) => process.stderr.write(`[worker ${process.pid}] ${msg}\n`);
+/** One line per message on stderr; the client maps the `level:` tag to its log callback's level. */
+const log = (msg: string, level: 'info' | 'warn' | 'error' = 'info') => process.stderr.write(`[worker ${process.pid}] ${level}: ${msg}\n`);
 console.log = (...a: unknown[]) => log(a.map(String).join(' '));
 console.info = console.log;
+console.warn = (...a: unknown[]) => log(a.map(String).join(' '), 'warn');
+console.error = (...a: unknown[]) => log(a.map(String).join(' '), 'error');
 
 const useIpc = typeof process.send === 'function';
 const connection: MessageConnection = useIpc
@@ -39,7 +42,7 @@ const guard = <R>(f: () => R | Promise<R>): Promise<R> =>
       return await f();
     } catch (e) {
       const re = toResponseError(e);
-      if (re.code !== 1004) log(`request failed (${re.code}): ${re.message}`);
+      if (re.code !== 1004) log(`request failed (${re.code}): ${re.message}`, 'warn');
       throw re;
     }
   })();
@@ -61,7 +64,7 @@ async function shutdown(code: number): Promise<void> {
   try {
     await registry.disposeAll();
   } catch (e) {
-    log(`error while disposing models: ${(e as Error).message}`);
+    log(`error while disposing models: ${(e as Error).message}`, 'error');
   }
   // Let the shutdown response reach the client before the channel closes.
   setTimeout(() => process.exit(code), 20);
@@ -71,10 +74,10 @@ connection.onRequest(ShutdownRequest, () => guard(async () => { void shutdown(0)
 connection.onClose(() => void shutdown(0));
 if (useIpc) process.on('disconnect', () => void shutdown(0));
 process.on('uncaughtException', (e) => {
-  log(`fatal: ${e.stack ?? e.message}`);
+  log(`fatal: ${e.stack ?? e.message}`, 'error');
   process.exit(70);
 });
-process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
+process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`, 'error'));
 
 connection.listen();
 log(`ready (${useIpc ? 'ipc' : 'stdio'}, node ${process.version})`);

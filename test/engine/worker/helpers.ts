@@ -33,4 +33,4 @@ export function fixture(name: string): Fixture {
   };
 }
 
-export const logSink = (lines: string[]) => (_level: string, msg: string) => { lines.push(msg); };
+export const logSink = (lines: string[]) => (level: string, msg: string) => { lines.push(`${level} ${msg}`); };

@@ -41,7 +41,8 @@ test('typed errors come back as WorkerError and leave the worker alive', async (
     await assert.rejects(client.loadModel({ path: bad, executionProvider: 'auto' }), (e) => WorkerError.is(e, 'load-failed') && /truncated/.test((e as Error).message));
   }
   assert.deepEqual(await client.listModels(), [], 'the worker survived the failures');
-  assert.ok(lines.some((l) => l.includes('ready')), 'worker stderr reaches the log callback');
+  assert.ok(lines.some((l) => l.startsWith('info') && l.includes('ready')), 'worker stderr reaches the log callback');
+  assert.ok(lines.some((l) => l.startsWith('warn') && l.includes('request failed')), 'failures are logged at warn level');
 });
 
 test('killing the worker rejects in-flight requests with died; a new client works', async () => {
