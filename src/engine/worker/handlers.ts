@@ -21,6 +21,9 @@ const DEFAULT_MAX_NEW_TOKENS = 64;
 const DEFAULT_GEN_BATCH = 16;
 const REDUCTIONS: readonly Reduction[] = ['prompt_avg', 'response_avg', 'prompt_last'];
 
+/** Indices sorted by length, ties in request order. */
+const byLength = (lens: number[]): number[] => lens.map((_, i) => i).sort((a, b) => lens[a] - lens[b] || a - b);
+
 const num = (v: unknown, name: string, dflt: number, ok: (x: number) => boolean, rule: string): number => {
   if (v === undefined || v === null) return dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw badRequest(`sampling.${name} = ${String(v)} is invalid: ${rule}`);
@@ -91,20 +94,23 @@ export class Handlers {
     const batchSize = Math.max(1, Math.floor(p.batchSize ?? DEFAULT_GEN_BATCH));
     const decode = m.tokenizer ? (ids: number[]) => m.tokenizer!.decode(ids, true) : undefined;
     const t0 = performance.now();
-    const rows: GeneratedRow[] = [];
+    const rows: GeneratedRow[] = new Array(inputs.length);
     let tokens = 0;
-    for (let start = 0; start < inputs.length; start += batchSize) {
-      const chunk = inputs.slice(start, start + batchSize);
+    // Rows of similar prompt length share a batch (less left padding); results return in request order.
+    const order = byLength(inputs.map((r) => r.promptIds.length));
+    for (let start = 0; start < order.length; start += batchSize) {
+      const idx = order.slice(start, start + batchSize);
+      const chunk = idx.map((i) => inputs[i]);
       const outs = await generateBatch(m.model, chunk, { sampler, maxNewTokens, eosTokenIds: eos, stop, padTokenId: m.padTokenId, hiddenLayers }, {
         checkCancelled: () => { if (token.isCancellationRequested) throw cancelled(); },
         decode,
-        onToken: p.stream ? (row, tokenId, text) => notify({ requestId: p.requestId ?? '', row: start + row, text, tokenId }) : undefined,
+        onToken: p.stream ? (row, tokenId, text) => notify({ requestId: p.requestId ?? '', row: idx[row], text, tokenId }) : undefined,
       });
       outs.forEach((o, j) => {
         tokens += o.tokenIds.length;
         const row: GeneratedRow = { text: o.text, promptText: chunk[j].promptText, promptTokenIds: chunk[j].promptIds, tokenIds: o.tokenIds, finishReason: o.finishReason };
         if (o.hidden) row.hiddenStates = Object.fromEntries([...o.hidden].map(([l, a]) => [String(l), encodeF32(a)]));
-        rows.push(row);
+        rows[idx[j]] = row;
       });
     }
     const elapsedMs = performance.now() - t0;
@@ -117,13 +123,19 @@ export class Handlers {
     return it;
   }
 
-  /** Splits tokenized items into forwards that fit the activation budget, in input order. */
-  private *batches<T extends TokenizedItem>(m: ModelEntry, items: T[], batchSize: number | undefined): Generator<{ start: number; chunk: T[] }> {
+  /**
+   * Splits tokenized items into forwards that fit the activation budget, shortest first so that items of
+   * similar length share a forward; `idx` maps each chunk entry back to its position in the request.
+   */
+  private *batches<T extends TokenizedItem>(m: ModelEntry, items: T[], batchSize: number | undefined): Generator<{ idx: number[]; chunk: T[] }> {
+    const order = byLength(items.map((x) => x.ids.length));
     let start = 0;
-    while (start < items.length) {
-      const maxLen = Math.max(...items.slice(start, start + (batchSize ?? 64)).map((x) => x.ids.length));
-      const n = Math.max(1, Math.min(batchSize ?? Infinity, autoBatchSize(m.model, maxLen)));
-      yield { start, chunk: items.slice(start, start + n) };
+    while (start < order.length) {
+      let n = 1;
+      // Grow the chunk while the longest member (the last, in sorted order) keeps it within budget.
+      while (start + n < order.length && n < (batchSize ?? Infinity) && n + 1 <= autoBatchSize(m.model, items[order[start + n]].ids.length)) n++;
+      const idx = order.slice(start, start + n);
+      yield { idx, chunk: idx.map((i) => items[i]) };
       start += n;
     }
   }
@@ -135,8 +147,8 @@ export class Handlers {
     for (const r of reductions) if (!REDUCTIONS.includes(r)) throw badRequest(`unknown reduction '${r}' (use ${REDUCTIONS.join(', ')})`);
     const full = checkLayers(m, p.returnHiddenStates, 'returnHiddenStates');
     const items = p.items.map((it, i) => this.checkLength(m, tokenizeItem(m, it.prompt, it.response, `items[${i}]`), i));
-    const out: CapturedItem[] = [];
-    for (const { chunk } of this.batches(m, items, p.batchSize)) {
+    const out: CapturedItem[] = new Array(items.length);
+    for (const { idx, chunk } of this.batches(m, items, p.batchSize)) {
       if (token.isCancellationRequested) throw cancelled();
       const rows = await captureBatch(m.model, chunk, reductions, m.padTokenId, full);
       rows.forEach((r, j) => {
@@ -148,7 +160,7 @@ export class Handlers {
           values: Object.fromEntries(Object.entries(r.values).map(([k, v]) => [k, encodeF32(v)])),
         };
         if (r.hidden) item.hiddenStates = Object.fromEntries([...r.hidden].map(([l, a]) => [String(l), encodeF32(a)]));
-        out.push(item);
+        out[idx[j]] = item;
       });
     }
     return { items: out, layers: m.model.config.numLayers + 1, hiddenSize: m.model.config.hiddenSize };
@@ -164,13 +176,13 @@ export class Handlers {
       return { id: v.id, layer: v.layer, v: resolveVector(v.vector, v.layer, L, H, this.readVectorFile) };
     });
     const items = p.items.map((it, i) => this.checkLength(m, tokenizeItem(m, it.prompt, it.response, `items[${i}]`), i));
-    const out: ProjectResult['items'] = [];
-    for (const { chunk } of this.batches(m, items, undefined)) {
+    const out: ProjectResult['items'] = new Array(items.length);
+    for (const { idx, chunk } of this.batches(m, items, undefined)) {
       if (token.isCancellationRequested) throw cancelled();
       const recs = await projectBatch(m.model, chunk, vectors, m.padTokenId);
       recs.forEach((projections, j) => {
         const it = chunk[j];
-        out.push({ tokens: it.ids.map((id) => m.tokenizer?.idToToken(id) ?? String(id)), promptTokens: it.promptTokens, projections });
+        out[idx[j]] = { tokens: it.ids.map((id) => m.tokenizer?.idToToken(id) ?? String(id)), promptTokens: it.promptTokens, projections };
       });
     }
     return { items: out };
