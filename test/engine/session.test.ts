@@ -13,7 +13,7 @@ import { randomWeights, writeCheckpoint, type Weights } from './helpers/random-c
 import { bitwiseEqual, compare, runSingle } from './helpers/run.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-session-'));
-const cacheDir = path.join(tmp, 'cache');
+const cacheDir = path.join(tmp, 'graph-cache');
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const llama = CASES['llama head_dim≠H/heads, GQA, attention_bias, tied, llama3 rope'];
@@ -193,7 +193,7 @@ describe('LoadedModel', () => {
   }
 
   test('portable and fused agree; second load is a cache hit with hard-linked weights', async () => {
-    const dir = ckpt('cache', llama);
+    const dir = ckpt('cache-test-model', llama);
     const p = await load(dir, 'portable');
     const f = await load(dir, 'fused');
     const p2 = await load(dir, 'portable');
@@ -215,6 +215,18 @@ describe('LoadedModel', () => {
       const p3 = await load(dir, 'portable');
       assert.equal(p3.info.cacheHit, false);
       await p3.dispose();
+      // Entries of modified or deleted checkpoints are pruned on the next miss (their links would pin the bytes).
+      const entriesFor = (d: string) => fs.readdirSync(cacheDir).filter((e) => {
+        const meta = path.join(cacheDir, e, 'meta.json');
+        return fs.existsSync(meta) && JSON.parse(fs.readFileSync(meta, 'utf8')).modelDir === d;
+      });
+      assert.equal(entriesFor(dir).length, 1, 'the stale portable/fused entries were pruned when the touched file was recompiled');
+      fs.rmSync(dir, { recursive: true });
+      const otherDir = ckpt('cache-other', llama);
+      const other = await load(otherDir, 'portable');
+      await other.dispose();
+      assert.equal(entriesFor(dir).length, 0, 'entries of a deleted checkpoint are pruned');
+      assert.equal(entriesFor(otherDir).length, 1);
     } finally {
       await Promise.all([p.dispose(), f.dispose(), p2.dispose()]);
     }

@@ -12,8 +12,10 @@
  *   <cacheDir>/<key>/weights/<i>-<file name>   hard link to the real weight file
  *   <cacheDir>/<key>/meta.json                 what the key was computed from
  *
- * Hard links only work on the same filesystem; otherwise the graph is written next to the weights
+ * Hard links only work on the same filesystem (and, with fs.protected_hardlinks, on files we own or
+ * may write); then a reflink clone is tried, and otherwise the graph is written next to the weights
  * (in the directory that contains all real weight files) as `.persona-lab-<key>.onnx`.
+ * Entries whose source weights were deleted are pruned on the next cache miss.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -62,6 +64,60 @@ export function buildGraph(family: ArchitectureFamily, cfg: ArchConfig, ckpt: Ch
   return g.encode({ ...m.opsets, producer: COMPILER_VERSION, docString: `${cfg.architecture} compiled by Persona Lab (${variant})` });
 }
 
+/**
+ * Hard link, else a copy-on-write clone (btrfs/xfs reflink: shares blocks, no data copy);
+ * false when neither is possible (other filesystem, or protected_hardlinks on a file we don't own).
+ */
+function linkOrClone(src: string, dst: string): boolean {
+  try {
+    fs.linkSync(src, dst);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EACCES'].includes(code ?? '')) throw e;
+  }
+  try {
+    fs.copyFileSync(src, dst, fs.constants.COPYFILE_FICLONE_FORCE);
+    return true;
+  } catch {
+    fs.rmSync(dst, { force: true });
+    return false;
+  }
+}
+
+/**
+ * Remove cache entries whose source weight files are gone, replaced or modified: such entries can
+ * never be hit again, and their hard links would keep a deleted checkpoint's bytes on disk.
+ * Called on every cache miss.
+ */
+export function pruneCompileCache(cacheDir: string): string[] {
+  const removed: string[] = [];
+  if (!fs.existsSync(cacheDir)) return removed;
+  for (const entry of fs.readdirSync(cacheDir)) {
+    const dir = path.join(cacheDir, entry);
+    if (entry.includes('.tmp-') || !fs.existsSync(path.join(dir, 'meta.json'))) continue;
+    try {
+      const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { material: { files: { real: string; ino: number; size: number; mtimeMs: number }[] } };
+      const orphaned = meta.material.files.some((f) => {
+        try {
+          const st = fs.statSync(f.real);
+          // Replaced or modified since compiled: the key can never match again.
+          return st.ino !== f.ino || st.size !== f.size || st.mtimeMs !== f.mtimeMs;
+        } catch {
+          return true;
+        }
+      });
+      if (orphaned) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        removed.push(entry);
+      }
+    } catch {
+      // An entry being written or removed concurrently, or not ours: leave it.
+    }
+  }
+  return removed;
+}
+
 function linkName(i: number, f: WeightFile): string {
   return `weights/${i}-${path.basename(f.path)}`;
 }
@@ -86,20 +142,15 @@ export function compileToCache(family: ArchitectureFamily, cfg: ArchConfig, ckpt
   if (fs.existsSync(sideBySide)) return { onnxPath: sideBySide, key, cacheHit: true, compileMs: performance.now() - t0 };
 
   fs.mkdirSync(cacheDir, { recursive: true });
+  pruneCompileCache(cacheDir);
   const tmp = fs.mkdtempSync(path.join(cacheDir, `${key}.tmp-`));
   try {
     fs.mkdirSync(path.join(tmp, 'weights'));
     let linked = true;
     for (const [i, f] of ckpt.files.entries()) {
-      try {
-        fs.linkSync(f.realPath, path.join(tmp, linkName(i, f)));
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP' || code === 'EACCES') {
-          linked = false;
-          break;
-        }
-        throw e;
+      if (!linkOrClone(f.realPath, path.join(tmp, linkName(i, f)))) {
+        linked = false;
+        break;
       }
     }
     if (!linked) {
