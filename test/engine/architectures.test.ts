@@ -60,3 +60,27 @@ describe('architectures vs float64 reference', () => {
     }
   });
 });
+
+describe('wrapped checkpoints', () => {
+  test('Gemma3ForConditionalGeneration: the text tower (nested text_config, language_model.model.* names) equals Gemma3ForCausalLM', async () => {
+    const flat = CASES['gemma3 per-head (1+w) q/k norm, local rope base, 2-layer pattern'];
+    const w = randomWeights(flat, 9);
+    const flatDir = writeCheckpoint(path.join(tmp, 'gemma3-flat'), flat, w);
+    const { architectures: _a, ...textConfig } = flat;
+    const nestedDir = path.join(tmp, 'gemma3-mm');
+    const renamed = new Map([...w].map(([n, t]) => [n.replace(/^model\./, 'language_model.model.'), t]));
+    renamed.set('vision_tower.vision_model.post_layernorm.weight', { shape: [8], data: new Float32Array(8) });
+    writeCheckpoint(nestedDir, { architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', eos_token_id: [1, 106], text_config: textConfig }, renamed);
+    const a = await loadModel({ kind: 'folder', path: flatDir }, { cacheDir, intraOpNumThreads: 1 });
+    const b = await loadModel({ kind: 'folder', path: nestedDir }, { cacheDir, intraOpNumThreads: 1 });
+    try {
+      assert.equal(b.config.numLayers, flat.num_hidden_layers);
+      assert.deepEqual(b.config.eosTokenId, [1, 106]);
+      const ids = [1, 2, 3, 50, 60, 70];
+      const [x, y] = [await runSingle(a, ids), await runSingle(b, ids)];
+      assert.deepEqual(Array.from(y.logits!), Array.from(x.logits!));
+    } finally {
+      await Promise.all([a.dispose(), b.dispose()]);
+    }
+  });
+});

@@ -77,6 +77,11 @@ export interface FamilyDefaults {
   finalSoftcap?: number | null;
   /** Gemma: query_pre_attn_scalar default (scores scale by its inverse square root). */
   queryPreAttnScalar?: number;
+  /**
+   * The HF configuration class's defaults for keys config.json may omit (raw HF keys; config.json
+   * wins). Needed where checkpoints ship minimal configs (Gemma 3's nested text_config).
+   */
+  rawDefaults?: Record<string, unknown>;
   /** RoPE parameters when config.json has none of rope_theta / rope_scaling / rope_parameters (Apertus: llama3). */
   ropeParameters?: Record<string, unknown>;
 }
@@ -101,8 +106,12 @@ const ACTIVATIONS: Record<string, Activation> = {
   gelu: 'gelu', relu: 'relu', xielu: 'xielu',
 };
 
-export function normalizeConfig(raw: Record<string, unknown>, defaults: FamilyDefaults): ArchConfig {
-  const architecture = Array.isArray(raw.architectures) ? String(raw.architectures[0]) : String(raw.model_type ?? 'unknown');
+export function normalizeConfig(input: Record<string, unknown>, defaults: FamilyDefaults): ArchConfig {
+  const architecture = Array.isArray(input.architectures) ? String(input.architectures[0]) : String(input.model_type ?? 'unknown');
+  // Multimodal wrappers (e.g. Gemma3ForConditionalGeneration) nest the language model's config.
+  const text = input.text_config && typeof input.text_config === 'object' ? (input.text_config as Record<string, unknown>) : null;
+  const raw: Record<string, unknown> = { ...(defaults.rawDefaults ?? {}), ...(text ?? input) };
+  for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
   const numLayers = num(raw, ['num_hidden_layers', 'n_layer', 'num_layers']);
   const hiddenSize = num(raw, ['hidden_size', 'n_embd', 'd_model']);
   const numHeads = num(raw, ['num_attention_heads', 'n_head']);
@@ -141,9 +150,10 @@ export function normalizeConfig(raw: Record<string, unknown>, defaults: FamilyDe
     architecture,
     modelType: String(raw.model_type ?? ''),
     numLayers, hiddenSize, numHeads, numKvHeads, headDim, intermediateSize, vocabSize, maxPositions,
-    bosTokenId: (raw.bos_token_id ?? null) as NormalizedConfig['bosTokenId'],
-    eosTokenId: (raw.eos_token_id ?? null) as NormalizedConfig['eosTokenId'],
-    padTokenId: (raw.pad_token_id ?? null) as number | null,
+    // Special tokens: the top-level config wins over a nested text_config.
+    bosTokenId: (input.bos_token_id ?? raw.bos_token_id ?? null) as NormalizedConfig['bosTokenId'],
+    eosTokenId: (input.eos_token_id ?? raw.eos_token_id ?? null) as NormalizedConfig['eosTokenId'],
+    padTokenId: (input.pad_token_id ?? raw.pad_token_id ?? null) as number | null,
     normEps: num(raw, ['rms_norm_eps', 'layer_norm_epsilon', 'layer_norm_eps', 'norm_epsilon'], defaults.normEps),
     rope,
     ropeLocal: ropeLocal && !sameRope(rope, ropeLocal) ? ropeLocal : null,
