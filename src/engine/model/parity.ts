@@ -9,6 +9,7 @@
  * convention; zero steering bitwise identical to none; a steered and an unsteered row in one
  * batch equal to separate runs.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadSafetensors, type Tensor } from '../weights/safetensors.js';
 import { loadModel } from './session.js';
@@ -127,7 +128,12 @@ async function greedyWithCache(model: LoadedModel, ids: BigInt64Array, steps: nu
 export async function runParity(fixtureDir: string, opts: ParityOptions = {}): Promise<ParityReport> {
   const tol = opts.tolerance ?? 1e-4;
   const variant = opts.variant ?? 'portable';
-  const exp = loadSafetensors(path.join(fixtureDir, 'expected.safetensors')).tensors;
+  if (!fs.existsSync(fixtureDir)) throw new Error(`fixture folder ${fixtureDir} does not exist`);
+  const expectedPath = path.join(fixtureDir, 'expected.safetensors');
+  if (!fs.existsSync(expectedPath)) {
+    throw new Error(`${fixtureDir} has no expected.safetensors: put the reference outputs there (format: fixtures/parity/README.md) next to config.json + model.safetensors`);
+  }
+  const exp = loadSafetensors(expectedPath).tensors;
   const model = await loadModel({ kind: 'folder', path: fixtureDir }, { variant, cacheDir: opts.cacheDir, intraOpNumThreads: opts.intraOpNumThreads });
   try {
     const { numLayers: L, hiddenSize: H, vocabSize: V } = model.config;
