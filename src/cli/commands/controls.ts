@@ -21,9 +21,10 @@ ${COMMON_USAGE}`,
     if (layer === undefined || coef === undefined) throw new UsageError('--layer and --coef are required');
     const modes = str(ctx, 'modes', 'random,shuffled').split(',') as ControlMode[];
     if (modes.some((m) => m !== 'random' && m !== 'shuffled')) throw new UsageError('--modes takes random and/or shuffled');
+    const seeds = numList(ctx, 'seeds', [0, 1, 2]);
     const s = await openSession(ctx);
     try {
-      const { run, controls } = await runControlsJob({ ...vectorJobBase(ctx, s, trait), layer, coef, seeds: numList(ctx, 'seeds', [0, 1, 2]), modes });
+      const { run, controls } = await runControlsJob({ ...vectorJobBase(ctx, s, trait), layer, coef, seeds, modes });
       if (ctx.json) printJson(ctx, { runId: run.runId, runDir: run.dir, summary: controls.summary, conditions: controls.results });
       else {
         ctx.stdout(`real     Δτ ${fmt(controls.real.deltaTraitMean)} coh ${fmt(controls.real.coherence.mean)}`);

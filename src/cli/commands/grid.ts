@@ -15,12 +15,15 @@ ${VECTOR_USAGE}
 ${COMMON_USAGE}`,
   async run(ctx) {
     const trait = required(ctx, 'trait');
+    // Parse every flag before starting the worker, so usage errors are immediate (exit 2).
+    const layersFlag = numList(ctx, 'layers', []), coefs = numList(ctx, 'coefs', [1, 2, 3, 4, 5]);
+    const refineStep = num(ctx, 'refine'), minCoherence = num(ctx, 'min-coherence', 50);
     const s = await openSession(ctx);
     try {
       const L = s.model.info.config.numLayers;
+      const layers = layersFlag.length ? layersFlag : Array.from({ length: L }, (_, i) => i + 1);
       const { run, grid } = await runGridJob({
-        ...vectorJobBase(ctx, s, trait), layers: numList(ctx, 'layers', Array.from({ length: L }, (_, i) => i + 1)), coefs: numList(ctx, 'coefs', [1, 2, 3, 4, 5]),
-        refineStep: num(ctx, 'refine'), promptBaseline: !flag(ctx, 'no-prompt-baseline'), minCoherence: num(ctx, 'min-coherence', 50),
+        ...vectorJobBase(ctx, s, trait), layers, coefs, refineStep, promptBaseline: !flag(ctx, 'no-prompt-baseline'), minCoherence,
       });
       if (ctx.json) printJson(ctx, { runId: run.runId, runDir: run.dir, best: grid.best, baseline: grid.baseline, prompt: grid.prompt, refined: grid.refined, conditions: grid.results });
       else {
