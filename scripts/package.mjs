@@ -50,7 +50,8 @@ console.log(`package: embedded models: ${models.join(', ') || 'none (models/toy-
 const ortDir = 'node_modules/onnxruntime-node';
 const binDir = `${ortDir}/bin/napi-v6/${TARGET.platform}/${TARGET.arch}`;
 if (!existsSync(path.join(root, binDir, 'onnxruntime_binding.node'))) fail(`${binDir}/onnxruntime_binding.node is missing; reinstall with \`npm ci\`.`);
-const keepJs = (src) => statSync(src).isDirectory() || (src.endsWith('.js') && !src.endsWith('.d.ts'));
+// package.json files inside dist/ matter: onnxruntime-common marks dist/cjs as {"type":"commonjs"}.
+const keepJs = (src) => statSync(src).isDirectory() || src.endsWith('.js') || path.basename(src) === 'package.json';
 copy(`${ortDir}/dist`, `${ortDir}/dist`, keepJs);
 // CUDA/TensorRT provider libraries (present after ONNXRUNTIME_NODE_INSTALL=cuda12) are several
 // hundred MB and need a matching CUDA install; the packaged extension is the CPU build.

@@ -1,0 +1,73 @@
+// UI suite: a normal code-server instance with the .vsix installed, driven like a user would.
+// Each check below is one counted test; a failed check is recorded and the next one still runs.
+// Usage (run.mjs calls it): node scripts/e2e/ui.mjs <url> <workspace> <installed-extension-dir> <results.json> <screenshot.png>
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { HARMLESS, closeBrowser, openBrowser, runFromPalette } from './browser.mjs';
+
+const [url, workspace, extensionDir, resultsFile, screenshot] = process.argv.slice(2);
+const results = [];
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true, ms: Date.now() - t0 });
+    console.log(`  ✔ ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    results.push({ name, ok: false, ms: Date.now() - t0, error: String(err?.message ?? err).split('\n').slice(0, 6).join('\n') });
+    console.log(`  ✖ ${name}\n    ${String(err?.message ?? err).split('\n').slice(0, 6).join('\n    ')}`);
+  }
+}
+
+const { ctx, page } = await openBrowser(process.env.TMPDIR);
+page.on('console', (m) => { if (m.type() === 'error' && !HARMLESS.test(m.text()) && process.env.PERSONA_LAB_E2E_VERBOSE) console.log(`  [browser] ${m.text()}`); });
+const sidebar = page.locator('[id="workbench.parts.sidebar"]');
+const hasToyModel = ['config.json', 'manifest.json'].some((f) => existsSync(path.join(extensionDir, 'models/toy-persona', f)));
+
+try {
+  console.log('UI suite');
+  await check('workbench loads', async () => {
+    await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`);
+    await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 90_000 });
+  });
+
+  await check('Persona Lab container shows Models, Traits, Vectors and Runs', async () => {
+    await page.locator('.activitybar .action-item a[aria-label^="Persona Lab"]').click({ timeout: 60_000 });
+    const titles = sidebar.locator('.pane-header .title');
+    await titles.filter({ hasText: /^Runs$/i }).waitFor();
+    // textContent, not innerText: the headers are uppercased by CSS.
+    const got = (await titles.allTextContents()).map((t) => t.trim());
+    for (const want of ['Models', 'Traits', 'Vectors', 'Runs']) if (!got.includes(want)) throw new Error(`view "${want}" missing; headers: ${got.join(', ')}`);
+  });
+
+  await check(hasToyModel ? 'Models view lists the embedded toy model' : 'Models view shows its welcome message (no toy model packaged)', async () => {
+    if (hasToyModel) await sidebar.locator('.monaco-list-row', { hasText: 'toy-persona' }).first().waitFor();
+    else await sidebar.locator('.welcome-view-content', { hasText: 'No models found' }).waitFor();
+  });
+
+  await check('palette: "Persona Lab: Open Workspace Folder" creates and reveals .persona-lab', async () => {
+    await runFromPalette(page, 'Persona Lab: Open Workspace Folder');
+    await sidebar.locator('.monaco-list-row', { hasText: '.persona-lab' }).first().waitFor();
+    for (const sub of ['traits', 'vectors', 'runs']) {
+      if (!existsSync(path.join(workspace, '.persona-lab', sub))) throw new Error(`${sub}/ was not created on disk`);
+    }
+  });
+
+  await check('palette: "Persona Lab: Show Log" shows the persona-lab log channel', async () => {
+    await runFromPalette(page, 'Persona Lab: Show Log');
+    await page.locator('.part.panel .view-lines', { hasText: 'Workspace folder ready' }).first().waitFor();
+  });
+
+  await check('screenshot of the Persona Lab container saved', async () => {
+    await page.locator('.activitybar .action-item a[aria-label^="Persona Lab"]').click();
+    await sidebar.locator('.pane-header .title', { hasText: /^Models$/i }).waitFor();
+    await page.waitForTimeout(500); // let the tree finish its first paint
+    mkdirSync(path.dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot });
+  });
+} finally {
+  await closeBrowser(ctx);
+  const passed = results.filter((r) => r.ok).length;
+  writeFileSync(resultsFile, JSON.stringify({ suite: 'ui', passed, failed: results.length - passed, checks: results }, null, 2));
+  process.exitCode = passed === results.length ? 0 : 1;
+}
