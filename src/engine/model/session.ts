@@ -9,7 +9,7 @@ import { lookupArchitecture } from '../arch/registry.js';
 import { openCheckpoint } from './checkpoint.js';
 import { compileToCache, defaultCacheDir } from './compile.js';
 import { normalizeConfig, type ArchConfig } from './config.js';
-import type { ExecutionProvider, ForwardInputs, ForwardOutputs, GraphVariant, KvCache, LoadedModel, LoadOptions, ModelRef } from './types.js';
+import type { ExecutionProvider, ForwardInputs, ForwardOutputs, GraphVariant, KvCache, LoadedModel, LoadOptions, ModelRef, NormalizedConfig } from './types.js';
 
 /** Thrown for invalid forward() inputs (wrong lengths, foreign or disposed caches). */
 export class ForwardError extends Error {
@@ -71,6 +71,14 @@ class OrtKvCache implements KvCache {
   }
 }
 
+function publicConfig(c: ArchConfig): NormalizedConfig {
+  return {
+    architecture: c.architecture, modelType: c.modelType, numLayers: c.numLayers, hiddenSize: c.hiddenSize,
+    numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, intermediateSize: c.intermediateSize,
+    vocabSize: c.vocabSize, maxPositions: c.maxPositions, bosTokenId: c.bosTokenId, eosTokenId: c.eosTokenId, padTokenId: c.padTokenId,
+  };
+}
+
 function sessionOptions(opts: LoadOptions, ep: ExecutionProvider): ort.InferenceSession.SessionOptions {
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: [ep],
@@ -88,17 +96,21 @@ class OrtModel implements LoadedModel {
   private readonly kvShape: KvShape;
   private readonly fetchBase: string[];
 
+  /** The public, JSON-serialisable view (the worker sends it over RPC); the compiler's ArchConfig stays internal. */
+  readonly config: NormalizedConfig;
+
   constructor(
-    readonly config: ArchConfig,
+    arch: ArchConfig,
     readonly variant: GraphVariant,
     readonly executionProvider: ExecutionProvider,
     readonly modelDir: string,
     readonly info: LoadedModel['info'],
     private session: ort.InferenceSession | null,
   ) {
-    this.kvShape = { numLayers: config.numLayers, numKvHeads: config.numKvHeads, headDim: config.headDim };
+    this.config = publicConfig(arch);
+    this.kvShape = { numLayers: arch.numLayers, numKvHeads: arch.numKvHeads, headDim: arch.headDim };
     this.fetchBase = [];
-    for (let l = 0; l < config.numLayers; l++) this.fetchBase.push(IO.presentKey(l), IO.presentValue(l));
+    for (let l = 0; l < arch.numLayers; l++) this.fetchBase.push(IO.presentKey(l), IO.presentValue(l));
   }
 
   async forward(inputs: ForwardInputs): Promise<ForwardOutputs> {
