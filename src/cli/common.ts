@@ -144,6 +144,11 @@ export function sampling(ctx: CliContext, isToy: boolean, chat: boolean): { pres
   };
 }
 
+/** Rows per GenerateRequest / durable append (--chunk-size) and the worker's batch (--batch-size); neither changes results. */
+export function throughput(ctx: CliContext): { chunkSize: number; batchSize: number } {
+  return { chunkSize: int(ctx, 'chunk-size', 64), batchSize: int(ctx, 'batch-size', 32) };
+}
+
 export function judgeSpec(ctx: CliContext, isToy: boolean): JudgeSpec {
   const kind = str(ctx, 'judge') ?? (str(ctx, 'judge-base-url') ? 'openai' : isToy ? 'rubric' : undefined);
   if (kind === 'rubric') return { kind: 'rubric' };

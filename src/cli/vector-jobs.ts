@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { CliContext } from './command.js';
 import { UsageError } from './command.js';
-import { int, num, sampling, str, traitFiles, type Session, progressPrinter } from './common.js';
+import { int, num, sampling, str, throughput, traitFiles, type Session, progressPrinter } from './common.js';
 import { modelKind } from '../core/backend.js';
 import { VECTOR_KINDS, type VectorKind } from '../core/vectors/file.js';
 
@@ -17,7 +17,7 @@ export function vectorJobBase(ctx: CliContext, s: Session, trait: string) {
   return {
     ws: s.ws, model: s.model, judge: s.judge, trait, evalTrait: files.eval!, instructionTrait, vectorPath, kind,
     sampling: samp.params, samplerPreset: samp.preset, seed: int(ctx, 'seed', 1000), samples: int(ctx, 'samples', s.isToy ? 2 : 10),
-    maxQuestions: num(ctx, 'max-questions'), runId: str(ctx, 'run-id'), progress: progressPrinter(ctx, trait), signal: ctx.signal,
+    maxQuestions: num(ctx, 'max-questions'), runId: str(ctx, 'run-id'), progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx),
   };
 }
 

@@ -4,7 +4,7 @@
  * compact summary. Everything lands in the workspace as ordinary runs, so a rerun resumes/caches.
  */
 import type { CliCommand } from '../command.js';
-import { EXIT, fmt, int, num, numList, openSession, printJson, progressPrinter, sampling, str, TOY_TRAITS, traitFiles } from '../common.js';
+import { EXIT, fmt, int, num, numList, openSession, printJson, progressPrinter, sampling, str, throughput, TOY_TRAITS, traitFiles } from '../common.js';
 import { modelKind } from '../../core/backend.js';
 import { runExtraction, runGridJob } from '../../core/pipeline.js';
 
@@ -22,7 +22,7 @@ export const demoCommand: CliCommand = {
       const rows: Record<string, unknown>[] = [];
       for (const trait of traits) {
         const files = traitFiles(ctx, s.ws, trait, { extract: true, eval: true });
-        const common = { ws: s.ws, model: s.model, judge: s.judge, trait, sampling: samp.params, samplerPreset: samp.preset, progress: progressPrinter(ctx, trait), signal: ctx.signal };
+        const common = { ws: s.ws, model: s.model, judge: s.judge, trait, sampling: samp.params, samplerPreset: samp.preset, progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx) };
         const ex = await runExtraction({ ...common, traitFile: files.extract!, seed: int(ctx, 'seed', 0), samples: int(ctx, 'samples', 1), maxQuestions: num(ctx, 'max-questions') });
         if (ex.result.status !== 'ok') { rows.push({ trait, status: 'not-extractable', reason: ex.result.reason }); continue; }
         const f = ex.result.filter;

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
-import { EXIT, fmt, int, num, openSession, printJson, progressPrinter, sampling, str, traitFiles } from '../common.js';
+import { EXIT, fmt, int, num, openSession, printJson, progressPrinter, sampling, str, throughput, traitFiles } from '../common.js';
 import { modelKind } from '../../core/backend.js';
 import { runExtraction } from '../../core/pipeline.js';
 
@@ -12,7 +12,8 @@ Judge: [--judge rubric|openai] [--judge-base-url URL] [--judge-model gpt-4.1-min
        [--judge-concurrency 8] [--no-judge-cache]
 Files: [--workspace .persona-lab] [--trait-file F] [--eval-file F] [--traits-dir D] [--run-id ID]
 ${SAMPLING_USAGE}
-Output: [--json] (one JSON document on stdout; progress on stderr)`;
+Output: [--json] (one JSON document on stdout; progress on stderr)
+Throughput: [--chunk-size 64] (rows per request and durable append) [--batch-size 32] (worker batch)`;
 
 export const extractCommand: CliCommand = {
   name: 'extract',
@@ -35,7 +36,7 @@ A rerun of the same command resumes the same run (nothing completed is regenerat
           ws: s.ws, model: s.model, judge: s.judge, trait, traitFile: files.extract!, sampling: samp.params, samplerPreset: samp.preset,
           seed: int(ctx, 'seed', 0), samples: int(ctx, 'samples', s.isToy ? 1 : 10), maxQuestions: num(ctx, 'max-questions'),
           threshold: num(ctx, 'threshold', 50), minPairs: int(ctx, 'min-pairs', 1), runId: traits.length === 1 ? str(ctx, 'run-id') : undefined,
-          progress: progressPrinter(ctx, trait), signal: ctx.signal,
+          progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx),
         });
         const f = result.filter;
         out.push({ trait, runId: run.runId, runDir: run.dir, ...result });
