@@ -53,6 +53,13 @@ export function referenceRope(raw: Record<string, any>, headDim: number, sliding
       scale, dim,
     };
   }
+  if (type === 'longrope') {
+    const orig = params.original_max_position_embeddings ?? raw.original_max_position_embeddings ?? raw.max_position_embeddings;
+    const factor = params.factor ?? raw.max_position_embeddings / orig;
+    const scale = params.attention_factor ?? (factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(orig)));
+    return { inv: pos.map((p, i) => 1 / (params.short_factor[i] * p)), scale, dim };
+  }
+  if (type === 'dynamic') return { inv, scale: 1, dim };
   throw new Error(`reference: rope ${type} not implemented`);
 }
 
