@@ -18,6 +18,11 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', Buffer: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable', window: 'readonly', document: 'readonly' } },
+    // Node (and, for webview assets, browser) globals; written out because the `globals` package is not a dependency.
+    languageOptions: { globals: Object.fromEntries([
+      'process', 'console', 'URL', 'URLSearchParams', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate',
+      'Buffer', '__dirname', 'require', 'fetch', 'AbortController', 'AbortSignal', 'TextEncoder', 'TextDecoder', 'performance',
+      'structuredClone', 'queueMicrotask', 'window', 'document',
+    ].map((g) => [g, 'readonly']).concat([['module', 'writable']])) },
   },
 );
