@@ -148,9 +148,25 @@ describe('LoadedModel', () => {
       assert.equal(last.logits!.length, V);
       assert.ok(compare(last.logits!, all.logits!.subarray(3 * V), 1e-6).ok);
       assert.equal(none.logits, undefined);
+      const again = await model.forward({ ...base, logits: 'all' });
+      assert.ok(bitwiseEqual(again.logits!, all.logits!), 'deterministic: same inputs, bit-identical outputs');
+      again.present.dispose();
+      // RoPE models may exceed max_position_embeddings in the portable graph (as HF allows); only GPT-2/fused refuse.
+      const beyond = await model.forward({ ...base, positionIds: i64([0, 1, 2, 64]), logits: 'last' });
+      assert.equal(beyond.logits!.length, V);
+      beyond.present.dispose();
       assert.equal(all.hiddenStates, undefined);
       for (const o of [all, last, none]) o.present.dispose();
       await assert.rejects(model.forward({ ...base, inputIds: i64([1, 2]), logits: 'last' }), /inputIds/);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  test('positions beyond a learned position table are refused with a clear error', async () => {
+    const model = await load(ckpt('gpt2-positions', gpt2));
+    try {
+      await assert.rejects(model.forward({ batch: 1, seqLen: 2, inputIds: i64([1, 2]), positionIds: i64([31, 32]), attentionMask: i64([1, 1]), logits: 'last' }), /position id 32 is outside 0\.\.31/);
     } finally {
       await model.dispose();
     }

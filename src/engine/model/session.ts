@@ -95,6 +95,7 @@ class OrtModel implements LoadedModel {
   private readonly id = Symbol('model');
   private readonly kvShape: KvShape;
   private readonly fetchBase: string[];
+  private readonly positionLimit: number;
 
   /** The public, JSON-serialisable view (the worker sends it over RPC); the compiler's ArchConfig stays internal. */
   readonly config: NormalizedConfig;
@@ -108,6 +109,8 @@ class OrtModel implements LoadedModel {
     private session: ort.InferenceSession | null,
   ) {
     this.config = publicConfig(arch);
+    // Learned position tables (GPT-2) and the fused variant's RoPE caches end at max_position_embeddings.
+    this.positionLimit = !arch.rope || variant === 'fused' ? arch.maxPositions : Infinity;
     this.kvShape = { numLayers: arch.numLayers, numKvHeads: arch.numKvHeads, headDim: arch.headDim };
     this.fetchBase = [];
     for (let l = 0; l < arch.numLayers; l++) this.fetchBase.push(IO.presentKey(l), IO.presentValue(l));
@@ -134,6 +137,11 @@ class OrtModel implements LoadedModel {
     expect('inputIds [B,S]', inputs.inputIds.length, B * S);
     expect('positionIds [B,S]', inputs.positionIds.length, B * S);
     expect('attentionMask [B,past+S]', inputs.attentionMask.length, B * (P + S));
+    for (const p of inputs.positionIds) {
+      if (p < 0n || p >= this.positionLimit) {
+        throw new ForwardError(`position id ${p} is outside 0..${this.positionLimit - 1} (max_position_embeddings of this ${this.variant} graph); shorten the context`);
+      }
+    }
     let steer = inputs.steer;
     if (steer) expect('steer [B,L+1,H]', steer.length, B * (L + 1) * H);
     else steer = new Float32Array(B * (L + 1) * H);
