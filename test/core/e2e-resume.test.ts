@@ -36,7 +36,9 @@ test('kill -9 mid-judging, then resume: same results as an uninterrupted run', {
     // 1. Uninterrupted reference run.
     const wsA = path.join(tmp, 'a');
     const a = await startCli(wsA).done;
-    assert.ok(a.code === 0 || a.code === 3, `reference run failed (${a.code}): ${a.stderr}`);
+    // On the toy model extraction must succeed (a vector to compare); other models (PERSONA_LAB_E2E_MODEL) may be not extractable.
+    if (process.env.PERSONA_LAB_E2E_MODEL) assert.ok(a.code === 0 || a.code === 3, `reference run failed (${a.code}): ${a.stderr}`);
+    else assert.equal(a.code, 0, `reference run failed (${a.code}): ${a.stderr}`);
     const runA = runDirOf(wsA);
     const total = lines(path.join(runA, 'generations.jsonl')).length;
     assert.equal(total, 16 * 5 * 2);

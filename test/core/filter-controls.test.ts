@@ -63,3 +63,15 @@ test('best steering requires coherence ≥ 50', () => {
   assert.equal(bestSteering([r('steer', 40, 49), r('steer', 30, 50), r('prompt', 80, 99), r('steer', 10, 90)])!.deltaTraitMean, 30);
   assert.equal(bestSteering([r('steer', 40, 49)]), null);
 });
+
+test('Bonferroni within trait counts the checkpoints of each trait', async () => {
+  const { applyBonferroniWithinTrait } = await import('../../src/core/evaluation/report.js');
+  const rows = applyBonferroniWithinTrait([
+    { trait: 'evil', eval_revision: 'step-100', trait_primary_p_two_sided: 0.01, trait_primary_p_greater: 0.005 },
+    { trait: 'evil', eval_revision: 'step-200', trait_primary_p_two_sided: 0.3, trait_primary_p_greater: 0.15 },
+    { trait: 'evil', eval_revision: 'main', trait_primary_p_two_sided: 0.02, trait_primary_p_greater: 0.01 },
+    { trait: 'humorous', eval_revision: 'main', trait_primary_p_two_sided: 0.02, trait_primary_p_greater: null },
+  ]);
+  assert.deepEqual(rows.map((r) => r.trait_primary_p_two_sided_bonferroni_within_trait), [0.03, 0.8999999999999999, 0.06, 0.02]);
+  assert.equal(rows[3].trait_primary_p_greater_bonferroni_within_trait, null);
+});

@@ -65,6 +65,26 @@ export function combinedRows(ctx: TableContext, results: ConditionResult[], chec
   });
 }
 
+/**
+ * Bonferroni within trait across a sweep: for each trait, m = the number of distinct checkpoints
+ * (eval_revision) in the table; every row's primary p is multiplied by its trait's m (capped at 1).
+ * Use this when concatenating combined_significance rows of several checkpoints.
+ */
+export function applyBonferroniWithinTrait(rows: Record<string, CsvValue>[]): Record<string, CsvValue>[] {
+  const revs = new Map<string, Set<string>>();
+  for (const r of rows) {
+    const k = String(r.trait);
+    if (!revs.has(k)) revs.set(k, new Set());
+    revs.get(k)!.add(String(r.eval_revision));
+  }
+  return rows.map((r) => {
+    const m = revs.get(String(r.trait))!.size;
+    const p2 = typeof r.trait_primary_p_two_sided === 'number' ? r.trait_primary_p_two_sided : null;
+    const pg = typeof r.trait_primary_p_greater === 'number' ? r.trait_primary_p_greater : null;
+    return { ...r, trait_primary_p_two_sided_bonferroni_within_trait: bonferroni(p2, m), trait_primary_p_greater_bonferroni_within_trait: bonferroni(pg, m) };
+  });
+}
+
 export function writeCombined(dir: (name: string) => string, ctx: TableContext, results: ConditionResult[], checkpoints = 1): void {
   const rows = combinedRows(ctx, results, checkpoints);
   writeCsv(dir('combined.csv'), COMBINED_COLUMNS, rows);

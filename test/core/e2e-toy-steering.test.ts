@@ -1,0 +1,93 @@
+/**
+ * Must show (issue 6), on the toy organism's `main` with the rubric judge, real worker process:
+ *   - at each trait's best (layer, coef) from a coarse-then-fine grid with steered coherence ≥ 50:
+ *     Δτ ≥ 20 for every trait and ≥ 30 for at least two;
+ *   - random and balanced-shuffle controls at that (layer, coef): |Δτ| ≤ 5 as a mean over 3 seeds.
+ * Sizes are chosen to keep the suite within a few minutes on 2 cores; every number is reported as a
+ * test diagnostic so a miss is visible, not silently tolerated.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { InferenceClient } from '../../src/engine/client.js';
+import type { ModelHandle } from '../../src/core/backend.js';
+import { RubricJudge } from '../../src/core/judge/rubric.js';
+import { runControlsJob, runExtraction, runGridJob } from '../../src/core/pipeline.js';
+import { SAMPLER_PRESETS } from '../../src/core/sampling.js';
+import { Workspace } from '../../src/core/storage/workspace.js';
+import { loadTraitFile } from '../../src/core/traits/load.js';
+import type { ConditionResult } from '../../src/core/evaluation/evaluate.js';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const TOY = path.join(root, 'models', 'toy-persona');
+const MODEL = path.join(TOY, 'revisions', 'main');
+const TRAITS = ['evil', 'sycophantic', 'impolite', 'humorous'];
+const GRID = { layers: [2, 3, 4], coefs: [2, 3, 4, 5, 6], refineStep: 0.5 };
+const EXTRACT = { samples: 1, seed: 0 };
+const EVAL = { samples: 2, seed: 1000 };
+const CONTROL_SEEDS = [0, 1, 2];
+
+let client: InferenceClient | undefined;
+let model: ModelHandle;
+let tmp = '';
+const available = existsSync(path.join(MODEL, 'config.json'));
+const best = new Map<string, ConditionResult>();
+
+before(async () => {
+  if (!available) return;
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-toy-e2e-'));
+  client = await InferenceClient.start({ threads: 2 });
+  const info = await client.loadModel({ path: MODEL, threads: 2 });
+  model = { backend: client, info, name: 'toy-persona', revision: 'main' };
+});
+after(async () => { await client?.dispose(); if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+
+const fmt = (x: number | null | undefined) => (x === null || x === undefined ? 'NA' : x.toFixed(1));
+
+function job(trait: string) {
+  return { ws: new Workspace(tmp), model, judge: new RubricJudge(), trait, sampling: SAMPLER_PRESETS.toy, samplerPreset: 'toy', chunkSize: 128, batchSize: 64 };
+}
+
+test('steering: best (layer, coef) per trait with coherence ≥ 50 reaches Δτ ≥ 20 (≥ 30 for two traits)', { timeout: 600_000 }, async (t) => {
+  if (!available) { t.skip(`toy model not found at ${MODEL}`); return; }
+  for (const trait of TRAITS) {
+    const extractFile = loadTraitFile(path.join(TOY, 'traits', 'extract', `${trait}.json`), { requireInstruction: true });
+    const evalFile = loadTraitFile(path.join(TOY, 'traits', 'eval', `${trait}.json`));
+    const ex = await runExtraction({ ...job(trait), traitFile: extractFile, ...EXTRACT });
+    assert.equal(ex.result.status, 'ok', `${trait}: ${ex.result.status === 'ok' ? '' : ex.result.reason}`);
+    if (ex.result.status !== 'ok') continue;
+    const f = ex.result.filter;
+    const { grid } = await runGridJob({ ...job(trait), evalTrait: evalFile, instructionTrait: extractFile, vectorPath: ex.result.vectorPath, ...EVAL, ...GRID });
+    const b = grid.best;
+    t.diagnostic(`${trait}: pairs ${f.pairs_kept}/${f.pairs_total} (pos τ ${fmt(f.pos_trait_mean)}, neg τ ${fmt(f.neg_trait_mean)}); baseline τ ${fmt(grid.baseline.trait.mean)} coh ${fmt(grid.baseline.coherence.mean)}; ` +
+      `prompting Δτ ${fmt(grid.prompt?.deltaTraitMean)}; best ${b ? `L${b.condition.layer} c${b.condition.coef}: Δτ ${fmt(b.deltaTraitMean)} coh ${fmt(b.coherence.mean)} p ${b.traitPaired?.primaryPTwoSided.toPrecision(2)}` : 'none'}; refined ${JSON.stringify(grid.refined)}`);
+    for (const r of grid.results.filter((x) => x.condition.kind === 'steer')) t.diagnostic(`  ${trait} ${r.condition.id}: Δτ ${fmt(r.deltaTraitMean)} coh ${fmt(r.coherence.mean)}`);
+    if (b) best.set(trait, b);
+  }
+  const deltas = TRAITS.map((tr) => best.get(tr)?.deltaTraitMean ?? -Infinity);
+  for (const [i, tr] of TRAITS.entries()) assert.ok(deltas[i] >= 20, `${tr}: best Δτ ${deltas[i]} < 20 at coherence ≥ 50`);
+  assert.ok(deltas.filter((d) => d >= 30).length >= 2, `fewer than two traits reach Δτ ≥ 30: ${deltas.map(fmt).join(', ')}`);
+});
+
+test('controls: random and balanced-shuffle directions, norm-matched at the best (layer, coef): |mean Δτ| ≤ 5 over 3 seeds', { timeout: 600_000 }, async (t) => {
+  if (!available) { t.skip(`toy model not found at ${MODEL}`); return; }
+  if (best.size === 0) { t.skip('no best steering point from the grid test'); return; }
+  const failures: string[] = [];
+  for (const [trait, b] of best) {
+    const extractFile = loadTraitFile(path.join(TOY, 'traits', 'extract', `${trait}.json`), { requireInstruction: true });
+    const evalFile = loadTraitFile(path.join(TOY, 'traits', 'eval', `${trait}.json`));
+    const ws = new Workspace(tmp);
+    const { controls } = await runControlsJob({ ...job(trait), evalTrait: evalFile, instructionTrait: extractFile, vectorPath: ws.vectorPath('toy-persona', 'main', trait),
+      ...EVAL, layer: b.condition.layer!, coef: b.condition.coef!, seeds: CONTROL_SEEDS, modes: ['random', 'shuffled'] });
+    const s = controls.summary;
+    t.diagnostic(`${trait} L${b.condition.layer} c${b.condition.coef}: real Δτ ${fmt(controls.real.deltaTraitMean)}; random ${fmt(s.random.meanDeltaTrait)} [${s.random.deltas.map(fmt).join(', ')}] coh Δ ${fmt(s.random.meanDeltaCoherence)}; ` +
+      `shuffled ${fmt(s.shuffled.meanDeltaTrait)} [${s.shuffled.deltas.map(fmt).join(', ')}] coh Δ ${fmt(s.shuffled.meanDeltaCoherence)}`);
+    for (const m of ['random', 'shuffled'] as const) {
+      const d = s[m].meanDeltaTrait;
+      if (d === null || Math.abs(d) > 5) failures.push(`${trait} ${m}: mean Δτ ${fmt(d)}`);
+    }
+  }
+  assert.deepEqual(failures, []);
+});
