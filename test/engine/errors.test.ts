@@ -101,6 +101,19 @@ describe('compiler errors', () => {
     await assert.rejects(load(path.join(tmp, 'does-not-exist')), (e) => e instanceof CheckpointError && e.reason === 'not-found');
   });
 
+  test('an execution provider that cannot start fails naming it (no silent fallback to CPU)', async () => {
+    let model;
+    try {
+      model = await loadModel({ kind: 'folder', path: good() }, { cacheDir, executionProvider: 'cuda' });
+    } catch (e) {
+      assert.match((e as Error).message, /on the cuda execution provider/);
+      return;
+    }
+    // A machine with the CUDA provider libraries: then it must really run there.
+    assert.equal(model.executionProvider, 'cuda');
+    await model.dispose();
+  });
+
   test('nonexistent revision in an HF cache repo lists the known refs', async () => {
     const repo = path.join(tmp, 'models--org--tiny');
     fs.mkdirSync(path.join(repo, 'refs'), { recursive: true });
