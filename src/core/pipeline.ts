@@ -20,7 +20,7 @@ import { runGrid, type GridResult } from './evaluation/grid.js';
 import { writeCombined, writeControlsCombined } from './evaluation/report.js';
 import { extract, type ExtractResult } from './extraction/extract.js';
 import { PipelineError } from './errors.js';
-import type { Judge } from './judge/types.js';
+import type { Judge, JudgeUsage } from './judge/types.js';
 import { RunStore } from './storage/run.js';
 import type { Workspace } from './storage/workspace.js';
 import type { LoadedTrait } from './traits/load.js';
@@ -49,15 +49,35 @@ function modelConfig(m: ModelHandle) {
   return { name: m.name, revision: m.revision, commit: m.commit ?? null, kind: modelKind(m), layers: m.info.config.numLayers, hidden: m.info.config.hiddenSize };
 }
 
-function finish(run: RunStore, judge: Judge, status: 'done' | 'not-extractable', outputs: Record<string, string>, message?: string): void {
-  run.updateManifest({ status, judgeUsage: judge.usage(), outputs, message });
+/** Judge usage since `start` (one judge instance may serve several runs in a session). */
+function usageSince(judge: Judge, start: JudgeUsage): JudgeUsage {
+  const u = judge.usage();
+  return { requests: u.requests - start.requests, cached: u.cached - start.cached, promptTokens: u.promptTokens - start.promptTokens,
+    completionTokens: u.completionTokens - start.completionTokens, costUsd: u.costUsd - start.costUsd };
 }
 
-async function guarded<T>(run: RunStore, judge: Judge, f: () => Promise<T>): Promise<T> {
-  try { return await f(); } catch (e) {
-    run.updateManifest({ status: 'failed', judgeUsage: judge.usage(), message: (e as Error).message });
+/** Runs a stage, recording the run's own judge usage (summed over restarts) and its final status in the manifest. */
+async function guarded<T>(run: RunStore, judge: Judge, f: (usage: () => JudgeUsage) => Promise<T>): Promise<T> {
+  const start = judge.usage();
+  const prior = run.manifest.judgeUsage;
+  const usage = () => {
+    const u = usageSince(judge, start);
+    if (!prior) return u;
+    return { requests: u.requests + prior.requests, cached: u.cached + prior.cached, promptTokens: u.promptTokens + prior.promptTokens,
+      completionTokens: u.completionTokens + prior.completionTokens, costUsd: u.costUsd + prior.costUsd };
+  };
+  try {
+    const r = await f(usage);
+    run.updateManifest({ judgeUsage: usage() });
+    return r;
+  } catch (e) {
+    run.updateManifest({ status: 'failed', judgeUsage: usage(), message: (e as Error).message });
     throw e;
   }
+}
+
+function finish(run: RunStore, status: 'done' | 'not-extractable', outputs: Record<string, string>, message?: string): void {
+  run.updateManifest({ status, outputs, message });
 }
 
 // ---------------------------------------------------------------- extraction
@@ -75,11 +95,11 @@ export async function runExtraction(j: ExtractJob): Promise<ExtractJobResult> {
   const run = RunStore.open(j.ws, 'extract', config, runId);
   const vectorPath = j.ws.vectorPath(j.model.name, j.model.revision, j.trait);
   const statusPath = j.ws.vectorStatusPath(j.model.name, j.model.revision, j.trait);
-  return guarded(run, j.judge, async () => {
+  return guarded(run, j.judge, async (usage) => {
     const result = await extract({ ...j, run, vectorPath, statusPath });
     run.writeJson('results.json', { ...result, vectorPath: result.status === 'ok' ? path.relative(j.ws.root, result.vectorPath) : undefined,
-      statusPath: result.status === 'not-extractable' ? path.relative(j.ws.root, result.statusPath) : undefined, judgeUsage: j.judge.usage() });
-    finish(run, j.judge, result.status === 'ok' ? 'done' : 'not-extractable',
+      statusPath: result.status === 'not-extractable' ? path.relative(j.ws.root, result.statusPath) : undefined, judgeUsage: usage() });
+    finish(run, result.status === 'ok' ? 'done' : 'not-extractable',
       result.status === 'ok' ? { vector: vectorPath } : { status: statusPath }, result.status === 'ok' ? undefined : result.reason);
     return { run, result };
   });
@@ -109,13 +129,13 @@ export interface EvaluateJob extends VectorJob { layer: number; coef: number; pr
 export async function runEvaluation(j: EvaluateJob): Promise<{ run: RunStore; results: ConditionResult[] }> {
   const config = { stage: 'evaluate', ...vectorConfig(j), layer: j.layer, coef: j.coef, promptBaseline: !!j.promptBaseline };
   const run = RunStore.open(j.ws, 'evaluate', config, j.runId ?? RunStore.defaultRunId('evaluate', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
-  return guarded(run, j.judge, async () => {
+  return guarded(run, j.judge, async (usage) => {
     const vec = readVectorFile(j.vectorPath);
     const conds: Condition[] = [baselineCondition(), ...(j.promptBaseline ? [promptCondition()] : []), steerCondition('steer', vectorRow(vec, j.kind ?? 'response_avg', j.layer), j.layer, j.coef)];
     const results = await evaluateConditions(conds, evalOptions(j, run));
     writeCombined((n) => run.path(n), tableContext(j), results);
-    run.writeJson('results.json', { conditions: results, judgeUsage: j.judge.usage() });
-    finish(run, j.judge, 'done', { combined: run.path('combined.csv') });
+    run.writeJson('results.json', { conditions: results, judgeUsage: usage() });
+    finish(run, 'done', { combined: run.path('combined.csv') });
     return { run, results };
   });
 }
@@ -124,12 +144,12 @@ export interface GridJob extends VectorJob { layers: number[]; coefs: number[]; 
 export async function runGridJob(j: GridJob): Promise<{ run: RunStore; grid: GridResult }> {
   const config = { stage: 'grid', ...vectorConfig(j), layers: j.layers, coefs: j.coefs, refineStep: j.refineStep ?? null, promptBaseline: j.promptBaseline !== false, minCoherence: j.minCoherence ?? 50 };
   const run = RunStore.open(j.ws, 'grid', config, j.runId ?? RunStore.defaultRunId('grid', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
-  return guarded(run, j.judge, async () => {
+  return guarded(run, j.judge, async (usage) => {
     const grid = await runGrid({ ...evalOptions(j, run), vectorPath: j.vectorPath, kind: j.kind, layers: j.layers, coefs: j.coefs,
       refine: j.refineStep ? { step: j.refineStep } : undefined, promptBaseline: j.promptBaseline, minCoherence: j.minCoherence });
     writeCombined((n) => run.path(n), tableContext(j), grid.results);
-    run.writeJson('results.json', { best: grid.best, baseline: grid.baseline, prompt: grid.prompt, refined: grid.refined, conditions: grid.results, judgeUsage: j.judge.usage() });
-    finish(run, j.judge, 'done', { combined: run.path('combined.csv') });
+    run.writeJson('results.json', { best: grid.best, baseline: grid.baseline, prompt: grid.prompt, refined: grid.refined, conditions: grid.results, judgeUsage: usage() });
+    finish(run, 'done', { combined: run.path('combined.csv') });
     return { run, grid };
   });
 }
@@ -138,7 +158,7 @@ export interface ControlsJob extends VectorJob { layer: number; coef: number; se
 export async function runControlsJob(j: ControlsJob): Promise<{ run: RunStore; controls: ControlsResult }> {
   const config = { stage: 'controls', ...vectorConfig(j), layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, shuffle: 'balanced' };
   const run = RunStore.open(j.ws, 'controls', config, j.runId ?? RunStore.defaultRunId('controls', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
-  return guarded(run, j.judge, async () => {
+  return guarded(run, j.judge, async (usage) => {
     const meta = readVectorFile(j.vectorPath).metadata;
     const pairDiffsPath = meta.extraction_run ? path.join(j.ws.runDir(meta.extraction_run), 'pair_diffs.safetensors') : undefined;
     if (j.modes.includes('shuffled') && (!pairDiffsPath || !existsSync(pairDiffsPath))) {
@@ -147,8 +167,8 @@ export async function runControlsJob(j: ControlsJob): Promise<{ run: RunStore; c
     }
     const controls = await runControls({ ...evalOptions(j, run), vectorPath: j.vectorPath, kind: j.kind, pairDiffsPath, layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes });
     writeControlsCombined(run.path('combined.csv'), tableContext(j), controls.results);
-    run.writeJson('results.json', { summary: controls.summary, conditions: controls.results, judgeUsage: j.judge.usage() });
-    finish(run, j.judge, 'done', { combined: run.path('combined.csv') });
+    run.writeJson('results.json', { summary: controls.summary, conditions: controls.results, judgeUsage: usage() });
+    finish(run, 'done', { combined: run.path('combined.csv') });
     return { run, controls };
   });
 }

@@ -149,7 +149,7 @@ export async function extract(o: ExtractOptions): Promise<ExtractResult> {
   writeVectorFile(o.vectorPath, {
     layers: L1, hidden: H, data,
     metadata: {
-      model: o.model.name, model_id: o.model.info.modelId, revision: o.model.revision, commit: o.model.commit ?? 'unknown',
+      model: o.model.name, architecture: o.model.info.config.architecture, revision: o.model.revision, commit: o.model.commit ?? 'unknown',
       trait: o.trait, trait_file: path.basename(o.traitFile.file), trait_sha256: o.traitFile.sha256,
       sampler: canonicalJson(o.sampling), seed: String(o.seed), samples_per_pair: String(o.samples),
       judge: o.judge.id, threshold: String(threshold), pairs_total: String(stats.pairs_total), pairs_kept: String(n),
