@@ -137,6 +137,10 @@ export class ModelBuilder {
   // ---- steering + capture (the one line per block) ------------------------------------------
 
   /**
+   *   steer [B,L+1,H] ─Gather(ℓ, axis 1)→ [B,H] ─Unsqueeze→ [B,1,H] ─┐
+   *   steer_mask [B,S] ─Unsqueeze→ [B,S,1] ──────────────────────────Mul→ [B,S,H] ─Reshape→ [B·S,H] ─┐
+   *   h [B·S,H] ──────────────────────────────────────────────────────────────────────────────────Add→ h' ─Reshape→ hidden_states.ℓ
+   *
    * Residual stream after `layer` blocks (layer convention ℓ): add `steer_mask[b,s] · steer[b,ℓ,:]`,
    * then expose it as `hidden_states.ℓ` [B, S, H] — except ℓ = L, whose public hidden state is
    * taken after the final norm by `finalNormAndLogits`. Zero steering adds exact zeros, so the
@@ -392,6 +396,12 @@ export class ModelBuilder {
     return this.g.scope('attn', () => (this.variant === 'fused' ? this.attentionFused(q, k, v, layer, opts) : this.attentionPortable(q, k, v, layer, opts)));
   }
 
+  /*
+   *  q [B·S,nh·D] ─Reshape→ [B,S,nh,D] ─(head norm)─Transpose→ [B,nh,S,D] ─RoPE─Reshape→ [B,nkv,rep,S,D] ─┐
+   *  k ─Reshape/Transpose/RoPE→ [B,nkv,S,D] ─Concat(past)→ present.k [B,nkv,T,D] ─Unsqueeze/Transpose→ [B,nkv,1,D,T] ─MatMul·scale (+softcap) + mask → Softmax ─┐
+   *  v ─Reshape/Transpose→ [B,nkv,S,D] ─Concat(past)→ present.v ─Unsqueeze→ [B,nkv,1,T,D] ───────────────────────────────────────────────────────MatMul→ [B,nkv,rep,S,D]
+   *  → Reshape [B,nh,S,D] → Transpose [B,S,nh,D] → Reshape [B·S, nh·D]
+   */
   private attentionPortable(q: string, k: string, v: string, layer: number, opts: AttentionOptions): string {
     const g = this.g;
     const { numHeads: nh, numKvHeads: nkv, headDim: D } = this.cfg;
