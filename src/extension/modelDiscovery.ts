@@ -99,8 +99,13 @@ export function inspectModelFolder(folder: string, name = path.basename(folder))
     revisions = readdirSync(path.join(folder, 'refs')).sort().map((n) => ({ name: n, description: 'HF cache ref' }));
   }
   if (!hasConfig && !hasManifest && revisions.length === 0) return undefined;
-  const description = hasConfig ? describeConfig(readJson(configFile))
-    : revisions.length > 0 ? `${revisions.length} revision${revisions.length === 1 ? '' : 's'}` : 'model';
+  // Without a top-level config.json, describe the manifest's "main" checkpoint (or the last revision).
+  const manifest = hasManifest ? readJson(manifestFile) as Record<string, unknown> | undefined : undefined;
+  const mainDir = typeof manifest?.main === 'string' ? path.resolve(folder, manifest.main) : revisions.at(-1)?.path;
+  const mainConfig = hasConfig ? configFile : mainDir ? path.join(mainDir, 'config.json') : undefined;
+  const count = revisions.length > 0 ? `${revisions.length} revision${revisions.length === 1 ? '' : 's'}` : undefined;
+  const arch = mainConfig && existsSync(mainConfig) ? describeConfig(readJson(mainConfig)) : undefined;
+  const description = [arch, count].filter(Boolean).join(' · ') || 'model';
   return { kind: 'model', name, path: folder, description, revisions,
     detailsFile: hasManifest ? manifestFile : hasConfig ? configFile : undefined };
 }
