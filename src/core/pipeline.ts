@@ -142,7 +142,7 @@ export async function runEvaluation(j: EvaluateJob): Promise<{ run: RunStore; re
 
 export interface GridJob extends VectorJob { layers: number[]; coefs: number[]; refineStep?: number; promptBaseline?: boolean; minCoherence?: number }
 export async function runGridJob(j: GridJob): Promise<{ run: RunStore; grid: GridResult }> {
-  const config = { stage: 'grid', ...vectorConfig(j), layers: j.layers, coefs: j.coefs, refineStep: j.refineStep ?? null, promptBaseline: j.promptBaseline !== false, minCoherence: j.minCoherence ?? 50 };
+  const config = { stage: 'grid', ...vectorConfig(j), layers: j.layers, coefs: j.coefs, refineStep: j.refineStep ?? null, extendRounds: j.refineStep ? 2 : 0, promptBaseline: j.promptBaseline !== false, minCoherence: j.minCoherence ?? 50 };
   const run = RunStore.open(j.ws, 'grid', config, j.runId ?? RunStore.defaultRunId('grid', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
   return guarded(run, j.judge, async (usage) => {
     const grid = await runGrid({ ...evalOptions(j, run), vectorPath: j.vectorPath, kind: j.kind, layers: j.layers, coefs: j.coefs,

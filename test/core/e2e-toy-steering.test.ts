@@ -18,11 +18,13 @@ import { runControlsJob, runExtraction, runGridJob } from '../../src/core/pipeli
 import { SAMPLER_PRESETS } from '../../src/core/sampling.js';
 import { Workspace } from '../../src/core/storage/workspace.js';
 import { loadTraitFile } from '../../src/core/traits/load.js';
+import { identifyModel } from '../../src/core/models.js';
 import type { ConditionResult } from '../../src/core/evaluation/evaluate.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const TOY = path.join(root, 'models', 'toy-persona');
-const MODEL = path.join(TOY, 'revisions', 'main');
+// PERSONA_LAB_E2E_MODEL points the suite at another toy checkpoint (e.g. an intermediate step) for diagnosis.
+const MODEL = process.env.PERSONA_LAB_E2E_MODEL ?? path.join(TOY, 'revisions', 'main');
 const TRAITS = ['evil', 'sycophantic', 'impolite', 'humorous'];
 const GRID = { layers: [2, 3, 4], coefs: [2, 3, 4, 5, 6], refineStep: 0.5 };
 const EXTRACT = { samples: 1, seed: 0 };
@@ -40,7 +42,8 @@ before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-toy-e2e-'));
   client = await InferenceClient.start({ threads: 2 });
   const info = await client.loadModel({ path: MODEL, threads: 2 });
-  model = { backend: client, info, name: 'toy-persona', revision: 'main' };
+  const id = identifyModel(MODEL);
+  model = { backend: client, info, name: id.name, revision: id.revision };
 });
 after(async () => { await client?.dispose(); if (tmp) rmSync(tmp, { recursive: true, force: true }); });
 
@@ -79,7 +82,7 @@ test('controls: random and balanced-shuffle directions, norm-matched at the best
     const extractFile = loadTraitFile(path.join(TOY, 'traits', 'extract', `${trait}.json`), { requireInstruction: true });
     const evalFile = loadTraitFile(path.join(TOY, 'traits', 'eval', `${trait}.json`));
     const ws = new Workspace(tmp);
-    const { controls } = await runControlsJob({ ...job(trait), evalTrait: evalFile, instructionTrait: extractFile, vectorPath: ws.vectorPath('toy-persona', 'main', trait),
+    const { controls } = await runControlsJob({ ...job(trait), evalTrait: evalFile, instructionTrait: extractFile, vectorPath: ws.vectorPath(model.name, model.revision, trait),
       ...EVAL, layer: b.condition.layer!, coef: b.condition.coef!, seeds: CONTROL_SEEDS, modes: ['random', 'shuffled'] });
     const s = controls.summary;
     t.diagnostic(`${trait} L${b.condition.layer} c${b.condition.coef}: real Δτ ${fmt(controls.real.deltaTraitMean)}; random ${fmt(s.random.meanDeltaTrait)} [${s.random.deltas.map(fmt).join(', ')}] coh Δ ${fmt(s.random.meanDeltaCoherence)}; ` +

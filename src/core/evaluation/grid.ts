@@ -3,7 +3,7 @@
  * an optional coarse-then-fine pass: the useful coefficients sit in a narrow band just below the point where
  * coherence collapses (toy-organism-feasibility.md: "a grid with steps of 1 misses the window"), so after the
  * coarse pass each layer gets extra points at `refine.step` between its last coherent coefficient and the
- * first incoherent one.
+ * first incoherent one (after extending, one coarse step at a time, layers that never lost coherence).
  *
  * Best (layer, coef): the largest Δτ among steered conditions whose mean coherence is ≥ minCoherence (50).
  */
@@ -16,7 +16,11 @@ export interface GridOptions extends EvaluateOptions {
   kind?: VectorKind;
   layers: number[];
   coefs: number[];
-  refine?: { step: number };
+  /**
+   * Coarse-then-fine: `step` is the fine spacing at the knee; `extendRounds` (default 2) first extends a layer
+   * whose every coarse coefficient is still coherent by one coarse step per round until coherence breaks.
+   */
+  refine?: { step: number; extendRounds?: number };
   promptBaseline?: boolean;
   minCoherence?: number;
 }
@@ -62,12 +66,30 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   for (const layer of o.layers) for (const coef of o.coefs) conds.push(steerCondition('steer', vectorRow(vec, kind, layer), layer, coef));
   let results = await evaluateConditions(conds, o);
   const refined: Record<number, number[]> = {};
+  const minCoh = o.minCoherence ?? 50;
+  const steerPoints = (layer: number) => results.filter((r) => r.condition.kind === 'steer' && r.condition.layer === layer)
+    .map((r) => ({ coef: r.condition.coef!, coherence: r.coherence.mean }));
   if (o.refine) {
+    // Extend layers that never lost coherence: the knee lies above the coarse grid.
+    const sortedCoefs = [...o.coefs].filter((c) => c > 0).sort((a, b) => a - b);
+    const coarseStep = sortedCoefs.length > 1 ? sortedCoefs.at(-1)! - sortedCoefs.at(-2)! : sortedCoefs[0] ?? 1;
+    for (let round = 0; round < (o.refine.extendRounds ?? 2); round++) {
+      const extra: Condition[] = [];
+      for (const layer of o.layers) {
+        const pts = steerPoints(layer).filter((p) => p.coef > 0);
+        if (pts.length === 0 || pts.some((p) => (p.coherence ?? -1) < minCoh)) continue;
+        const next = Math.round((Math.max(...pts.map((p) => p.coef)) + coarseStep) * 1e6) / 1e6;
+        (refined[layer] ??= []).push(next);
+        extra.push(steerCondition('steer', vectorRow(vec, kind, layer), layer, next));
+      }
+      if (extra.length === 0) break;
+      conds.push(...extra);
+      results = await evaluateConditions(conds, o);
+    }
     const extra: Condition[] = [];
     for (const layer of o.layers) {
-      const pts = results.filter((r) => r.condition.kind === 'steer' && r.condition.layer === layer).map((r) => ({ coef: r.condition.coef!, coherence: r.coherence.mean }));
-      const add = kneeCoefs(pts, o.refine.step, o.minCoherence ?? 50);
-      if (add.length) refined[layer] = add;
+      const add = kneeCoefs(steerPoints(layer), o.refine.step, minCoh);
+      if (add.length) (refined[layer] ??= []).push(...add);
       for (const coef of add) extra.push(steerCondition('steer', vectorRow(vec, kind, layer), layer, coef));
     }
     if (extra.length) results = await evaluateConditions([...conds, ...extra], o);
@@ -75,7 +97,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   const sorted = [results[0], ...results.slice(1).sort((a, b) => orderKey(a) - orderKey(b))];
   return {
     results: sorted, baseline: results.find((r) => r.condition.kind === 'baseline')!, prompt: results.find((r) => r.condition.kind === 'prompt'),
-    best: bestSteering(results, o.minCoherence ?? 50), refined,
+    best: bestSteering(results, minCoh), refined,
   };
 }
 
