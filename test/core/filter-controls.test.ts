@@ -39,6 +39,10 @@ test('balanced shuffle swaps exactly half of the pairs and cancels a shared dire
     assert.ok(vector.every((x) => x === 0), 'a balanced swap of identical differences cancels exactly');
   }
   assert.notDeepEqual(balancedShuffle(d, P, len, 0).signs, balancedShuffle(d, P, len, 1).signs);
+  // odd P: one pair left out, the rest exactly balanced, so the shared direction still cancels exactly
+  const odd = balancedShuffle(d.subarray(0, 9 * len), 9, len, 0);
+  assert.deepEqual([odd.signs.filter((s) => s < 0).length, odd.signs.filter((s) => s > 0).length, odd.signs.filter((s) => s === 0).length], [4, 4, 1]);
+  assert.ok(odd.vector.every((x) => x === 0));
   assert.deepEqual(balancedShuffle(d, P, len, 3).signs, balancedShuffle(d, P, len, 3).signs, 'seeded');
 });
 

@@ -3,8 +3,8 @@
  * feasibility study's correction):
  *
  *   random    seeded standard Gaussian [L+1, H] (upstream: torch.randn with a seeded generator);
- *   shuffled  BALANCED label shuffle: exactly ⌊P/2⌋ of the P filtered pairs get their pos/neg labels swapped
- *             (a seeded permutation picks which), v = mean_i(s_i · d_i) over the per-pair response_avg
+ *   shuffled  BALANCED label shuffle: exactly half of the filtered pairs get their pos/neg labels swapped
+ *             (a seeded permutation picks which; with an odd count one pair is left out), v = mean_i(s_i · d_i) over the per-pair response_avg
  *             differences d_i. Upstream draws an independent coin per pair; with unequal numbers of swaps the
  *             mean keeps a (n₊ − n₋)/P share of the true direction, and norm-matching amplifies it into false
  *             positives of up to +49 points — so we do not reproduce that (bug fix, see README).
@@ -26,19 +26,29 @@ export function randomControl(layers: number, hidden: number, seed: number): Flo
   return gaussian(layers * hidden, seed);
 }
 
-/** Balanced shuffle over per-pair differences d [P, L+1, H]; returns [L+1, H] and the swap signs. */
+/**
+ * Balanced shuffle over per-pair differences d [P, L+1, H]; returns [L+1, H] and the signs (+1 kept,
+ * −1 swapped, 0 left out). Exactly half of the pairs are swapped, so Σ s_i = 0 and a direction shared by all
+ * pairs cancels exactly. With an odd P one pair (chosen by the same seeded permutation) is left out: keeping it
+ * would leave a 1/P share of the true direction, which norm-matching amplifies (with ~50 pairs the shuffled
+ * vector's own norm is only ~15% of ‖v‖, so a 1/P share is a cosine of ~0.14 with v).
+ */
 export function balancedShuffle(d: Float32Array, pairs: number, rowLen: number, seed: number): { vector: Float32Array; signs: number[] } {
   if (pairs < 2) throw new PipelineError('not-extractable', `the shuffle control needs at least 2 filtered pairs (have ${pairs})`);
   const perm = permutation(pairs, seed);
+  const half = Math.floor(pairs / 2);
   const signs = new Array<number>(pairs).fill(1);
-  for (let i = 0; i < Math.floor(pairs / 2); i++) signs[perm[i]] = -1;
+  for (let i = 0; i < half; i++) signs[perm[i]] = -1;
+  if (pairs % 2 === 1) signs[perm[pairs - 1]] = 0;
+  const used = 2 * half;
   const acc = new Float64Array(rowLen);
   for (let p = 0; p < pairs; p++) {
     const s = signs[p], off = p * rowLen;
+    if (s === 0) continue;
     for (let x = 0; x < rowLen; x++) acc[x] += s * d[off + x];
   }
   const out = new Float32Array(rowLen);
-  for (let x = 0; x < rowLen; x++) out[x] = acc[x] / pairs;
+  for (let x = 0; x < rowLen; x++) out[x] = acc[x] / used;
   return { vector: out, signs };
 }
 
