@@ -67,6 +67,16 @@ export function numList(ctx: CliContext, name: string, dflt: number[]): number[]
   return out;
 }
 
+function jsonFlag(ctx: CliContext, name: string): Record<string, unknown> | undefined {
+  const v = str(ctx, name);
+  if (v === undefined) return undefined;
+  try {
+    const j = JSON.parse(v);
+    if (j && typeof j === 'object' && !Array.isArray(j)) return j;
+  } catch { /* reported below */ }
+  throw new UsageError(`--${name} must be a JSON object, e.g. '{"thinking":{"type":"disabled"}}'`);
+}
+
 export function flag(ctx: CliContext, name: string): boolean {
   const v = ctx.flags[name];
   return v === true || v === 'true' || v === '1';
@@ -159,6 +169,8 @@ export function judgeSpec(ctx: CliContext, isToy: boolean): JudgeSpec {
       kind: 'openai', baseURL, model: str(ctx, 'judge-model', 'gpt-4.1-mini-2025-04-14'),
       apiKey: process.env[str(ctx, 'judge-api-key-env', 'OPENAI_API_KEY')],
       concurrency: int(ctx, 'judge-concurrency', 8), cache: !flag(ctx, 'no-judge-cache'),
+      seed: flag(ctx, 'judge-no-seed') ? null : undefined, extraBody: jsonFlag(ctx, 'judge-extra-body'),
+      pricing: num(ctx, 'judge-input-price') !== undefined ? { inputPerMTok: num(ctx, 'judge-input-price')!, outputPerMTok: num(ctx, 'judge-output-price', 0) } : undefined,
     };
   }
   throw new UsageError(`--judge must be rubric or openai (got ${kind})`);

@@ -9,7 +9,8 @@ import { runExtraction } from '../../core/pipeline.js';
 export const SAMPLING_USAGE = `Sampling: [--sampler toy|pv|pp] [--temperature] [--top-p] [--top-k] [--max-new-tokens] [--min-new-tokens] [--repetition-penalty]`;
 export const COMMON_USAGE = `Model: [--model <checkpoint folder>] (default: the embedded toy model) [--revision main] [--threads N]
 Judge: [--judge rubric|openai] [--judge-base-url URL] [--judge-model gpt-4.1-mini-2025-04-14] [--judge-api-key-env OPENAI_API_KEY]
-       [--judge-concurrency 8] [--no-judge-cache]
+       [--judge-concurrency 8] [--no-judge-cache] [--judge-no-seed] [--judge-extra-body JSON]
+       [--judge-input-price USD/Mtok --judge-output-price USD/Mtok]
 Files: [--workspace .persona-lab] [--trait-file F] [--eval-file F] [--traits-dir D] [--run-id ID]
 ${SAMPLING_USAGE}
 Output: [--json] (one JSON document on stdout; progress on stderr)
