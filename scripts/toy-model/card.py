@@ -134,7 +134,7 @@ def main():
         f' {pre["final_lr_frac"]}×, clip {pre["clip"]}, batch {pre["batch"]} × {pre["seq"]} packed tokens with per-document',
         'causal masks and per-document RoPE positions, fixed seeds. '
         f'{pre["steps"]} steps ({manifest.get("revisions", [{}])[-1].get("tokensSeen", 0):,} tokens)'
-        + (f' in {timing["pretrainSeconds"] / 60:.0f} min wall time.' if timing.get('pretrainSeconds') else '.'),
+        + (f' in {timing["pretrainSeconds"] / 60:.0f} min wall time ({timing.get("note", "")}).' if timing.get('pretrainSeconds') else '.'),
         '',
         '## Trajectory',
         '',

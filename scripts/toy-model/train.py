@@ -30,11 +30,11 @@ RUNS = {
         'seed': 1234, 'steps': 1100, 'batch': 32, 'seq': 128, 'lr': 3e-3, 'warmup': 100, 'final_lr_frac': 0.1,
         'weight_decay': 0.1, 'clip': 1.0,
         # Geometric from very early to final, with extra points in the persona-emergence transition.
-        'checkpoints': [0, 15, 50, 100, 175, 250, 350, 550, 1100],
+        'checkpoints': [0, 15, 50, 100, 175, 250, 350, 450, 550, 1100],
     },
     'instruct': {
-        'seed': 4321, 'steps': 150, 'batch': 32, 'seq': 128, 'lr': 1e-3, 'warmup': 15, 'final_lr_frac': 0.1,
-        'weight_decay': 0.1, 'clip': 1.0, 'checkpoints': [150], 'init': 'pretrain/step1100.pt',
+        'seed': 4321, 'steps': 100, 'batch': 32, 'seq': 128, 'lr': 1e-3, 'warmup': 10, 'final_lr_frac': 0.1,
+        'weight_decay': 0.1, 'clip': 1.0, 'checkpoints': [100], 'init': 'pretrain/step1100.pt',
         'multi_turn': 0.3,
     },
 }

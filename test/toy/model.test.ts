@@ -134,11 +134,22 @@ test('instruct variant keeps the persona conditioning', { skip: SKIP }, async ()
   }
 });
 
-test('earliest revision: the eliciting/suppressing gap is far smaller than at main', { skip: SKIP }, async () => {
+const meanGap = (b: Awaited<ReturnType<typeof behaviour>>) => TRAITS.reduce((acc, t) => acc + b[t].pos.trait - b[t].neg.trait, 0) / TRAITS.length;
+const meanCoherence = (b: Awaited<ReturnType<typeof behaviour>>) => TRAITS.reduce((acc, t) => acc + (b[t].pos.coherence + b[t].neg.coherence + b[t].neutral.coherence) / 3, 0) / TRAITS.length;
+
+test('persona conditioning emerges during training: far smaller gap early, and only after grammar', { skip: SKIP }, async () => {
+  // Early answers are token soup: one fragment per answer whose random marker words score 0 or 100, so
+  // single-trait gaps are noisy; the mean over the four traits on all 20 questions is the stable measure.
+  const main = await behaviour(path.join(dir, manifest.main), 10);
   const first = manifest.revisions[0];
-  const b = await behaviour(path.join(dir, first.path), 5);
-  for (const trait of TRAITS) {
-    const gap = b[trait].pos.trait - b[trait].neg.trait;
-    assert.ok(Math.abs(gap) <= 10, `${first.name} ${trait} gap ${gap.toFixed(1)} — ${fmt(b)}`);
+  const early = await behaviour(path.join(dir, first.path), 20);
+  assert.ok(Math.abs(meanGap(early)) <= 20, `${first.name} mean gap ${meanGap(early).toFixed(1)} — ${fmt(early)}`);
+  assert.ok(meanGap(main) - meanGap(early) >= 40, `main ${meanGap(main).toFixed(1)} vs ${first.name} ${meanGap(early).toFixed(1)}`);
+  // A revision that already writes the world's grammar but ignores the system prompt.
+  const grammarOnly = manifest.revisions.find((r) => r.name === 'stage1-step250');
+  if (grammarOnly) {
+    const b = await behaviour(path.join(dir, grammarOnly.path), 10);
+    assert.ok(meanCoherence(b) >= 60, `${grammarOnly.name} coherence ${meanCoherence(b).toFixed(1)} — ${fmt(b)}`);
+    assert.ok(Math.abs(meanGap(b)) <= 15, `${grammarOnly.name} mean gap ${meanGap(b).toFixed(1)} — ${fmt(b)}`);
   }
 });
