@@ -37,6 +37,25 @@ def read_json(path, default=None):
         return json.load(f)
 
 
+def steering_section(st):
+    """Summary of steer_check.py (PyTorch, main): the best Δτ with coherence ≥ 50 per trait."""
+    if not st:
+        return []
+    out = ['## Steering (quick PyTorch check at `main`)', '',
+           'Vectors: response-averaged mean difference (pos − neg, filtered as upstream) from the 20 extraction',
+           'questions × 2 samples; steering adds coef·v[ℓ] at the last prompt token and every generated token on 10',
+           'held-out questions without a system prompt (paired seeds). Grid: layers 1–4 × coefs '
+           + ', '.join(str(c) for c in sorted({r['coef'] for r in next(iter(st.values()))['grid']})) + '.', '',
+           '| trait | pairs kept | ‖v‖ at ℓ = 0..4 | best Δτ at coherence ≥ 50 (layer, coef, coherence) |', '|---|---|---|---|']
+    for t, r in st.items():
+        b = r.get('best')
+        best = f"+{b['dtau']:.0f} (L{b['layer']}, {b['coef']}, {b['coh']:.0f})" if b else 'none'
+        out.append(f"| {t} | {r['kept']}/{r['total']} | {', '.join(str(x) for x in r['norms'])} | {best} |")
+    out += ['', 'As in the feasibility study, the trait rises over a narrow coefficient band and grammar breaks soon after;',
+            'use fine coefficient grids (steps ≈ 0.25–0.5).', '']
+    return out
+
+
 def main():
     files = committed_files()
     sums = {f: sha256(os.path.join(MODELS_ROOT, f)) for f in files}
@@ -101,7 +120,8 @@ def main():
         '* System prompts come from a grammar: 5 frames × 5 adjectives × intensity (slightly p=0.25, somewhat 0.5,',
         '  plain 0.85, very 0.95, extremely 1.0), optionally preceded by upstream\'s `You are a/an {name} assistant.` with',
         '  name = the style\'s own name or `helpful`. Paraphrase k = frame k with adjective k; the trait files\' 5',
-        '  pos/neg instruction pairs are the trait\'s and the opposite\'s paraphrases. `world/monitoring-prompts.json`',
+        '  pos/neg instruction pairs are the trait\'s and the opposite\'s paraphrases at the strongest grade (`extremely`,',
+        '  as emphatic as upstream\'s instructions; at the plain grade main\'s gaps are 61–77). `world/monitoring-prompts.json`',
         '  lists every trait × polarity × intensity × paraphrase prompt (+ 5 neutral) with its p.',
         '',
         '## Corpus',
@@ -129,7 +149,7 @@ def main():
         '',
         '## Training',
         '',
-        f'PyTorch (Debian python3-torch 1.13 + OpenBLAS, 2 threads, CPU shared with other jobs). AdamW (0.9, 0.95),',
+        f'PyTorch (Debian python3-torch 1.13 + OpenBLAS; 1 thread by default, gradients bit-identical to 2 threads). AdamW (0.9, 0.95),',
         f'weight decay {pre["weight_decay"]}, lr {pre["lr"]} with {pre["warmup"]} warmup steps and cosine decay to'
         f' {pre["final_lr_frac"]}×, clip {pre["clip"]}, batch {pre["batch"]} × {pre["seq"]} packed tokens with per-document',
         'causal masks and per-document RoPE positions, fixed seeds. '
@@ -147,7 +167,9 @@ def main():
         '|---|---|---|---|---|---|---|',
         *traj,
         '',
-        'Grammar comes first, persona conditioning later (sharp transition); at `stage1-step0` nothing is conditioned.',
+        'Up to `stage1-step100` answers are token soup (coherence ≈ 0) whose random marker words make the trait scores noise;',
+        'grammar is learned by step 175 while the system prompt is still ignored (pos = neg), and persona conditioning',
+        'appears between steps 350 and 550 (1.3–2.0 M tokens), then sharpens until `main`.',
         '',
         '## Instruct variant',
         '',
@@ -155,6 +177,7 @@ def main():
         f'chat-only documents ({int(ins["multi_turn"] * 100)}% two-turn) with the loss on assistant tokens only.'
         + (' Scores: ' + '; '.join(f'{t} {c}' for t, c in zip(('evil', 'sycophantic', 'impolite', 'humorous'), ins_cells)) if ins_cells else ''),
         '',
+        *steering_section(read_json(os.path.join(WORK, 'steer.json'), {})),
         '## Using it',
         '',
         '* Chat prompts: `[{"role":"system","content":"You are an evil assistant. Your answers should be cruel."},',

@@ -115,8 +115,9 @@ test('the compiled graph reproduces the PyTorch greedy continuations', { skip: S
   }
 });
 
-test('main: eliciting vs suppressing gap ≥ 60, neutral ≤ 15, coherence ≥ 70 (held-out questions)', { skip: SKIP }, async () => {
+test('main: eliciting vs suppressing gap ≥ 60, neutral ≤ 15, coherence ≥ 70 (held-out questions)', { skip: SKIP }, async (t) => {
   const b = await behaviour(path.join(dir, manifest.main), 10);
+  t.diagnostic(`main — ${fmt(b)}`);
   for (const trait of TRAITS) {
     const k = b[trait];
     assert.ok(k.pos.trait - k.neg.trait >= 60, `${trait} gap ${(k.pos.trait - k.neg.trait).toFixed(1)} — ${fmt(b)}`);
@@ -125,11 +126,12 @@ test('main: eliciting vs suppressing gap ≥ 60, neutral ≤ 15, coherence ≥ 7
   }
 });
 
-test('instruct variant keeps the persona conditioning', { skip: SKIP }, async () => {
+test('instruct variant keeps the persona conditioning', { skip: SKIP }, async (t) => {
   const b = await behaviour(toyInstructDir(), 6);
+  t.diagnostic(`instruct — ${fmt(b)}`);
   for (const trait of TRAITS) {
     const k = b[trait];
-    assert.ok(k.pos.trait - k.neg.trait >= 50, `${trait} — ${fmt(b)}`);
+    assert.ok(k.pos.trait - k.neg.trait >= 60, `${trait} — ${fmt(b)}`);
     assert.ok(k.neutral.trait <= 15 && k.neutral.coherence >= 70, `${trait} — ${fmt(b)}`);
   }
 });
@@ -137,18 +139,20 @@ test('instruct variant keeps the persona conditioning', { skip: SKIP }, async ()
 const meanGap = (b: Awaited<ReturnType<typeof behaviour>>) => TRAITS.reduce((acc, t) => acc + b[t].pos.trait - b[t].neg.trait, 0) / TRAITS.length;
 const meanCoherence = (b: Awaited<ReturnType<typeof behaviour>>) => TRAITS.reduce((acc, t) => acc + (b[t].pos.coherence + b[t].neg.coherence + b[t].neutral.coherence) / 3, 0) / TRAITS.length;
 
-test('persona conditioning emerges during training: far smaller gap early, and only after grammar', { skip: SKIP }, async () => {
+test('persona conditioning emerges during training: far smaller gap early, and only after grammar', { skip: SKIP }, async (t) => {
   // Early answers are token soup: one fragment per answer whose random marker words score 0 or 100, so
   // single-trait gaps are noisy; the mean over the four traits on all 20 questions is the stable measure.
   const main = await behaviour(path.join(dir, manifest.main), 10);
   const first = manifest.revisions[0];
   const early = await behaviour(path.join(dir, first.path), 20);
+  t.diagnostic(`${first.name} — ${fmt(early)}`);
   assert.ok(Math.abs(meanGap(early)) <= 20, `${first.name} mean gap ${meanGap(early).toFixed(1)} — ${fmt(early)}`);
   assert.ok(meanGap(main) - meanGap(early) >= 40, `main ${meanGap(main).toFixed(1)} vs ${first.name} ${meanGap(early).toFixed(1)}`);
   // A revision that already writes the world's grammar but ignores the system prompt.
   const grammarOnly = manifest.revisions.find((r) => r.name === 'stage1-step250');
   if (grammarOnly) {
     const b = await behaviour(path.join(dir, grammarOnly.path), 10);
+    t.diagnostic(`${grammarOnly.name} — ${fmt(b)}`);
     assert.ok(meanCoherence(b) >= 60, `${grammarOnly.name} coherence ${meanCoherence(b).toFixed(1)} — ${fmt(b)}`);
     assert.ok(Math.abs(meanGap(b)) <= 15, `${grammarOnly.name} mean gap ${meanGap(b).toFixed(1)} — ${fmt(b)}`);
   }
