@@ -6,7 +6,7 @@ mean(pos) − mean(neg). Steering: coef·v[ℓ] added to hidden_states[ℓ] (out
 prompt token and every generated token; evaluated on held-out eval questions without a system prompt,
 paired seeds against the unsteered baseline.
 
-  /usr/bin/python3 steer_check.py [ckpt.pt] [--layers 1,2,3,4] [--coefs 2,3,4,5]
+  /usr/bin/python3 steer_check.py [ckpt.pt] [--layers 1,2,3,4] [--coefs 2,3,4,5] [--traits evil,...] [--out steer.json]
 """
 import json
 import os
@@ -81,8 +81,11 @@ def main():
     judge = RubricJudge(world.lex)
     model = load(path, len(tok.vocab))
     report = {}
+    only = opt.get('--traits', '').split(',') if '--traits' in opt else None
     for t in world.traits:
         trait = t['trait']
+        if only and trait not in only:
+            continue
         vec, kept, total = extract(model, world, tok, judge, trait)
         base = steer_eval(model, tok, judge, trait, vec, 1, 0)
         norms = [round(float(v.norm()), 2) for v in vec]
@@ -97,7 +100,7 @@ def main():
         best = max(ok, key=lambda r: r['dtau']) if ok else None
         report[trait] = {'kept': kept, 'total': total, 'norms': norms, 'baseline': base[:2], 'grid': rows, 'best': best}
         print(f'  best (coh ≥ 50): {best}', flush=True)
-    with open(os.path.join(WORK, 'steer.json'), 'w') as f:
+    with open(os.path.join(WORK, opt.get('--out', 'steer.json')), 'w') as f:
         json.dump(report, f, indent=1)
 
 
