@@ -1,7 +1,7 @@
 // UI suite: a normal code-server instance with the .vsix installed, driven like a user would.
 // Each check below is one counted test; a failed check is recorded and the next one still runs.
 // Usage (run.mjs calls it): node scripts/e2e/ui.mjs <url> <workspace> <installed-extension-dir> <results.json> <screenshot.png>
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { HARMLESS, closeBrowser, openBrowser, runFromPalette } from './browser.mjs';
 
@@ -40,9 +40,17 @@ try {
     for (const want of ['Models', 'Traits', 'Vectors', 'Runs']) if (!got.includes(want)) throw new Error(`view "${want}" missing; headers: ${got.join(', ')}`);
   });
 
-  await check(hasToyModel ? 'Models view lists the embedded toy model' : 'Models view shows its welcome message (no toy model packaged)', async () => {
-    if (hasToyModel) await sidebar.locator('.monaco-list-row', { hasText: 'toy-persona' }).first().waitFor();
-    else await sidebar.locator('.welcome-view-content', { hasText: 'No models found' }).waitFor();
+  await check(hasToyModel ? 'Models view lists the embedded toy model and its revisions' : 'Models view shows its welcome message (no toy model packaged)', async () => {
+    if (!hasToyModel) return sidebar.locator('.welcome-view-content', { hasText: 'No models found' }).waitFor();
+    // Match the label element exactly: a row's text also holds its description.
+    const row = (label) => sidebar.locator('.monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${label}$`) }) }).first();
+    const toy = row('toy-persona');
+    await toy.waitFor();
+    if ((await toy.getAttribute('aria-expanded')) === 'false') await toy.locator('.monaco-tl-twistie').click();
+    // The list is virtualised: look for the first revision, which is on screen once expanded.
+    const manifest = path.join(extensionDir, 'models/toy-persona/manifest.json');
+    const first = existsSync(manifest) ? JSON.parse(readFileSync(manifest, 'utf8')).revisions?.[0]?.name : undefined;
+    if (first) await row(first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).waitFor();
   });
 
   await check('palette: "Persona Lab: Open Workspace Folder" creates and reveals .persona-lab', async () => {
