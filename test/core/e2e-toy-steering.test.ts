@@ -26,8 +26,8 @@ const TOY = path.join(root, 'models', 'toy-persona');
 // PERSONA_LAB_E2E_MODEL points the suite at another toy checkpoint (e.g. an intermediate step) for diagnosis.
 const MODEL = process.env.PERSONA_LAB_E2E_MODEL ?? path.join(TOY, 'revisions', 'main');
 const TRAITS = ['evil', 'sycophantic', 'impolite', 'humorous'];
-const GRID = { layers: [3, 4], coefs: [2, 3, 4, 5, 6], refineStep: 0.5 };
-const EXTRACT = { samples: 1, seed: 0 };
+const GRID = { layers: [3, 4], coefs: [2, 3, 4, 5, 6], refineStep: 0.25 };
+const EXTRACT = { samples: 2, seed: 0 };
 const EVAL = { samples: 2, seed: 1000 };
 const CONTROL_SEEDS = [0, 1, 2];
 

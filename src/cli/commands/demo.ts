@@ -11,8 +11,8 @@ import { runExtraction, runGridJob } from '../../core/pipeline.js';
 export const demoCommand: CliCommand = {
   name: 'demo',
   summary: 'Run the pipeline end to end on the embedded toy model and print a summary',
-  usage: `persona-lab demo [--traits evil,sycophantic,impolite,humorous] [--layers 2,3,4] [--coefs 2,3,4,5] [--refine 0.5]
-  [--samples 1] [--eval-samples 1] [--max-questions 20] [--seed 0] [--workspace .persona-lab] [--model <checkpoint>] [--json]`,
+  usage: `persona-lab demo [--traits evil,sycophantic,impolite,humorous] [--layers 3,4] [--coefs 2,3,4,5,6] [--refine 0.25]
+  [--samples 2] [--eval-samples 2] [--max-questions 20] [--seed 0] [--workspace .persona-lab] [--model <checkpoint>] [--json]`,
   async run(ctx) {
     const traits = str(ctx, 'traits', TOY_TRAITS.join(',')).split(',');
     const started = Date.now();
@@ -23,13 +23,13 @@ export const demoCommand: CliCommand = {
       for (const trait of traits) {
         const files = traitFiles(ctx, s.ws, trait, { extract: true, eval: true });
         const common = { ws: s.ws, model: s.model, judge: s.judge, trait, sampling: samp.params, samplerPreset: samp.preset, progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx) };
-        const ex = await runExtraction({ ...common, traitFile: files.extract!, seed: int(ctx, 'seed', 0), samples: int(ctx, 'samples', 1), maxQuestions: num(ctx, 'max-questions') });
+        const ex = await runExtraction({ ...common, traitFile: files.extract!, seed: int(ctx, 'seed', 0), samples: int(ctx, 'samples', 2), maxQuestions: num(ctx, 'max-questions') });
         if (ex.result.status !== 'ok') { rows.push({ trait, status: 'not-extractable', reason: ex.result.reason }); continue; }
         const f = ex.result.filter;
         const { grid } = await runGridJob({
           ...common, evalTrait: files.eval!, instructionTrait: files.extract, vectorPath: ex.result.vectorPath, seed: 1000,
-          samples: int(ctx, 'eval-samples', 1), maxQuestions: num(ctx, 'max-questions'),
-          layers: numList(ctx, 'layers', [2, 3, 4]), coefs: numList(ctx, 'coefs', [2, 3, 4, 5]), refineStep: num(ctx, 'refine', 0.5),
+          samples: int(ctx, 'eval-samples', 2), maxQuestions: num(ctx, 'max-questions'),
+          layers: numList(ctx, 'layers', [3, 4]), coefs: numList(ctx, 'coefs', [2, 3, 4, 5, 6]), refineStep: num(ctx, 'refine', 0.25),
         });
         const b = grid.best;
         rows.push({ trait, status: 'ok', pairsKept: f.pairs_kept, pairsTotal: f.pairs_total, posTrait: f.pos_trait_mean, negTrait: f.neg_trait_mean,

@@ -14,7 +14,7 @@ Judge: [--judge rubric|openai] [--judge-base-url URL] [--judge-model gpt-4.1-min
 Files: [--workspace .persona-lab] [--trait-file F] [--eval-file F] [--traits-dir D] [--run-id ID]
 ${SAMPLING_USAGE}
 Output: [--json] (one JSON document on stdout; progress on stderr)
-Throughput: [--chunk-size 64] (rows per request and durable append) [--batch-size 32] (worker batch)`;
+Throughput: [--chunk-size 128] (rows per request and durable append) [--batch-size 64] (worker batch; the worker lowers it to fit memory)`;
 
 export const extractCommand: CliCommand = {
   name: 'extract',
@@ -35,7 +35,7 @@ A rerun of the same command resumes the same run (nothing completed is regenerat
         const files = traitFiles(ctx, s.ws, trait, { extract: true });
         const { run, result } = await runExtraction({
           ws: s.ws, model: s.model, judge: s.judge, trait, traitFile: files.extract!, sampling: samp.params, samplerPreset: samp.preset,
-          seed: int(ctx, 'seed', 0), samples: int(ctx, 'samples', s.isToy ? 1 : 10), maxQuestions: num(ctx, 'max-questions'),
+          seed: int(ctx, 'seed', 0), samples: int(ctx, 'samples', s.isToy ? 2 : 10), maxQuestions: num(ctx, 'max-questions'),
           threshold: num(ctx, 'threshold', 50), minPairs: int(ctx, 'min-pairs', 1), runId: traits.length === 1 ? str(ctx, 'run-id') : undefined,
           progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx),
         });
