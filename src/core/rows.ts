@@ -32,7 +32,7 @@ export interface RowStageOptions {
   evalPrompt: string;
   /** Rows per GenerateRequest (and per judging round). */
   chunkSize?: number;
-  /** Judge requests per durable append. */
+  /** Judge results per durable append (fsync). */
   judgeBatch?: number;
   /** Worker batch size inside one request. */
   batchSize?: number;
@@ -75,14 +75,20 @@ export async function generateAndJudge(rows: RowSpec[], o: RowStageOptions): Pro
         todo.push({ key: r.key, metric, req: { metric, trait: o.trait, evalPrompt: o.evalPrompt, modelKind: kind, question: r.question, answer: g.answer } });
       }
     }
-    for (let b = 0; b < todo.length; b += judgeBatch) {
-      o.signal?.throwIfAborted();
-      const part = todo.slice(b, b + judgeBatch);
-      const scores = await o.judge.score(part.map((t) => t.req), { signal: o.signal });
-      const recs: JudgementRecord[] = part.map((t, i) => ({ key: t.key, metric: t.metric, score: scores[i] }));
-      o.run.appendJudgements(recs);
-    }
     if (todo.length > 0) {
+      // One score() call per chunk (so an LLM judge can use its full concurrency); results are appended in
+      // batches as they arrive, and whatever completed is flushed even if another request finally fails.
+      let pending: JudgementRecord[] = [];
+      const flush = () => { o.run.appendJudgements(pending); pending = []; };
+      try {
+        await o.judge.score(todo.map((t) => t.req), {
+          signal: o.signal,
+          onResult: (i, score) => {
+            pending.push({ key: todo[i].key, metric: todo[i].metric, score });
+            if (pending.length >= judgeBatch) flush();
+          },
+        });
+      } finally { flush(); }
       const doneJudge = rows.filter((r) => METRICS.every((m) => o.run.score(r.key, m) !== undefined)).length;
       o.progress?.({ stage: 'judge', done: doneJudge, total });
     }
