@@ -1,7 +1,16 @@
 /**
  * Left-padded batch bookkeeping shared by generation, capture and projection: per-row pad counts,
  * the [B, T] attention mask and HF position ids (cumsum(mask) − 1, pads → 1), as BigInt64Arrays.
+ *
+ * Batch invariance: the padded length is always a multiple of PAD_ALIGN, even for a single row. A row's
+ * real tokens then sit at the same key indices mod PAD_ALIGN whatever its neighbours, so onnxruntime's
+ * SIMD reductions along the key axis (Softmax's sum of exps, probs·V) group that row's terms into the
+ * same lanes and round identically; the extra pads are masked with finfo.min, so they contribute exact zeros.
+ * Measured on the toy model (AVX2): 8 already suffices; 32 leaves room for AVX-512's wider vectors.
  */
+
+/** Multiple that every padded prompt length is rounded up to (see above). */
+export const PAD_ALIGN = 32;
 
 export interface PaddedBatch {
   batch: number;
@@ -13,9 +22,9 @@ export interface PaddedBatch {
 }
 
 /** Left-pads `rows` to a common length with `padId` (its value never matters: pads are masked). */
-export function leftPad(rows: readonly (readonly number[])[], padId: number): PaddedBatch {
+export function leftPad(rows: readonly (readonly number[])[], padId: number, align = PAD_ALIGN): PaddedBatch {
   const B = rows.length;
-  const S = Math.max(...rows.map((r) => r.length));
+  const S = Math.ceil(Math.max(...rows.map((r) => r.length)) / align) * align;
   const inputIds = new BigInt64Array(B * S).fill(BigInt(padId));
   const attentionMask = new BigInt64Array(B * S);
   const positionIds = new BigInt64Array(B * S).fill(1n);

@@ -64,6 +64,15 @@ interface RowState {
   hidden?: Map<number, Float32Array[]>;
 }
 
+/**
+ * The rows a forward runs on: the active rows in order, plus a ghost copy of the row when only one is
+ * active. onnxruntime's CPU Gemm takes a different (GEMV) code path when M = B·S = 1, whose last bits
+ * differ from the M ≥ 2 path (measured on the toy model: every logit differed); with the ghost, a lone
+ * row's single-token forwards (the 'last' prefill phase, decode steps) have M = 2 like any batch's.
+ * The ghost's outputs are ignored.
+ */
+const slotsOf = (active: number[]): number[] => (active.length === 1 ? [active[0], active[0]] : active);
+
 /** Generates for one batch of rows (callers split requests into batches). Results are in input order. */
 export async function generateBatch(model: LoadedModel, rows: readonly GenRowInput[], cfg: GenConfig, hooks: GenHooks): Promise<GenRowOutput[]> {
   const { numLayers: L, hiddenSize: H } = model.config;
@@ -78,16 +87,19 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
   for (const [i, r] of rows.entries()) {
     if (r.promptIds.length === 0) throw new Error(`row ${i}: the prompt has no tokens; generation needs at least one (e.g. BOS)`);
   }
-  const padded = leftPad(rows.map((r) => r.promptIds), cfg.padTokenId);
+  // Cache/forward order: the active rows, plus a ghost copy of the row when only one is left (slotsOf).
+  let active = rows.map((_, i) => i); // row indices still generating
+  let slots = slotsOf(active);
+  const padded = leftPad(slots.map((i) => rows[i].promptIds), cfg.padTokenId);
   const P = padded.seqLen;
-  const pads = padded.pads;
-  let active = rows.map((_, i) => i); // row indices still generating, in cache order
+  const pads: number[] = rows.map((_, i) => padded.pads[slots.indexOf(i)]); // per row
   const kv: { cache: KvCache | null } = { cache: null };
   const wantHidden = !!cfg.hiddenLayers?.length;
 
+  /** `real(b, s)`: whether slot b's column s is one of its real tokens (not a pad). */
   const run = async (inputs: Omit<ForwardInputs, 'past' | 'hiddenStates'>, phase: SteerPhase, real: (b: number, s: number) => boolean) => {
     hooks.checkCancelled();
-    const steer = buildStepSteer(active.map((i) => rows[i].steer), phase, inputs.seqLen, L, H, real);
+    const steer = buildStepSteer(slots.map((i) => rows[i].steer), phase, inputs.seqLen, L, H, real);
     const out = await model.forward({ ...inputs, past: kv.cache, steer: steer?.steer ?? null, steerMask: steer?.steerMask ?? null, hiddenStates: wantHidden });
     kv.cache?.dispose();
     kv.cache = out.present;
@@ -106,27 +118,28 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
 
   try {
     // ---- prefill, phase 'prefix': every prompt token but the last
+    const B0 = slots.length;
     if (P > 1) {
       await run({
-        batch: rows.length, seqLen: P - 1,
-        inputIds: columns(padded.inputIds, rows.length, P, 0, P - 1),
-        positionIds: columns(padded.positionIds, rows.length, P, 0, P - 1),
-        attentionMask: columns(padded.attentionMask, rows.length, P, 0, P - 1),
+        batch: B0, seqLen: P - 1,
+        inputIds: columns(padded.inputIds, B0, P, 0, P - 1),
+        positionIds: columns(padded.positionIds, B0, P, 0, P - 1),
+        attentionMask: columns(padded.attentionMask, B0, P, 0, P - 1),
         logits: 'none',
-      }, 'prefix', (b, s) => s >= pads[b]);
+      }, 'prefix', (b, s) => s >= padded.pads[b]);
     }
     // ---- prefill, phase 'last': the last prompt token, whose logits pick the first new token
     let out = await run({
-      batch: rows.length, seqLen: 1,
-      inputIds: columns(padded.inputIds, rows.length, P, P - 1, P),
-      positionIds: columns(padded.positionIds, rows.length, P, P - 1, P),
+      batch: B0, seqLen: 1,
+      inputIds: columns(padded.inputIds, B0, P, P - 1, P),
+      positionIds: columns(padded.positionIds, B0, P, P - 1, P),
       attentionMask: padded.attentionMask,
       logits: 'last',
     }, 'last', () => true);
 
     let total = P;
     for (;;) {
-      const V = out.logits!.length / active.length;
+      const V = out.logits!.length / slots.length;
       for (const [b, i] of active.entries()) {
         const st = states[i];
         const tok = nextToken(out.logits!.subarray(b * V, (b + 1) * V), cfg.sampler, st.sampling);
@@ -141,25 +154,26 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
       const still = active.filter((i) => !states[i].finish);
       if (still.length === 0) break;
       if (still.length !== active.length) {
-        const keep = still.map((i) => active.indexOf(i));
-        const next = kv.cache!.selectRows(keep);
+        const nextSlots = slotsOf(still);
+        const next = kv.cache!.selectRows(nextSlots.map((i) => slots.indexOf(i)));
         kv.cache!.dispose();
         kv.cache = next;
         active = still;
+        slots = nextSlots;
       }
       // ---- decode step: forward each active row's newest token
       total += 1;
-      const B = active.length;
+      const B = slots.length;
       const ids = new BigInt64Array(B);
       const pos = new BigInt64Array(B);
-      for (const [b, i] of active.entries()) {
+      for (const [b, i] of slots.entries()) {
         const st = states[i];
         ids[b] = BigInt(st.generated[st.generated.length - 1]);
         pos[b] = BigInt(rows[i].promptIds.length + st.generated.length - 1);
       }
       out = await run({
         batch: B, seqLen: 1, inputIds: ids, positionIds: pos,
-        attentionMask: maskFor(active.map((i) => pads[i]), total),
+        attentionMask: maskFor(slots.map((i) => pads[i]), total),
         logits: 'last',
       }, 'decode', () => true);
     }
