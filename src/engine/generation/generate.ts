@@ -8,12 +8,21 @@
  * Then one forward per decode step over the still-active rows; finished rows leave the KV cache
  * (KvCache.selectRows), so they cost nothing afterwards. Cancellation is checked before every forward.
  *
- * Batch invariance: a row's random stream is a pure function of (row seed, step) (prng.ts) and the sampler
- * sees only that row's logits, so the same row gives the same tokens alone, batched, reordered or rerun
- * (tested). The logits themselves can differ in the last bits (~1e-6) between batch compositions, because
- * onnxruntime's CPU kernels pick different code paths for M=1 GEMMs and for different padded key lengths;
- * a token could therefore only flip where two candidates tie within that noise (greedy) or the uniform draw
- * lands within it of a CDF boundary (sampling).
+ * Batch invariance (tested bitwise in test/engine/worker/batch-invariance.test.ts): a row's random stream is
+ * a pure function of (row seed, step) (prng.ts) and the sampler sees only that row's logits; the logits
+ * themselves are made independent of the neighbours by two measures, each of which alone was measured
+ * insufficient on the toy model (40 rows, mixed lengths, steering, temperature 0.8):
+ *   - every padded prompt block is a multiple of PAD_ALIGN (batch.ts), so a row's real tokens keep the same
+ *     alignment along the key axis in the SIMD reductions of Softmax and probs·V whatever the batch;
+ *   - a lone row runs beside a ghost copy (slotsOf), so no forward has M = B·S = 1, where onnxruntime's
+ *     CPU Gemm takes a GEMV path whose last bits differ.
+ * Hence, with intraOpNumThreads = 1, a row's tokens, logits and hidden states are bit-identical alone,
+ * batched, reordered, in any batch size, and across runs. Not covered: with more intra-op threads, MLAS
+ * threads a Gemm only once its size passes a threshold, and the per-thread split (probably via the K
+ * blocking, which depends on the N slice) changes the last bits: on the toy model with 2 threads, a 16-token
+ * row's hidden states are identical in batches of 1, 2 and 4 copies but differ at 8, so a sampled token can flip where a draw lands within ~1e-6 of a CDF boundary (none seen in
+ * 60 rows × 32 tokens). Also not covered: key lengths above MLAS's K stride (≥ 128, depends on head_dim),
+ * where the K-block boundaries fall at different places in a row's keys for different padded lengths.
  */
 import type { ForwardInputs, KvCache, LoadedModel } from '../model/types.js';
 import { buildStepSteer, type ResolvedSteer, type SteerPhase } from '../steering/steer.js';
