@@ -46,6 +46,25 @@ test('balanced shuffle swaps exactly half of the pairs and cancels a shared dire
   assert.deepEqual(balancedShuffle(d, P, len, 3).signs, balancedShuffle(d, P, len, 3).signs, 'seeded');
 });
 
+test('stratified shuffle cancels pair-to-pair variation in trait strength (d_i = a_i·v + noise)', () => {
+  // Pairs whose differences share one direction v with varying strength a_i: an unstratified balanced swap keeps
+  // Σ s_i·a_i ≠ 0 (a share of v); swapping one of each two pairs of similar norm removes it.
+  const P = 200, H = 16;
+  const g = gaussian(P * H + P, 11);
+  const v = Array.from({ length: H }, (_, x) => (x === 0 ? 1 : 0));
+  const d = new Float32Array(P * H);
+  for (let p = 0; p < P; p++) {
+    const a = 1 + 3 * Math.abs(g[P * H + p]);
+    for (let x = 0; x < H; x++) d[p * H + x] = a * v[x] + 0.3 * g[p * H + x];
+  }
+  const cos = (u: Float32Array) => Math.abs(u[0]) / Math.hypot(...u);
+  for (const seed of [0, 1, 2, 3]) {
+    const { vector, signs } = balancedShuffle(d, P, H, seed);
+    assert.equal(signs.filter((s) => s < 0).length, P / 2);
+    assert.ok(cos(vector) < 0.3, `seed ${seed}: |cos(shuffled, v)| = ${cos(vector).toFixed(2)}`);
+  }
+});
+
 test('controls are norm-matched; rng is seeded and deterministic', () => {
   const g = gaussian(128, 7);
   assert.deepEqual(g, gaussian(128, 7));
