@@ -332,14 +332,7 @@ export class ModelBuilder {
       const pos = g.op('Unsqueeze', [g.op('Cast', [IO.positionIds], { to: DT.FLOAT }), this.c64([-1])]); // [B,S,1]
       const freqs = g.op('Mul', [pos, g.constFloat(rope.invFreq, [rope.invFreq.length])]); // [B,S,rd/2]
       const emb = g.op('Unsqueeze', [g.op('Concat', [freqs, freqs], { axis: -1 }), this.c64([1])]); // [B,1,S,rd]
-      let cos = g.op('Cos', [emb]);
-      let sin = g.op('Sin', [emb]);
-      if (rope.attentionScaling !== 1) {
-        const s = g.constFloat([rope.attentionScaling], []);
-        cos = g.op('Mul', [cos, s]);
-        sin = g.op('Mul', [sin, s]);
-      }
-      return { cos, sin };
+      return this.scaledCosSin(emb, rope);
     });
     this.ropeCache.set(rope, t);
     return t;
@@ -354,17 +347,23 @@ export class ModelBuilder {
       const n = Math.max(this.cfg.maxPositions, 1);
       const pos = g.op('Unsqueeze', [g.op('Range', [g.constFloat([0], []), g.constFloat([n], []), g.constFloat([1], [])]), this.c64([-1])]);
       const freqs = g.op('Mul', [pos, g.constFloat(rope.invFreq, [rope.invFreq.length])]); // [n, rd/2]
-      let cos = g.op('Cos', [freqs]);
-      let sin = g.op('Sin', [freqs]);
-      if (rope.attentionScaling !== 1) {
-        const s = g.constFloat([rope.attentionScaling], []);
-        cos = g.op('Mul', [cos, s]);
-        sin = g.op('Mul', [sin, s]);
-      }
-      return { cos, sin };
+      return this.scaledCosSin(freqs, rope);
     });
     this.ropeCache.set(rope, t);
     return t;
+  }
+
+  /** cos(angles)·s, sin(angles)·s with HF's attention_scaling s (yarn/longrope; 1 for the others). */
+  private scaledCosSin(angles: string, rope: RopeSpec): { cos: string; sin: string } {
+    const g = this.g;
+    let cos = g.op('Cos', [angles]);
+    let sin = g.op('Sin', [angles]);
+    if (rope.attentionScaling !== 1) {
+      const s = g.constFloat([rope.attentionScaling], []);
+      cos = g.op('Mul', [cos, s]);
+      sin = g.op('Mul', [sin, s]);
+    }
+    return { cos, sin };
   }
 
   /** HF apply_rotary_pos_emb on x [B, n, S, D]: x·cos + rotate_half(x)·sin over the first rotaryDim dims. */
