@@ -53,6 +53,13 @@ export function int(ctx: CliContext, name: string, dflt: number): number {
 }
 
 /** "1,2,3" or a range "start:stop:step" (inclusive), or a mix "1,2:4:0.5". */
+/** The steering point every single-point command needs: --layer ℓ and --coef c. */
+export function steeringPoint(ctx: CliContext): { layer: number; coef: number } {
+  const layer = num(ctx, 'layer'), coef = num(ctx, 'coef');
+  if (layer === undefined || coef === undefined) throw new UsageError('--layer and --coef are required');
+  return { layer, coef };
+}
+
 export function numList(ctx: CliContext, name: string, dflt: number[]): number[] {
   const v = str(ctx, name);
   if (v === undefined) return dflt;

@@ -1,7 +1,7 @@
 /** persona-lab controls: random and balanced-shuffle control directions, norm-matched, at one (layer, coef). */
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
-import { EXIT, fmt, num, numList, openSession, printJson, required, str } from '../common.js';
+import { EXIT, fmt, numList, openSession, printJson, required, steeringPoint, str } from '../common.js';
 import { VECTOR_USAGE, vectorJobBase } from '../vector-jobs.js';
 import { runControlsJob } from '../../core/pipeline.js';
 import type { ControlMode } from '../../core/evaluation/controls.js';
@@ -11,14 +11,13 @@ export const controlsCommand: CliCommand = {
   name: 'controls',
   summary: 'Random-direction and balanced label-shuffle controls at the same layer and coefficient',
   usage: `persona-lab controls --trait <name> --layer <ℓ> --coef <c> [--seeds 0,1,2] [--modes random,shuffled]
-  Controls are rescaled to ‖v[ℓ]‖. The shuffle swaps exactly half of the filtered pairs (upstream's per-pair coin flip
-  leaks the true direction; see docs).
+  Controls are rescaled to ‖v[ℓ]‖. The shuffle swaps exactly half of the filtered pairs, one of each two pairs of
+  similar trait strength (upstream's per-pair coin flip leaks the true direction; see src/core/README.md).
 ${VECTOR_USAGE}
 ${COMMON_USAGE}`,
   async run(ctx) {
     const trait = required(ctx, 'trait');
-    const layer = num(ctx, 'layer'), coef = num(ctx, 'coef');
-    if (layer === undefined || coef === undefined) throw new UsageError('--layer and --coef are required');
+    const { layer, coef } = steeringPoint(ctx);
     const modes = str(ctx, 'modes', 'random,shuffled').split(',') as ControlMode[];
     if (modes.some((m) => m !== 'random' && m !== 'shuffled')) throw new UsageError('--modes takes random and/or shuffled');
     const seeds = numList(ctx, 'seeds', [0, 1, 2]);

@@ -1,7 +1,6 @@
 /** persona-lab evaluate: baseline vs steered answers at one (layer, coef), with paired statistics. */
 import type { CliCommand } from '../command.js';
-import { UsageError } from '../command.js';
-import { EXIT, flag, fmt, num, openSession, printJson, required } from '../common.js';
+import { EXIT, flag, fmt, openSession, printJson, required, steeringPoint } from '../common.js';
 import { VECTOR_USAGE, vectorJobBase } from '../vector-jobs.js';
 import { runEvaluation } from '../../core/pipeline.js';
 import { COMMON_USAGE } from './extract.js';
@@ -14,8 +13,7 @@ ${VECTOR_USAGE}
 ${COMMON_USAGE}`,
   async run(ctx) {
     const trait = required(ctx, 'trait');
-    const layer = num(ctx, 'layer'), coef = num(ctx, 'coef');
-    if (layer === undefined || coef === undefined) throw new UsageError('--layer and --coef are required');
+    const { layer, coef } = steeringPoint(ctx);
     const s = await openSession(ctx);
     try {
       const { run, results } = await runEvaluation({ ...vectorJobBase(ctx, s, trait), layer, coef, promptBaseline: flag(ctx, 'prompt-baseline') });
