@@ -9,36 +9,21 @@
  * Note (upstream bug §12.1 not reproduced): baseline answers are decoded from the padded prompt length by
  * the worker, so no prompt text leaks into baseline answers.
  */
-import type { SamplingParams } from '../../engine/protocol.js';
-import type { ModelHandle, ProgressSink } from '../backend.js';
+import type { StageOptions } from '../backend.js';
 import { modelKind } from '../backend.js';
-import type { Judge } from '../judge/types.js';
 import { evalPrompt, instructedPrompt } from '../prompts.js';
 import { generateAndJudge, type RowSpec } from '../rows.js';
 import { diff, summarize, type Summary } from '../stats/descriptive.js';
 import { pairedStats, type PairedStats } from '../stats/paired.js';
-import type { RunStore } from '../storage/run.js';
 import { writeCsv } from '../storage/csv.js';
 import type { TraitData } from '../traits/schema.js';
 import type { Condition } from './conditions.js';
 
-export interface EvaluateOptions {
-  trait: string;
+export interface EvaluateOptions extends StageOptions {
   /** Eval set: questions + eval_prompt; `instruction` is needed only for the prompting baseline. */
   evalTrait: TraitData;
   /** Instruction pairs for the prompting baseline (usually the extract file's). */
   instruction?: TraitData['instruction'];
-  model: ModelHandle;
-  judge: Judge;
-  run: RunStore;
-  samples: number;
-  sampling: SamplingParams;
-  seed: number;
-  maxQuestions?: number;
-  chunkSize?: number;
-  batchSize?: number;
-  progress?: ProgressSink;
-  signal?: AbortSignal;
 }
 
 export interface ConditionResult {

@@ -16,43 +16,30 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeF32, type SamplingParams } from '../../engine/protocol.js';
+import { decodeF32 } from '../../engine/protocol.js';
 import { writeSafetensors } from '../../engine/weights/safetensors.js';
-import type { ModelHandle, ProgressSink } from '../backend.js';
+import type { StageOptions } from '../backend.js';
 import { modelKind } from '../backend.js';
-import type { Judge } from '../judge/types.js';
 import { assistantName, instructedPrompt, type Polarity } from '../prompts.js';
 import { writeCsv } from '../storage/csv.js';
-import { canonicalJson, type RunStore } from '../storage/run.js';
+import { canonicalJson } from '../storage/run.js';
 import type { LoadedTrait } from '../traits/load.js';
 import { generateAndJudge, type RowSpec } from '../rows.js';
 import { norm, VECTOR_KINDS, writeVectorFile, type VectorKind } from '../vectors/file.js';
 import { pairedFilter, type FilterStats, type PairScores } from './filter.js';
 import { PipelineError } from '../errors.js';
 
-export interface ExtractOptions {
-  trait: string;
+export interface ExtractOptions extends StageOptions {
   traitFile: LoadedTrait;
-  model: ModelHandle;
-  judge: Judge;
-  run: RunStore;
   /** Samples per (question, instruction pair); upstream 10. */
   samples: number;
-  sampling: SamplingParams;
-  seed: number;
   threshold?: number;
   /** Fewer kept pairs than this → not extractable (status file). */
   minPairs?: number;
   negName?: string;
-  /** Use only the first N questions (for quick runs). */
-  maxQuestions?: number;
   vectorPath: string;
   statusPath: string;
-  chunkSize?: number;
-  batchSize?: number;
   captureBatch?: number;
-  progress?: ProgressSink;
-  signal?: AbortSignal;
 }
 
 export type ExtractResult =
