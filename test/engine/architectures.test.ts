@@ -28,7 +28,8 @@ describe('architectures vs float64 reference', () => {
       const H = raw.hidden_size ?? raw.n_embd;
       const gauss = rng(3);
       const steer = new Float32Array((L + 1) * H);
-      for (let i = 0; i < H; i++) steer[1 * H + i] = gauss();
+      // Rows 1 (a residual stream) and L (after the final norm) — the two placements of the convention.
+      for (let i = 0; i < H; i++) { steer[1 * H + i] = gauss(); steer[L * H + i] = 0.5 * gauss(); }
       const ref = referenceForward(raw, w, ids);
       const refSteered = referenceForward(raw, w, ids, steer);
       for (const variant of ['portable', 'fused'] as GraphVariant[]) {

@@ -141,22 +141,31 @@ export class ModelBuilder {
    *   steer_mask [B,S] ─Unsqueeze→ [B,S,1] ──────────────────────────Mul→ [B,S,H] ─Reshape→ [B·S,H] ─┐
    *   h [B·S,H] ──────────────────────────────────────────────────────────────────────────────────Add→ h' ─Reshape→ hidden_states.ℓ
    *
-   * Residual stream after `layer` blocks (layer convention ℓ): add `steer_mask[b,s] · steer[b,ℓ,:]`,
-   * then expose it as `hidden_states.ℓ` [B, S, H] — except ℓ = L, whose public hidden state is
-   * taken after the final norm by `finalNormAndLogits`. Zero steering adds exact zeros, so the
-   * result is bitwise identical to an unsteered run.
+   * Row ℓ of the steering input is added exactly where HF's `hidden_states[ℓ]` is read, and that sum is
+   * exposed as `hidden_states.ℓ` [B, S, H]: a vector file's row ℓ (a mean difference of hidden_states[ℓ])
+   * is always added in the space it was measured in.
+   *   ℓ < L  the residual stream after ℓ blocks — upstream's hook on `layers[ℓ−1]`;
+   *   ℓ = L  hidden_states[L] is taken AFTER the final norm, so row L is added after the final norm, in
+   *          `finalNormAndLogits` (this call is then a no-op). Upstream adds that post-norm row to the
+   *          pre-norm block output, where the norm rescales it (digest §12 bug 4); we do not.
+   * Zero steering adds exact zeros, so the result is bitwise identical to an unsteered run.
    */
   steerAndCapture(h: string, layer: number): string {
-    const g = this.g;
-    return g.scope(`steer.${layer}`, () => {
-      if (!this.steerMask3) this.steerMask3 = g.op('Unsqueeze', [IO.steerMask, this.c64([-1])]); // [B,S,1]
-      const row = g.op('Gather', [IO.steer, g.constInt64([layer], [])], { axis: 1 }); // [B,H]
-      const row3 = g.op('Unsqueeze', [row, this.c64([1])]); // [B,1,H]
-      const delta = this.flat(g.op('Mul', [this.steerMask3, row3]), this.H); // [B·S,H]
-      const out = g.op('Add', [h, delta]);
-      if (layer < this.L) this.capture(out, layer);
+    if (layer === this.L) return h;
+    return this.g.scope(`steer.${layer}`, () => {
+      const out = this.g.op('Add', [h, this.steerDelta(layer)]);
+      this.capture(out, layer);
       return out;
     });
+  }
+
+  /** steer_mask[b,s] · steer[b,ℓ,:] as [B·S, H]. */
+  private steerDelta(layer: number): string {
+    const g = this.g;
+    if (!this.steerMask3) this.steerMask3 = g.op('Unsqueeze', [IO.steerMask, this.c64([-1])]); // [B,S,1]
+    const row = g.op('Gather', [IO.steer, g.constInt64([layer], [])], { axis: 1 }); // [B,H]
+    const row3 = g.op('Unsqueeze', [row, this.c64([1])]); // [B,1,H]
+    return this.flat(g.op('Mul', [this.steerMask3, row3]), this.H); // [B·S,H]
   }
 
   private capture(h: string, index: number): void {
@@ -478,12 +487,13 @@ export class ModelBuilder {
   // ---- head ---------------------------------------------------------------------------------
 
   /**
-   * Final norm (given by the architecture) → `hidden_states.L`, then logits for the last
-   * `logits_to_keep` positions only, so decoding and 'last' never pay for a [B, S, V] LM head.
+   * Final norm (given by the architecture) + steering row L → `hidden_states.L`, then logits for the
+   * last `logits_to_keep` positions only, so decoding and 'last' never pay for a [B, S, V] LM head.
    */
   finalNormAndLogits(h: string, finalNorm: (h: string) => string, lmHead: string, opts: { softcap?: number | null } = {}): void {
     const g = this.g;
-    const hn = g.scope('norm', () => finalNorm(h));
+    const normed = g.scope('norm', () => finalNorm(h));
+    const hn = g.scope(`steer.${this.L}`, () => g.op('Add', [normed, this.steerDelta(this.L)]));
     this.capture(hn, this.L);
     g.scope('lm_head', () => {
       const h3 = g.op('Reshape', [hn, this.bs(this.H)]);

@@ -31,7 +31,7 @@ import { CompileError } from './errors.js';
 import type { GraphVariant } from './types.js';
 
 /** Bump when the emitted graph changes for the same inputs (invalidates every cache entry). */
-export const COMPILER_VERSION = 'persona-lab-compiler/1';
+export const COMPILER_VERSION = 'persona-lab-compiler/2';
 
 export function defaultCacheDir(): string {
   return process.env.PERSONA_LAB_CACHE || path.join(os.homedir(), '.cache', 'persona-lab', 'graphs');

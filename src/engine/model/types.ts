@@ -7,8 +7,10 @@
  *     ℓ = 0      the embedding output that enters block 0,
  *     1 ≤ ℓ < L  the raw residual stream after ℓ decoder blocks,
  *     ℓ = L      the output of the last block AFTER the final norm (what the LM head sees).
- *   "Steering at layer ℓ" adds coef·v to the residual stream after ℓ blocks (the output of block ℓ−1,
- *   before block ℓ; for ℓ = L before the final norm), exactly like upstream's hook on `layers[ℓ−1]`.
+ *   "Steering at layer ℓ" adds coef·v exactly where hidden_states[ℓ] is read: for ℓ < L the residual
+ *   stream after ℓ blocks (the output of block ℓ−1, before block ℓ), exactly like upstream's hook on
+ *   `layers[ℓ−1]`; for ℓ = L after the final norm, because row L of a vector file is a difference of
+ *   post-norm states (upstream adds it before the norm: digest §12 bug 4, fixed here).
  *   A vector file therefore has L+1 rows and row ℓ is the direction for layer ℓ.
  */
 
@@ -68,7 +70,7 @@ export interface ForwardInputs {
   positionIds: BigInt64Array;       // [B, S]  HF semantics (cumsum(mask)-1, pads → 1)
   attentionMask: BigInt64Array;     // [B, pastLength + S]  1 = real token, 0 = left pad
   past?: KvCache | null;
-  /** [B, L+1, H]: row ℓ is added (times steerMask) to the residual stream after ℓ blocks. */
+  /** [B, L+1, H]: row ℓ is added (times steerMask) where hidden_states[ℓ] is read (row L: after the final norm). */
   steer?: Float32Array | null;
   /** [B, S]: 1 where the steering of that row applies, 0 elsewhere. */
   steerMask?: Float32Array | null;

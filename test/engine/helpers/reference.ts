@@ -285,10 +285,10 @@ export function referenceForward(raw: Record<string, any>, w: Weights, ids: numb
       if (post) m = rms(m, H, get(`${b}.post_feedforward_layernorm.weight`));
       h = add(h, m);
     }
-    h = steerAt(h, l + 1);
-    if (l < L - 1) hidden.push(h.slice());
+    if (l < L - 1) hidden.push(steerAt(h, l + 1).slice());
   }
-  const hn = gpt2 ? ln(h, get(`${p}ln_f.weight`), get(`${p}ln_f.bias`)) : rms(h, H, get('model.norm.weight'));
+  // Row L is added after the final norm, where hidden_states[L] is measured (model/types.ts).
+  const hn = steerAt(gpt2 ? ln(h, get(`${p}ln_f.weight`), get(`${p}ln_f.bias`)) : rms(h, H, get('model.norm.weight')), L);
   hidden.push(hn);
   const head = has('lm_head.weight') ? get('lm_head.weight') : emb;
   let logits = linear(hn, H, V, head, null);
