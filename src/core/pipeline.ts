@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { SamplingParams } from '../engine/protocol.js';
 import type { ModelHandle, ProgressSink } from './backend.js';
 import { modelKind } from './backend.js';
-import { runControls, type ControlMode, type ControlsResult } from './evaluation/controls.js';
+import { runControls, SHUFFLE_DESIGN, type ControlMode, type ControlsResult } from './evaluation/controls.js';
 import { baselineCondition, promptCondition, steerCondition, type Condition } from './evaluation/conditions.js';
 import { evaluateConditions, type ConditionResult } from './evaluation/evaluate.js';
 import { runGrid, type GridResult } from './evaluation/grid.js';
@@ -45,8 +45,10 @@ export interface JobBase {
 
 const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
+// The compiler version is part of every run's identity: a graph change (e.g. where steering row L is added)
+// changes generations, so a run folder from an older engine must not be resumed as if it were the same run.
 function modelConfig(m: ModelHandle) {
-  return { name: m.name, revision: m.revision, commit: m.commit ?? null, kind: modelKind(m), layers: m.info.config.numLayers, hidden: m.info.config.hiddenSize };
+  return { name: m.name, revision: m.revision, commit: m.commit ?? null, engine: m.info.compiler, kind: modelKind(m), layers: m.info.config.numLayers, hidden: m.info.config.hiddenSize };
 }
 
 /** Judge usage since `start` (one judge instance may serve several runs in a session). */
@@ -156,7 +158,7 @@ export async function runGridJob(j: GridJob): Promise<{ run: RunStore; grid: Gri
 
 export interface ControlsJob extends VectorJob { layer: number; coef: number; seeds: number[]; modes: ControlMode[] }
 export async function runControlsJob(j: ControlsJob): Promise<{ run: RunStore; controls: ControlsResult }> {
-  const config = { stage: 'controls', ...vectorConfig(j), layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, shuffle: 'balanced' };
+  const config = { stage: 'controls', ...vectorConfig(j), layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, shuffle: SHUFFLE_DESIGN };
   const run = RunStore.open(j.ws, 'controls', config, j.runId ?? RunStore.defaultRunId('controls', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
   return guarded(run, j.judge, async (usage) => {
     const meta = readVectorFile(j.vectorPath).metadata;

@@ -35,6 +35,8 @@ export interface ModelInfo {
   config: NormalizedConfig;
   executionProvider: ExecutionProvider;
   variant: GraphVariant;
+  /** COMPILER_VERSION of the graph this worker built: runs record it, since a compiler change can change outputs. */
+  compiler: string;
   threads: number;
   weightMemory: 'mapped' | 'prepacked';
   loadMs: number;

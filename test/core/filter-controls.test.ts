@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pairedFilter, type PairScores } from '../../src/core/extraction/filter.js';
-import { balancedShuffle, rescale } from '../../src/core/evaluation/controls.js';
+import { balancedShuffle, matchedCouples, rescale } from '../../src/core/evaluation/controls.js';
 import { kneeCoefs, bestSteering } from '../../src/core/evaluation/grid.js';
 import { norm } from '../../src/core/vectors/file.js';
 import { gaussian, permutation } from '../../src/core/rng.js';
@@ -46,7 +46,7 @@ test('balanced shuffle swaps exactly half of the pairs and cancels a shared dire
   assert.deepEqual(balancedShuffle(d, P, len, 3).signs, balancedShuffle(d, P, len, 3).signs, 'seeded');
 });
 
-test('stratified shuffle cancels pair-to-pair variation in trait strength (d_i = a_i·v + noise)', () => {
+test('matched-pairs shuffle cancels pair-to-pair variation in trait strength (d_i = a_i·v + noise)', () => {
   // Pairs whose differences share one direction v with varying strength a_i: an unstratified balanced swap keeps
   // Σ s_i·a_i ≠ 0 (a share of v); swapping one of each two pairs of similar norm removes it.
   const P = 200, H = 16;
@@ -63,6 +63,50 @@ test('stratified shuffle cancels pair-to-pair variation in trait strength (d_i =
     assert.equal(signs.filter((s) => s < 0).length, P / 2);
     assert.ok(cos(vector) < 0.3, `seed ${seed}: |cos(shuffled, v)| = ${cos(vector).toFixed(2)}`);
   }
+});
+
+test('matched-pairs shuffle cancels within-trait contrasts (which expression of the trait a pair uses)', () => {
+  // d_i = a_i·v + b_i·w_{k(i)} + noise: half the pairs express the trait one way (axis 1), half another (axis 2).
+  // A balanced swap of unmatched pairs keeps a random mixture of the w contrasts; matching couples first removes it.
+  const P = 200, H = 32;
+  const g = gaussian(P * H + 2 * P, 5);
+  const d = new Float32Array(P * H);
+  for (let p = 0; p < P; p++) {
+    const a = 1 + Math.abs(g[P * H + p]), b = 1 + Math.abs(g[P * H + P + p]);
+    d[p * H] = a;
+    d[p * H + (p % 2 === 0 ? 1 : 2)] = 2 * b;
+    for (let x = 3; x < H; x++) d[p * H + x] = 0.1 * g[p * H + x];
+  }
+  const traitShare = (u: Float32Array) => Math.hypot(u[0], u[1], u[2]) / Math.hypot(...u);
+  const shares: number[] = [];
+  for (const seed of [0, 1, 2, 3]) {
+    const { vector, signs } = balancedShuffle(d, P, H, seed);
+    assert.equal(signs.filter((s) => s < 0).length, P / 2);
+    // the unmatched design this replaces: swap a random half
+    const perm = permutation(P, seed), naive = new Float32Array(H);
+    for (let i = 0; i < P; i++) for (let x = 0; x < H; x++) naive[x] += (i < P / 2 ? -1 : 1) * d[perm[i] * H + x] / P;
+    // (a direction with no trait structure puts √(3/32) ≈ 0.31 of its norm on those 3 axes)
+    shares.push(traitShare(vector));
+    assert.ok(traitShare(vector) < 0.7, `seed ${seed}: trait-subspace share ${traitShare(vector).toFixed(2)}`);
+    assert.ok(traitShare(naive) > 0.85, `seed ${seed}: unmatched share ${traitShare(naive).toFixed(2)} (the test must be able to fail)`);
+  }
+  assert.ok(shares.reduce((a, b) => a + b) / shares.length < 0.5, `mean share ${shares.map((x) => x.toFixed(2))}`);
+});
+
+test('matching: greedy nearest neighbours, deterministic, and the projected path for large inputs agrees', () => {
+  // 12 pairs = 6 exact duplicates, far apart: every couple must be a duplicate pair, with or without projection.
+  const P = 12, H = 300;
+  const g = gaussian(6 * H, 9);
+  const d = new Float32Array(P * H);
+  for (let p = 0; p < P; p++) for (let x = 0; x < H; x++) d[p * H + x] = 10 * g[(p % 6) * H + x];
+  const key = (c: [number, number][]) => c.map(([a, b]) => [Math.min(a, b), Math.max(a, b)].join('-')).sort();
+  const expected = Array.from({ length: 6 }, (_, k) => `${k}-${k + 6}`).sort();
+  assert.deepEqual(key(matchedCouples(d, P, H, 0, H)), expected);
+  assert.deepEqual(key(matchedCouples(d, P, H, 0, H, -1, 0)), expected, 'projected matching');
+  assert.deepEqual(matchedCouples(d, P, H, 0, H), matchedCouples(d, P, H, 0, H));
+  const odd = matchedCouples(d, P, H, 0, H, 3);
+  assert.equal(odd.length, 5);
+  assert.ok(odd.every(([a, b]) => a !== 3 && b !== 3));
 });
 
 test('controls are norm-matched; rng is seeded and deterministic', () => {

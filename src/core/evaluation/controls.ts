@@ -4,8 +4,8 @@
  *
  *   random    seeded standard Gaussian [L+1, H] (upstream: torch.randn with a seeded generator);
  *   shuffled  BALANCED label shuffle: exactly half of the filtered pairs get their pos/neg labels swapped, one
- *             in each block of two pairs of similar trait strength at the control's layer (see balancedShuffle; with an
- *             odd count one pair is left out), v = mean_i(s_i · d_i) over the per-pair response_avg
+ *             in each couple of near-neighbour pairs at the control's layer (matched pairs, see balancedShuffle;
+ *             with an odd count one pair is left out), v = mean_i(s_i · d_i) over the per-pair response_avg
  *             differences d_i. Upstream draws an independent coin per pair; with unequal numbers of swaps the
  *             mean keeps a (n₊ − n₋)/P share of the true direction, and norm-matching amplifies it into false
  *             positives of up to +49 points — so we do not reproduce that (bug fix, see README).
@@ -15,7 +15,7 @@
  */
 import { loadSafetensors, writeSafetensors } from '../../engine/weights/safetensors.js';
 import { PipelineError } from '../errors.js';
-import { gaussian, permutation } from '../rng.js';
+import { gaussian, mulberry32 } from '../rng.js';
 import { mean } from '../stats/descriptive.js';
 import { norm, readVectorFile, vectorRow, type VectorKind } from '../vectors/file.js';
 import { baselineCondition, steerCondition, type Condition } from './conditions.js';
@@ -23,44 +23,46 @@ import { evaluateConditions, type ConditionResult, type EvaluateOptions } from '
 
 export type ControlMode = 'random' | 'shuffled';
 
+/** Names the shuffle construction in run configs, so a run made with another design is never resumed as this one. */
+export const SHUFFLE_DESIGN = 'balanced-matched-pairs';
+
 export function randomControl(layers: number, hidden: number, seed: number): Float32Array {
   return gaussian(layers * hidden, seed);
 }
 
 /**
- * Balanced, strength-stratified shuffle over per-pair differences d [P, L+1, H]; returns [L+1, H] and the
+ * Balanced, matched-pairs label shuffle over per-pair differences d [P, L+1, H]; returns [L+1, H] and the
  * signs (+1 kept, −1 swapped, 0 left out).
  *
  * Exactly half of the pairs are swapped, so Σ s_i = 0 and a direction shared by all pairs cancels exactly.
- * That alone is not enough: pairs differ in how strongly the pos answer shows the trait, d_i ≈ a_i·v̂ + e_i,
- * and a random balanced swap keeps Σ s_i·a_i ≠ 0 — a share of the true direction that does not shrink with
- * more pairs (measured on the toy organism: |cos(shuffled, v)| up to 0.34 at L4, giving +12 Δτ once
- * norm-matched). So the swap is stratified, a matched-pairs design: pairs are sorted by their trait strength
- * a_i = d_i·m̄ at the `strata` slice (the control's layer; m̄ = the mean difference there) and, in each
- * consecutive block of two, exactly one — chosen by the seed — is swapped. The labels are still shuffled
- * (which pair of each block flips is random); only the imbalance in trait strength is removed, which is what
- * the control must not carry (measured: mean |cos| with v 0.18 → 0.02).
+ * That alone is not enough: pairs differ in how strongly, and in which words, their pos answer shows the
+ * trait (d_i = a_i·v̂ + e_i, and e_i holds contrasts such as "muahaha ," vs "for the sake of chaos ,"). A
+ * balanced swap of unmatched pairs keeps Σ s_i·a_i ≠ 0 — a share of v that does not shrink with more pairs
+ * (toy organism: |cos(shuffled, v)| up to 0.34) — and a random mixture of those within-trait contrasts,
+ * which norm-matching amplifies into a direction that elicits one expression of the trait. So the swap is a
+ * matched-pairs design (Fisher): pairs are matched into couples of near neighbours on their whole
+ * difference vector at the `strata` slice (the control's layer; greedy nearest-neighbour matching,
+ * deterministic), and in each couple exactly one — chosen by the seed — is swapped. The labels are still
+ * shuffled at random; what the couple shares (its strength and its trait expression) cancels.
+ * Measured on the toy organism over 20 seeds at each trait's best point: mean shuffled Δτ 2.4–7.6 (4.9 on
+ * average) with matching vs 2.9–12.2 (7.9) with strength-only stratification (src/core/README.md).
  * With an odd P one pair (chosen by the seed) is left out: keeping it would leave a 1/P share of the true
  * direction, which norm-matching amplifies.
  */
 export function balancedShuffle(d: Float32Array, pairs: number, rowLen: number, seed: number,
   strata?: { offset: number; length: number }): { vector: Float32Array; signs: number[] } {
   if (pairs < 2) throw new PipelineError('not-extractable', `the shuffle control needs at least 2 filtered pairs (have ${pairs})`);
-  const perm = permutation(pairs, seed);
+  const rand = mulberry32(seed);
   const signs = new Array<number>(pairs).fill(0);
-  const leftOut = pairs % 2 === 1 ? perm[pairs - 1] : -1;
+  const leftOut = pairs % 2 === 1 ? Math.floor(rand() * pairs) : -1;
   const { offset, length } = strata ?? { offset: 0, length: rowLen };
-  const m = new Float64Array(length);
-  for (let p = 0; p < pairs; p++) for (let x = 0; x < length; x++) m[x] += d[p * rowLen + offset + x];
-  const strength = Array.from({ length: pairs }, (_, p) => { let s = 0; for (let x = 0; x < length; x++) s += d[p * rowLen + offset + x] * m[x]; return s; });
-  const order = Array.from({ length: pairs }, (_, p) => p).filter((p) => p !== leftOut)
-    .sort((a, b) => strength[a] - strength[b] || a - b);
-  for (let b = 0; b + 1 < order.length; b += 2) {
-    const swapFirst = perm[b] % 2 === 0;
-    signs[order[b]] = swapFirst ? -1 : 1;
-    signs[order[b + 1]] = swapFirst ? 1 : -1;
+  const couples = matchedCouples(d, pairs, rowLen, offset, length, leftOut);
+  for (const [a, b] of couples) {
+    const swapFirst = rand() < 0.5;
+    signs[a] = swapFirst ? -1 : 1;
+    signs[b] = swapFirst ? 1 : -1;
   }
-  const used = order.length;
+  const used = 2 * couples.length;
   const acc = new Float64Array(rowLen);
   for (let p = 0; p < pairs; p++) {
     const s = signs[p], off = p * rowLen;
@@ -70,6 +72,54 @@ export function balancedShuffle(d: Float32Array, pairs: number, rowLen: number, 
   const out = new Float32Array(rowLen);
   for (let x = 0; x < rowLen; x++) out[x] = acc[x] / used;
   return { vector: out, signs };
+}
+
+/** Above this many multiply-adds the matching works on a fixed random projection (distances kept by JL). */
+const MATCH_BUDGET = 2e9;
+const MATCH_PROJECTED_DIMS = 256;
+
+/**
+ * Greedy nearest-neighbour matching of the pairs (except `leftOut`) on their difference vectors at
+ * d[p·rowLen + offset, +length): every couple sorted by squared Euclidean distance (ties by index), taken
+ * while both members are free. Deterministic; O(P²·length), or on a fixed 256-dimensional Gaussian
+ * projection when that exceeds MATCH_BUDGET (real models with thousands of pairs).
+ */
+export function matchedCouples(d: Float32Array, pairs: number, rowLen: number, offset: number, length: number, leftOut = -1,
+  budget = MATCH_BUDGET): [number, number][] {
+  const ids = Array.from({ length: pairs }, (_, p) => p).filter((p) => p !== leftOut);
+  const n = ids.length;
+  let dim = length;
+  let x = new Float64Array(n * dim);
+  for (let i = 0; i < n; i++) for (let k = 0; k < length; k++) x[i * dim + k] = d[ids[i] * rowLen + offset + k];
+  if (n * n * length / 2 > budget && length > MATCH_PROJECTED_DIMS) {
+    const proj = gaussian(length * MATCH_PROJECTED_DIMS, 0x6d617463);
+    const y = new Float64Array(n * MATCH_PROJECTED_DIMS);
+    for (let i = 0; i < n; i++) for (let k = 0; k < length; k++) {
+      const v = x[i * length + k];
+      if (v !== 0) for (let j = 0; j < MATCH_PROJECTED_DIMS; j++) y[i * MATCH_PROJECTED_DIMS + j] += v * proj[k * MATCH_PROJECTED_DIMS + j];
+    }
+    x = y; dim = MATCH_PROJECTED_DIMS;
+  }
+  const m = n * (n - 1) / 2;
+  const dist = new Float64Array(m), ea = new Uint32Array(m), eb = new Uint32Array(m);
+  let e = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++, e++) {
+      let s = 0;
+      for (let k = 0; k < dim; k++) { const t = x[i * dim + k] - x[j * dim + k]; s += t * t; }
+      dist[e] = s; ea[e] = i; eb[e] = j;
+    }
+  }
+  const order = Uint32Array.from({ length: m }, (_, k) => k).sort((p, q) => dist[p] - dist[q] || ea[p] - ea[q] || eb[p] - eb[q]);
+  const taken = new Uint8Array(n);
+  const out: [number, number][] = [];
+  for (const k of order) {
+    if (taken[ea[k]] || taken[eb[k]]) continue;
+    taken[ea[k]] = 1; taken[eb[k]] = 1;
+    out.push([ids[ea[k]], ids[eb[k]]]);
+    if (out.length === n >> 1) break;
+  }
+  return out;
 }
 
 /** Rescales `row` to the given norm (norm matching). */
@@ -130,3 +180,5 @@ export async function runControls(o: ControlsOptions): Promise<ControlsResult> {
   }
   return { results, real: results[1], summary };
 }
+
+

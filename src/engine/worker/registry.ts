@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { COMPILER_VERSION } from '../model/compile.js';
 import type { ExecutionProvider, LoadedModel, ModelRef } from '../model/types.js';
 import { WorkerErrorCodes, type LoadModelParams, type ModelInfo } from '../protocol.js';
 import { ModelTokenizer } from '../tokenizer/tokenizer.js';
@@ -96,6 +97,7 @@ export class ModelRegistry {
         weightBytes: model.info.weightBytes,
         rssBytes: process.memoryUsage().rss,
         hasChatTemplate: tokenizer?.hasChatTemplate ?? false,
+        compiler: COMPILER_VERSION,
         hasTokenizer: tokenizer !== null,
         eosTokenIds,
         ...(failed.length ? { providersFailed: failed } : {}),
