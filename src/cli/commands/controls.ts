@@ -11,8 +11,9 @@ export const controlsCommand: CliCommand = {
   name: 'controls',
   summary: 'Random-direction and balanced label-shuffle controls at the same layer and coefficient',
   usage: `persona-lab controls --trait <name> --layer <ℓ> --coef <c> [--seeds 0,1,2] [--modes random,shuffled]
-  Controls are rescaled to ‖v[ℓ]‖. The shuffle swaps exactly half of the filtered pairs, one of each two pairs of
-  similar trait strength (upstream's per-pair coin flip leaks the true direction; see src/core/README.md).
+  Controls are rescaled to ‖v[ℓ]‖. The shuffle swaps exactly half of the filtered pairs, one of each couple of
+  near-neighbour pairs (matched pairs; upstream's per-pair coin flip leaks the true direction; see src/core/README.md).
+  Control effects at the last layer are heavy-tailed: use more seeds (e.g. --seeds 0:9:1) for a stable mean.
 ${VECTOR_USAGE}
 ${COMMON_USAGE}`,
   async run(ctx) {
