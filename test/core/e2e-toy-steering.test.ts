@@ -93,7 +93,7 @@ test('controls: random and matched-pairs shuffle directions, norm-matched at the
     // At the final layer (where every trait's best point lies once row L is added after the norm) steering is a
     // direct logit bias, and in this 650-word world a norm-matched direction now and then promotes a word that
     // opens one of the trait's phrases ("for the sake of chaos ,"): per-draw control effects are heavy-tailed
-    // (20 seeds: means 2.3–3.2 random, 2.4–7.6 shuffled; single draws up to ~45; src/core/README.md). A mean
+    // (20 seeds: means 2.3–3.2 random, 1.5–7.6 shuffled; single draws up to ~45; src/core/README.md). A mean
     // over 3 draws of such a distribution is noisy, so the issue's ≤ 5 is reported (count below) and asserted
     // are: every single draw stays ≥ 30 points below the real vector (a leaking shuffle — upstream's coin
     // flip — or a broken norm match reaches the real effect), and the random mean ≤ 10.

@@ -44,19 +44,18 @@ export function randomControl(layers: number, hidden: number, seed: number): Flo
  * difference vector at the `strata` slice (the control's layer; greedy nearest-neighbour matching,
  * deterministic), and in each couple exactly one — chosen by the seed — is swapped. The labels are still
  * shuffled at random; what the couple shares (its strength and its trait expression) cancels.
- * Measured on the toy organism over 20 seeds at each trait's best point: mean shuffled Δτ 2.4–7.6 (4.9 on
+ * Measured on the toy organism over 20 seeds at each trait's best point: mean shuffled Δτ 1.5–7.6 (4.5 on
  * average) with matching vs 2.9–12.2 (7.9) with strength-only stratification (src/core/README.md).
- * With an odd P one pair (chosen by the seed) is left out: keeping it would leave a 1/P share of the true
- * direction, which norm-matching amplifies.
+ * With an odd P the pair the matching leaves over is left out: keeping it would leave a 1/P share of the true
+ * direction, which norm-matching amplifies. The couples do not depend on the seed; pass them in to build
+ * several seeds' controls from one matching.
  */
 export function balancedShuffle(d: Float32Array, pairs: number, rowLen: number, seed: number,
-  strata?: { offset: number; length: number }): { vector: Float32Array; signs: number[] } {
+  strata: { offset: number; length: number } = { offset: 0, length: rowLen },
+  couples = matchedCouples(d, pairs, rowLen, strata.offset, strata.length)): { vector: Float32Array; signs: number[] } {
   if (pairs < 2) throw new PipelineError('not-extractable', `the shuffle control needs at least 2 filtered pairs (have ${pairs})`);
   const rand = mulberry32(seed);
   const signs = new Array<number>(pairs).fill(0);
-  const leftOut = pairs % 2 === 1 ? Math.floor(rand() * pairs) : -1;
-  const { offset, length } = strata ?? { offset: 0, length: rowLen };
-  const couples = matchedCouples(d, pairs, rowLen, offset, length, leftOut);
   for (const [a, b] of couples) {
     const swapFirst = rand() < 0.5;
     signs[a] = swapFirst ? -1 : 1;
@@ -79,18 +78,16 @@ const MATCH_BUDGET = 2e9;
 const MATCH_PROJECTED_DIMS = 256;
 
 /**
- * Greedy nearest-neighbour matching of the pairs (except `leftOut`) on their difference vectors at
- * d[p·rowLen + offset, +length): every couple sorted by squared Euclidean distance (ties by index), taken
- * while both members are free. Deterministic; O(P²·length), or on a fixed 256-dimensional Gaussian
- * projection when that exceeds MATCH_BUDGET (real models with thousands of pairs).
+ * Greedy nearest-neighbour matching of the pairs on their difference vectors at d[p·rowLen + offset, +length):
+ * every couple sorted by squared Euclidean distance (ties by index), taken while both members are free (with
+ * an odd count one pair is left over). Deterministic; O(P²·length), or on a fixed 256-dimensional Gaussian
+ * projection when that exceeds `budget` (real models with thousands of pairs).
  */
-export function matchedCouples(d: Float32Array, pairs: number, rowLen: number, offset: number, length: number, leftOut = -1,
+export function matchedCouples(d: Float32Array, n: number, rowLen: number, offset: number, length: number,
   budget = MATCH_BUDGET): [number, number][] {
-  const ids = Array.from({ length: pairs }, (_, p) => p).filter((p) => p !== leftOut);
-  const n = ids.length;
   let dim = length;
   let x = new Float64Array(n * dim);
-  for (let i = 0; i < n; i++) for (let k = 0; k < length; k++) x[i * dim + k] = d[ids[i] * rowLen + offset + k];
+  for (let i = 0; i < n; i++) for (let k = 0; k < length; k++) x[i * dim + k] = d[i * rowLen + offset + k];
   if (n * n * length / 2 > budget && length > MATCH_PROJECTED_DIMS) {
     const proj = gaussian(length * MATCH_PROJECTED_DIMS, 0x6d617463);
     const y = new Float64Array(n * MATCH_PROJECTED_DIMS);
@@ -116,7 +113,7 @@ export function matchedCouples(d: Float32Array, pairs: number, rowLen: number, o
   for (const k of order) {
     if (taken[ea[k]] || taken[eb[k]]) continue;
     taken[ea[k]] = 1; taken[eb[k]] = 1;
-    out.push([ids[ea[k]], ids[eb[k]]]);
+    out.push([ea[k], eb[k]]);
     if (out.length === n >> 1) break;
   }
   return out;
@@ -161,10 +158,12 @@ export async function runControls(o: ControlsOptions): Promise<ControlsResult> {
     if (!st) throw new PipelineError('vector-missing', `${o.pairDiffsPath} has no response_avg_diff tensor`);
     diffs = { data: st.data as Float32Array, pairs: st.shape[0] };
   }
+  const strata = { offset: o.layer * vec.hidden, length: vec.hidden };
+  const couples = diffs ? matchedCouples(diffs.data, diffs.pairs, vec.layers * vec.hidden, strata.offset, strata.length) : [];
   for (const seed of o.seeds) {
     for (const mode of o.modes) {
       const full = mode === 'random' ? randomControl(vec.layers, vec.hidden, seed)
-        : balancedShuffle(diffs!.data, diffs!.pairs, vec.layers * vec.hidden, seed, { offset: o.layer * vec.hidden, length: vec.hidden }).vector;
+        : balancedShuffle(diffs!.data, diffs!.pairs, vec.layers * vec.hidden, seed, strata, couples).vector;
       // Saved unnormalised, like upstream's control files.
       writeSafetensors(o.run.path(`control_${mode}_seed${seed}.safetensors`), { [`${kind}_diff`]: { dtype: 'F32', shape: [vec.layers, vec.hidden], data: full } },
         { mode, seed: String(seed), source_vector_sha: vec.metadata.trait_sha256 ?? '', layer_convention: vec.metadata.layer_convention ?? '' });
