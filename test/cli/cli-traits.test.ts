@@ -1,24 +1,14 @@
 /** The persona-lab CLI as scripts see it: spawned, exit codes, --json on stdout, progress on stderr. */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { cli } from './helpers.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const upstream = path.resolve(root, '..', 'shared', 'upstream-trait-data');
-
-export function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/index.ts'), ...args], { cwd: root, env: { ...process.env, ...env } });
-    let stdout = '', stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 let tmp = '';
 before(() => { tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-cli-')); });

@@ -9,6 +9,7 @@ import { gridCommand } from './grid.js';
 import { controlsCommand } from './controls.js';
 import { generateCommand } from './generate.js';
 import { demoCommand } from './demo.js';
+import { geometryCommand } from './geometry.js';
 
 export const allCommands: CliCommand[] = [
   parityCommand,
@@ -19,5 +20,6 @@ export const allCommands: CliCommand[] = [
   gridCommand,
   controlsCommand,
   generateCommand,
+  geometryCommand,
   demoCommand,
 ];

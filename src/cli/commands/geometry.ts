@@ -1,0 +1,52 @@
+/** persona-lab geometry: how a trait's vector moves across checkpoints (cosines to main and between neighbours, norms). */
+import path from 'node:path';
+import { UsageError, type CliCommand } from '../command.js';
+import { EXIT, fmt, int, modelPath, printJson, required, str, workspace } from '../common.js';
+import { discoverVectors, loadRevisionVectors, readVectorMatrix } from '../../core/geometry/sources.js';
+import { vectorTrajectory } from '../../core/geometry/trajectory.js';
+import { writeTrajectoryCsvs } from '../../core/geometry/csv.js';
+import { identifyModel } from '../../core/models.js';
+import { VECTOR_KINDS, type VectorKind } from '../../core/vectors/file.js';
+
+export const geometryCommand: CliCommand = {
+  name: 'geometry',
+  summary: 'Vector geometry across checkpoints: cosine to main, between consecutive revisions, full matrix, norms',
+  usage: `persona-lab geometry --trait <name> [--layer ℓ] [--vectors <root>] [--norms <dir>] [--out <dir>] [--kind response_avg]
+  <root>/<revision>/<trait>.safetensors (a Persona Lab workspace's vectors/<model>) or <root>/<revision>/<trait>_<kind>_diff.pt
+  (upstream pretraining_persona data/persona_vectors/<model>). Default root: <workspace>/vectors/<model> (--model, default the toy).
+  --layer: row ℓ = hidden_states[ℓ] (default L/2, upstream's 16 for 32-layer models). --norms: a folder of upstream
+  <revision>_{norms,shared_norms}.csv; norms are then also reported relative to the mean hidden-state norm at ℓ.
+  Writes upstream-named CSVs (vector_cosine_sim/_sequential/_to_main_<trait>_layer<ℓ>.csv, vector_norms_…) to --out
+  (default <workspace>/geometry/<model>).
+Files: [--workspace .persona-lab] [--model <checkpoint folder>]
+Output: [--json]`,
+  async run(ctx) {
+    const trait = required(ctx, 'trait');
+    const kind = str(ctx, 'kind', 'response_avg') as VectorKind;
+    if (!VECTOR_KINDS.includes(kind)) throw new UsageError(`--kind must be one of ${VECTOR_KINDS.join(', ')}`);
+    const ws = workspace(ctx);
+    const explicitRoot = str(ctx, 'vectors');
+    const root = explicitRoot ? path.resolve(explicitRoot) : path.dirname(ws.vectorDir(identifyModel(modelPath(ctx).path).name, 'main'));
+    const sources = discoverVectors(root, trait, kind);
+    ctx.stderr(`geometry: ${sources.length} revisions of ${trait} under ${root}`);
+    const layer = ctx.flags.layer === undefined ? defaultLayer(sources[sources.length - 1].file, kind) : int(ctx, 'layer', 0);
+    const normsDir = str(ctx, 'norms');
+    const t = vectorTrajectory(loadRevisionVectors(sources, layer, { kind, normsDir: normsDir ? path.resolve(normsDir) : undefined }), layer);
+    const out = path.resolve(str(ctx, 'out') ?? path.join(ws.root, 'geometry', path.basename(root)));
+    const files = writeTrajectoryCsvs(out, trait, t);
+    if (ctx.json) { printJson(ctx, { trait, root, ...t, files }); return EXIT.ok; }
+    ctx.stdout(`${trait}, layer ${layer} (row = hidden_states[${layer}]), reference ${t.main}`);
+    ctx.stdout(`${'revision'.padEnd(24)} ${'cos→main'.padStart(8)} ${'cos→prev'.padStart(8)} ${'‖v‖'.padStart(9)} ${'‖v‖/mean'.padStart(9)}`);
+    const toMain = new Map(t.toMain.map((x) => [x.revision, x.cosine]));
+    for (const [i, r] of t.revisions.entries()) {
+      const n = t.norms[i];
+      const prev = i > 0 ? t.sequential[i - 1].cosine : null;
+      ctx.stdout(`${r.padEnd(24)} ${fmt(r === t.main ? 1 : toMain.get(r), 3).padStart(8)} ${fmt(prev, 3).padStart(8)} ${fmt(n.norm, 3).padStart(9)} ${fmt(n.ratio, 3).padStart(9)}`);
+    }
+    ctx.stdout(`wrote ${files.length} CSV files to ${out}`);
+    return EXIT.ok;
+  },
+};
+
+/** L/2 for a vector with L+1 rows (16 for OLMo-3-7B's 33). */
+const defaultLayer = (file: string, kind: VectorKind) => Math.floor((readVectorMatrix(file, kind).rows - 1) / 2);
