@@ -21,5 +21,5 @@ export function vectorJobBase(ctx: CliContext, s: Session, trait: string) {
   };
 }
 
-export const VECTOR_USAGE = `Vector: [--vector <file.safetensors>] (default <workspace>/vectors/<model>/<revision>/<trait>.safetensors) [--kind response_avg|prompt_avg|prompt_last]
+export const VECTOR_USAGE = `Vector: [--vector <file.safetensors | upstream <trait>_<kind>_diff.pt>] (default <workspace>/vectors/<model>/<revision>/<trait>.safetensors) [--kind response_avg|prompt_avg|prompt_last]
 Eval: [--samples N] [--seed 1000] [--max-questions N]`;

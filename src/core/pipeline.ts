@@ -24,7 +24,7 @@ import type { Judge, JudgeUsage } from './judge/types.js';
 import { RunStore } from './storage/run.js';
 import type { Workspace } from './storage/workspace.js';
 import type { LoadedTrait } from './traits/load.js';
-import { readVectorFile, vectorRow, type VectorKind } from './vectors/file.js';
+import { assertVectorFits, readVectorFile, vectorRow, type VectorKind } from './vectors/file.js';
 
 export interface JobBase {
   ws: Workspace;
@@ -112,6 +112,7 @@ interface VectorJob extends JobBase { evalTrait: LoadedTrait; instructionTrait?:
 
 function vectorConfig(j: VectorJob) {
   if (!existsSync(j.vectorPath)) throw new PipelineError('vector-missing', `no vector file at ${j.vectorPath}; run \`persona-lab extract --trait ${j.trait}\` first`);
+  assertVectorFits(readVectorFile(j.vectorPath), j.vectorPath, { name: j.model.name, ...j.model.info.config });
   return { model: modelConfig(j.model), trait: j.trait, evalSha256: j.evalTrait.sha256, vectorSha256: sha256File(j.vectorPath), kind: j.kind ?? 'response_avg',
     sampler: j.sampling, samplerPreset: j.samplerPreset, seed: j.seed, samples: j.samples, maxQuestions: j.maxQuestions ?? null, judge: j.judge.id };
 }

@@ -5,7 +5,7 @@ import { UsageError } from '../command.js';
 import { EXIT, int, num, openSession, printJson, required, sampling, str } from '../common.js';
 import { modelKind } from '../../core/backend.js';
 import { evalPrompt, systemPrompt } from '../../core/prompts.js';
-import { readVectorFile, vectorRow, VECTOR_KINDS, type VectorKind } from '../../core/vectors/file.js';
+import { assertVectorFits, readVectorFile, vectorRow, VECTOR_KINDS, type VectorKind } from '../../core/vectors/file.js';
 import { steerCondition } from '../../core/evaluation/conditions.js';
 import type { PromptInput, SteerPositions, SteerSpec } from '../../engine/protocol.js';
 import { SAMPLING_USAGE } from './extract.js';
@@ -32,7 +32,9 @@ ${SAMPLING_USAGE}`,
         const file = str(ctx, 'vector') ? path.resolve(str(ctx, 'vector')!) : s.ws.vectorPath(s.model.name, s.model.revision, required(ctx, 'trait'));
         const kind = str(ctx, 'kind', 'response_avg') as VectorKind;
         if (!VECTOR_KINDS.includes(kind)) throw new UsageError(`--kind must be one of ${VECTOR_KINDS.join(', ')}`);
-        steer = steerCondition('steer', vectorRow(readVectorFile(file), kind, layer), layer, coef, { positions: str(ctx, 'positions', 'response') as SteerPositions }).steer;
+        const vec = readVectorFile(file);
+        assertVectorFits(vec, file, { name: s.model.name, ...s.model.info.config });
+        steer = steerCondition('steer', vectorRow(vec, kind, layer), layer, coef, { positions: str(ctx, 'positions', 'response') as SteerPositions }).steer;
       }
       const n = int(ctx, 'n', 1), seed = int(ctx, 'seed', 0);
       const res = await s.model.backend.generate({ modelId: s.model.info.modelId, sampling: sampling(ctx, s.isToy, chat).params,

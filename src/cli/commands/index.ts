@@ -10,6 +10,7 @@ import { controlsCommand } from './controls.js';
 import { generateCommand } from './generate.js';
 import { demoCommand } from './demo.js';
 import { geometryCommand } from './geometry.js';
+import { vectorsExport } from './vectors-export.js';
 
 export const allCommands: CliCommand[] = [
   parityCommand,
@@ -21,5 +22,6 @@ export const allCommands: CliCommand[] = [
   controlsCommand,
   generateCommand,
   geometryCommand,
+  vectorsExport,
   demoCommand,
 ];

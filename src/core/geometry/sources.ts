@@ -9,7 +9,6 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../errors.js';
 import { readVectorFile, type VectorKind } from '../vectors/file.js';
-import { readTorchTensor } from '../vectors/torch.js';
 import { parseSimpleCsv } from './csv.js';
 import { sortRevisions } from './revisions.js';
 import type { RevisionVector } from './trajectory.js';
@@ -36,13 +35,11 @@ export function discoverVectors(root: string, trait: string, kind: VectorKind = 
 
 /** A vector file's [L+1, H] matrix of one kind (.safetensors written by Persona Lab, or an upstream bare-tensor .pt). */
 export function readVectorMatrix(file: string, kind: VectorKind = 'response_avg'): { rows: number; hidden: number; data: Float32Array } {
-  if (file.endsWith('.pt')) {
-    const t = readTorchTensor(file);
-    if (t.shape.length !== 2) throw new PipelineError('vector-invalid', `${file}: expected a [L+1, H] tensor, found shape [${t.shape.join(', ')}]`);
-    return { rows: t.shape[0], hidden: t.shape[1], data: t.data };
-  }
   const v = readVectorFile(file);
-  return { rows: v.layers, hidden: v.hidden, data: v.data[kind] };
+  // An upstream .pt file holds the one kind its name states; take it whatever `kind` asks for.
+  const data = file.endsWith('.pt') ? Object.values(v.data)[0] : v.data[kind];
+  if (!data) throw new PipelineError('vector-invalid', `${file} has no ${kind} vector`);
+  return { rows: v.layers, hidden: v.hidden, data };
 }
 
 /** Row `layer` (= hidden_states[layer]) of a vector file. */

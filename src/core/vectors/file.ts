@@ -1,7 +1,8 @@
 /**
  * Persona vector files: safetensors holding one float32 tensor [L+1, H] per kind
  *   prompt_avg_diff, response_avg_diff (the one the papers use), prompt_last_diff
- * plus string metadata describing exactly how the vector was made.
+ * plus string metadata describing exactly how the vector was made. Upstream's bare-tensor `.pt` files
+ * (`<trait>_<kind>_diff.pt`, one kind each, same row convention) are read too, through ./torch.ts.
  *
  * Layer convention (src/engine/model/types.ts): row ℓ comes from HF hidden_states[ℓ]; row 0 is the
  * embedding output, row ℓ the residual stream after ℓ blocks, row L is after the final norm. Steering at
@@ -16,6 +17,7 @@ import path from 'node:path';
 import type { Reduction } from '../../engine/protocol.js';
 import { loadSafetensors, writeSafetensors } from '../../engine/weights/safetensors.js';
 import { PipelineError } from '../errors.js';
+import { readTorchTensor } from './torch.js';
 
 export const VECTOR_FORMAT = 'persona-lab-vector/1';
 export const LAYER_CONVENTION = 'hf-hidden-states: row l = hidden_states[l], l=0..L; row 0 = embeddings; row l = residual after l blocks; row L = after final norm; steering at l adds coef*row[l] to the output of block l-1';
@@ -26,8 +28,8 @@ export const tensorName = (k: VectorKind) => `${k}_diff`;
 export interface PersonaVector {
   layers: number;   // L+1 rows
   hidden: number;   // H
-  /** kind → [L+1, H] row-major */
-  data: Record<VectorKind, Float32Array>;
+  /** kind → [L+1, H] row-major (Persona Lab files hold all three kinds; an upstream .pt file holds one) */
+  data: Partial<Record<VectorKind, Float32Array>>;
   metadata: Record<string, string>;
 }
 
@@ -38,24 +40,59 @@ export function writeVectorFile(file: string, v: PersonaVector): void {
   const all = { ...v.metadata, format: VECTOR_FORMAT, layer_convention: LAYER_CONVENTION, shape: `${v.layers},${v.hidden}` };
   for (const k of Object.keys(all).sort()) meta[k] = all[k as keyof typeof all];
   const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {};
-  for (const k of VECTOR_KINDS) tensors[tensorName(k)] = { dtype: 'F32', shape: [v.layers, v.hidden], data: v.data[k] };
+  for (const k of VECTOR_KINDS) {
+    const data = v.data[k];
+    if (data) tensors[tensorName(k)] = { dtype: 'F32', shape: [v.layers, v.hidden], data };
+  }
   writeSafetensors(file, tensors, meta);
 }
 
+/** The kind an upstream file name states (`…_prompt_last_diff.pt`), else response_avg (upstream's default). */
+export function kindFromFileName(file: string): VectorKind {
+  const m = /(prompt_avg|response_avg|prompt_last)_diff\.pt$/.exec(path.basename(file));
+  return (m?.[1] as VectorKind | undefined) ?? 'response_avg';
+}
+
+function readTorchVector(file: string): PersonaVector {
+  const t = readTorchTensor(file);
+  if (t.shape.length !== 2) {
+    throw new PipelineError('vector-invalid', `${file}: a persona vector is a [L+1, H] matrix (row ℓ = hidden_states[ℓ]); this tensor has shape [${t.shape.join(', ')}]`);
+  }
+  const kind = kindFromFileName(file);
+  return { layers: t.shape[0], hidden: t.shape[1], data: { [kind]: t.data }, metadata: { format: 'torch-pt', source_dtype: t.dtype, kind } };
+}
+
 export function readVectorFile(file: string): PersonaVector {
+  if (file.endsWith('.pt')) return readTorchVector(file);
   let st;
   try { st = loadSafetensors(file); } catch (e) {
     throw new PipelineError('vector-missing', `cannot read vector file ${file}: ${(e as Error).message}. Run \`persona-lab extract\` first.`);
   }
-  const data = {} as Record<VectorKind, Float32Array>;
+  const data: PersonaVector['data'] = {};
   let shape: number[] | undefined;
   for (const k of VECTOR_KINDS) {
     const t = st.tensors.get(tensorName(k));
-    if (!t || t.dtype !== 'F32' || t.shape.length !== 2) throw new PipelineError('vector-invalid', `${file}: tensor ${tensorName(k)} missing or not a float32 [L+1, H] matrix`);
+    if (!t) continue;
+    if (t.dtype !== 'F32' || t.shape.length !== 2) throw new PipelineError('vector-invalid', `${file}: tensor ${tensorName(k)} is not a float32 [L+1, H] matrix`);
+    if (shape && (shape[0] !== t.shape[0] || shape[1] !== t.shape[1])) throw new PipelineError('vector-invalid', `${file}: tensors have different shapes`);
     shape = t.shape;
     data[k] = t.data as Float32Array;
   }
-  return { layers: shape![0], hidden: shape![1], data, metadata: st.metadata };
+  if (!shape) {
+    throw new PipelineError('vector-invalid', `${file} holds none of ${VECTOR_KINDS.map(tensorName).join(', ')} (it has: ${[...st.tensors.keys()].join(', ') || 'no tensors'})`);
+  }
+  return { layers: shape[0], hidden: shape[1], data, metadata: st.metadata };
+}
+
+/**
+ * Fails clearly when a vector was made for another model: it must have L+1 rows and H columns of the model
+ * it steers (a vector from OLMo-3-7B is [33, 4096]; the toy model takes [5, 128]).
+ */
+export function assertVectorFits(v: PersonaVector, file: string, model: { name: string; numLayers: number; hiddenSize: number }): void {
+  if (v.hidden !== model.hiddenSize || v.layers !== model.numLayers + 1) {
+    throw new PipelineError('vector-invalid', `${file} is [${v.layers}, ${v.hidden}] but ${model.name} takes [${model.numLayers + 1}, ${model.hiddenSize}] ` +
+      `(L+1 rows, row ℓ = hidden_states[ℓ], hidden size ${model.hiddenSize}): it was made for a different model`);
+  }
 }
 
 /** Row ℓ of one kind, as a fresh Float32Array. */
@@ -63,7 +100,12 @@ export function vectorRow(v: PersonaVector, kind: VectorKind, layer: number): Fl
   if (!Number.isInteger(layer) || layer < 0 || layer >= v.layers) {
     throw new PipelineError('vector-invalid', `layer ${layer} is outside 0..${v.layers - 1} (the vector has L+1 = ${v.layers} rows)`);
   }
-  return v.data[kind].slice(layer * v.hidden, (layer + 1) * v.hidden);
+  const data = v.data[kind];
+  if (!data) {
+    const have = VECTOR_KINDS.filter((k) => v.data[k]);
+    throw new PipelineError('vector-invalid', `the vector file has no ${kind} vector (it has: ${have.join(', ')}); pass --kind ${have[0]}`);
+  }
+  return data.slice(layer * v.hidden, (layer + 1) * v.hidden);
 }
 
 export function norm(a: Float32Array): number {
