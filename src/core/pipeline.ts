@@ -108,7 +108,7 @@ export async function runExtraction(j: ExtractJob): Promise<ExtractJobResult> {
 }
 
 // ---------------------------------------------------------------- evaluation jobs
-interface VectorJob extends JobBase { evalTrait: LoadedTrait; instructionTrait?: LoadedTrait; vectorPath: string; kind?: VectorKind }
+export interface VectorJob extends JobBase { evalTrait: LoadedTrait; instructionTrait?: LoadedTrait; vectorPath: string; kind?: VectorKind }
 
 function vectorConfig(j: VectorJob) {
   if (!existsSync(j.vectorPath)) throw new PipelineError('vector-missing', `no vector file at ${j.vectorPath}; run \`persona-lab extract --trait ${j.trait}\` first`);
@@ -121,7 +121,8 @@ function evalOptions(j: VectorJob, run: RunStore) {
   return { ...j, run, evalTrait: j.evalTrait.data, instruction: j.instructionTrait?.data.instruction ?? j.evalTrait.data.instruction };
 }
 
-function tableContext(j: VectorJob) {
+/** The combined.csv context of a vector job: its trait, revisions, vector and the extraction's filter statistics. */
+export function tableContext(j: VectorJob) {
   const meta = readVectorFile(j.vectorPath).metadata;
   let filter: Record<string, unknown> | undefined;
   try { filter = JSON.parse(meta.filter_stats ?? 'null') ?? undefined; } catch { filter = undefined; }

@@ -139,7 +139,8 @@ test('Bonferroni within trait counts the checkpoints of each trait', async () =>
     { trait: 'evil', eval_revision: 'step-200', trait_primary_p_two_sided: 0.3, trait_primary_p_greater: 0.15 },
     { trait: 'evil', eval_revision: 'main', trait_primary_p_two_sided: 0.02, trait_primary_p_greater: 0.01 },
     { trait: 'humorous', eval_revision: 'main', trait_primary_p_two_sided: 0.02, trait_primary_p_greater: null },
+    { trait: 'evil', eval_revision: 'step-0', vector_status: 'nonextractable' }, // no vector, no test: does not count
   ]);
-  assert.deepEqual(rows.map((r) => r.trait_primary_p_two_sided_bonferroni_within_trait), [0.03, 0.8999999999999999, 0.06, 0.02]);
+  assert.deepEqual(rows.map((r) => r.trait_primary_p_two_sided_bonferroni_within_trait), [0.03, 0.8999999999999999, 0.06, 0.02, null]);
   assert.equal(rows[3].trait_primary_p_greater_bonferroni_within_trait, null);
 });

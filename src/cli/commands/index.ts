@@ -10,6 +10,7 @@ import { controlsCommand } from './controls.js';
 import { generateCommand } from './generate.js';
 import { demoCommand } from './demo.js';
 import { geometryCommand } from './geometry.js';
+import { sweepCommand } from './sweep.js';
 import { vectorsExport } from './vectors-export.js';
 
 export const allCommands: CliCommand[] = [
@@ -21,6 +22,7 @@ export const allCommands: CliCommand[] = [
   gridCommand,
   controlsCommand,
   generateCommand,
+  sweepCommand,
   geometryCommand,
   vectorsExport,
   demoCommand,

@@ -67,13 +67,15 @@ export function combinedRows(ctx: TableContext, results: ConditionResult[], chec
 
 /**
  * Bonferroni within trait across a sweep: for each trait, m = the number of distinct checkpoints
- * (eval_revision) in the table; every row's primary p is multiplied by its trait's m (capped at 1).
+ * (eval_revision) that were tested (rows with a primary p; a checkpoint without a vector tests nothing);
+ * every row's primary p is multiplied by its trait's m (capped at 1).
  * Use this when concatenating combined_significance rows of several checkpoints.
  */
 export function applyBonferroniWithinTrait(rows: Record<string, CsvValue>[]): Record<string, CsvValue>[] {
   const revs = new Map<string, Set<string>>();
   for (const r of rows) {
     const k = String(r.trait);
+    if (typeof r.trait_primary_p_two_sided !== 'number') { if (!revs.has(k)) revs.set(k, new Set()); continue; }
     if (!revs.has(k)) revs.set(k, new Set());
     revs.get(k)!.add(String(r.eval_revision));
   }

@@ -1,0 +1,114 @@
+/** persona-lab sweep: extract and steer at every checkpoint of a model (upstream checkpoint_sweep.sh). */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { UsageError, type CliCommand } from '../command.js';
+import { EXIT, flag, fmt, int, num, printJson, progressPrinter, sampling, str, throughput, toyModelDir, traitFiles, workspace } from '../common.js';
+import { COMMON_USAGE } from './extract.js';
+import { createJudge } from '../../core/judge/factory.js';
+import { judgeSpec } from '../common.js';
+import { identifyModel } from '../../core/models.js';
+import { sortRevisions } from '../../core/geometry/revisions.js';
+import { runSweep, type SweepTrait } from '../../core/sweep.js';
+import { InferenceClient } from '../../engine/client.js';
+
+export const sweepCommand: CliCommand = {
+  name: 'sweep',
+  summary: 'Checkpoint sweep: extract each trait and steer with it at every revision; one table with Bonferroni; geometry',
+  usage: `persona-lab sweep --trait <name>[,<name>…] [--revisions all|a,b,c] [--layer ℓ --coef c | --steering evil=4:6,impolite=4:4]
+  [--samples 2] [--eval-samples 2] [--seed 0] [--eval-seed 1000] [--threshold 50] [--max-questions N]
+  The model is a folder with revisions/<name>/ checkpoints (like models/toy-persona, the default; revisions in its
+  manifest's order) or an HF cache repo folder (models--org--name) with --revisions. Per-trait steering points default
+  to the model manifest's recommendedSteering. A revision whose extraction keeps too few pairs gets a nonextractable
+  row and the sweep goes on. Writes <workspace>/runs/sweep-…/{combined.csv, combined_significance.csv, geometry/}.
+  Rerunning resumes every completed stage.
+${COMMON_USAGE}`,
+  async run(ctx) {
+    const traits = (str(ctx, 'trait') ?? '').split(',').filter(Boolean);
+    if (traits.length === 0) throw new UsageError('--trait is required');
+    const ws = workspace(ctx);
+    const { root, revisions, manifest, hfCache } = resolveRevisions(ctx);
+    const points = steeringPoints(ctx, traits, manifest);
+    const sweepTraits: SweepTrait[] = traits.map((trait) => {
+      const files = traitFiles(ctx, ws, trait, { extract: true, eval: true });
+      return { trait, extract: files.extract!, eval: files.eval!, ...points[trait] };
+    });
+    const isToy = toyModelDir() !== undefined && path.resolve(root) === path.resolve(toyModelDir()!);
+    const threads = num(ctx, 'threads');
+    const client = await InferenceClient.start({ threads, log: (level, msg) => { if (level !== 'info' || flag(ctx, 'verbose')) ctx.stderr(`[worker] ${msg}`); } });
+    try {
+      const judge = await createJudge(judgeSpec(ctx, isToy), ws, { onRetry: (i) => ctx.stderr(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) });
+      let chat: boolean | undefined;
+      const openModel = async (revision: string) => {
+        const p = hfCache ? root : path.join(root, 'revisions', revision);
+        ctx.stderr(`loading ${path.basename(root)}@${revision} …`);
+        const info = await client.loadModel({ path: p, revision: hfCache ? revision : undefined, threads });
+        chat ??= info.hasChatTemplate;
+        const id = identifyModel(p, hfCache ? revision : undefined);
+        return { model: { backend: client, info, name: id.name, revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
+      };
+      // The sampler depends on chat vs base; decide it from the first revision (a sweep does not mix them).
+      const first = await openModel(revisions[0]);
+      await first.close();
+      const samp = sampling(ctx, isToy, chat!);
+      const modelName = identifyModel(hfCache ? root : path.join(root, 'revisions', revisions[0])).name;
+      const { run, rows, trajectories } = await runSweep({
+        ws, judge, modelName, revisions, openModel, traits: sweepTraits, sampling: samp.params, samplerPreset: samp.preset,
+        extract: { samples: int(ctx, 'samples', isToy ? 2 : 10), seed: int(ctx, 'seed', 0), threshold: num(ctx, 'threshold', 50), maxQuestions: num(ctx, 'max-questions') },
+        evaluate: { samples: int(ctx, 'eval-samples', isToy ? 2 : 10), seed: int(ctx, 'eval-seed', 1000), maxQuestions: num(ctx, 'max-questions') },
+        runId: str(ctx, 'run-id'), progress: progressPrinter(ctx, 'sweep'), signal: ctx.signal, ...throughput(ctx),
+      });
+      if (ctx.json) { printJson(ctx, { runId: run.runId, runDir: run.dir, rows, trajectories }); return EXIT.ok; }
+      ctx.stdout(`${'revision'.padEnd(20)} ${'trait'.padEnd(12)} ${'pairs'.padStart(7)} ${'Δτ'.padStart(6)} ${'coh'.padStart(5)} ${'p (Bonf.)'.padStart(10)} ${'cos→main'.padStart(8)}`);
+      for (const r of rows) {
+        const t = trajectories[String(r.trait)];
+        const cos = t?.revisions.includes(String(r.eval_revision)) ? (r.eval_revision === t.main ? 1 : t.toMain.find((x) => x.revision === r.eval_revision)?.cosine) : undefined;
+        const p = r.trait_primary_p_two_sided_bonferroni_within_trait;
+        ctx.stdout(`${String(r.eval_revision).padEnd(20)} ${String(r.trait).padEnd(12)} ${String(r.effective_rows ?? 0).padStart(7)} ${r.vector_exists ? fmt(r.delta_trait_mean as number).padStart(6) : '  none'} ` +
+          `${r.vector_exists ? fmt(r.output_coherence_mean as number).padStart(5) : '     '} ${typeof p === 'number' ? p.toPrecision(2).padStart(10) : ''.padStart(10)} ${fmt(cos, 3).padStart(8)}`);
+      }
+      ctx.stdout(`tables: ${path.relative(process.cwd(), run.path('combined_significance.csv'))}; geometry: ${path.relative(process.cwd(), run.path('geometry'))}`);
+      return EXIT.ok;
+    } finally { await client.dispose(); }
+  },
+};
+
+function resolveRevisions(ctx: Parameters<CliCommand['run']>[0]): { root: string; revisions: string[]; manifest: Record<string, unknown> | null; hfCache: boolean } {
+  const root = path.resolve(str(ctx, 'model') ?? toyModelDir() ?? '');
+  if (!existsSync(root)) throw new UsageError(`model folder ${root} does not exist; pass --model <folder with revisions/> or the toy is missing`);
+  const manifestFile = path.join(root, 'manifest.json');
+  const manifest = existsSync(manifestFile) ? JSON.parse(readFileSync(manifestFile, 'utf8')) as Record<string, unknown> : null;
+  const asked = str(ctx, 'revisions', 'all');
+  const hfCache = path.basename(root).startsWith('models--');
+  let available: string[];
+  if (hfCache) {
+    if (asked === 'all') throw new UsageError('an HF cache repo needs --revisions a,b,c (the branches or commits to sweep)');
+    available = asked.split(',');
+  } else if (existsSync(path.join(root, 'revisions'))) {
+    const listed = Array.isArray(manifest?.revisions) ? (manifest.revisions as { name: string }[]).map((r) => r.name) : [];
+    available = listed.length ? listed : sortRevisions(readdirSync(path.join(root, 'revisions')));
+  } else {
+    throw new UsageError(`${root} has no revisions/ folder: a sweep needs a model with several checkpoints (a folder with revisions/<name>/, or an HF cache repo folder with --revisions)`);
+  }
+  const revisions = asked === 'all' || hfCache ? available : asked.split(',').map((r) => r.trim()).filter(Boolean);
+  for (const r of revisions) if (!available.includes(r)) throw new UsageError(`revision ${r} is not one of ${available.join(', ')}`);
+  return { root, revisions, manifest, hfCache };
+}
+
+function steeringPoints(ctx: Parameters<CliCommand['run']>[0], traits: string[], manifest: Record<string, unknown> | null): Record<string, { layer: number; coef: number }> {
+  const out: Record<string, { layer: number; coef: number }> = {};
+  const recommended = (manifest?.recommendedSteering ?? {}) as Record<string, { layer?: number; coef?: number }>;
+  const explicit = new Map<string, { layer: number; coef: number }>();
+  for (const part of (str(ctx, 'steering') ?? '').split(',').filter(Boolean)) {
+    const m = /^([^=]+)=(\d+):(-?[\d.]+)$/.exec(part.trim());
+    if (!m) throw new UsageError(`--steering: "${part}" must be trait=layer:coef`);
+    explicit.set(m[1], { layer: Number(m[2]), coef: Number(m[3]) });
+  }
+  const layer = num(ctx, 'layer'), coef = num(ctx, 'coef');
+  for (const t of traits) {
+    const r = recommended[t];
+    const p = explicit.get(t) ?? (layer !== undefined && coef !== undefined ? { layer, coef } : r?.layer !== undefined && r.coef !== undefined ? { layer: r.layer, coef: r.coef } : undefined);
+    if (!p) throw new UsageError(`no steering point for ${t}: pass --layer and --coef, or --steering ${t}=<layer>:<coef>`);
+    out[t] = p;
+  }
+  return out;
+}

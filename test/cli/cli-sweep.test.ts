@@ -1,0 +1,72 @@
+/**
+ * persona-lab sweep on the toy organism: an untrained checkpoint keeps no pairs (a nonextractable row, the sweep
+ * goes on), main gets a vector that steers; one table with upstream's columns and Bonferroni over the tested
+ * checkpoints; geometry over the revisions with vectors; a rerun resumes everything.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SIGNIFICANCE_COLUMNS } from '../../src/core/evaluation/report.js';
+import { parseSimpleCsv } from '../../src/core/geometry/csv.js';
+import { cli } from './helpers.js';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const available = existsSync(path.join(root, 'models', 'toy-persona', 'revisions', 'main', 'config.json'));
+let tmp = '';
+before(() => { tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-sweep-')); });
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const args = () => ['sweep', '--trait', 'sycophantic', '--revisions', 'stage1-step0,stage1-step550,main', '--max-questions', '6', '--workspace', tmp, '--json'];
+
+test('sweep: nonextractable early checkpoint, steering at trained ones, Bonferroni over tested checkpoints, geometry, resume', { timeout: 300_000 }, async (t) => {
+  if (!available) { t.skip('toy model absent'); return; }
+  const t0 = Date.now();
+  const r = await cli(args());
+  assert.equal(r.code, 0, r.stderr);
+  const first = Date.now() - t0;
+  const j = JSON.parse(r.stdout);
+  const rows = j.rows as Record<string, unknown>[];
+  assert.deepEqual(rows.map((x) => x.eval_revision), ['stage1-step0', 'stage1-step550', 'main']);
+  assert.equal(rows[0].vector_status, 'nonextractable');
+  assert.match(String(rows[0].status), /^nonextractable: /);
+  assert.equal(rows[0].trait_primary_p_two_sided_bonferroni_within_trait, null);
+  for (const row of rows.slice(1)) {
+    assert.equal(row.vector_status, 'ok');
+    assert.equal(row.layer, 4);
+    assert.equal(row.coef, 3, 'the toy manifest\'s recommended sycophantic point');
+    // two tested checkpoints → m = 2
+    const p = row.trait_primary_p_two_sided as number, pb = row.trait_primary_p_two_sided_bonferroni_within_trait as number;
+    assert.ok(Math.abs(pb - Math.min(1, 2 * p)) < 1e-12, `Bonferroni m = 2: ${p} → ${pb}`);
+  }
+  t.diagnostic(`Δτ: step550 ${rows[1].delta_trait_mean}, main ${rows[2].delta_trait_mean}; ${first} ms`);
+  assert.ok((rows[2].delta_trait_mean as number) > 20, 'main steers');
+  const table = parseSimpleCsv(readFileSync(path.join(j.runDir, 'combined_significance.csv'), 'utf8'));
+  assert.deepEqual(table[0], [...SIGNIFICANCE_COLUMNS]);
+  const geo = j.trajectories.sycophantic;
+  assert.deepEqual(geo.revisions, ['stage1-step550', 'main']);
+  assert.ok(geo.toMain[0].cosine > 0.5, `step550 → main cosine ${geo.toMain[0].cosine}`);
+  assert.ok(existsSync(path.join(j.runDir, 'geometry', 'vector_cosine_to_main_sycophantic_layer4.csv')));
+
+  const records = () => readdirSync(path.join(tmp, 'runs')).flatMap((d) => ['generations.jsonl', 'judgements.jsonl']
+    .map((f) => path.join(tmp, 'runs', d, f)).filter((f) => existsSync(f)).map((f) => `${f}:${statSync(f).size}`)).sort();
+  const before = records();
+  assert.ok(before.length >= 5, 'extract runs for 3 revisions + evaluate runs for 2');
+  const t1 = Date.now();
+  const again = await cli(args());
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout).rows, rows, 'a rerun gives the same table');
+  assert.deepEqual(records(), before, 'a rerun generates and judges nothing (every record file unchanged)');
+  t.diagnostic(`rerun ${Date.now() - t1} ms`);
+});
+
+test('sweep: usage errors name what to pass', async (t) => {
+  if (!available) { t.skip('toy model absent'); return; }
+  const r = await cli(['sweep', '--trait', 'evil', '--revisions', 'stage9-step1', '--workspace', tmp]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /revision stage9-step1 is not one of stage1-step0, .*main/);
+  const s = await cli(['sweep', '--trait', 'evil', '--steering', 'evil=four', '--workspace', tmp]);
+  assert.equal(s.code, 2);
+  assert.match(s.stderr, /must be trait=layer:coef/);
+});
