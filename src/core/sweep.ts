@@ -22,6 +22,8 @@ import { writeCsv, type CsvValue } from './storage/csv.js';
 import { RunStore } from './storage/run.js';
 import type { Workspace } from './storage/workspace.js';
 import type { LoadedTrait } from './traits/load.js';
+import { PipelineError } from './errors.js';
+import { runTransfer, type TransferScaling } from './transfer.js';
 
 export interface SweepTrait { trait: string; extract: LoadedTrait; eval: LoadedTrait; layer: number; coef: number }
 export interface OpenedModel { model: ModelHandle; close(): Promise<void> }
@@ -45,6 +47,10 @@ export interface SweepJob {
   runId?: string;
   progress?: ProgressSink;
   signal?: AbortSignal;
+  /** Evaluate each vector at its own checkpoint (upstream checkpoint_sweep). Default true. */
+  sameCheckpoint?: boolean;
+  /** Also evaluate every revision's vector on one target model (upstream transfer_sweep; ./transfer.ts). */
+  transfer?: { openTarget(): Promise<OpenedModel>; scaling: TransferScaling };
 }
 
 export interface SweepResult {
@@ -53,12 +59,14 @@ export interface SweepResult {
   rows: Record<string, CsvValue>[];
   /** trait → geometry over the revisions that have a vector (null when fewer than one). */
   trajectories: Record<string, Trajectory | null>;
+  /** Transfer rows (every revision's vector on the target), when a transfer target was given. */
+  transferRows?: Record<string, CsvValue>[];
 }
 
 export async function runSweep(j: SweepJob): Promise<SweepResult> {
   const config = {
     stage: 'sweep', model: j.modelName, revisions: j.revisions, sampler: j.sampling, samplerPreset: j.samplerPreset, judge: j.judge.id,
-    extract: j.extract, evaluate: j.evaluate,
+    extract: j.extract, evaluate: j.evaluate, sameCheckpoint: j.sameCheckpoint !== false, transferScaling: j.transfer?.scaling ?? null,
     traits: j.traits.map((t) => ({ trait: t.trait, extractSha256: t.extract.sha256, evalSha256: t.eval.sha256, layer: t.layer, coef: t.coef })),
   };
   const run = RunStore.open(j.ws, 'sweep', config, j.runId ?? RunStore.defaultRunId('sweep', `${j.modelName}-${j.traits.map((t) => t.trait).join('+')}`, config));
@@ -77,6 +85,7 @@ export async function runSweep(j: SweepJob): Promise<SweepResult> {
             rows.push(nonExtractableRow(j, t, revision, ex.result.reason, ex.result.filter as unknown as Record<string, unknown>));
             continue;
           }
+          if (j.sameCheckpoint === false) continue;
           const job = { ...base, evalTrait: t.eval, instructionTrait: t.extract, vectorPath: ex.result.vectorPath, samples: j.evaluate.samples, seed: j.evaluate.seed, maxQuestions: j.evaluate.maxQuestions };
           const ev = await runEvaluation({ ...job, layer: t.layer, coef: t.coef });
           const ctx = tableContext(job);
@@ -87,19 +96,48 @@ export async function runSweep(j: SweepJob): Promise<SweepResult> {
     const table = applyBonferroniWithinTrait(rows);
     writeCsv(run.path('combined.csv'), COMBINED_COLUMNS, table);
     writeCsv(run.path('combined_significance.csv'), SIGNIFICANCE_COLUMNS, table);
+    const transferRows = j.transfer ? await transferStage(j, j.transfer) : undefined;
+    if (transferRows) {
+      writeCsv(run.path('transfer_combined.csv'), COMBINED_COLUMNS, transferRows);
+      writeCsv(run.path('transfer_combined_significance.csv'), SIGNIFICANCE_COLUMNS, transferRows);
+    }
     const trajectories: Record<string, Trajectory | null> = {};
     for (const t of j.traits) {
       const sources = j.revisions.map((revision) => ({ revision, file: j.ws.vectorPath(j.modelName, revision, t.trait) })).filter((s) => existsSync(s.file));
       trajectories[t.trait] = sources.length ? vectorTrajectory(loadRevisionVectors(sources, t.layer), t.layer) : null;
       if (trajectories[t.trait]) writeTrajectoryCsvs(run.path('geometry'), t.trait, trajectories[t.trait]!);
     }
-    run.writeJson('results.json', { rows: table, trajectories });
+    run.writeJson('results.json', { rows: table, trajectories, transferRows });
     run.updateManifest({ status: 'done', outputs: { combined: run.path('combined.csv'), significance: run.path('combined_significance.csv'), geometry: run.path('geometry') } });
-    return { run, rows: table, trajectories };
+    return { run, rows: table, trajectories, transferRows };
   } catch (e) {
     run.updateManifest({ status: 'failed', message: (e as Error).message });
     throw e;
   }
+}
+
+/** Every revision's vector on the transfer target, per trait (the target's own vector, extracted there, is the reference). */
+async function transferStage(j: SweepJob, tr: NonNullable<SweepJob['transfer']>): Promise<Record<string, CsvValue>[]> {
+  const { model, close } = await tr.openTarget();
+  try {
+    const out: Record<string, CsvValue>[] = [];
+    for (const t of j.traits) {
+      const note = `transfer → ${model.name}@${model.revision} ${t.trait}`;
+      const progress = j.progress && ((p: Parameters<ProgressSink>[0]) => j.progress!({ ...p, note: p.note ? `${note} ${p.note}` : note }));
+      const common = { ws: j.ws, judge: j.judge, trait: t.trait, sampling: j.sampling, samplerPreset: j.samplerPreset, chunkSize: j.chunkSize, batchSize: j.batchSize, signal: j.signal, progress };
+      const own = await runExtraction({ ...common, model, traitFile: t.extract, samples: j.extract.samples, seed: j.extract.seed, threshold: j.extract.threshold, maxQuestions: j.extract.maxQuestions });
+      const targetVectorPath = own.result.status === 'ok' ? own.result.vectorPath : undefined;
+      if (tr.scaling === 'match-target' && !targetVectorPath) {
+        throw new PipelineError('not-extractable', `match-target transfer needs ${t.trait}'s vector on the target ${model.name}@${model.revision}, which is not extractable there; use raw scaling`);
+      }
+      const sources = j.revisions.map((revision) => ({ revision, vectorPath: j.ws.vectorPath(j.modelName, revision, t.trait) })).filter((s) => existsSync(s.vectorPath));
+      if (sources.length === 0) continue;
+      const { rows } = await runTransfer({ ...common, target: model, evalTrait: t.eval, sources, targetVectorPath, layer: t.layer, coef: t.coef, scaling: tr.scaling,
+        samples: j.evaluate.samples, seed: j.evaluate.seed, maxQuestions: j.evaluate.maxQuestions });
+      out.push(...rows);
+    }
+    return out;
+  } finally { await close(); }
 }
 
 /** A sweep row for a checkpoint whose extraction kept too few pairs: no vector, so no steering. */

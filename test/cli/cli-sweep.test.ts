@@ -61,6 +61,31 @@ test('sweep: nonextractable early checkpoint, steering at trained ones, Bonferro
   t.diagnostic(`rerun ${Date.now() - t1} ms`);
 });
 
+test('sweep --transfer-to: every revision\'s vector on the instruct model, direction-matched to its own vector; Bonferroni over sources', { timeout: 300_000 }, async (t) => {
+  if (!available) { t.skip('toy model absent'); return; }
+  const target = path.join(root, 'models', 'toy-persona-instruct');
+  const r = await cli(['sweep', '--trait', 'sycophantic', '--revisions', 'stage1-step550,main', '--max-questions', '6', '--workspace', tmp,
+    '--transfer-to', target, '--no-same-checkpoint', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.deepEqual(j.rows, [], '--no-same-checkpoint: no same-checkpoint rows');
+  const rows = j.transferRows as Record<string, unknown>[];
+  assert.deepEqual(rows.map((x) => x.extract_revision), ['stage1-step550', 'main', 'target:toy-persona-instruct@main']);
+  assert.ok(rows.every((x) => x.eval_revision === 'toy-persona-instruct@main' && x.scaling_mode === 'match_target_vector_norm'));
+  for (const x of rows.slice(0, 2)) {
+    assert.ok(Math.abs((x.trait_primary_p_two_sided_bonferroni_within_trait as number) - Math.min(1, 2 * (x.trait_primary_p_two_sided as number))) < 1e-12, 'm = 2 source checkpoints');
+  }
+  assert.equal(rows[2].trait_primary_p_two_sided_bonferroni_within_trait, rows[2].trait_primary_p_two_sided, 'the reference row is not one of the tested sources');
+  t.diagnostic(`transfer Δτ: ${rows.map((x) => `${String(x.extract_revision)} ${(x.delta_trait_mean as number).toFixed(1)}`).join(', ')}`);
+  assert.ok((rows[1].delta_trait_mean as number) > 20, 'the base model\'s vector steers the instruct model');
+  // match-target: every steered condition adds a row of the target vector's norm
+  const transferRun = readdirSync(path.join(tmp, 'runs')).find((d) => d.startsWith('transfer-toy-persona-instruct-main-sycophantic-'))!;
+  const conds = (JSON.parse(readFileSync(path.join(tmp, 'runs', transferRun, 'results.json'), 'utf8')).conditions as { condition: { kind: string; vectorNorm?: number } }[])
+    .filter((c) => c.condition.kind === 'steer').map((c) => c.condition.vectorNorm!);
+  assert.equal(conds.length, 3);
+  for (const n of conds) assert.ok(Math.abs(n - conds[2]) < 1e-4 * conds[2], `norms ${conds.join(', ')}`);
+});
+
 test('sweep: usage errors name what to pass', async (t) => {
   if (!available) { t.skip('toy model absent'); return; }
   const r = await cli(['sweep', '--trait', 'evil', '--revisions', 'stage9-step1', '--workspace', tmp]);

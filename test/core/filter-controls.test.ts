@@ -143,4 +143,10 @@ test('Bonferroni within trait counts the checkpoints of each trait', async () =>
   ]);
   assert.deepEqual(rows.map((r) => r.trait_primary_p_two_sided_bonferroni_within_trait), [0.03, 0.8999999999999999, 0.06, 0.02, null]);
   assert.equal(rows[3].trait_primary_p_greater_bonferroni_within_trait, null);
+  // a transfer table: one eval revision, several source checkpoints → count the sources
+  const transfer = applyBonferroniWithinTrait([
+    { trait: 'evil', extract_revision: 'step-100', eval_revision: 'instruct', trait_primary_p_two_sided: 0.01 },
+    { trait: 'evil', extract_revision: 'main', eval_revision: 'instruct', trait_primary_p_two_sided: 0.02 },
+  ], 'extract_revision');
+  assert.deepEqual(transfer.map((r) => r.trait_primary_p_two_sided_bonferroni_within_trait), [0.02, 0.04]);
 });

@@ -16,11 +16,15 @@ export const sweepCommand: CliCommand = {
   summary: 'Checkpoint sweep: extract each trait and steer with it at every revision; one table with Bonferroni; geometry',
   usage: `persona-lab sweep --trait <name>[,<name>…] [--revisions all|a,b,c] [--layer ℓ --coef c | --steering evil=4:6,impolite=4:4]
   [--samples 2] [--eval-samples 2] [--seed 0] [--eval-seed 1000] [--threshold 50] [--max-questions N]
+  [--transfer-to <checkpoint folder> [--transfer-scaling match-target|raw] [--no-same-checkpoint]]
   The model is a folder with revisions/<name>/ checkpoints (like models/toy-persona, the default; revisions in its
   manifest's order) or an HF cache repo folder (models--org--name) with --revisions. Per-trait steering points default
   to the model manifest's recommendedSteering. A revision whose extraction keeps too few pairs gets a nonextractable
   row and the sweep goes on. Writes <workspace>/runs/sweep-…/{combined.csv, combined_significance.csv, geometry/}.
-  Rerunning resumes every completed stage.
+  Rerunning resumes every completed stage. --transfer-to also evaluates every revision's vector on one target model
+  (upstream transfer_sweep; e.g. models/toy-persona-instruct): baseline once per trait, the target's own vector as the
+  reference row, Bonferroni over the source checkpoints → transfer_combined*.csv. match-target (default) rescales each
+  vector to the norm of the target's own vector (a pure direction transfer); raw uses the vectors as they are.
 ${COMMON_USAGE}`,
   async run(ctx) {
     const traits = (str(ctx, 'trait') ?? '').split(',').filter(Boolean);
@@ -51,13 +55,28 @@ ${COMMON_USAGE}`,
       await first.close();
       const samp = sampling(ctx, isToy, chat!);
       const modelName = identifyModel(hfCache ? root : path.join(root, 'revisions', revisions[0])).name;
-      const { run, rows, trajectories } = await runSweep({
+      const transferTo = str(ctx, 'transfer-to');
+      const scaling = str(ctx, 'transfer-scaling', 'match-target');
+      if (scaling !== 'match-target' && scaling !== 'raw') throw new UsageError('--transfer-scaling must be match-target or raw');
+      if (transferTo && !existsSync(transferTo)) throw new UsageError(`--transfer-to ${transferTo} does not exist`);
+      const transfer = transferTo ? {
+        scaling: scaling as 'match-target' | 'raw',
+        openTarget: async () => {
+          const p = path.resolve(transferTo);
+          ctx.stderr(`loading transfer target ${p} …`);
+          const info = await client.loadModel({ path: p, threads });
+          const id = identifyModel(p);
+          return { model: { backend: client, info, name: id.name, revision: id.revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
+        },
+      } : undefined;
+      const { run, rows, trajectories, transferRows } = await runSweep({
+        transfer, sameCheckpoint: !flag(ctx, 'no-same-checkpoint'),
         ws, judge, modelName, revisions, openModel, traits: sweepTraits, sampling: samp.params, samplerPreset: samp.preset,
         extract: { samples: int(ctx, 'samples', isToy ? 2 : 10), seed: int(ctx, 'seed', 0), threshold: num(ctx, 'threshold', 50), maxQuestions: num(ctx, 'max-questions') },
         evaluate: { samples: int(ctx, 'eval-samples', isToy ? 2 : 10), seed: int(ctx, 'eval-seed', 1000), maxQuestions: num(ctx, 'max-questions') },
         runId: str(ctx, 'run-id'), progress: progressPrinter(ctx, 'sweep'), signal: ctx.signal, ...throughput(ctx),
       });
-      if (ctx.json) { printJson(ctx, { runId: run.runId, runDir: run.dir, rows, trajectories }); return EXIT.ok; }
+      if (ctx.json) { printJson(ctx, { runId: run.runId, runDir: run.dir, rows, trajectories, transferRows }); return EXIT.ok; }
       ctx.stdout(`${'revision'.padEnd(20)} ${'trait'.padEnd(12)} ${'pairs'.padStart(7)} ${'Δτ'.padStart(6)} ${'coh'.padStart(5)} ${'p (Bonf.)'.padStart(10)} ${'cos→main'.padStart(8)}`);
       for (const r of rows) {
         const t = trajectories[String(r.trait)];
@@ -65,6 +84,13 @@ ${COMMON_USAGE}`,
         const p = r.trait_primary_p_two_sided_bonferroni_within_trait;
         ctx.stdout(`${String(r.eval_revision).padEnd(20)} ${String(r.trait).padEnd(12)} ${String(r.effective_rows ?? 0).padStart(7)} ${r.vector_exists ? fmt(r.delta_trait_mean as number).padStart(6) : '  none'} ` +
           `${r.vector_exists ? fmt(r.output_coherence_mean as number).padStart(5) : '     '} ${typeof p === 'number' ? p.toPrecision(2).padStart(10) : ''.padStart(10)} ${fmt(cos, 3).padStart(8)}`);
+      }
+      if (transferRows?.length) {
+        ctx.stdout(`transfer to ${String(transferRows[0].eval_revision)}:`);
+        for (const r of transferRows) {
+          const p = r.trait_primary_p_two_sided_bonferroni_within_trait;
+          ctx.stdout(`  ${String(r.extract_revision).padEnd(32)} ${String(r.trait).padEnd(12)} Δτ ${fmt(r.delta_trait_mean as number).padStart(6)} coh ${fmt(r.output_coherence_mean as number).padStart(5)} ${typeof p === 'number' ? `p ${p.toPrecision(2)}` : ''}`);
+        }
       }
       ctx.stdout(`tables: ${path.relative(process.cwd(), run.path('combined_significance.csv'))}; geometry: ${path.relative(process.cwd(), run.path('geometry'))}`);
       return EXIT.ok;

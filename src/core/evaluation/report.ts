@@ -69,15 +69,16 @@ export function combinedRows(ctx: TableContext, results: ConditionResult[], chec
  * Bonferroni within trait across a sweep: for each trait, m = the number of distinct checkpoints
  * (eval_revision) that were tested (rows with a primary p; a checkpoint without a vector tests nothing);
  * every row's primary p is multiplied by its trait's m (capped at 1).
- * Use this when concatenating combined_significance rows of several checkpoints.
+ * Use this when concatenating combined_significance rows of several checkpoints. A transfer table (every vector
+ * evaluated on one target) counts its source checkpoints instead: `by = 'extract_revision'`.
  */
-export function applyBonferroniWithinTrait(rows: Record<string, CsvValue>[]): Record<string, CsvValue>[] {
+export function applyBonferroniWithinTrait(rows: Record<string, CsvValue>[], by: 'eval_revision' | 'extract_revision' = 'eval_revision'): Record<string, CsvValue>[] {
   const revs = new Map<string, Set<string>>();
   for (const r of rows) {
     const k = String(r.trait);
     if (typeof r.trait_primary_p_two_sided !== 'number') { if (!revs.has(k)) revs.set(k, new Set()); continue; }
     if (!revs.has(k)) revs.set(k, new Set());
-    revs.get(k)!.add(String(r.eval_revision));
+    revs.get(k)!.add(String(r[by]));
   }
   return rows.map((r) => {
     const m = revs.get(String(r.trait))!.size;

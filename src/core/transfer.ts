@@ -1,0 +1,118 @@
+/**
+ * Transfer (upstream `transfer_sweep.sh`, digest §10.2): vectors extracted at each checkpoint of a base model,
+ * evaluated on ONE target model — its final checkpoint or a post-trained variant — with the baseline generated
+ * once per trait on the target and every source vector steering the same seeds in shared batches.
+ *
+ * Scaling of each source row before coef (digest §5.2):
+ *   raw           coef · v_rev (the vectors' own norms; early checkpoints' norms can be far off);
+ *   match-target  coef · ‖v_target‖ · v̂_rev, where v_target is the target's own vector for the trait at that layer —
+ *                 a pure direction transfer: Δτ differs from the target's own vector only by direction.
+ *                 (Upstream rescales to the target's mean hidden-state norm instead; with a coefficient fitted to
+ *                 the target's own vector, matching that vector's norm keeps coefficients comparable.)
+ * The table has upstream's columns; Bonferroni counts the source checkpoints of each trait.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { SamplingParams } from '../engine/protocol.js';
+import type { ModelHandle, ProgressSink } from './backend.js';
+import { rescale } from './evaluation/controls.js';
+import { baselineCondition, fmtCoef, steerCondition, type Condition } from './evaluation/conditions.js';
+import { evaluateConditions, type ConditionResult } from './evaluation/evaluate.js';
+import { applyBonferroniWithinTrait, combinedRows, COMBINED_COLUMNS, SIGNIFICANCE_COLUMNS } from './evaluation/report.js';
+import type { Judge } from './judge/types.js';
+import { writeCsv, type CsvValue } from './storage/csv.js';
+import { RunStore } from './storage/run.js';
+import type { Workspace } from './storage/workspace.js';
+import type { LoadedTrait } from './traits/load.js';
+import { assertVectorFits, norm, readVectorFile, vectorRow } from './vectors/file.js';
+
+export type TransferScaling = 'raw' | 'match-target';
+
+export interface TransferJob {
+  ws: Workspace;
+  judge: Judge;
+  /** The model every vector is evaluated on. */
+  target: ModelHandle;
+  trait: string;
+  evalTrait: LoadedTrait;
+  /** Source vectors, in training order. */
+  sources: { revision: string; vectorPath: string }[];
+  /** The target's own vector for this trait (needed for 'match-target'; also evaluated, as the reference row). */
+  targetVectorPath?: string;
+  layer: number;
+  coef: number;
+  scaling: TransferScaling;
+  sampling: SamplingParams;
+  samplerPreset?: string;
+  samples: number;
+  seed: number;
+  maxQuestions?: number;
+  chunkSize?: number;
+  batchSize?: number;
+  runId?: string;
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+const sha256 = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+const TARGET_ID = 'target';
+
+export async function runTransfer(j: TransferJob): Promise<{ run: RunStore; rows: Record<string, CsvValue>[]; results: ConditionResult[] }> {
+  if (j.scaling === 'match-target' && !j.targetVectorPath) throw new Error('match-target scaling needs the target model\'s own vector (targetVectorPath)');
+  const targetLabel = `${j.target.name}@${j.target.revision}`;
+  const config = {
+    stage: 'transfer', target: { name: j.target.name, revision: j.target.revision, commit: j.target.commit ?? null, engine: j.target.info.compiler },
+    trait: j.trait, evalSha256: j.evalTrait.sha256, sources: j.sources.map((s) => ({ revision: s.revision, vectorSha256: sha256(s.vectorPath) })),
+    targetVectorSha256: j.targetVectorPath ? sha256(j.targetVectorPath) : null, layer: j.layer, coef: j.coef, scaling: j.scaling,
+    sampler: j.sampling, samplerPreset: j.samplerPreset, seed: j.seed, samples: j.samples, maxQuestions: j.maxQuestions ?? null, judge: j.judge.id,
+  };
+  const run = RunStore.open(j.ws, 'transfer', config, j.runId ?? RunStore.defaultRunId('transfer', `${j.target.name}-${j.target.revision}-${j.trait}`, config));
+  const fits = { name: targetLabel, ...j.target.info.config };
+  const rowOf = (file: string) => {
+    const v = readVectorFile(file);
+    assertVectorFits(v, file, fits);
+    return { row: vectorRow(v, 'response_avg', j.layer), filter: parseFilter(v.metadata.filter_stats) };
+  };
+  const target = j.targetVectorPath ? rowOf(j.targetVectorPath) : null;
+  const targetNorm = target ? norm(target.row) : 0;
+  const conds: Condition[] = [baselineCondition()];
+  const sourceOf = new Map<string, { revision: string; vectorPath: string; filter?: Record<string, unknown> }>();
+  for (const s of j.sources) {
+    const { row, filter } = rowOf(s.vectorPath);
+    const c = steerCondition('steer', j.scaling === 'match-target' ? rescale(row, targetNorm) : row, j.layer, j.coef);
+    c.id = `steer_${s.revision.replace(/[^A-Za-z0-9._-]+/g, '_')}_L${j.layer}_c${fmtCoef(j.coef)}`;
+    conds.push(c);
+    sourceOf.set(c.id, { ...s, filter });
+  }
+  if (target) {
+    const c = steerCondition('steer', target.row, j.layer, j.coef);
+    c.id = `steer_${TARGET_ID}_L${j.layer}_c${fmtCoef(j.coef)}`;
+    conds.push(c);
+    sourceOf.set(c.id, { revision: `${TARGET_ID}:${targetLabel}`, vectorPath: j.targetVectorPath!, filter: target.filter });
+  }
+  try {
+    const results = await evaluateConditions(conds, { ...j, model: j.target, run, evalTrait: j.evalTrait.data });
+    const base = results[0];
+    const rows = results.slice(1).flatMap((r) => {
+      const s = sourceOf.get(r.condition.id)!;
+      return combinedRows({ trait: j.trait, extractRevision: s.revision, evalRevision: targetLabel, vectorPath: path.relative(j.ws.root, s.vectorPath), vectorExists: true, filter: s.filter }, [base, r])
+        .map((row): Record<string, CsvValue> => ({ ...row, scaling_mode: j.scaling === 'raw' ? 'raw' : 'match_target_vector_norm' }));
+    });
+    // Bonferroni over the source checkpoints (the target's own vector is a reference, not one of them).
+    const sourcesOnly = applyBonferroniWithinTrait(rows.filter((r) => !String(r.extract_revision).startsWith(`${TARGET_ID}:`)), 'extract_revision');
+    const table = [...sourcesOnly, ...rows.filter((r) => String(r.extract_revision).startsWith(`${TARGET_ID}:`))];
+    writeCsv(run.path('combined.csv'), COMBINED_COLUMNS, table);
+    writeCsv(run.path('combined_significance.csv'), SIGNIFICANCE_COLUMNS, table);
+    run.writeJson('results.json', { conditions: results, rows: table });
+    run.updateManifest({ status: 'done', outputs: { combined: run.path('combined.csv') } });
+    return { run, rows: table, results };
+  } catch (e) {
+    run.updateManifest({ status: 'failed', message: (e as Error).message });
+    throw e;
+  }
+}
+
+function parseFilter(s: string | undefined): Record<string, unknown> | undefined {
+  try { return s ? JSON.parse(s) as Record<string, unknown> : undefined; } catch { return undefined; }
+}
