@@ -11,6 +11,7 @@ import { generateCommand } from './generate.js';
 import { demoCommand } from './demo.js';
 import { geometryCommand } from './geometry.js';
 import { sweepCommand } from './sweep.js';
+import { monitorCommand } from './monitor.js';
 import { vectorsExport } from './vectors-export.js';
 
 export const allCommands: CliCommand[] = [
@@ -23,6 +24,7 @@ export const allCommands: CliCommand[] = [
   controlsCommand,
   generateCommand,
   sweepCommand,
+  monitorCommand,
   geometryCommand,
   vectorsExport,
   demoCommand,

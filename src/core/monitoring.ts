@@ -1,0 +1,172 @@
+/**
+ * Monitoring (persona-vectors paper §"deployment monitoring", digest §7): does the projection of the last prompt
+ * token onto the persona vector — computed BEFORE the model answers — predict how strongly the answer will show
+ * the trait? System prompts ranging from trait-discouraging to trait-encouraging are crossed with the evaluation
+ * questions; for every prompt we read hidden_states[ℓ] at the last prompt token (capture 'prompt_last') and project
+ * it onto v̂_ℓ (upstream `prompt_last_proj`: a·v/‖v‖), generate answers, judge them, and correlate.
+ *
+ * Reported: Pearson r over individual answers and over per-system-prompt means (the paper's figure: r ≈ 0.75–0.83;
+ * per-prompt means are what separates prompt types). Generations and judgements are appended to the run as they
+ * come (resumable like every stage); projections are recomputed, they cost one forward per prompt.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { decodeF32, type PromptInput, type SamplingParams } from '../engine/protocol.js';
+import { modelKind, type ModelHandle, type ProgressSink } from './backend.js';
+import type { Judge } from './judge/types.js';
+import { systemPrompt } from './prompts.js';
+import { instructionText } from './traits/schema.js';
+import { generateAndJudge, type RowSpec } from './rows.js';
+import { mean } from './stats/descriptive.js';
+import { writeCsv } from './storage/csv.js';
+import { RunStore } from './storage/run.js';
+import type { Workspace } from './storage/workspace.js';
+import type { LoadedTrait } from './traits/load.js';
+import { assertVectorFits, norm, readVectorFile, vectorRow, type VectorKind } from './vectors/file.js';
+
+export interface MonitorPrompt {
+  /** System prompt text ('' = none). */
+  system: string;
+  /** Short label for tables, e.g. "pos/very/2" or "neutral/0". */
+  label: string;
+  /** Expected trait level when known (the toy's polarity × p), for the reader. */
+  expected?: number;
+}
+
+export interface MonitorJob {
+  ws: Workspace;
+  model: ModelHandle;
+  judge: Judge;
+  trait: string;
+  evalTrait: LoadedTrait;
+  vectorPath: string;
+  kind?: VectorKind;
+  layer: number;
+  prompts: MonitorPrompt[];
+  sampling: SamplingParams;
+  samplerPreset?: string;
+  samples: number;
+  seed: number;
+  maxQuestions?: number;
+  chunkSize?: number;
+  batchSize?: number;
+  runId?: string;
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+export interface MonitorResult {
+  run: RunStore;
+  /** Pearson r between projection and trait score over answers, and over per-system-prompt means. */
+  rAnswers: number | null;
+  rPromptMeans: number | null;
+  prompts: { label: string; system: string; expected: number | null; projection: number; trait: number | null; coherence: number | null; answers: number }[];
+}
+
+/** The system prompts a trait file implies: each eliciting and each suppressing instruction, and none. */
+export function promptsFromTrait(trait: LoadedTrait, name: string): MonitorPrompt[] {
+  const out: MonitorPrompt[] = [{ system: '', label: 'none' }];
+  for (const [k, pair] of (trait.data.instruction ?? []).entries()) {
+    out.push({ system: systemPrompt(name, instructionText(pair.pos)), label: `pos/${k}`, expected: 1 });
+    out.push({ system: systemPrompt('helpful', instructionText(pair.neg)), label: `neg/${k}`, expected: -1 });
+  }
+  return out;
+}
+
+/** The toy organism's graded monitoring prompts for one trait (models/toy-persona/world/monitoring-prompts.json). */
+export function toyMonitoringPrompts(file: string, trait: string): MonitorPrompt[] {
+  const m = JSON.parse(readFileSync(file, 'utf8')) as { styled: { trait: string; polarity: number; intensity: string; paraphrase: number; expected: number; system: string }[]; neutral: { system: string; expected: number }[] };
+  const styled = m.styled.filter((r) => r.trait === trait);
+  if (styled.length === 0) throw new Error(`${file} has no monitoring prompts for "${trait}"`);
+  return [
+    ...m.neutral.map((r, i) => ({ system: r.system, label: `neutral/${i}`, expected: r.expected })),
+    ...styled.map((r) => ({ system: r.system, label: `${r.polarity > 0 ? 'pos' : 'neg'}/${r.intensity}/${r.paraphrase}`, expected: r.expected })),
+  ];
+}
+
+export function pearson(x: readonly number[], y: readonly number[]): number | null {
+  const n = x.length;
+  if (n !== y.length || n < 3) return null;
+  const mx = x.reduce((a, b) => a + b, 0) / n, my = y.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) { const dx = x[i] - mx, dy = y[i] - my; sxy += dx * dy; sxx += dx * dx; syy += dy * dy; }
+  return sxx === 0 || syy === 0 ? null : sxy / Math.sqrt(sxx * syy);
+}
+
+function promptFor(kind: 'chat' | 'base', system: string, question: string): PromptInput {
+  if (kind === 'base') return { text: system ? `${system} ${question}` : question };
+  return { messages: [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user' as const, content: question }] };
+}
+
+const sha256 = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+export async function runMonitoring(j: MonitorJob): Promise<MonitorResult> {
+  const kindVec = j.kind ?? 'response_avg';
+  const vec = readVectorFile(j.vectorPath);
+  assertVectorFits(vec, j.vectorPath, { name: j.model.name, ...j.model.info.config });
+  const v = vectorRow(vec, kindVec, j.layer);
+  const vn = norm(v);
+  if (vn === 0) throw new Error(`${j.vectorPath}: row ${j.layer} is zero; nothing to project onto`);
+  const config = {
+    stage: 'monitor', model: { name: j.model.name, revision: j.model.revision, engine: j.model.info.compiler }, trait: j.trait, evalSha256: j.evalTrait.sha256,
+    vectorSha256: sha256(j.vectorPath), kind: kindVec, layer: j.layer, prompts: j.prompts, sampler: j.sampling, samplerPreset: j.samplerPreset,
+    samples: j.samples, seed: j.seed, maxQuestions: j.maxQuestions ?? null, judge: j.judge.id,
+  };
+  const run = RunStore.open(j.ws, 'monitor', config, j.runId ?? RunStore.defaultRunId('monitor', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
+  const mk = modelKind(j.model);
+  const questions = j.evalTrait.data.questions.slice(0, j.maxQuestions ?? undefined);
+  const rows: RowSpec[] = [];
+  j.prompts.forEach((p, a) => questions.forEach((q, i) => {
+    for (let s = 0; s < j.samples; s++) rows.push({ key: `mon${a}|${j.trait}_${i}#${s}`, prompt: promptFor(mk, p.system, q), question: q, seed: j.seed + i * j.samples + s });
+  }));
+  try {
+    await generateAndJudge(rows, { model: j.model, judge: j.judge, run, sampling: j.sampling, trait: j.trait, evalPrompt: j.evalTrait.data.eval_prompt,
+      chunkSize: j.chunkSize, batchSize: j.batchSize, progress: j.progress, signal: j.signal });
+    // One capture per (system prompt, question): the last prompt token's hidden state at the layer, projected on v̂.
+    const items = j.prompts.flatMap((p) => questions.map((q) => ({ prompt: promptFor(mk, p.system, q), response: '' })));
+    const proj: number[] = [];
+    const chunk = j.chunkSize ?? 128;
+    for (let c = 0; c < items.length; c += chunk) {
+      j.signal?.throwIfAborted();
+      const res = await j.model.backend.capture({ modelId: j.model.info.modelId, items: items.slice(c, c + chunk), reductions: ['prompt_last'], batchSize: j.batchSize }, { signal: j.signal });
+      for (const it of res.items) {
+        const all = decodeF32(it.values.prompt_last!);
+        let d = 0;
+        for (let x = 0; x < v.length; x++) d += all[j.layer * v.length + x] * v[x];
+        proj.push(d / vn);
+      }
+      j.progress?.({ stage: 'project', done: Math.min(c + chunk, items.length), total: items.length });
+    }
+    const table: Record<string, string | number | null>[] = [];
+    const xs: number[] = [], ys: number[] = [];
+    const perPrompt = j.prompts.map((p, a) => {
+      const traits: (number | null)[] = [], cohs: (number | null)[] = [], projs: number[] = [];
+      questions.forEach((q, i) => {
+        const pr = proj[a * questions.length + i];
+        projs.push(pr);
+        for (let s = 0; s < j.samples; s++) {
+          const key = `mon${a}|${j.trait}_${i}#${s}`;
+          const t = run.score(key, 'trait') ?? null, h = run.score(key, 'coherence') ?? null;
+          traits.push(t); cohs.push(h);
+          if (t !== null) { xs.push(pr); ys.push(t); }
+          table.push({ label: p.label, system_prompt: p.system, expected: p.expected ?? null, question_id: `${j.trait}_${i}`, sample: s, question: q,
+            answer: run.generations.get(key)?.answer ?? '', prompt_last_proj: pr, [j.trait]: t, coherence: h });
+        }
+      });
+      return { label: p.label, system: p.system, expected: p.expected ?? null, projection: mean(projs)!, trait: mean(traits), coherence: mean(cohs), answers: traits.filter((t) => t !== null).length };
+    });
+    const withTrait = perPrompt.filter((p) => p.trait !== null);
+    const result = { rAnswers: pearson(xs, ys), rPromptMeans: pearson(withTrait.map((p) => p.projection), withTrait.map((p) => p.trait!)), prompts: perPrompt };
+    const projCol = `${j.model.name}_${j.trait}_prompt_last_proj_layer${j.layer}`;
+    writeCsv(run.path(`monitoring_${j.trait}.csv`), ['label', 'system_prompt', 'expected', 'question_id', 'sample', 'question', 'answer', projCol, j.trait, 'coherence'],
+      table.map((r) => ({ ...r, [projCol]: r.prompt_last_proj })));
+    writeCsv(run.path(`monitoring_${j.trait}_by_prompt.csv`), ['label', 'system_prompt', 'expected', 'projection_mean', 'trait_mean', 'coherence_mean', 'answers'],
+      perPrompt.map((p) => ({ label: p.label, system_prompt: p.system, expected: p.expected, projection_mean: p.projection, trait_mean: p.trait, coherence_mean: p.coherence, answers: p.answers })));
+    run.writeJson('results.json', result);
+    run.updateManifest({ status: 'done', outputs: { answers: run.path(`monitoring_${j.trait}.csv`), byPrompt: run.path(`monitoring_${j.trait}_by_prompt.csv`) } });
+    return { run, ...result };
+  } catch (e) {
+    run.updateManifest({ status: 'failed', message: (e as Error).message });
+    throw e;
+  }
+}
