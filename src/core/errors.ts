@@ -19,6 +19,7 @@ export type PipelineErrorReason =
   | 'not-extractable'
   | 'vector-missing'
   | 'vector-invalid'
+  | 'data-invalid'
   | 'run-mismatch'
   | 'backend-missing';
 

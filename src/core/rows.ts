@@ -25,7 +25,8 @@ export interface RowSpec {
 
 export interface RowStageOptions {
   model: ModelHandle;
-  judge: Judge;
+  /** Required unless `metrics` is []. */
+  judge?: Judge;
   run: RunStore;
   sampling: SamplingParams;
   trait: string;
@@ -36,6 +37,8 @@ export interface RowStageOptions {
   judgeBatch?: number;
   /** Worker batch size inside one request. */
   batchSize?: number;
+  /** What the judge scores (default trait and coherence); [] generates only. */
+  metrics?: JudgeMetric[];
   progress?: ProgressSink;
   signal?: AbortSignal;
 }
@@ -70,18 +73,20 @@ export async function generateAndJudge(rows: RowSpec[], o: RowStageOptions): Pro
     const todo: { key: string; metric: JudgeMetric; req: JudgeRequest }[] = [];
     for (const r of chunk) {
       const g = o.run.generations.get(r.key)!;
-      for (const metric of METRICS) {
+      for (const metric of o.metrics ?? METRICS) {
         if (o.run.score(r.key, metric) !== undefined) continue;
         todo.push({ key: r.key, metric, req: { metric, trait: o.trait, evalPrompt: o.evalPrompt, modelKind: kind, question: r.question, answer: g.answer } });
       }
     }
     if (todo.length > 0) {
+      if (!o.judge) throw new Error('generateAndJudge: rows need judging but no judge was given');
+      const judge = o.judge;
       // One score() call per chunk (so an LLM judge can use its full concurrency); results are appended in
       // batches as they arrive, and whatever completed is flushed even if another request finally fails.
       let pending: JudgementRecord[] = [];
       const flush = () => { o.run.appendJudgements(pending); pending = []; };
       try {
-        await o.judge.score(todo.map((t) => t.req), {
+        await judge.score(todo.map((t) => t.req), {
           signal: o.signal,
           onResult: (i, score) => {
             pending.push({ key: todo[i].key, metric: todo[i].metric, score });
@@ -89,7 +94,7 @@ export async function generateAndJudge(rows: RowSpec[], o: RowStageOptions): Pro
           },
         });
       } finally { flush(); }
-      const doneJudge = rows.filter((r) => METRICS.every((m) => o.run.score(r.key, m) !== undefined)).length;
+      const doneJudge = rows.filter((r) => (o.metrics ?? METRICS).every((m) => o.run.score(r.key, m) !== undefined)).length;
       o.progress?.({ stage: 'judge', done: doneJudge, total });
     }
   }

@@ -12,6 +12,7 @@ import { demoCommand } from './demo.js';
 import { geometryCommand } from './geometry.js';
 import { sweepCommand } from './sweep.js';
 import { monitorCommand } from './monitor.js';
+import { screenCommand } from './screen.js';
 import { vectorsExport } from './vectors-export.js';
 
 export const allCommands: CliCommand[] = [
@@ -25,6 +26,7 @@ export const allCommands: CliCommand[] = [
   generateCommand,
   sweepCommand,
   monitorCommand,
+  screenCommand,
   geometryCommand,
   vectorsExport,
   demoCommand,

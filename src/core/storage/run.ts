@@ -16,7 +16,7 @@ import type { JudgeMetric, JudgeUsage } from '../judge/types.js';
 import { JsonlLog } from './jsonl.js';
 import type { Workspace } from './workspace.js';
 
-export type RunKind = 'extract' | 'evaluate' | 'grid' | 'controls' | 'generate' | 'sweep' | 'transfer' | 'monitor';
+export type RunKind = 'extract' | 'evaluate' | 'grid' | 'controls' | 'generate' | 'sweep' | 'transfer' | 'monitor' | 'screen';
 
 export interface GenerationRecord {
   /** Deterministic row key, e.g. "evil_3_pos_1#0" (extraction) or "L2_c3|evil_3#1" (evaluation). */

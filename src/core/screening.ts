@@ -1,0 +1,143 @@
+/**
+ * Data screening (persona-vectors paper, digest §8): which training samples would shift the model toward the trait?
+ * For a sample (x_i, y_i) the projection difference is
+ *     ΔP_i = ( ā_ℓ(x_i, y_i) − ā_ℓ(x_i, y'_i) ) · v̂_ℓ
+ * where ā_ℓ is the mean of hidden_states[ℓ] over the response tokens and y'_i is the model's OWN answer to x_i
+ * (generated here, seeded, resumable). A large positive ΔP_i means the sample pulls the model toward the trait; the
+ * dataset's ΔP is the mean. Each term is upstream's `cal_projection --projection_type proj`.
+ *
+ * Input: JSONL rows {"messages": [...]} (PV's training format: the last message is the assistant's answer, the ones
+ * before it the prompt) or {"question", "answer"} / {"prompt", "answer"} objects, or a CSV with question/answer
+ * columns (PV eval output).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { decodeF32, type ChatMessage, type PromptInput, type SamplingParams } from '../engine/protocol.js';
+import type { ModelHandle, ProgressSink } from './backend.js';
+import { PipelineError } from './errors.js';
+import type { Judge } from './judge/types.js';
+import { evalPrompt } from './prompts.js';
+import { generateAndJudge, type RowSpec } from './rows.js';
+import { mean } from './stats/descriptive.js';
+import { readCsv, writeCsv } from './storage/csv.js';
+import { RunStore } from './storage/run.js';
+import type { Workspace } from './storage/workspace.js';
+import { assertVectorFits, norm, readVectorFile, vectorRow, type VectorKind } from './vectors/file.js';
+
+export interface ScreenSample { id: string; prompt: PromptInput; question: string; answer: string }
+
+export interface ScreenJob {
+  ws: Workspace;
+  model: ModelHandle;
+  /** Unused for scoring (screening needs no judge); recorded so runs stay comparable. */
+  judge?: Judge;
+  trait: string;
+  samples: ScreenSample[];
+  dataSha256: string;
+  vectorPath: string;
+  kind?: VectorKind;
+  layer: number;
+  sampling: SamplingParams;
+  samplerPreset?: string;
+  seed: number;
+  chunkSize?: number;
+  batchSize?: number;
+  runId?: string;
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+export interface ScreenedSample { id: string; question: string; projTrain: number; projOwn: number; deltaP: number }
+export interface ScreenResult { run: RunStore; datasetDeltaP: number | null; samples: ScreenedSample[] }
+
+/** Reads a screening dataset (see the module comment); `kind` decides how a bare question becomes a prompt. */
+export function readScreenData(file: string, kind: 'chat' | 'base'): { samples: ScreenSample[]; sha256: string } {
+  const text = readFileSync(file, 'utf8');
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  const fail = (where: string, what: string) => { throw new PipelineError('data-invalid', `${file}${where}: ${what}`); };
+  const samples: ScreenSample[] = [];
+  const fromObject = (o: Record<string, unknown>, where: string, i: number) => {
+    const id = typeof o.id === 'string' || typeof o.id === 'number' ? String(o.id) : String(i);
+    if (Array.isArray(o.messages)) {
+      const msgs = o.messages as ChatMessage[];
+      const last = msgs[msgs.length - 1];
+      if (!last || last.role !== 'assistant' || typeof last.content !== 'string') fail(where, 'the last message must be the assistant\'s answer');
+      const before = msgs.slice(0, -1);
+      const user = [...before].reverse().find((m) => m.role === 'user');
+      if (!user) fail(where, 'no user message before the answer');
+      samples.push({ id, prompt: kind === 'chat' ? { messages: before } : { text: before.map((m) => m.content).join('\n') }, question: user!.content, answer: last.content });
+      return;
+    }
+    const q = typeof o.question === 'string' ? o.question : typeof o.prompt === 'string' ? o.prompt : undefined;
+    if (q === undefined || typeof o.answer !== 'string') fail(where, 'expected {"messages": [...]} or {"question"|"prompt", "answer"}');
+    samples.push({ id, prompt: evalPrompt(kind, q!), question: q!, answer: o.answer as string });
+  };
+  if (file.endsWith('.csv')) {
+    readCsv(text).forEach((r, i) => fromObject(r, ` row ${i + 2}`, i));
+  } else {
+    text.split(/\r?\n/).forEach((line, i) => {
+      if (!line.trim()) return;
+      let o: unknown;
+      try { o = JSON.parse(line); } catch (e) { fail(` line ${i + 1}`, `not JSON (${(e as Error).message})`); }
+      if (!o || typeof o !== 'object') fail(` line ${i + 1}`, 'not a JSON object');
+      fromObject(o as Record<string, unknown>, ` line ${i + 1}`, samples.length);
+    });
+  }
+  if (samples.length === 0) fail('', 'no samples');
+  const ids = new Set<string>();
+  for (const s of samples) { if (ids.has(s.id)) fail('', `duplicate id "${s.id}"`); ids.add(s.id); }
+  return { samples, sha256 };
+}
+
+export async function runScreening(j: ScreenJob): Promise<ScreenResult> {
+  const vec = readVectorFile(j.vectorPath);
+  assertVectorFits(vec, j.vectorPath, { name: j.model.name, ...j.model.info.config });
+  const v = vectorRow(vec, j.kind ?? 'response_avg', j.layer);
+  const vn = norm(v);
+  if (vn === 0) throw new PipelineError('vector-invalid', `${j.vectorPath}: row ${j.layer} is zero; nothing to project onto`);
+  const config = {
+    stage: 'screen', model: { name: j.model.name, revision: j.model.revision, engine: j.model.info.compiler }, trait: j.trait, dataSha256: j.dataSha256,
+    vectorSha256: createHash('sha256').update(readFileSync(j.vectorPath)).digest('hex'), kind: j.kind ?? 'response_avg', layer: j.layer,
+    sampler: j.sampling, samplerPreset: j.samplerPreset, seed: j.seed,
+  };
+  const run = RunStore.open(j.ws, 'screen', config, j.runId ?? RunStore.defaultRunId('screen', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
+  try {
+    // y'_i: the model's own answers, appended as they come (a rerun regenerates nothing).
+    const rows: RowSpec[] = j.samples.map((s, i) => ({ key: `own|${s.id}`, prompt: s.prompt, question: s.question, seed: j.seed + i }));
+    await generateAndJudge(rows, { model: j.model, run, sampling: j.sampling, trait: j.trait, evalPrompt: '', metrics: [],
+      chunkSize: j.chunkSize, batchSize: j.batchSize, progress: j.progress, signal: j.signal });
+    // ā_ℓ over response tokens for (x, y) and (x, y'), projected on v̂.
+    const items = j.samples.flatMap((s) => [{ prompt: s.prompt, response: s.answer }, { prompt: s.prompt, response: run.generations.get(`own|${s.id}`)!.answer }]);
+    const proj: number[] = [];
+    const chunk = j.chunkSize ?? 128;
+    for (let c = 0; c < items.length; c += chunk) {
+      j.signal?.throwIfAborted();
+      const res = await j.model.backend.capture({ modelId: j.model.info.modelId, items: items.slice(c, c + chunk), reductions: ['response_avg'], batchSize: j.batchSize }, { signal: j.signal });
+      for (const it of res.items) {
+        const all = decodeF32(it.values.response_avg!);
+        let d = 0;
+        for (let x = 0; x < v.length; x++) d += all[j.layer * v.length + x] * v[x];
+        proj.push(d / vn); // NaN when a response has no tokens
+      }
+      j.progress?.({ stage: 'project', done: Math.min(c + chunk, items.length), total: items.length });
+    }
+    const out: ScreenedSample[] = j.samples.map((s, i) => ({ id: s.id, question: s.question, projTrain: proj[2 * i], projOwn: proj[2 * i + 1], deltaP: proj[2 * i] - proj[2 * i + 1] }));
+    const finite = out.map((s) => s.deltaP).filter((d) => Number.isFinite(d));
+    const datasetDeltaP = mean(finite);
+    const col = `${j.model.name}_${j.trait}_proj_layer${j.layer}`;
+    writeCsv(run.path(`screening_${j.trait}.csv`), ['id', 'question', 'answer', 'own_answer', col, `${col}_own`, 'projection_difference'],
+      [...out].sort((a, b) => (Number.isFinite(b.deltaP) ? b.deltaP : -Infinity) - (Number.isFinite(a.deltaP) ? a.deltaP : -Infinity)).map((s) => {
+        const sample = j.samples.find((x) => x.id === s.id)!;
+        return { id: s.id, question: s.question, answer: sample.answer, own_answer: run.generations.get(`own|${s.id}`)!.answer,
+          [col]: finiteOrNull(s.projTrain), [`${col}_own`]: finiteOrNull(s.projOwn), projection_difference: finiteOrNull(s.deltaP) };
+      }));
+    run.writeJson('results.json', { datasetDeltaP, samples: out.map((s) => ({ ...s, projTrain: finiteOrNull(s.projTrain), projOwn: finiteOrNull(s.projOwn), deltaP: finiteOrNull(s.deltaP) })) });
+    run.updateManifest({ status: 'done', outputs: { screening: run.path(`screening_${j.trait}.csv`) } });
+    return { run, datasetDeltaP, samples: out };
+  } catch (e) {
+    run.updateManifest({ status: 'failed', message: (e as Error).message });
+    throw e;
+  }
+}
+
+const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
