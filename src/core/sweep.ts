@@ -11,7 +11,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { SamplingParams } from '../engine/protocol.js';
-import type { ModelHandle, ProgressSink } from './backend.js';
+import { modelKind, type ModelHandle, type ProgressSink } from './backend.js';
+import { measureActivationNorms, normsDir, normsFile, writeNormsCsv } from './calibration.js';
+import { evalPrompt } from './prompts.js';
 import { combinedRows, applyBonferroniWithinTrait, COMBINED_COLUMNS, SIGNIFICANCE_COLUMNS } from './evaluation/report.js';
 import { writeTrajectoryCsvs } from './geometry/csv.js';
 import { loadRevisionVectors } from './geometry/sources.js';
@@ -76,6 +78,8 @@ export async function runSweep(j: SweepJob): Promise<SweepResult> {
       j.signal?.throwIfAborted();
       const { model, close } = await j.openModel(revision);
       try {
+        // Shared activation norms of this checkpoint (geometry reports ‖v‖/mean_l2 with them).
+        writeNormsCsv(normsFile(j.ws, j.modelName, revision), await measureActivationNorms(model, calibrationPrompts(j, model), { batchSize: j.batchSize, signal: j.signal }));
         for (const t of j.traits) {
           const note = `${revision} (${ri + 1}/${j.revisions.length}) ${t.trait}`;
           const base = { ws: j.ws, model, judge: j.judge, trait: t.trait, sampling: j.sampling, samplerPreset: j.samplerPreset, chunkSize: j.chunkSize, batchSize: j.batchSize, signal: j.signal,
@@ -104,7 +108,7 @@ export async function runSweep(j: SweepJob): Promise<SweepResult> {
     const trajectories: Record<string, Trajectory | null> = {};
     for (const t of j.traits) {
       const sources = j.revisions.map((revision) => ({ revision, file: j.ws.vectorPath(j.modelName, revision, t.trait) })).filter((s) => existsSync(s.file));
-      trajectories[t.trait] = sources.length ? vectorTrajectory(loadRevisionVectors(sources, t.layer), t.layer) : null;
+      trajectories[t.trait] = sources.length ? vectorTrajectory(loadRevisionVectors(sources, t.layer, { normsDir: normsDir(j.ws, j.modelName) }), t.layer) : null;
       if (trajectories[t.trait]) writeTrajectoryCsvs(run.path('geometry'), t.trait, trajectories[t.trait]!);
     }
     run.writeJson('results.json', { rows: table, trajectories, transferRows });
@@ -132,12 +136,24 @@ async function transferStage(j: SweepJob, tr: NonNullable<SweepJob['transfer']>)
       }
       const sources = j.revisions.map((revision) => ({ revision, vectorPath: j.ws.vectorPath(j.modelName, revision, t.trait) })).filter((s) => existsSync(s.vectorPath));
       if (sources.length === 0) continue;
-      const { rows } = await runTransfer({ ...common, target: model, evalTrait: t.eval, sources, targetVectorPath, layer: t.layer, coef: t.coef, scaling: tr.scaling,
+      let targetNorm: number | undefined;
+      if (tr.scaling === 'target-norm') {
+        const norms = await measureActivationNorms(model, calibrationPrompts(j, model), { batchSize: j.batchSize, signal: j.signal });
+        writeNormsCsv(normsFile(j.ws, model.name, model.revision), norms);
+        targetNorm = norms[t.layer].meanL2;
+      }
+      const { rows } = await runTransfer({ ...common, target: model, evalTrait: t.eval, sources, targetVectorPath, layer: t.layer, coef: t.coef, scaling: tr.scaling, targetNorm,
         samples: j.evaluate.samples, seed: j.evaluate.seed, maxQuestions: j.evaluate.maxQuestions });
       out.push(...rows);
     }
     return out;
   } finally { await close(); }
+}
+
+/** Calibration prompts shared by every trait and revision: the first trait's evaluation questions (upstream: evil's). */
+function calibrationPrompts(j: SweepJob, model: ModelHandle) {
+  const kind = modelKind(model);
+  return j.traits[0].eval.data.questions.slice(0, 20).map((q) => evalPrompt(kind, q));
 }
 
 /** A sweep row for a checkpoint whose extraction kept too few pairs: no vector, so no steering. */

@@ -7,8 +7,8 @@
  *   raw           coef · v_rev (the vectors' own norms; early checkpoints' norms can be far off);
  *   match-target  coef · ‖v_target‖ · v̂_rev, where v_target is the target's own vector for the trait at that layer —
  *                 a pure direction transfer: Δτ differs from the target's own vector only by direction.
- *                 (Upstream rescales to the target's mean hidden-state norm instead; with a coefficient fitted to
- *                 the target's own vector, matching that vector's norm keeps coefficients comparable.)
+ *   target-norm   coef · mean_l2(target, ℓ) · v̂_rev — upstream's VECTOR_NORM: coef is a fraction of the target's
+ *                 typical residual norm (./calibration.ts measures it).
  * The table has upstream's columns; Bonferroni counts the source checkpoints of each trait.
  */
 import { createHash } from 'node:crypto';
@@ -27,7 +27,7 @@ import type { Workspace } from './storage/workspace.js';
 import type { LoadedTrait } from './traits/load.js';
 import { assertVectorFits, norm, readVectorFile, vectorRow } from './vectors/file.js';
 
-export type TransferScaling = 'raw' | 'match-target';
+export type TransferScaling = 'raw' | 'match-target' | 'target-norm';
 
 export interface TransferJob {
   ws: Workspace;
@@ -43,6 +43,8 @@ export interface TransferJob {
   layer: number;
   coef: number;
   scaling: TransferScaling;
+  /** The target's mean hidden-state L2 norm at `layer` (needed for 'target-norm'). */
+  targetNorm?: number;
   sampling: SamplingParams;
   samplerPreset?: string;
   samples: number;
@@ -57,14 +59,16 @@ export interface TransferJob {
 
 const sha256 = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 const TARGET_ID = 'target';
+const SCALING_MODE: Record<TransferScaling, string> = { 'raw': 'raw', 'match-target': 'match_target_vector_norm', 'target-norm': 'target_norm' };
 
 export async function runTransfer(j: TransferJob): Promise<{ run: RunStore; rows: Record<string, CsvValue>[]; results: ConditionResult[] }> {
   if (j.scaling === 'match-target' && !j.targetVectorPath) throw new Error('match-target scaling needs the target model\'s own vector (targetVectorPath)');
+  if (j.scaling === 'target-norm' && !(j.targetNorm! > 0)) throw new Error('target-norm scaling needs the target\'s mean hidden-state norm at the layer (targetNorm)');
   const targetLabel = `${j.target.name}@${j.target.revision}`;
   const config = {
     stage: 'transfer', target: { name: j.target.name, revision: j.target.revision, commit: j.target.commit ?? null, engine: j.target.info.compiler },
     trait: j.trait, evalSha256: j.evalTrait.sha256, sources: j.sources.map((s) => ({ revision: s.revision, vectorSha256: sha256(s.vectorPath) })),
-    targetVectorSha256: j.targetVectorPath ? sha256(j.targetVectorPath) : null, layer: j.layer, coef: j.coef, scaling: j.scaling,
+    targetVectorSha256: j.targetVectorPath ? sha256(j.targetVectorPath) : null, layer: j.layer, coef: j.coef, scaling: j.scaling, targetNorm: j.targetNorm ?? null,
     sampler: j.sampling, samplerPreset: j.samplerPreset, seed: j.seed, samples: j.samples, maxQuestions: j.maxQuestions ?? null, judge: j.judge.id,
   };
   const run = RunStore.open(j.ws, 'transfer', config, j.runId ?? RunStore.defaultRunId('transfer', `${j.target.name}-${j.target.revision}-${j.trait}`, config));
@@ -80,13 +84,14 @@ export async function runTransfer(j: TransferJob): Promise<{ run: RunStore; rows
   const sourceOf = new Map<string, { revision: string; vectorPath: string; filter?: Record<string, unknown> }>();
   for (const s of j.sources) {
     const { row, filter } = rowOf(s.vectorPath);
-    const c = steerCondition('steer', j.scaling === 'match-target' ? rescale(row, targetNorm) : row, j.layer, j.coef);
+    const scaled = j.scaling === 'match-target' ? rescale(row, targetNorm) : j.scaling === 'target-norm' ? rescale(row, j.targetNorm!) : row;
+    const c = steerCondition('steer', scaled, j.layer, j.coef);
     c.id = `steer_${s.revision.replace(/[^A-Za-z0-9._-]+/g, '_')}_L${j.layer}_c${fmtCoef(j.coef)}`;
     conds.push(c);
     sourceOf.set(c.id, { ...s, filter });
   }
   if (target) {
-    const c = steerCondition('steer', target.row, j.layer, j.coef);
+    const c = steerCondition('steer', j.scaling === 'target-norm' ? rescale(target.row, j.targetNorm!) : target.row, j.layer, j.coef);
     c.id = `steer_${TARGET_ID}_L${j.layer}_c${fmtCoef(j.coef)}`;
     conds.push(c);
     sourceOf.set(c.id, { revision: `${TARGET_ID}:${targetLabel}`, vectorPath: j.targetVectorPath!, filter: target.filter });
@@ -97,7 +102,7 @@ export async function runTransfer(j: TransferJob): Promise<{ run: RunStore; rows
     const rows = results.slice(1).flatMap((r) => {
       const s = sourceOf.get(r.condition.id)!;
       return combinedRows({ trait: j.trait, extractRevision: s.revision, evalRevision: targetLabel, vectorPath: path.relative(j.ws.root, s.vectorPath), vectorExists: true, filter: s.filter }, [base, r])
-        .map((row): Record<string, CsvValue> => ({ ...row, scaling_mode: j.scaling === 'raw' ? 'raw' : 'match_target_vector_norm' }));
+        .map((row): Record<string, CsvValue> => ({ ...row, scaling_mode: SCALING_MODE[j.scaling] }));
     });
     // Bonferroni over the source checkpoints (the target's own vector is a reference, not one of them).
     const sourcesOnly = applyBonferroniWithinTrait(rows.filter((r) => !String(r.extract_revision).startsWith(`${TARGET_ID}:`)), 'extract_revision');

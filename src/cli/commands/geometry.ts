@@ -1,4 +1,5 @@
 /** persona-lab geometry: how a trait's vector moves across checkpoints (cosines to main and between neighbours, norms). */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, type CliCommand } from '../command.js';
 import { EXIT, fmt, int, modelPath, printJson, required, str, workspace } from '../common.js';
@@ -15,7 +16,8 @@ export const geometryCommand: CliCommand = {
   <root>/<revision>/<trait>.safetensors (a Persona Lab workspace's vectors/<model>) or <root>/<revision>/<trait>_<kind>_diff.pt
   (upstream pretraining_persona data/persona_vectors/<model>). Default root: <workspace>/vectors/<model> (--model, default the toy).
   --layer: row ℓ = hidden_states[ℓ] (default L/2, upstream's 16 for 32-layer models). --norms: a folder of upstream
-  <revision>_{norms,shared_norms}.csv; norms are then also reported relative to the mean hidden-state norm at ℓ.
+  <revision>_{norms,shared_norms}.csv (default: <workspace>/norms/<model> when sweep or norms wrote it); norms are then
+  also reported relative to the mean hidden-state norm at ℓ.
   Writes upstream-named CSVs (vector_cosine_sim/_sequential/_to_main_<trait>_layer<ℓ>.csv, vector_norms_…) to --out
   (default <workspace>/geometry/<model>).
 Files: [--workspace .persona-lab] [--model <checkpoint folder>]
@@ -30,8 +32,10 @@ Output: [--json]`,
     const sources = discoverVectors(root, trait, kind);
     ctx.stderr(`geometry: ${sources.length} revisions of ${trait} under ${root}`);
     const layer = ctx.flags.layer === undefined ? defaultLayer(sources[sources.length - 1].file, kind) : int(ctx, 'layer', 0);
-    const normsDir = str(ctx, 'norms');
-    const t = vectorTrajectory(loadRevisionVectors(sources, layer, { kind, normsDir: normsDir ? path.resolve(normsDir) : undefined }), layer);
+    // Norms: --norms, else the workspace's own (written by sweep / norms) for this model when present.
+    const ownNorms = path.join(ws.root, 'norms', path.basename(root));
+    const norms = str(ctx, 'norms') ? path.resolve(str(ctx, 'norms')!) : existsSync(ownNorms) ? ownNorms : undefined;
+    const t = vectorTrajectory(loadRevisionVectors(sources, layer, { kind, normsDir: norms }), layer);
     const out = path.resolve(str(ctx, 'out') ?? path.join(ws.root, 'geometry', path.basename(root)));
     const files = writeTrajectoryCsvs(out, trait, t);
     if (ctx.json) { printJson(ctx, { trait, root, ...t, files }); return EXIT.ok; }

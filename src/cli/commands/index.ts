@@ -13,6 +13,7 @@ import { geometryCommand } from './geometry.js';
 import { sweepCommand } from './sweep.js';
 import { monitorCommand } from './monitor.js';
 import { screenCommand } from './screen.js';
+import { normsCommand } from './norms.js';
 import { vectorsExport } from './vectors-export.js';
 
 export const allCommands: CliCommand[] = [
@@ -27,6 +28,7 @@ export const allCommands: CliCommand[] = [
   sweepCommand,
   monitorCommand,
   screenCommand,
+  normsCommand,
   geometryCommand,
   vectorsExport,
   demoCommand,

@@ -16,7 +16,7 @@ export const sweepCommand: CliCommand = {
   summary: 'Checkpoint sweep: extract each trait and steer with it at every revision; one table with Bonferroni; geometry',
   usage: `persona-lab sweep --trait <name>[,<name>…] [--revisions all|a,b,c] [--layer ℓ --coef c | --steering evil=4:6,impolite=4:4]
   [--samples 2] [--eval-samples 2] [--seed 0] [--eval-seed 1000] [--threshold 50] [--max-questions N]
-  [--transfer-to <checkpoint folder> [--transfer-scaling match-target|raw] [--no-same-checkpoint]]
+  [--transfer-to <checkpoint folder> [--transfer-scaling match-target|target-norm|raw] [--no-same-checkpoint]]
   The model is a folder with revisions/<name>/ checkpoints (like models/toy-persona, the default; revisions in its
   manifest's order) or an HF cache repo folder (models--org--name) with --revisions. Per-trait steering points default
   to the model manifest's recommendedSteering. A revision whose extraction keeps too few pairs gets a nonextractable
@@ -24,7 +24,9 @@ export const sweepCommand: CliCommand = {
   Rerunning resumes every completed stage. --transfer-to also evaluates every revision's vector on one target model
   (upstream transfer_sweep; e.g. models/toy-persona-instruct): baseline once per trait, the target's own vector as the
   reference row, Bonferroni over the source checkpoints → transfer_combined*.csv. match-target (default) rescales each
-  vector to the norm of the target's own vector (a pure direction transfer); raw uses the vectors as they are.
+  vector to the norm of the target's own vector (a pure direction transfer); target-norm to the target's mean hidden-state
+  norm at the layer (upstream VECTOR_NORM: then coef is a fraction of it, e.g. 0.5); raw uses the vectors as they are.
+  Each revision's activation norms are written to <workspace>/norms/<model>/<revision>_shared_norms.csv (upstream format).
 ${COMMON_USAGE}`,
   async run(ctx) {
     const traits = (str(ctx, 'trait') ?? '').split(',').filter(Boolean);
@@ -57,10 +59,10 @@ ${COMMON_USAGE}`,
       const modelName = identifyModel(hfCache ? root : path.join(root, 'revisions', revisions[0])).name;
       const transferTo = str(ctx, 'transfer-to');
       const scaling = str(ctx, 'transfer-scaling', 'match-target');
-      if (scaling !== 'match-target' && scaling !== 'raw') throw new UsageError('--transfer-scaling must be match-target or raw');
+      if (scaling !== 'match-target' && scaling !== 'raw' && scaling !== 'target-norm') throw new UsageError('--transfer-scaling must be match-target, target-norm or raw');
       if (transferTo && !existsSync(transferTo)) throw new UsageError(`--transfer-to ${transferTo} does not exist`);
       const transfer = transferTo ? {
-        scaling: scaling as 'match-target' | 'raw',
+        scaling: scaling as 'match-target' | 'target-norm' | 'raw',
         openTarget: async () => {
           const p = path.resolve(transferTo);
           ctx.stderr(`loading transfer target ${p} …`);
