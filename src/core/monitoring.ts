@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { decodeF32, type PromptInput, type SamplingParams } from '../engine/protocol.js';
+import type { PromptInput, SamplingParams } from '../engine/protocol.js';
 import { modelKind, type ModelHandle, type ProgressSink } from './backend.js';
 import type { Judge } from './judge/types.js';
 import { systemPrompt } from './prompts.js';
@@ -23,6 +23,7 @@ import { RunStore } from './storage/run.js';
 import type { Workspace } from './storage/workspace.js';
 import type { LoadedTrait } from './traits/load.js';
 import { assertVectorFits, norm, readVectorFile, vectorRow, type VectorKind } from './vectors/file.js';
+import { projectItems } from './vectors/projection.js';
 
 export interface MonitorPrompt {
   /** System prompt text ('' = none). */
@@ -124,19 +125,7 @@ export async function runMonitoring(j: MonitorJob): Promise<MonitorResult> {
       chunkSize: j.chunkSize, batchSize: j.batchSize, progress: j.progress, signal: j.signal });
     // One capture per (system prompt, question): the last prompt token's hidden state at the layer, projected on v̂.
     const items = j.prompts.flatMap((p) => questions.map((q) => ({ prompt: promptFor(mk, p.system, q), response: '' })));
-    const proj: number[] = [];
-    const chunk = j.chunkSize ?? 128;
-    for (let c = 0; c < items.length; c += chunk) {
-      j.signal?.throwIfAborted();
-      const res = await j.model.backend.capture({ modelId: j.model.info.modelId, items: items.slice(c, c + chunk), reductions: ['prompt_last'], batchSize: j.batchSize }, { signal: j.signal });
-      for (const it of res.items) {
-        const all = decodeF32(it.values.prompt_last!);
-        let d = 0;
-        for (let x = 0; x < v.length; x++) d += all[j.layer * v.length + x] * v[x];
-        proj.push(d / vn);
-      }
-      j.progress?.({ stage: 'project', done: Math.min(c + chunk, items.length), total: items.length });
-    }
+    const proj = await projectItems(j.model, items, 'prompt_last', j.layer, v, j);
     const table: Record<string, string | number | null>[] = [];
     const xs: number[] = [], ys: number[] = [];
     const perPrompt = j.prompts.map((p, a) => {

@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { decodeF32, type ChatMessage, type PromptInput, type SamplingParams } from '../engine/protocol.js';
+import type { ChatMessage, PromptInput, SamplingParams } from '../engine/protocol.js';
 import type { ModelHandle, ProgressSink } from './backend.js';
 import { PipelineError } from './errors.js';
 import type { Judge } from './judge/types.js';
@@ -23,6 +23,7 @@ import { readCsv, writeCsv } from './storage/csv.js';
 import { RunStore } from './storage/run.js';
 import type { Workspace } from './storage/workspace.js';
 import { assertVectorFits, norm, readVectorFile, vectorRow, type VectorKind } from './vectors/file.js';
+import { projectItems } from './vectors/projection.js';
 
 export interface ScreenSample { id: string; prompt: PromptInput; question: string; answer: string }
 
@@ -108,19 +109,7 @@ export async function runScreening(j: ScreenJob): Promise<ScreenResult> {
       chunkSize: j.chunkSize, batchSize: j.batchSize, progress: j.progress, signal: j.signal });
     // ā_ℓ over response tokens for (x, y) and (x, y'), projected on v̂.
     const items = j.samples.flatMap((s) => [{ prompt: s.prompt, response: s.answer }, { prompt: s.prompt, response: run.generations.get(`own|${s.id}`)!.answer }]);
-    const proj: number[] = [];
-    const chunk = j.chunkSize ?? 128;
-    for (let c = 0; c < items.length; c += chunk) {
-      j.signal?.throwIfAborted();
-      const res = await j.model.backend.capture({ modelId: j.model.info.modelId, items: items.slice(c, c + chunk), reductions: ['response_avg'], batchSize: j.batchSize }, { signal: j.signal });
-      for (const it of res.items) {
-        const all = decodeF32(it.values.response_avg!);
-        let d = 0;
-        for (let x = 0; x < v.length; x++) d += all[j.layer * v.length + x] * v[x];
-        proj.push(d / vn); // NaN when a response has no tokens
-      }
-      j.progress?.({ stage: 'project', done: Math.min(c + chunk, items.length), total: items.length });
-    }
+    const proj = await projectItems(j.model, items, 'response_avg', j.layer, v, j);
     const out: ScreenedSample[] = j.samples.map((s, i) => ({ id: s.id, question: s.question, projTrain: proj[2 * i], projOwn: proj[2 * i + 1], deltaP: proj[2 * i] - proj[2 * i + 1] }));
     const finite = out.map((s) => s.deltaP).filter((d) => Number.isFinite(d));
     const datasetDeltaP = mean(finite);
