@@ -5,6 +5,8 @@
  *   <root>/vectors/<model>/<revision>/<trait>.safetensors     [L+1, H] float32 per kind + metadata
  *   <root>/vectors/<model>/<revision>/<trait>.status.json     written instead when not extractable
  *   <root>/runs/<run-id>/manifest.json, generations.jsonl, judgements.jsonl, results.json, *.csv, pair_diffs.safetensors
+ *   <root>/norms/<model>/<revision>_shared_norms.csv          activation norms (../calibration.ts)
+ *   <root>/geometry/<model>/…                        geometry CSVs (persona-lab geometry)
  *   <root>/cache/judge/<judge-model>.jsonl          persistent LLM-judge cache
  *
  * Pure path logic: nothing here touches the model or the judge.
