@@ -11,16 +11,15 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { PromptInput, SamplingParams } from '../engine/protocol.js';
-import { modelKind, type ModelHandle, type ProgressSink } from './backend.js';
-import type { Judge } from './judge/types.js';
+import type { PromptInput } from '../engine/protocol.js';
+import { modelKind } from './backend.js';
 import { systemPrompt } from './prompts.js';
 import { instructionText } from './traits/schema.js';
 import { generateAndJudge, type RowSpec } from './rows.js';
 import { mean } from './stats/descriptive.js';
 import { writeCsv } from './storage/csv.js';
 import { RunStore } from './storage/run.js';
-import type { Workspace } from './storage/workspace.js';
+import type { JobBase } from './pipeline.js';
 import type { LoadedTrait } from './traits/load.js';
 import { assertVectorFits, norm, readVectorFile, vectorRow, type VectorKind } from './vectors/file.js';
 import { projectItems } from './vectors/projection.js';
@@ -34,26 +33,13 @@ export interface MonitorPrompt {
   expected?: number;
 }
 
-export interface MonitorJob {
-  ws: Workspace;
-  model: ModelHandle;
-  judge: Judge;
-  trait: string;
+/** What every job takes (workspace, model, judge, sampler, seeds, sizes, run id, progress) plus the monitoring inputs. */
+export interface MonitorJob extends JobBase {
   evalTrait: LoadedTrait;
   vectorPath: string;
   kind?: VectorKind;
   layer: number;
   prompts: MonitorPrompt[];
-  sampling: SamplingParams;
-  samplerPreset?: string;
-  samples: number;
-  seed: number;
-  maxQuestions?: number;
-  chunkSize?: number;
-  batchSize?: number;
-  runId?: string;
-  progress?: ProgressSink;
-  signal?: AbortSignal;
 }
 
 export interface MonitorResult {

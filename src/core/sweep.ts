@@ -142,7 +142,7 @@ async function transferStage(j: SweepJob, tr: NonNullable<SweepJob['transfer']>)
         writeNormsCsv(normsFile(j.ws, model.name, model.revision), norms);
         targetNorm = norms[t.layer].meanL2;
       }
-      const { rows } = await runTransfer({ ...common, target: model, evalTrait: t.eval, sources, targetVectorPath, layer: t.layer, coef: t.coef, scaling: tr.scaling, targetNorm,
+      const { rows } = await runTransfer({ ...common, model, evalTrait: t.eval, sources, targetVectorPath, layer: t.layer, coef: t.coef, scaling: tr.scaling, targetNorm,
         samples: j.evaluate.samples, seed: j.evaluate.seed, maxQuestions: j.evaluate.maxQuestions });
       out.push(...rows);
     }

@@ -14,27 +14,20 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { SamplingParams } from '../engine/protocol.js';
-import type { ModelHandle, ProgressSink } from './backend.js';
 import { rescale } from './evaluation/controls.js';
 import { baselineCondition, fmtCoef, steerCondition, type Condition } from './evaluation/conditions.js';
 import { evaluateConditions, type ConditionResult } from './evaluation/evaluate.js';
 import { applyBonferroniWithinTrait, combinedRows, COMBINED_COLUMNS, SIGNIFICANCE_COLUMNS } from './evaluation/report.js';
-import type { Judge } from './judge/types.js';
 import { writeCsv, type CsvValue } from './storage/csv.js';
 import { RunStore } from './storage/run.js';
-import type { Workspace } from './storage/workspace.js';
+import type { JobBase } from './pipeline.js';
 import type { LoadedTrait } from './traits/load.js';
 import { assertVectorFits, norm, readVectorFile, vectorRow } from './vectors/file.js';
 
 export type TransferScaling = 'raw' | 'match-target' | 'target-norm';
 
-export interface TransferJob {
-  ws: Workspace;
-  judge: Judge;
-  /** The model every vector is evaluated on. */
-  target: ModelHandle;
-  trait: string;
+/** JobBase's `model` is the target every vector is evaluated on. */
+export interface TransferJob extends JobBase {
   evalTrait: LoadedTrait;
   /** Source vectors, in training order. */
   sources: { revision: string; vectorPath: string }[];
@@ -45,16 +38,6 @@ export interface TransferJob {
   scaling: TransferScaling;
   /** The target's mean hidden-state L2 norm at `layer` (needed for 'target-norm'). */
   targetNorm?: number;
-  sampling: SamplingParams;
-  samplerPreset?: string;
-  samples: number;
-  seed: number;
-  maxQuestions?: number;
-  chunkSize?: number;
-  batchSize?: number;
-  runId?: string;
-  progress?: ProgressSink;
-  signal?: AbortSignal;
 }
 
 const sha256 = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -64,15 +47,15 @@ const SCALING_MODE: Record<TransferScaling, string> = { 'raw': 'raw', 'match-tar
 export async function runTransfer(j: TransferJob): Promise<{ run: RunStore; rows: Record<string, CsvValue>[]; results: ConditionResult[] }> {
   if (j.scaling === 'match-target' && !j.targetVectorPath) throw new Error('match-target scaling needs the target model\'s own vector (targetVectorPath)');
   if (j.scaling === 'target-norm' && !(j.targetNorm! > 0)) throw new Error('target-norm scaling needs the target\'s mean hidden-state norm at the layer (targetNorm)');
-  const targetLabel = `${j.target.name}@${j.target.revision}`;
+  const targetLabel = `${j.model.name}@${j.model.revision}`;
   const config = {
-    stage: 'transfer', target: { name: j.target.name, revision: j.target.revision, commit: j.target.commit ?? null, engine: j.target.info.compiler },
+    stage: 'transfer', target: { name: j.model.name, revision: j.model.revision, commit: j.model.commit ?? null, engine: j.model.info.compiler },
     trait: j.trait, evalSha256: j.evalTrait.sha256, sources: j.sources.map((s) => ({ revision: s.revision, vectorSha256: sha256(s.vectorPath) })),
     targetVectorSha256: j.targetVectorPath ? sha256(j.targetVectorPath) : null, layer: j.layer, coef: j.coef, scaling: j.scaling, targetNorm: j.targetNorm ?? null,
     sampler: j.sampling, samplerPreset: j.samplerPreset, seed: j.seed, samples: j.samples, maxQuestions: j.maxQuestions ?? null, judge: j.judge.id,
   };
-  const run = RunStore.open(j.ws, 'transfer', config, j.runId ?? RunStore.defaultRunId('transfer', `${j.target.name}-${j.target.revision}-${j.trait}`, config));
-  const fits = { name: targetLabel, ...j.target.info.config };
+  const run = RunStore.open(j.ws, 'transfer', config, j.runId ?? RunStore.defaultRunId('transfer', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
+  const fits = { name: targetLabel, ...j.model.info.config };
   const rowOf = (file: string) => {
     const v = readVectorFile(file);
     assertVectorFits(v, file, fits);
@@ -97,7 +80,7 @@ export async function runTransfer(j: TransferJob): Promise<{ run: RunStore; rows
     sourceOf.set(c.id, { revision: `${TARGET_ID}:${targetLabel}`, vectorPath: j.targetVectorPath!, filter: target.filter });
   }
   try {
-    const results = await evaluateConditions(conds, { ...j, model: j.target, run, evalTrait: j.evalTrait.data });
+    const results = await evaluateConditions(conds, { ...j, run, evalTrait: j.evalTrait.data });
     const base = results[0];
     const rows = results.slice(1).flatMap((r) => {
       const s = sourceOf.get(r.condition.id)!;
