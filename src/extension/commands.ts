@@ -7,6 +7,8 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_SECTION, readSettings } from './config.js';
+import { extractVector, type ExtractArgs } from './extractCommand.js';
+import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
 import type { ModelInfo } from './modelDiscovery.js';
 import { ModelItem, RevisionItem, type ModelsViewProvider } from './views/modelsView.js';
@@ -15,6 +17,7 @@ export interface CommandServices {
   log: vscode.LogOutputChannel;
   locations: Locations;
   models: ModelsViewProvider;
+  jobs: JobRunner;
   /** Refresh every Persona Lab view. */
   refreshViews(): void;
 }
@@ -65,6 +68,10 @@ export const COMMANDS = {
     s.models.refresh();
     return uri.fsPath;
   },
+
+  /** Runs an extraction (./extractCommand.ts); from the Models view's revision context menu or the palette. */
+  'personaLab.extractVector': (s, arg?: RevisionItem | ExtractArgs) =>
+    extractVector({ log: s.log, locations: s.locations, jobs: s.jobs, listModels: () => s.models.listModels(), refreshViews: s.refreshViews }, arg),
 
   /** Opens a model's manifest/config (or a revision's config.json); without an argument, asks which model. */
   'personaLab.revealModel': async (s, node?: ModelItem | RevisionItem) => {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { registerCommands } from './commands.js';
 import { affectsPersonaLab } from './config.js';
+import { JobRunner } from './jobs.js';
 import { Locations } from './locations.js';
 import { ModelsViewProvider } from './views/modelsView.js';
 import { RunsViewProvider } from './views/runsView.js';
@@ -38,7 +39,8 @@ export function activate(context: vscode.ExtensionContext): PersonaLabApi {
     context.subscriptions.push(provider, vscode.window.createTreeView(VIEW_IDS[key], { treeDataProvider: provider, showCollapseAll: key !== 'vectors' }));
   }
 
-  context.subscriptions.push(...registerCommands({ log, locations, models: views.models, refreshViews }));
+  const jobs = new JobRunner(log);
+  context.subscriptions.push(jobs, ...registerCommands({ log, locations, models: views.models, jobs, refreshViews }));
 
   // Keep the views in step with settings and with files that runs write into the workspace folder.
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {

@@ -158,6 +158,29 @@ describe('Persona Lab extension', () => {
     }
   });
 
+  it('Extract Persona Vector runs the real worker on the toy model and writes the vector into the workspace folder', async function () {
+    this.timeout(180_000);
+    const dataDir = path.join(workspaceRoot(), '.persona-lab');
+    rmSync(dataDir, { recursive: true, force: true });
+    try {
+      const modelPath = path.join(extension().extensionPath, 'models', 'toy-persona', 'revisions', 'main');
+      const out = await vscode.commands.executeCommand<{ status: string; vectorPath?: string; pairsKept: number; pairsTotal: number }>(
+        'personaLab.extractVector', { modelPath, trait: 'evil', maxQuestions: 3 });
+      assert.ok(out, 'the command returned nothing (see the Persona Lab log)');
+      assert.equal(out.status, 'ok');
+      assert.equal(out.pairsTotal, 30, '3 questions × 5 instruction pairs × 2 samples');
+      assert.ok(out.pairsKept > 20, `pairs kept ${out.pairsKept}`);
+      assert.equal(out.vectorPath, path.join(dataDir, 'vectors', 'toy-persona', 'main', 'evil.safetensors'));
+      assert.ok(existsSync(out.vectorPath!));
+      await vscode.commands.executeCommand('personaLab.refresh');
+      const top = await children(api.views.vectors);
+      assert.deepEqual(labels(top), ['toy-persona'], 'the Vectors view shows the new vector\'s model folder');
+      assert.ok(readdirSync(path.join(dataDir, 'runs')).some((d) => d.startsWith('extract-toy-persona-main-evil-')), 'an extraction run folder');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('loads onnxruntime-node (native linux-x64 binary) from the extension\'s own node_modules', () => {
     const root = extension().extensionPath;
     const req = createRequire(path.join(root, 'package.json'));
