@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_SECTION, readSettings } from './config.js';
 import { extractVector, type ExtractArgs } from './extractCommand.js';
+import { runCheckpointSweep, type SweepArgs } from './sweepCommand.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
 import type { ModelInfo } from './modelDiscovery.js';
@@ -72,6 +73,10 @@ export const COMMANDS = {
   /** Runs an extraction (./extractCommand.ts); from the Models view's revision context menu or the palette. */
   'personaLab.extractVector': (s, arg?: RevisionItem | ExtractArgs) =>
     extractVector({ log: s.log, locations: s.locations, jobs: s.jobs, listModels: () => s.models.listModels(), refreshViews: s.refreshViews }, arg),
+
+  /** Runs a checkpoint sweep (./sweepCommand.ts); from the Models view's model context menu or the palette. */
+  'personaLab.runSweep': (s, arg?: ModelItem | SweepArgs) =>
+    runCheckpointSweep({ log: s.log, locations: s.locations, jobs: s.jobs, listModels: () => s.models.listModels(), refreshViews: s.refreshViews }, arg),
 
   /** Opens a model's manifest/config (or a revision's config.json); without an argument, asks which model. */
   'personaLab.revealModel': async (s, node?: ModelItem | RevisionItem) => {

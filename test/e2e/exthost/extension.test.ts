@@ -181,6 +181,24 @@ describe('Persona Lab extension', () => {
     }
   });
 
+  it('Run Checkpoint Sweep extracts and steers at each revision and writes the sweep table', async function () {
+    this.timeout(240_000);
+    const dataDir = path.join(workspaceRoot(), '.persona-lab');
+    rmSync(dataDir, { recursive: true, force: true });
+    try {
+      const modelPath = path.join(extension().extensionPath, 'models', 'toy-persona');
+      const out = await vscode.commands.executeCommand<{ runDir: string; rows: Record<string, unknown>[] }>(
+        'personaLab.runSweep', { modelPath, revisions: ['stage1-step0', 'main'], traits: ['sycophantic'], maxQuestions: 3 });
+      assert.ok(out, 'the command returned nothing (see the Persona Lab log)');
+      assert.deepEqual(out.rows.map((r) => [r.eval_revision, r.vector_status]), [['stage1-step0', 'nonextractable'], ['main', 'ok']]);
+      assert.ok(Number(out.rows[1].delta_trait_mean) > 10, `main Δτ ${String(out.rows[1].delta_trait_mean)}`);
+      assert.ok(existsSync(path.join(out.runDir, 'combined_significance.csv')));
+      assert.ok(existsSync(path.join(dataDir, 'norms', 'toy-persona', 'main_shared_norms.csv')));
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('loads onnxruntime-node (native linux-x64 binary) from the extension\'s own node_modules', () => {
     const root = extension().extensionPath;
     const req = createRequire(path.join(root, 'package.json'));

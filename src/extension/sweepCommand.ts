@@ -1,0 +1,78 @@
+/**
+ * "Run Checkpoint Sweep": for a model with several revisions (the Models view's model item, or a pick), extract the
+ * chosen traits and steer with them at every revision — src/core/sweep.ts, the same job as `persona-lab sweep`, with
+ * progress and cancellation. Steering points come from the model's manifest (recommendedSteering) unless given.
+ * Results: runs/sweep-…/combined_significance.csv and geometry/ in the workspace folder; the log gets a summary.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { createJudge } from '../core/judge/factory.js';
+import { identifyModel } from '../core/models.js';
+import { SAMPLER_PRESETS } from '../core/sampling.js';
+import { Workspace } from '../core/storage/workspace.js';
+import { runSweep, type SweepTrait } from '../core/sweep.js';
+import { loadTraitFile } from '../core/traits/load.js';
+import { readSettings } from './config.js';
+import type { ExtractServices } from './extractCommand.js';
+import type { ModelInfo } from './modelDiscovery.js';
+import { ModelItem } from './views/modelsView.js';
+
+export interface SweepArgs { modelPath?: string; revisions?: string[]; traits?: string[]; steering?: Record<string, { layer: number; coef: number }>; maxQuestions?: number }
+export interface SweepOutcome { runDir: string; rows: Record<string, unknown>[] }
+
+export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | SweepArgs): Promise<SweepOutcome | undefined> {
+  const root = s.locations.workspaceDataFolder();
+  if (!root) { void vscode.window.showErrorMessage('Persona Lab writes sweep results into the workspace folder. Open a folder first (File > Open Folder).'); return undefined; }
+  const args: SweepArgs = arg instanceof ModelItem ? { modelPath: arg.model.path } : arg ?? {};
+  const model = args.modelPath ? s.listModels().find((m) => path.resolve(m.path) === path.resolve(args.modelPath!)) : await pickModel(s.listModels());
+  if (!model) { if (args.modelPath) throw new Error(`${args.modelPath} is not a model in the Models view`); return undefined; }
+  const withPaths = model.revisions.filter((r): r is typeof r & { path: string } => typeof r.path === 'string');
+  if (withPaths.length < 2) throw new Error(`${model.name} has ${withPaths.length} checkpoint folder(s); a sweep needs a model with several revisions (revisions/<name>/)`);
+  const revisions = args.revisions ?? (await vscode.window.showQuickPick(withPaths.map((r) => ({ label: r.name, picked: true })), { canPickMany: true, title: 'Sweep which revisions?' }))?.map((i) => i.label);
+  if (!revisions?.length) return undefined;
+  const manifestFile = path.join(model.path, 'manifest.json');
+  const manifest = existsSync(manifestFile) ? JSON.parse(readFileSync(manifestFile, 'utf8')) as { recommendedSteering?: Record<string, { layer: number; coef: number }> } : {};
+  const steering = { ...manifest.recommendedSteering, ...args.steering };
+  const ws = new Workspace(root);
+  const traitDir = path.join(model.path, 'traits');
+  const traitNames = args.traits ?? (await vscode.window.showQuickPick(Object.keys(steering).filter((k) => k !== 'note'), { canPickMany: true, title: 'Which traits?' }));
+  if (!traitNames?.length) return undefined;
+  const traits: SweepTrait[] = traitNames.map((t) => {
+    const point = steering[t];
+    if (!point) throw new Error(`no steering point for ${t}: the model manifest has no recommendedSteering.${t}`);
+    const file = (set: 'extract' | 'eval') => [ws.traitPath(set, t), path.join(traitDir, set, `${t}.json`)].find(existsSync);
+    const ex = file('extract'), ev = file('eval');
+    if (!ex || !ev) throw new Error(`trait files for ${t} not found: put them at ${ws.traitPath('extract', t)} and ${ws.traitPath('eval', t)}`);
+    return { trait: t, extract: loadTraitFile(ex, { requireInstruction: true }), eval: loadTraitFile(ev), layer: point.layer, coef: point.coef };
+  });
+  const toy = path.resolve(model.path).split(path.sep).includes('toy-persona');
+  if (!toy) throw new Error('the sweep command runs on the embedded toy model from the editor for now; use `persona-lab sweep --judge openai …` for other models');
+  const byName = new Map(withPaths.map((r) => [r.name, r.path]));
+  return s.jobs.run(`Persona Lab: sweeping ${traitNames.join(', ')} over ${revisions.length} revisions of ${model.name}`, async ({ client, signal, progress }) => {
+    const judge = await createJudge({ kind: 'rubric' }, ws);
+    const threads = readSettings().threads || undefined;
+    const { run, rows } = await runSweep({
+      ws, judge, modelName: identifyModel(byName.get(revisions[0])!).name, revisions, traits, sampling: SAMPLER_PRESETS.toy, samplerPreset: 'toy',
+      extract: { samples: 2, seed: 0, maxQuestions: args.maxQuestions }, evaluate: { samples: 2, seed: 1000, maxQuestions: args.maxQuestions },
+      openModel: async (revision) => {
+        const p = byName.get(revision);
+        if (!p) throw new Error(`revision ${revision} is not one of ${[...byName.keys()].join(', ')}`);
+        const info = await client.loadModel({ path: p, threads });
+        const id = identifyModel(p);
+        return { model: { backend: client, info, name: id.name, revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
+      },
+      progress, signal,
+    });
+    s.refreshViews();
+    for (const r of rows) s.log.info(`sweep ${String(r.eval_revision)} ${String(r.trait)}: ${r.vector_exists ? `Δτ ${Number(r.delta_trait_mean).toFixed(1)}, p(Bonf.) ${String(r.trait_primary_p_two_sided_bonferroni_within_trait)}` : String(r.status)}`);
+    void vscode.window.showInformationMessage(`Persona Lab: sweep done — ${run.path('combined_significance.csv')}`);
+    return { runDir: run.dir, rows };
+  });
+}
+
+async function pickModel(models: ModelInfo[]): Promise<ModelInfo | undefined> {
+  const multi = models.filter((m) => m.revisions.filter((r) => r.path).length > 1);
+  if (multi.length === 0) throw new Error('no model with several revisions found (a folder with revisions/<name>/ or a manifest listing them)');
+  return (await vscode.window.showQuickPick(multi.map((m) => ({ label: m.name, description: m.path, model: m })), { title: 'Sweep which model?' }))?.model;
+}
