@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { CONFIG_SECTION, readSettings } from './config.js';
 import { extractVector, type ExtractArgs } from './extractCommand.js';
 import { runCheckpointSweep, type SweepArgs } from './sweepCommand.js';
+import { openSweepDashboard } from './sweepDashboard.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
 import type { ModelInfo } from './modelDiscovery.js';
@@ -19,6 +20,7 @@ export interface CommandServices {
   locations: Locations;
   models: ModelsViewProvider;
   jobs: JobRunner;
+  extensionUri: vscode.Uri;
   /** Refresh every Persona Lab view. */
   refreshViews(): void;
 }
@@ -77,6 +79,10 @@ export const COMMANDS = {
   /** Runs a checkpoint sweep (./sweepCommand.ts); from the Models view's model context menu or the palette. */
   'personaLab.runSweep': (s, arg?: ModelItem | SweepArgs) =>
     runCheckpointSweep({ log: s.log, locations: s.locations, jobs: s.jobs, listModels: () => s.models.listModels(), refreshViews: s.refreshViews }, arg),
+
+  /** Opens a sweep run as charts + table (./sweepDashboard.ts); from a sweep run in the Runs view or the palette. */
+  'personaLab.openSweepDashboard': (s, arg?: string | { runDir?: string } | { entry?: { path: string } }) =>
+    openSweepDashboard({ log: s.log, locations: s.locations, extensionUri: s.extensionUri }, arg),
 
   /** Opens a model's manifest/config (or a revision's config.json); without an argument, asks which model. */
   'personaLab.revealModel': async (s, node?: ModelItem | RevisionItem) => {

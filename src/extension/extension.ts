@@ -40,7 +40,7 @@ export function activate(context: vscode.ExtensionContext): PersonaLabApi {
   }
 
   const jobs = new JobRunner(log);
-  context.subscriptions.push(jobs, ...registerCommands({ log, locations, models: views.models, jobs, refreshViews }));
+  context.subscriptions.push(jobs, ...registerCommands({ log, locations, models: views.models, jobs, refreshViews, extensionUri: context.extensionUri }));
 
   // Keep the views in step with settings and with files that runs write into the workspace folder.
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {

@@ -66,7 +66,8 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
     });
     s.refreshViews();
     for (const r of rows) s.log.info(`sweep ${String(r.eval_revision)} ${String(r.trait)}: ${r.vector_exists ? `Δτ ${Number(r.delta_trait_mean).toFixed(1)}, p(Bonf.) ${String(r.trait_primary_p_two_sided_bonferroni_within_trait)}` : String(r.status)}`);
-    void vscode.window.showInformationMessage(`Persona Lab: sweep done — ${run.path('combined_significance.csv')}`);
+    void vscode.window.showInformationMessage(`Persona Lab: sweep done — ${run.path('combined_significance.csv')}`, 'Open Dashboard')
+      .then((b) => (b ? vscode.commands.executeCommand('personaLab.openSweepDashboard', run.dir) : undefined));
     return { runDir: run.dir, rows };
   });
 }
