@@ -1,11 +1,12 @@
 // UI suite: a normal code-server instance with the .vsix installed, driven like a user would.
 // Each check below is one counted test; a failed check is recorded and the next one still runs.
 // Usage (run.mjs calls it): node scripts/e2e/ui.mjs <url> <workspace> <installed-extension-dir> <results.json> <screenshot.png>
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { HARMLESS, closeBrowser, openBrowser, runFromPalette } from './browser.mjs';
 
 const [url, workspace, extensionDir, resultsFile, screenshot] = process.argv.slice(2);
+const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const results = [];
 async function check(name, fn) {
   const t0 = Date.now();
@@ -64,6 +65,29 @@ try {
   await check('palette: "Persona Lab: Show Log" shows the persona-lab log channel', async () => {
     await runFromPalette(page, 'Persona Lab: Show Log');
     await page.locator('.part.panel .view-lines', { hasText: 'Workspace folder ready' }).first().waitFor();
+  });
+
+  await check('palette: "Persona Lab: Open Sweep Dashboard" renders a sweep as charts and a table (screenshot saved)', async () => {
+    // A real toy sweep's results (test/fixtures/sweep), placed as a finished sweep run in the workspace folder.
+    const runDir = path.join(workspace, '.persona-lab', 'runs', 'sweep-toy-persona-ui');
+    mkdirSync(runDir, { recursive: true });
+    copyFileSync(path.join(repoRoot, 'test/fixtures/sweep/results.json'), path.join(runDir, 'results.json'));
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.fill('>Persona Lab: Open Sweep Dashboard');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Persona Lab: Open Sweep Dashboard' }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'sweep-toy-persona-ui' }).first().waitFor();
+    await page.keyboard.press('Enter');
+    const view = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+    for (const trait of ['evil', 'sycophantic']) await view.locator(`section[data-trait="${trait}"] canvas`).waitFor({ timeout: 60_000 });
+    const rows = await view.locator('tbody tr').count();
+    if (rows !== 10) throw new Error(`expected 10 table rows (5 revisions × 2 traits), found ${rows}`);
+    const firstCells = await view.locator('section[data-trait="sycophantic"] tbody tr').last().locator('td').allTextContents();
+    if (firstCells[0] !== 'main' || firstCells[5] !== '1.000') throw new Error(`last sycophantic row: ${firstCells.join(' | ')}`);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(path.dirname(screenshot), 'e2e-sweep-dashboard.png') });
+    await page.keyboard.press('Control+W');
   });
 
   await check('screenshot of the Persona Lab container saved', async () => {
