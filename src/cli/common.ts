@@ -3,6 +3,7 @@
  * trait files and rubric judge), starting the worker, building the judge, and progress on stderr.
  * Exit codes every command uses: 0 ok, 1 failure, 2 usage error, 3 not extractable.
  */
+import { isToyModelPath } from '../core/toy/paths.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,7 +120,7 @@ export function modelPath(ctx: CliContext): { path: string; isToy: boolean } {
   const given = str(ctx, 'model');
   if (given) {
     const abs = path.resolve(given);
-    return { path: abs, isToy: abs.includes(`${path.sep}toy-persona${path.sep}`) };
+    return { path: abs, isToy: isToyModelPath(abs) };
   }
   const toy = toyModelDir();
   if (!toy) throw new UsageError('no --model given and the embedded toy model (models/toy-persona) was not found; pass --model <checkpoint folder>');

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_SECTION, readSettings } from './config.js';
-import { extractVector, type ExtractArgs } from './extractCommand.js';
+import { extractVector, type ExtractArgs, type ExtractServices } from './extractCommand.js';
 import { runCheckpointSweep, type SweepArgs } from './sweepCommand.js';
 import { openSweepDashboard } from './sweepDashboard.js';
 import type { JobRunner } from './jobs.js';
@@ -26,6 +26,10 @@ export interface CommandServices {
 }
 
 type Handler = (services: CommandServices, ...args: any[]) => unknown;
+
+/** What the pipeline commands (extract, sweep) need from the services. */
+const jobServices = (s: CommandServices): ExtractServices =>
+  ({ log: s.log, locations: s.locations, jobs: s.jobs, listModels: () => s.models.listModels(), refreshViews: s.refreshViews });
 
 export const COMMANDS = {
   'personaLab.refresh': (s) => {
@@ -73,12 +77,10 @@ export const COMMANDS = {
   },
 
   /** Runs an extraction (./extractCommand.ts); from the Models view's revision context menu or the palette. */
-  'personaLab.extractVector': (s, arg?: RevisionItem | ExtractArgs) =>
-    extractVector({ log: s.log, locations: s.locations, jobs: s.jobs, listModels: () => s.models.listModels(), refreshViews: s.refreshViews }, arg),
+  'personaLab.extractVector': (s, arg?: RevisionItem | ExtractArgs) => extractVector(jobServices(s), arg),
 
   /** Runs a checkpoint sweep (./sweepCommand.ts); from the Models view's model context menu or the palette. */
-  'personaLab.runSweep': (s, arg?: ModelItem | SweepArgs) =>
-    runCheckpointSweep({ log: s.log, locations: s.locations, jobs: s.jobs, listModels: () => s.models.listModels(), refreshViews: s.refreshViews }, arg),
+  'personaLab.runSweep': (s, arg?: ModelItem | SweepArgs) => runCheckpointSweep(jobServices(s), arg),
 
   /** Opens a sweep run as charts + table (./sweepDashboard.ts); from a sweep run in the Runs view or the palette. */
   'personaLab.openSweepDashboard': (s, arg?: string | { runDir?: string } | { entry?: { path: string } }) =>

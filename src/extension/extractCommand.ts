@@ -12,6 +12,7 @@ import { createJudge, type JudgeSpec } from '../core/judge/factory.js';
 import { identifyModel } from '../core/models.js';
 import { runExtraction } from '../core/pipeline.js';
 import { SAMPLER_PRESETS } from '../core/sampling.js';
+import { isToyModelPath } from '../core/toy/paths.js';
 import { Workspace } from '../core/storage/workspace.js';
 import { loadTraitFile } from '../core/traits/load.js';
 import { readSettings } from './config.js';
@@ -27,15 +28,13 @@ export interface ExtractServices { log: vscode.LogOutputChannel; locations: Loca
 
 export interface ExtractOutcome { status: 'ok' | 'not-extractable'; vectorPath?: string; statusPath?: string; pairsKept: number; pairsTotal: number; runDir: string; reason?: string }
 
-const isToyPath = (p: string) => path.resolve(p).split(path.sep).includes('toy-persona');
-
 export async function extractVector(s: ExtractServices, arg?: RevisionItem | ExtractArgs): Promise<ExtractOutcome | undefined> {
   const root = s.locations.workspaceDataFolder();
   if (!root) { void vscode.window.showErrorMessage('Persona Lab writes vectors into the workspace folder. Open a folder first (File > Open Folder).'); return undefined; }
   const args: ExtractArgs = arg instanceof RevisionItem ? { modelPath: arg.revision.path ?? arg.model.path, revision: arg.revision.path ? undefined : arg.revision.name } : arg ?? {};
   const target = args.modelPath ? { path: args.modelPath, revision: args.revision } : await pickCheckpoint(s.listModels());
   if (!target) return undefined;
-  const toy = isToyPath(target.path);
+  const toy = isToyModelPath(target.path);
   const ws = new Workspace(root);
   const trait = args.trait ?? await pickTrait(ws, toy ? s.locations.embeddedTraitsFolder() : undefined);
   if (!trait) return undefined;

@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { createJudge } from '../core/judge/factory.js';
 import { identifyModel } from '../core/models.js';
 import { SAMPLER_PRESETS } from '../core/sampling.js';
+import { isToyModelPath } from '../core/toy/paths.js';
 import { Workspace } from '../core/storage/workspace.js';
 import { runSweep, type SweepTrait } from '../core/sweep.js';
 import { loadTraitFile } from '../core/traits/load.js';
@@ -46,7 +47,7 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
     if (!ex || !ev) throw new Error(`trait files for ${t} not found: put them at ${ws.traitPath('extract', t)} and ${ws.traitPath('eval', t)}`);
     return { trait: t, extract: loadTraitFile(ex, { requireInstruction: true }), eval: loadTraitFile(ev), layer: point.layer, coef: point.coef };
   });
-  const toy = path.resolve(model.path).split(path.sep).includes('toy-persona');
+  const toy = isToyModelPath(model.path);
   if (!toy) throw new Error('the sweep command runs on the embedded toy model from the editor for now; use `persona-lab sweep --judge openai …` for other models');
   const byName = new Map(withPaths.map((r) => [r.name, r.path]));
   return s.jobs.run(`Persona Lab: sweeping ${traitNames.join(', ')} over ${revisions.length} revisions of ${model.name}`, async ({ client, signal, progress }) => {

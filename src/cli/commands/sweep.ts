@@ -44,7 +44,14 @@ ${COMMON_USAGE}`,
     try {
       const judge = await createJudge(judgeSpec(ctx, isToy), ws, { onRetry: (i) => ctx.stderr(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) });
       let chat: boolean | undefined;
+      // The sampler depends on chat vs base, so the first revision is opened before the sweep starts; the sweep then
+      // takes that open model instead of loading it a second time.
+      let preopened: Awaited<ReturnType<typeof load>> | undefined;
       const openModel = async (revision: string) => {
+        if (preopened && revision === revisions[0]) { const m = preopened; preopened = undefined; return m; }
+        return load(revision);
+      };
+      const load = async (revision: string) => {
         const p = hfCache ? root : path.join(root, 'revisions', revision);
         ctx.stderr(`loading ${path.basename(root)}@${revision} …`);
         const info = await client.loadModel({ path: p, revision: hfCache ? revision : undefined, threads });
@@ -52,9 +59,7 @@ ${COMMON_USAGE}`,
         const id = identifyModel(p, hfCache ? revision : undefined);
         return { model: { backend: client, info, name: id.name, revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
       };
-      // The sampler depends on chat vs base; decide it from the first revision (a sweep does not mix them).
-      const first = await openModel(revisions[0]);
-      await first.close();
+      preopened = await load(revisions[0]);
       const samp = sampling(ctx, isToy, chat!);
       const modelName = identifyModel(hfCache ? root : path.join(root, 'revisions', revisions[0])).name;
       const transferTo = str(ctx, 'transfer-to');

@@ -97,3 +97,11 @@ export function toyRevisionDir(name: string, dir = toyModelDir()): string {
   if (!rev) throw new Error(`the toy model has no revision "${name}"; see ${path.join(dir, 'manifest.json')} for the list`);
   return path.join(dir, rev.path);
 }
+
+/**
+ * True for a checkpoint of the embedded toy world (models/toy-persona/…, models/toy-persona-instruct): such models
+ * are judged by the offline rubric judge and sampled with the toy preset. One rule for the CLI and the extension.
+ */
+export function isToyModelPath(p: string): boolean {
+  return path.resolve(p).split(path.sep).some((part) => part === 'toy-persona' || part === 'toy-persona-instruct');
+}
