@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { SamplingParams } from '../engine/protocol.js';
 import type { ModelHandle, ProgressSink } from './backend.js';
 import { modelKind } from './backend.js';
-import { runControls, SHUFFLE_DESIGN, type ControlMode, type ControlsResult } from './evaluation/controls.js';
+import { runControls, SHUFFLE_DESIGN, type ControlMode, type ControlProjection, type ControlsResult } from './evaluation/controls.js';
 import { baselineCondition, promptCondition, steerCondition, type Condition } from './evaluation/conditions.js';
 import { evaluateConditions, type ConditionResult } from './evaluation/evaluate.js';
 import { runGrid, type GridResult } from './evaluation/grid.js';
@@ -158,9 +158,10 @@ export async function runGridJob(j: GridJob): Promise<{ run: RunStore; grid: Gri
   });
 }
 
-export interface ControlsJob extends VectorJob { layer: number; coef: number; seeds: number[]; modes: ControlMode[] }
+export interface ControlsJob extends VectorJob { layer: number; coef: number; seeds: number[]; modes: ControlMode[]; projection?: ControlProjection }
 export async function runControlsJob(j: ControlsJob): Promise<{ run: RunStore; controls: ControlsResult }> {
-  const config = { stage: 'controls', ...vectorConfig(j), layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, shuffle: SHUFFLE_DESIGN };
+  const config = { stage: 'controls', ...vectorConfig(j), layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, shuffle: SHUFFLE_DESIGN,
+    projection: j.projection ?? 'orthogonal' };
   const run = RunStore.open(j.ws, 'controls', config, j.runId ?? RunStore.defaultRunId('controls', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
   return guarded(run, j.judge, async (usage) => {
     const meta = readVectorFile(j.vectorPath).metadata;
@@ -169,9 +170,10 @@ export async function runControlsJob(j: ControlsJob): Promise<{ run: RunStore; c
       throw new PipelineError('vector-missing', `the shuffle control needs the per-pair differences of extraction run ${meta.extraction_run ?? '(unknown)'} ` +
         `(${pairDiffsPath ?? 'no extraction_run in the vector metadata'}); re-run extraction in this workspace`);
     }
-    const controls = await runControls({ ...evalOptions(j, run), vectorPath: j.vectorPath, kind: j.kind, pairDiffsPath, layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes });
+    const controls = await runControls({ ...evalOptions(j, run), vectorPath: j.vectorPath, kind: j.kind, pairDiffsPath, layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, projection: j.projection });
     writeControlsCombined(run.path('combined.csv'), tableContext(j), controls.results);
-    run.writeJson('results.json', { summary: controls.summary, conditions: controls.results, judgeUsage: usage() });
+    run.writeJson('results.json', { summary: controls.summary, projection: controls.projection, controls: controls.controls,
+      conditions: controls.results, judgeUsage: usage() });
     finish(run, 'done', { combined: run.path('combined.csv') });
     return { run, controls };
   });

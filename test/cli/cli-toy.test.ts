@@ -59,6 +59,9 @@ test('extract → evaluate → controls → generate on the toy model', { timeou
   assert.deepEqual(Object.keys(cj.summary).sort(), ['random', 'shuffled']);
   const norms = cj.conditions.filter((c: { condition: { kind: string } }) => c.condition.kind !== 'baseline').map((c: { condition: { vectorNorm: number } }) => c.condition.vectorNorm);
   for (const n of norms) assert.ok(Math.abs(n - norms[0]) < 1e-4 * norms[0], `controls are norm-matched: ${norms}`);
+  assert.equal(cj.projection, 'orthogonal');
+  assert.deepEqual(cj.controls.map((c: { mode: string }) => c.mode).sort(), ['random', 'shuffled']);
+  for (const c of cj.controls) assert.ok(typeof c.cosToVector === 'number' && Math.abs(c.cosToVector) < 1, `cosine as built: ${c.cosToVector}`);
   assert.equal(readFileSync(path.join(cj.runDir, 'combined.csv'), 'utf8').split('\n')[0],
     'revision,mode,seed,trait,layer,coef,baseline_trait_mean,baseline_coherence_mean,output_trait_mean,output_coherence_mean,delta_trait_mean,delta_coherence_mean,trait_primary_p_two_sided,baseline_csv,output_csv');
 

@@ -2,8 +2,9 @@
  * Must show (issue 6), on the toy organism's `main` with the rubric judge, real worker process:
  *   - at each trait's best (layer, coef) from a coarse-then-fine grid with steered coherence ≥ 50:
  *     Δτ ≥ 20 for every trait and ≥ 30 for at least two;
- *   - random and balanced (matched-pairs) shuffle controls at that (layer, coef), 3 seeds: the issue's
- *     |mean Δτ| ≤ 5 is reported per cell; asserted are what holds robustly (see the controls test).
+ *   - random and balanced (matched-pairs) shuffle controls, orthogonal to v and norm-matched, at that
+ *     (layer, coef), 3 seeds: the issue's |mean Δτ| ≤ 5 is reported per cell; asserted are what holds
+ *     robustly (see the controls test).
  * Sizes are chosen to keep the suite within a few minutes on 2 cores; every number is reported as a
  * test diagnostic so a miss is visible, not silently tolerated.
  */
@@ -88,15 +89,18 @@ test('controls: random and matched-pairs shuffle directions, norm-matched at the
       ...EVAL, layer: b.condition.layer!, coef: b.condition.coef!, seeds: CONTROL_SEEDS, modes: ['random', 'shuffled'] });
     const s = controls.summary;
     const real = controls.real.deltaTraitMean ?? 0;
+    const cos = (m: string) => controls.controls.filter((c) => c.mode === m).map((c) => c.cosToVector?.toFixed(2)).join(', ');
+    assert.equal(controls.projection, 'orthogonal');
+    t.diagnostic(`${trait} cos to v as built (removed): random ${cos('random')}; shuffled ${cos('shuffled')}`);
     t.diagnostic(`${trait} L${b.condition.layer} c${b.condition.coef}: real Δτ ${fmt(real)}; random ${fmt(s.random.meanDeltaTrait)} [${s.random.deltas.map(fmt).join(', ')}] coh Δ ${fmt(s.random.meanDeltaCoherence)}; ` +
       `shuffled ${fmt(s.shuffled.meanDeltaTrait)} [${s.shuffled.deltas.map(fmt).join(', ')}] coh Δ ${fmt(s.shuffled.meanDeltaCoherence)}`);
     // At the final layer (where every trait's best point lies once row L is added after the norm) steering is a
-    // direct logit bias, and in this 650-word world a norm-matched direction now and then promotes a word that
-    // opens one of the trait's phrases ("for the sake of chaos ,"): per-draw control effects are heavy-tailed
-    // (20 seeds: means 2.3–3.2 random, 1.5–7.6 shuffled; single draws up to ~45; src/core/README.md). A mean
-    // over 3 draws of such a distribution is noisy, so the issue's ≤ 5 is reported (count below) and asserted
-    // are: every single draw stays ≥ 30 points below the real vector (a leaking shuffle — upstream's coin
-    // flip — or a broken norm match reaches the real effect), and the random mean ≤ 10.
+    // direct logit bias about as large as the model's own logits; a norm-matched direction of that size now and
+    // then tips the model into styled phrases, some of them the trait's (20 held-out seeds: means 2.5–2.8
+    // random, 4.1–6.1 shuffled, single draws up to ~56; src/core/README.md). A mean over 3 draws of such a
+    // distribution is noisy, so the issue's ≤ 5 is reported (count below) and asserted are: every single draw
+    // stays ≥ 30 points below the real vector (a leaking shuffle — upstream's coin flip — or a broken norm match
+    // reaches the real effect), and the random mean ≤ 10.
     for (const m of ['random', 'shuffled'] as const) {
       const d = s[m].meanDeltaTrait;
       if (d !== null && Math.abs(d) <= 5) withinIssueBound++;

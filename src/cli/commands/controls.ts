@@ -4,15 +4,17 @@ import { UsageError } from '../command.js';
 import { EXIT, fmt, numList, openSession, printJson, required, steeringPoint, str } from '../common.js';
 import { VECTOR_USAGE, vectorJobBase } from '../vector-jobs.js';
 import { runControlsJob } from '../../core/pipeline.js';
-import type { ControlMode } from '../../core/evaluation/controls.js';
+import type { ControlMode, ControlProjection } from '../../core/evaluation/controls.js';
 import { COMMON_USAGE } from './extract.js';
 
 export const controlsCommand: CliCommand = {
   name: 'controls',
   summary: 'Random-direction and balanced label-shuffle controls at the same layer and coefficient',
   usage: `persona-lab controls --trait <name> --layer <ℓ> --coef <c> [--seeds 0,1,2] [--modes random,shuffled]
-  Controls are rescaled to ‖v[ℓ]‖. The shuffle swaps exactly half of the filtered pairs, one of each couple of
-  near-neighbour pairs (matched pairs; upstream's per-pair coin flip leaks the true direction; see src/core/README.md).
+                   [--projection orthogonal|none]
+  Controls are made orthogonal to v[ℓ] (default; 'none' keeps any chance share of v̂) and rescaled to ‖v[ℓ]‖.
+  The shuffle swaps exactly half of the filtered pairs, one of each couple of near-neighbour pairs (matched
+  pairs; upstream's per-pair coin flip leaks the true direction; see src/core/README.md).
   Control effects at the last layer are heavy-tailed: use more seeds (e.g. --seeds 0:9:1) for a stable mean.
 ${VECTOR_USAGE}
 ${COMMON_USAGE}`,
@@ -22,13 +24,22 @@ ${COMMON_USAGE}`,
     const modes = str(ctx, 'modes', 'random,shuffled').split(',') as ControlMode[];
     if (modes.some((m) => m !== 'random' && m !== 'shuffled')) throw new UsageError('--modes takes random and/or shuffled');
     const seeds = numList(ctx, 'seeds', [0, 1, 2]);
+    const projection = str(ctx, 'projection', 'orthogonal') as ControlProjection;
+    if (projection !== 'orthogonal' && projection !== 'none') throw new UsageError('--projection takes orthogonal or none');
     const s = await openSession(ctx);
     try {
-      const { run, controls } = await runControlsJob({ ...vectorJobBase(ctx, s, trait), layer, coef, seeds, modes });
-      if (ctx.json) printJson(ctx, { runId: run.runId, runDir: run.dir, summary: controls.summary, conditions: controls.results });
+      const { run, controls } = await runControlsJob({ ...vectorJobBase(ctx, s, trait), layer, coef, seeds, modes, projection });
+      if (ctx.json) {
+        printJson(ctx, { runId: run.runId, runDir: run.dir, projection: controls.projection, summary: controls.summary, controls: controls.controls,
+          conditions: controls.results });
+      }
       else {
         ctx.stdout(`real     Δτ ${fmt(controls.real.deltaTraitMean)} coh ${fmt(controls.real.coherence.mean)}`);
-        for (const m of modes) ctx.stdout(`${m.padEnd(8)} Δτ ${fmt(controls.summary[m].meanDeltaTrait)} (mean of seeds; ${controls.summary[m].deltas.map((d) => fmt(d)).join(', ')})`);
+        for (const m of modes) {
+          const cos = controls.controls.filter((c) => c.mode === m).map((c) => fmt(c.cosToVector, 2)).join(', ');
+          ctx.stdout(`${m.padEnd(8)} Δτ ${fmt(controls.summary[m].meanDeltaTrait)} (mean of seeds; ${controls.summary[m].deltas.map((d) => fmt(d)).join(', ')})` +
+            `  cos to v as built ${cos}${controls.projection === 'orthogonal' ? ', removed' : ''}`);
+        }
       }
       return EXIT.ok;
     } finally { await s.dispose(); }

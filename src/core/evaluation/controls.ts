@@ -10,8 +10,17 @@
  *             mean keeps a (n₊ − n₋)/P share of the true direction, and norm-matching amplifies it into false
  *             positives of up to +49 points — so we do not reproduce that (bug fix, see README).
  *
- * Both are stored unnormalised (like upstream) and, at steering time, rescaled so that row ℓ has the real
- * vector's norm ‖v[ℓ]‖ (norm-matched), then added with the same coef at the same positions.
+ * Both are stored unnormalised (like upstream). At steering time row ℓ is, by default, made orthogonal to the
+ * real row v[ℓ] (its component along v̂ removed) and then rescaled to ‖v[ℓ]‖ (norm-matched), and added with the
+ * same coef at the same positions.
+ *
+ * Why orthogonal: a control asks "does a direction that is NOT v, at v's norm, do this too?". Any share of v̂
+ * in it answers the wrong question, and norm-matching multiplies that share: a random Gaussian row has
+ * |cos(·, v)| ≈ 1/√H by chance (0.1–0.25 on a 128-wide model), and a balanced shuffle keeps Σ s_i·a_i of the
+ * pairs' unequal trait strengths (toy organism, sycophantic: cos 0.29, a shuffled "control" at +42 points that
+ * was in fact v at a quarter of the coefficient). The cosine before the projection is kept in the results
+ * (`cosToVector`) so the share that was removed stays visible. `orthogonalize: false` gives the plain
+ * norm-matched directions (upstream's construction).
  */
 import { loadSafetensors, writeSafetensors } from '../../engine/weights/safetensors.js';
 import { PipelineError } from '../errors.js';
@@ -25,6 +34,8 @@ export type ControlMode = 'random' | 'shuffled';
 
 /** Names the shuffle construction in run configs, so a run made with another design is never resumed as this one. */
 export const SHUFFLE_DESIGN = 'balanced-matched-pairs';
+/** Names how control rows are placed relative to v in run configs (see the header). */
+export type ControlProjection = 'orthogonal' | 'none';
 
 export function randomControl(layers: number, hidden: number, seed: number): Float32Array {
   return gaussian(layers * hidden, seed);
@@ -119,6 +130,21 @@ export function matchedCouples(d: Float32Array, n: number, rowLen: number, offse
   return out;
 }
 
+/** `row` minus its component along `v` (float64 accumulation); `row` itself when v is zero. */
+export function orthogonalTo(row: Float32Array, v: Float32Array): Float32Array {
+  let dot = 0, vv = 0;
+  for (let i = 0; i < row.length; i++) { dot += row[i] * v[i]; vv += v[i] * v[i]; }
+  if (vv === 0) return row.slice();
+  const f = dot / vv;
+  return row.map((x, i) => x - f * v[i]);
+}
+
+export function cosine(a: Float32Array, b: Float32Array): number | null {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  return aa === 0 || bb === 0 ? null : ab / Math.sqrt(aa * bb);
+}
+
 /** Rescales `row` to the given norm (norm matching). */
 export function rescale(row: Float32Array, target: number): Float32Array {
   const n = norm(row);
@@ -135,11 +161,18 @@ export interface ControlsOptions extends EvaluateOptions {
   coef: number;
   seeds: number[];
   modes: ControlMode[];
+  /** 'orthogonal' (default): remove each control row's component along v[layer] before norm matching. */
+  projection?: ControlProjection;
 }
+
+export interface ControlInfo { mode: ControlMode; seed: number; conditionId: string; cosToVector: number | null }
 
 export interface ControlsResult {
   results: ConditionResult[];
   real: ConditionResult;
+  projection: ControlProjection;
+  /** Each control direction's cosine with v[layer] as built (before any projection). */
+  controls: ControlInfo[];
   /** mode → mean Δτ over seeds, and each seed's Δτ. */
   summary: Record<ControlMode, { meanDeltaTrait: number | null; meanDeltaCoherence: number | null; deltas: (number | null)[] }>;
 }
@@ -160,6 +193,8 @@ export async function runControls(o: ControlsOptions): Promise<ControlsResult> {
   }
   const strata = { offset: o.layer * vec.hidden, length: vec.hidden };
   const couples = diffs ? matchedCouples(diffs.data, diffs.pairs, vec.layers * vec.hidden, strata.offset, strata.length) : [];
+  const projection = o.projection ?? 'orthogonal';
+  const infos: ControlInfo[] = [];
   for (const seed of o.seeds) {
     for (const mode of o.modes) {
       const full = mode === 'random' ? randomControl(vec.layers, vec.hidden, seed)
@@ -167,8 +202,11 @@ export async function runControls(o: ControlsOptions): Promise<ControlsResult> {
       // Saved unnormalised, like upstream's control files.
       writeSafetensors(o.run.path(`control_${mode}_seed${seed}.safetensors`), { [`${kind}_diff`]: { dtype: 'F32', shape: [vec.layers, vec.hidden], data: full } },
         { mode, seed: String(seed), source_vector_sha: vec.metadata.trait_sha256 ?? '', layer_convention: vec.metadata.layer_convention ?? '' });
-      const row = rescale(full.slice(o.layer * vec.hidden, (o.layer + 1) * vec.hidden), target);
-      conds.push(steerCondition(mode, row, o.layer, o.coef, { seed }));
+      const built = full.slice(o.layer * vec.hidden, (o.layer + 1) * vec.hidden);
+      const row = rescale(projection === 'orthogonal' ? orthogonalTo(built, real) : built, target);
+      const cond = steerCondition(mode, row, o.layer, o.coef, { seed });
+      infos.push({ mode, seed, conditionId: cond.id, cosToVector: cosine(built, real) });
+      conds.push(cond);
     }
   }
   const results = await evaluateConditions(conds, o);
@@ -177,7 +215,7 @@ export async function runControls(o: ControlsOptions): Promise<ControlsResult> {
     const rs = results.filter((r) => r.condition.kind === mode);
     summary[mode] = { deltas: rs.map((r) => r.deltaTraitMean), meanDeltaTrait: mean(rs.map((r) => r.deltaTraitMean)), meanDeltaCoherence: mean(rs.map((r) => r.deltaCoherenceMean)) };
   }
-  return { results, real: results[1], summary };
+  return { results, real: results[1], projection, controls: infos, summary };
 }
 
 
