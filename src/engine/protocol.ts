@@ -129,18 +129,33 @@ export interface GenerateParams {
   /** Correlates stream notifications with this request. */
   requestId?: string;
   /**
+   * Per generated token, return its log-probability and the `logprobs` most likely alternatives (0 = the chosen
+   * token only; at most 20, like OpenAI). They are log-softmax of the model's raw logits at that step — after
+   * steering, before repetition penalty, temperature, top-k and top-p (vLLM's default "raw" logprobs) — so a
+   * judge reading them sees the model's distribution, not the sampler's.
+   */
+  logprobs?: number;
+  /**
    * Diagnostics/tests: return these hidden-state layers (0..L) at every forwarded position of each row
    * (prompt tokens, then generated tokens except the last, which is never forwarded), after steering.
    */
   returnHiddenStates?: number[];
 }
 export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled';
+export interface TokenLogprob {
+  tokenId: number;
+  logprob: number;
+  /** The most likely tokens at this step, most likely first (ties by lower id). */
+  top: { tokenId: number; logprob: number }[];
+}
 export interface GeneratedRow {
   text: string;
   promptText: string;
   promptTokenIds: number[];
   tokenIds: number[];
   finishReason: FinishReason;
+  /** Only with `logprobs`: one entry per generated token (tokenIds order). */
+  logprobs?: TokenLogprob[];
   /** Only with `returnHiddenStates`: layer → [T, H] float32 base64, T = prompt + generated − 1 positions. */
   hiddenStates?: Record<string, F32B64>;
 }

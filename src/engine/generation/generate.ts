@@ -29,6 +29,8 @@ import { buildStepSteer, type ResolvedSteer, type SteerPhase } from '../steering
 import { columns, leftPad, maskFor } from './batch.js';
 import { nextToken, type RowSamplingState, type SamplerConfig } from './sampler.js';
 import { RowText } from './text.js';
+import { tokenLogprob } from './logprobs.js';
+import type { TokenLogprob } from '../protocol.js';
 
 export interface GenRowInput {
   promptIds: number[];
@@ -45,6 +47,8 @@ export interface GenConfig {
   padTokenId: number;
   /** Hidden-state layers to record at every forwarded position (diagnostics). */
   hiddenLayers?: readonly number[];
+  /** Record each generated token's raw log-probability and this many top alternatives (see protocol.ts). */
+  logprobs?: number;
 }
 
 export interface GenHooks {
@@ -61,6 +65,7 @@ export interface GenRowOutput {
   finishReason: 'eos' | 'stop' | 'length';
   /** layer → [T, H] float32 over forwarded positions (only with hiddenLayers). */
   hidden?: Map<number, Float32Array>;
+  logprobs?: TokenLogprob[];
 }
 
 interface RowState {
@@ -71,6 +76,7 @@ interface RowState {
   /** Live text, only when it is needed while generating (streaming or stop strings). */
   text: RowText | null;
   hidden?: Map<number, Float32Array[]>;
+  logprobs?: TokenLogprob[];
 }
 
 /**
@@ -92,6 +98,7 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
     finish: null,
     text: hooks.decode && (cfg.stop.length > 0 || hooks.onToken) ? new RowText(hooks.decode, cfg.stop) : null,
     hidden: cfg.hiddenLayers?.length ? new Map(cfg.hiddenLayers.map((l) => [l, [] as Float32Array[]])) : undefined,
+    logprobs: cfg.logprobs !== undefined ? [] : undefined,
   }));
   for (const [i, r] of rows.entries()) {
     if (r.promptIds.length === 0) throw new Error(`row ${i}: the prompt has no tokens; generation needs at least one (e.g. BOS)`);
@@ -151,7 +158,9 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
       const V = out.logits!.length / slots.length;
       for (const [b, i] of active.entries()) {
         const st = states[i];
-        const tok = nextToken(out.logits!.subarray(b * V, (b + 1) * V), cfg.sampler, st.sampling);
+        const logits = out.logits!.subarray(b * V, (b + 1) * V);
+        const tok = nextToken(logits, cfg.sampler, st.sampling);
+        st.logprobs?.push(tokenLogprob(logits, tok, cfg.logprobs!));
         st.generated.push(tok);
         st.sampling.generated++;
         st.sampling.seen.add(tok);
@@ -196,6 +205,7 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
     const answerIds = st.finish === 'eos' ? st.generated.slice(0, -1) : st.generated;
     const text = st.finish === 'stop' ? st.text!.value : hooks.decode ? hooks.decode(answerIds) : '';
     const res: GenRowOutput = { tokenIds: st.generated, text, finishReason: st.finish ?? 'length' };
+    if (st.logprobs) res.logprobs = st.logprobs;
     if (st.hidden) {
       res.hidden = new Map();
       for (const [l, list] of st.hidden) {

@@ -19,6 +19,8 @@ import type { ModelEntry, ModelRegistry } from './registry.js';
 
 const DEFAULT_MAX_NEW_TOKENS = 64;
 const DEFAULT_GEN_BATCH = 16;
+/** OpenAI caps top_logprobs at 20; a judge needs exactly that. */
+const MAX_TOP_LOGPROBS = 20;
 const REDUCTIONS: readonly Reduction[] = ['prompt_avg', 'response_avg', 'prompt_last'];
 
 /** Indices sorted by length, ties in request order. */
@@ -77,6 +79,8 @@ export class Handlers {
     const maxNewTokens = num(s.maxNewTokens, 'maxNewTokens', DEFAULT_MAX_NEW_TOKENS, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
     const baseSeed = num(s.seed, 'seed', 0, () => true, 'a finite number');
     const hiddenLayers = checkLayers(m, p.returnHiddenStates, 'returnHiddenStates');
+    const logprobs = p.logprobs === undefined || p.logprobs === null ? undefined
+      : num(p.logprobs, 'logprobs', 0, (x) => Number.isInteger(x) && x >= 0 && x <= MAX_TOP_LOGPROBS, `an integer in 0..${MAX_TOP_LOGPROBS}`);
     const stop = (s.stop ?? []).filter((x) => typeof x === 'string' && x.length > 0);
     if (stop.length && !m.tokenizer) throw badRequest(`model ${m.id} has no tokenizer, so stop strings cannot be matched`);
 
@@ -101,7 +105,7 @@ export class Handlers {
     for (let start = 0; start < order.length; start += batchSize) {
       const idx = order.slice(start, start + batchSize);
       const chunk = idx.map((i) => inputs[i]);
-      const outs = await generateBatch(m.model, chunk, { sampler, maxNewTokens, eosTokenIds: eos, stop, padTokenId: m.padTokenId, hiddenLayers }, {
+      const outs = await generateBatch(m.model, chunk, { sampler, maxNewTokens, eosTokenIds: eos, stop, padTokenId: m.padTokenId, hiddenLayers, logprobs }, {
         checkCancelled: () => { if (token.isCancellationRequested) throw cancelled(); },
         decode,
         onToken: p.stream ? (row, tokenId, text) => notify({ requestId: p.requestId ?? '', row: idx[row], text, tokenId }) : undefined,
@@ -109,6 +113,7 @@ export class Handlers {
       outs.forEach((o, j) => {
         tokens += o.tokenIds.length;
         const row: GeneratedRow = { text: o.text, promptText: chunk[j].promptText, promptTokenIds: chunk[j].promptIds, tokenIds: o.tokenIds, finishReason: o.finishReason };
+        if (o.logprobs) row.logprobs = o.logprobs;
         if (o.hidden) row.hiddenStates = Object.fromEntries([...o.hidden].map(([l, a]) => [String(l), encodeF32(a)]));
         rows[idx[j]] = row;
       });

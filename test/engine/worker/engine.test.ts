@@ -48,6 +48,31 @@ for (const arch of ARCHS) {
     assert.deepEqual(res.rows[1].promptTokenIds, prompt.ids);
   });
 
+  test(`${arch}: token logprobs are log-softmax of the reference step logits, top-k sorted, sampler-independent`, { skip: SKIP_PARITY }, async () => {
+    const f = fx[arch];
+    const prompt = { ids: f.ids('single_input_ids') };
+    const res = await client.generate({ modelId: ids[arch], sampling: { temperature: 0, maxNewTokens: 5 }, logprobs: 20, rows: [{ prompt }] });
+    const steps = f.f32('greedy_step_logits'); // [5, V]
+    const V = steps.length / 5;
+    const lp = res.rows[0].logprobs!;
+    assert.equal(lp.length, 5);
+    for (let t = 0; t < 5; t++) {
+      const row = Array.from(steps.subarray(t * V, (t + 1) * V));
+      const max = Math.max(...row);
+      const logZ = max + Math.log(row.reduce((a, x) => a + Math.exp(x - max), 0));
+      const ref = row.map((x) => x - logZ);
+      assert.equal(lp[t].tokenId, res.rows[0].tokenIds[t]);
+      assert.ok(Math.abs(lp[t].logprob - ref[lp[t].tokenId]) < 1e-4, `step ${t}: ${lp[t].logprob} vs ${ref[lp[t].tokenId]}`);
+      const order = ref.map((x, i) => [x, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, 20).map(([, i]) => i);
+      assert.deepEqual(lp[t].top.map((x) => x.tokenId), order, `step ${t} top-20 order`);
+      assert.equal(lp[t].top[0].tokenId, lp[t].tokenId, 'greedy picks the most likely token');
+    }
+    // Raw logprobs: the same prompt sampled hot returns the same first-step distribution.
+    const hot = await client.generate({ modelId: ids[arch], sampling: { temperature: 1.7, topK: 3, maxNewTokens: 1, seed: 5 }, logprobs: 3, rows: [{ prompt }] });
+    assert.deepEqual(hot.rows[0].logprobs![0].top, lp[0].top.slice(0, 3));
+    await assert.rejects(client.generate({ modelId: ids[arch], sampling: { maxNewTokens: 1 }, logprobs: 21, rows: [{ prompt }] }), /logprobs/);
+  });
+
   test(`${arch}: captured prompt/response means equal means of the reference hidden states`, { skip: SKIP_PARITY }, async () => {
     const f = fx[arch];
     const single = f.f32('single_hidden_states'); // [L+1, 1, 7, H]
