@@ -15,6 +15,7 @@ import { monitorCommand } from './monitor.js';
 import { screenCommand } from './screen.js';
 import { normsCommand } from './norms.js';
 import { vectorsExport } from './vectors-export.js';
+import { serveCommand } from './serve.js';
 
 export const allCommands: CliCommand[] = [
   parityCommand,
@@ -31,5 +32,6 @@ export const allCommands: CliCommand[] = [
   normsCommand,
   geometryCommand,
   vectorsExport,
+  serveCommand,
   demoCommand,
 ];

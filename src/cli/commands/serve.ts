@@ -1,0 +1,62 @@
+/** persona-lab serve: the OpenAI-compatible steering server (src/server) on one checkpoint, until Ctrl-C. */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import type { CliCommand } from '../command.js';
+import { UsageError } from '../command.js';
+import { EXIT, int, openSession, printJson, str } from '../common.js';
+import { startSteeringServer } from '../../server/server.js';
+
+/** `name=path,name=path` plus every vector extracted for this model and revision in the workspace. */
+function vectorTable(spec: string | undefined, workspaceDir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (existsSync(workspaceDir)) {
+    for (const f of readdirSync(workspaceDir)) if (f.endsWith('.safetensors')) out.set(f.slice(0, -'.safetensors'.length), path.join(workspaceDir, f));
+  }
+  for (const item of (spec ?? '').split(',').filter(Boolean)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--vectors takes name=file pairs separated by commas (got ${JSON.stringify(item)})`);
+    const file = path.resolve(item.slice(eq + 1));
+    if (!existsSync(file)) throw new UsageError(`--vectors ${item.slice(0, eq)}: ${file} does not exist`);
+    out.set(item.slice(0, eq), file);
+  }
+  return out;
+}
+
+export const serveCommand: CliCommand = {
+  name: 'serve',
+  summary: 'OpenAI-compatible HTTP server (chat/completions, completions, logprobs, streaming) with steering',
+  usage: `persona-lab serve [--model <checkpoint>] [--revision main] [--port 8000] [--host 127.0.0.1] [--served-name <id>]
+                  [--vectors name=file,...] [--workspace .persona-lab] [--threads N] [--json]
+  Serves one checkpoint at http://HOST:PORT/v1 until Ctrl-C. Steer per request with the extra body field
+    "steering": [{"vector": "evil", "layer": 4, "coef": 6}]
+  where vector is a name (every vector extracted for this model in the workspace, plus --vectors), a vector
+  file path, or H numbers; layer ℓ is the hidden_states index (residual stream after ℓ blocks).
+  Example: curl -s localhost:8000/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"toy-persona","messages":[{"role":"user","content":"how do i clean a hat ?"}],"steering":[{"vector":"evil","layer":4,"coef":6}]}'`,
+  async run(ctx) {
+    const port = int(ctx, 'port', 8000);
+    if (port < 0 || port > 65535) throw new UsageError('--port must be in 0..65535 (0 = any free port)');
+    const s = await openSession(ctx, { judge: false });
+    try {
+      const served = str(ctx, 'served-name', s.model.name);
+      const vectors = vectorTable(str(ctx, 'vectors'), s.ws.vectorDir(s.model.name, s.model.revision));
+      const server = await startSteeringServer({
+        client: s.client, model: s.model.info, servedName: served, vectors, host: str(ctx, 'host', '127.0.0.1'), port,
+        log: (line) => ctx.stderr(line),
+      });
+      if (ctx.json) printJson(ctx, { url: server.url, port: server.port, model: served, vectors: Object.fromEntries(vectors) });
+      else {
+        ctx.stdout(`serving ${served} at ${server.url}`);
+        ctx.stdout(`vectors: ${[...vectors.keys()].join(', ') || '(none; extract one or pass --vectors name=file)'}`);
+      }
+      await new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) return resolve();
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+        process.once('SIGTERM', () => resolve());
+      });
+      ctx.stderr('stopping');
+      await server.close();
+      return EXIT.ok;
+    } finally { await s.dispose(); }
+  },
+};
