@@ -10,9 +10,11 @@ import { CONFIG_SECTION, readSettings } from './config.js';
 import { extractVector, type ExtractArgs, type ExtractServices } from './extractCommand.js';
 import { runCheckpointSweep, type SweepArgs } from './sweepCommand.js';
 import { openSweepDashboard } from './sweepDashboard.js';
+import type { Playground, PlaygroundArgs } from './playground.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
 import type { ModelInfo } from './modelDiscovery.js';
+import type { FileTreeItem } from './views/fileTree.js';
 import { ModelItem, RevisionItem, type ModelsViewProvider } from './views/modelsView.js';
 
 export interface CommandServices {
@@ -20,6 +22,8 @@ export interface CommandServices {
   locations: Locations;
   models: ModelsViewProvider;
   jobs: JobRunner;
+  /** The Steering Playground panel (./playground.ts). */
+  playground: Playground;
   extensionUri: vscode.Uri;
   /** Refresh every Persona Lab view. */
   refreshViews(): void;
@@ -85,6 +89,9 @@ export const COMMANDS = {
   /** Opens a sweep run as charts + table (./sweepDashboard.ts); from a sweep run in the Runs view or the palette. */
   'personaLab.openSweepDashboard': (s, arg?: string | { runDir?: string } | { entry?: { path: string } }) =>
     openSweepDashboard({ log: s.log, locations: s.locations, extensionUri: s.extensionUri }, arg),
+
+  /** Opens the Steering Playground (./playground.ts); from a vector in the Vectors view (preselected) or the palette. */
+  'personaLab.openPlayground': (s, arg?: FileTreeItem | PlaygroundArgs) => s.playground.open(arg),
 
   /** Opens a model's manifest/config (or a revision's config.json); without an argument, asks which model. */
   'personaLab.revealModel': async (s, node?: ModelItem | RevisionItem) => {

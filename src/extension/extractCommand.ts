@@ -77,11 +77,11 @@ function judgeSpec(toy: boolean): JudgeSpec {
   return { kind: 'openai', baseURL: baseUrl, model, apiKey: process.env.OPENAI_API_KEY };
 }
 
-async function pickCheckpoint(models: ModelInfo[]): Promise<{ path: string; revision?: string } | undefined> {
+export async function pickCheckpoint(models: ModelInfo[], title = 'Extract a persona vector on which checkpoint?'): Promise<{ path: string; revision?: string } | undefined> {
   const items = models.flatMap((m) => (m.revisions.length ? m.revisions : [{ name: 'main', path: m.path }])
     .map((r) => ({ label: `${m.name}@${r.name}`, description: r.path ?? m.path, target: r.path ? { path: r.path } : { path: m.path, revision: r.name } })));
   if (items.length === 0) throw new Error('no models found: add a checkpoint folder with "Persona Lab: Add Model Folder"');
-  return (await vscode.window.showQuickPick(items, { title: 'Extract a persona vector on which checkpoint?' }))?.target;
+  return (await vscode.window.showQuickPick(items, { title }))?.target;
 }
 
 async function pickTrait(ws: Workspace, embedded: string | undefined): Promise<string | undefined> {

@@ -13,8 +13,10 @@ export class VectorsViewProvider extends WorkspaceFolderViewProvider {
   }
 
   protected toItem(entry: DirEntry, depth: number): FileTreeItem {
-    const item = new FileTreeItem(entry, entry.isDirectory ? 'personaLab.vectorFolder' : 'personaLab.vector', depth);
-    if (entry.name.endsWith('.safetensors')) item.iconPath = new vscode.ThemeIcon('arrow-both');
+    // Only vector files are 'personaLab.vector' (they get the Steering Playground action); status/metadata files are not.
+    const vector = !entry.isDirectory && entry.name.endsWith('.safetensors');
+    const item = new FileTreeItem(entry, entry.isDirectory ? 'personaLab.vectorFolder' : vector ? 'personaLab.vector' : 'personaLab.vectorFile', depth);
+    if (vector) item.iconPath = new vscode.ThemeIcon('arrow-both');
     return item;
   }
 }
