@@ -5,6 +5,7 @@ import { UsageError } from './command.js';
 import { int, num, sampling, str, throughput, traitFiles, type Session, progressPrinter } from './common.js';
 import { modelKind } from '../core/backend.js';
 import { VECTOR_KINDS, type VectorKind } from '../core/vectors/file.js';
+import { TOY_PROTOCOL } from '../core/toy/protocol.js';
 
 export function vectorJobBase(ctx: CliContext, s: Session, trait: string) {
   const samp = sampling(ctx, s.isToy, modelKind(s.model) === 'chat');
@@ -16,7 +17,7 @@ export function vectorJobBase(ctx: CliContext, s: Session, trait: string) {
   const vectorPath = str(ctx, 'vector') ? path.resolve(str(ctx, 'vector')!) : s.ws.vectorPath(s.model.name, s.model.revision, trait);
   return {
     ws: s.ws, model: s.model, judge: s.judge, trait, evalTrait: files.eval!, instructionTrait, vectorPath, kind,
-    sampling: samp.params, samplerPreset: samp.preset, seed: int(ctx, 'seed', 1000), samples: int(ctx, 'samples', s.isToy ? 2 : 10),
+    sampling: samp.params, samplerPreset: samp.preset, seed: int(ctx, 'seed', 1000), samples: int(ctx, 'samples', s.isToy ? TOY_PROTOCOL.evalSamples : 10),
     maxQuestions: num(ctx, 'max-questions'), runId: str(ctx, 'run-id'), progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx),
   };
 }

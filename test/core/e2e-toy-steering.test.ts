@@ -22,16 +22,18 @@ import { Workspace } from '../../src/core/storage/workspace.js';
 import { loadTraitFile } from '../../src/core/traits/load.js';
 import { identifyModel } from '../../src/core/models.js';
 import type { ConditionResult } from '../../src/core/evaluation/evaluate.js';
+import { TOY_PROTOCOL as P } from '../../src/core/toy/protocol.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const TOY = path.join(root, 'models', 'toy-persona');
 // PERSONA_LAB_E2E_MODEL points the suite at another toy checkpoint (e.g. an intermediate step) for diagnosis.
 const MODEL = process.env.PERSONA_LAB_E2E_MODEL ?? path.join(TOY, 'revisions', 'main');
 const TRAITS = ['evil', 'sycophantic', 'impolite', 'humorous'];
-const GRID = { layers: [3, 4], coefs: [2, 3, 4, 5, 6], refineStep: 0.25 };
-const EXTRACT = { samples: 2, seed: 0 };
-const EVAL = { samples: 2, seed: 1000 };
-const CONTROL_SEEDS = [0, 1, 2];
+// The toy protocol the demo and the README's numbers use (src/core/toy/protocol.ts).
+const GRID = { layers: [...P.layers], coefs: [...P.coefs], refineStep: P.refineStep };
+const EXTRACT = { samples: P.extractSamples, seed: P.extractSeed };
+const EVAL = { samples: P.evalSamples, seed: P.evalSeed };
+const CONTROL_SEEDS = [...P.controlSeeds];
 
 let client: InferenceClient | undefined;
 let model: ModelHandle;
@@ -96,9 +98,10 @@ test('controls: random and matched-pairs shuffle directions, norm-matched at the
       `shuffled ${fmt(s.shuffled.meanDeltaTrait)} [${s.shuffled.deltas.map(fmt).join(', ')}] coh Δ ${fmt(s.shuffled.meanDeltaCoherence)}`);
     // At the final layer (where every trait's best point lies once row L is added after the norm) steering is a
     // direct logit bias about as large as the model's own logits; a norm-matched direction of that size now and
-    // then tips the model into styled phrases, some of them the trait's (20 held-out seeds: means 2.5–2.8
-    // random, 4.1–6.1 shuffled, single draws up to ~56; src/core/README.md). A mean over 3 draws of such a
-    // distribution is noisy, so the issue's ≤ 5 is reported (count below) and asserted are: every single draw
+    // then tips the model into styled phrases, some of them the trait's (20 held-out seeds: means 1.3–4.4
+    // random, 2.6–7.0 shuffled, medians ≤ 2, single draws up to ~53; src/core/README.md). A mean over 3 draws
+    // of such a distribution is noisy — seeds 0,1,2 give |mean| ≤ 5 in all 8 cells on this protocol, other
+    // triples need not — so the issue's ≤ 5 is reported (count below) and asserted are: every single draw
     // stays ≥ 30 points below the real vector (a leaking shuffle — upstream's coin flip — or a broken norm match
     // reaches the real effect), and the random mean ≤ 10.
     for (const m of ['random', 'shuffled'] as const) {

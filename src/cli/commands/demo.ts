@@ -1,18 +1,21 @@
 /**
  * persona-lab demo: the whole pipeline on the embedded toy model in a few minutes on 2 cores —
- * extraction for the four toy traits, a small coarse-then-fine grid, the best steering per trait, and a
- * compact summary. Everything lands in the workspace as ordinary runs, so a rerun resumes/caches.
+ * extraction for the four toy traits, a coarse-then-fine grid, the best steering per trait, the random and
+ * shuffled controls at that point (src/core/toy/protocol.ts), and a compact summary. Everything lands in the
+ * workspace as ordinary runs, so a rerun resumes/caches.
  */
 import type { CliCommand } from '../command.js';
-import { EXIT, fmt, int, num, numList, openSession, printJson, progressPrinter, sampling, str, throughput, TOY_TRAITS, traitFiles } from '../common.js';
+import { EXIT, flag, fmt, int, num, numList, openSession, printJson, progressPrinter, sampling, str, throughput, TOY_TRAITS, traitFiles } from '../common.js';
 import { modelKind } from '../../core/backend.js';
-import { runExtraction, runGridJob } from '../../core/pipeline.js';
+import { runControlsJob, runExtraction, runGridJob } from '../../core/pipeline.js';
+import { TOY_PROTOCOL as P } from '../../core/toy/protocol.js';
 
 export const demoCommand: CliCommand = {
   name: 'demo',
   summary: 'Run the pipeline end to end on the embedded toy model and print a summary',
   usage: `persona-lab demo [--traits evil,sycophantic,impolite,humorous] [--layers 3,4] [--coefs 2,3,4,5,6] [--refine 0.25]
-  [--samples 2] [--eval-samples 2] [--max-questions 20] [--seed 0] [--workspace .persona-lab] [--model <checkpoint>] [--json]`,
+  [--samples 2] [--eval-samples 4] [--control-seeds 0,1,2 | --no-controls] [--max-questions 20] [--seed 0]
+  [--workspace .persona-lab] [--model <checkpoint>] [--json]`,
   async run(ctx) {
     const traits = str(ctx, 'traits', TOY_TRAITS.join(',')).split(',');
     const started = Date.now();
@@ -23,18 +26,24 @@ export const demoCommand: CliCommand = {
       for (const trait of traits) {
         const files = traitFiles(ctx, s.ws, trait, { extract: true, eval: true });
         const common = { ws: s.ws, model: s.model, judge: s.judge, trait, sampling: samp.params, samplerPreset: samp.preset, progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx) };
-        const ex = await runExtraction({ ...common, traitFile: files.extract!, seed: int(ctx, 'seed', 0), samples: int(ctx, 'samples', 2), maxQuestions: num(ctx, 'max-questions') });
+        const ex = await runExtraction({ ...common, traitFile: files.extract!, seed: int(ctx, 'seed', P.extractSeed), samples: int(ctx, 'samples', P.extractSamples), maxQuestions: num(ctx, 'max-questions') });
         if (ex.result.status !== 'ok') { rows.push({ trait, status: 'not-extractable', reason: ex.result.reason }); continue; }
         const f = ex.result.filter;
+        const evalJob = { ...common, evalTrait: files.eval!, instructionTrait: files.extract, vectorPath: ex.result.vectorPath, seed: P.evalSeed,
+          samples: int(ctx, 'eval-samples', P.evalSamples), maxQuestions: num(ctx, 'max-questions') };
         const { grid } = await runGridJob({
-          ...common, evalTrait: files.eval!, instructionTrait: files.extract, vectorPath: ex.result.vectorPath, seed: 1000,
-          samples: int(ctx, 'eval-samples', 2), maxQuestions: num(ctx, 'max-questions'),
-          layers: numList(ctx, 'layers', [3, 4]), coefs: numList(ctx, 'coefs', [2, 3, 4, 5, 6]), refineStep: num(ctx, 'refine', 0.25),
+          ...evalJob, layers: numList(ctx, 'layers', [...P.layers]), coefs: numList(ctx, 'coefs', [...P.coefs]), refineStep: num(ctx, 'refine', P.refineStep),
         });
         const b = grid.best;
+        let controls: { random: number | null; shuffled: number | null } | null = null;
+        if (b && !flag(ctx, 'no-controls')) {
+          const c = await runControlsJob({ ...evalJob, layer: b.condition.layer!, coef: b.condition.coef!, seeds: numList(ctx, 'control-seeds', [...P.controlSeeds]), modes: ['random', 'shuffled'] });
+          controls = { random: c.controls.summary.random.meanDeltaTrait, shuffled: c.controls.summary.shuffled.meanDeltaTrait };
+        }
         rows.push({ trait, status: 'ok', pairsKept: f.pairs_kept, pairsTotal: f.pairs_total, posTrait: f.pos_trait_mean, negTrait: f.neg_trait_mean,
           baselineTrait: grid.baseline.trait.mean, promptDelta: grid.prompt?.deltaTraitMean ?? null,
-          best: b ? { layer: b.condition.layer, coef: b.condition.coef, deltaTrait: b.deltaTraitMean, coherence: b.coherence.mean, p: b.traitPaired?.primaryPTwoSided } : null });
+          best: b ? { layer: b.condition.layer, coef: b.condition.coef, deltaTrait: b.deltaTraitMean, coherence: b.coherence.mean, p: b.traitPaired?.primaryPTwoSided } : null,
+          controls });
       }
       const seconds = (Date.now() - started) / 1000;
       if (ctx.json) printJson(ctx, { model: `${s.model.name}@${s.model.revision}`, seconds, traits: rows, judgeUsage: s.judge.usage() });
@@ -45,7 +54,8 @@ export const demoCommand: CliCommand = {
           if (r.status !== 'ok') { ctx.stdout(`${r.trait.padEnd(12)}  not extractable: ${r.reason}`); continue; }
           const b = r.best;
           ctx.stdout(`${r.trait.padEnd(12)}  ${`${r.pairsKept}/${r.pairsTotal}`.padEnd(7)}  ${fmt(r.posTrait).padStart(5)}  ${fmt(r.negTrait).padStart(5)}  ${fmt(r.baselineTrait).padStart(6)}  ${fmt(r.promptDelta).padStart(9)}  ` +
-            (b ? `L${b.layer} c${b.coef}: Δτ ${fmt(b.deltaTrait)}, coherence ${fmt(b.coherence)}, p ${b.p?.toPrecision(2)}` : 'none'));
+            (b ? `L${b.layer} c${b.coef}: Δτ ${fmt(b.deltaTrait)}, coherence ${fmt(b.coherence)}, p ${b.p?.toPrecision(2)}` : 'none') +
+            (r.controls ? `; controls Δτ random ${fmt(r.controls.random)}, shuffled ${fmt(r.controls.shuffled)}` : ''));
         }
         ctx.stdout(`workspace: ${s.ws.root}`);
       }
