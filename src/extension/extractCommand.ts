@@ -43,7 +43,8 @@ export async function extractVector(s: ExtractServices, arg?: RevisionItem | Ext
   const spec = judgeSpec(toy);
   const id = identifyModel(target.path, target.revision);
   return s.jobs.run(`Persona Lab: extracting ${trait} on ${id.name}@${id.revision}`, async ({ client, signal, progress }) => {
-    const info = await client.loadModel({ path: target.path, revision: target.revision, threads: readSettings().threads || undefined });
+    const settings = readSettings();
+    const info = await client.loadModel({ path: target.path, revision: target.revision, threads: settings.threads || undefined, executionProvider: settings.executionProvider });
     try {
       const judge = await createJudge(spec, ws, { onRetry: (i) => s.log.warn(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) });
       const preset = toy ? 'toy' : info.hasChatTemplate ? 'pv' : 'pp';
