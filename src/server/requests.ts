@@ -9,6 +9,7 @@
  * Layer convention: ℓ indexes HF hidden_states — the residual stream after ℓ decoder blocks (row ℓ of a
  * vector file of L+1 rows); row L is added after the final norm, where it was measured.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ChatMessage, GenerateRow, PromptInput, SamplingParams, SteerPositions, SteerSpec } from '../engine/protocol.js';
 
@@ -96,6 +97,9 @@ function steering(v: unknown, ctx: SteeringContext): SteerSpec[] | undefined {
       vector = { values: s.vector as number[] };
     } else if (typeof s.vector === 'string' && s.vector.length > 0) {
       const file = ctx.vectors.get(s.vector) ?? path.resolve(ctx.cwd, s.vector);
+      if (!existsSync(file)) {
+        throw bad(`${p}.vector`, `${p}.vector ${JSON.stringify(s.vector)} is neither a registered vector (${[...ctx.vectors.keys()].join(', ') || 'none registered'}) nor a file (${file})`);
+      }
       vector = { file, tensor: kind.endsWith('_diff') ? kind : `${kind}_diff` };
     } else {
       throw bad(`${p}.vector`, `${p}.vector must be a registered name (${[...ctx.vectors.keys()].join(', ') || 'none registered'}), a vector file path or an array of H numbers`);
