@@ -123,8 +123,10 @@ try {
 
   await check('Steering Playground: Stop cancels a generation while its tokens stream in', async () => {
     const view = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-    // 2 × 32 answers of up to 200 tokens: seconds of work, so Stop lands mid-stream.
-    for (const [id, value] of [['n', '32'], ['maxTokens', '200']]) await view.locator(`#${id} input`).fill(value);
+    // 2 × 32 answers of 200 tokens: at temperature 5 the toy's sampling is near uniform over its 650 words, so
+    // <end> (p ≈ 1/650 a step) rarely ends a row early and the run takes ~10 s; at 0.8 the answers stop after
+    // ~40 tokens and a fresh CI machine once finished the whole run before Stop arrived.
+    for (const [id, value] of [['n', '32'], ['maxTokens', '200'], ['temperature', '5']]) await view.locator(`#${id} input`).fill(value);
     await view.locator('#generate').click();
     await view.locator('section[data-column="steered"] article.answer[data-state="streaming"] .text').filter({ hasText: /\S/ }).first().waitFor({ timeout: 30_000 });
     await view.locator('#stop').click();
