@@ -11,6 +11,7 @@ import { extractVector, type ExtractArgs, type ExtractServices } from './extract
 import { runCheckpointSweep, type SweepArgs } from './sweepCommand.js';
 import { openSweepDashboard } from './sweepDashboard.js';
 import type { Playground, PlaygroundArgs } from './playground.js';
+import type { ServerArgs, SteeringServerService } from './serverCommand.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
 import type { ModelInfo } from './modelDiscovery.js';
@@ -24,6 +25,8 @@ export interface CommandServices {
   jobs: JobRunner;
   /** The Steering Playground panel (./playground.ts). */
   playground: Playground;
+  /** The OpenAI-compatible steering server (./serverCommand.ts). */
+  server: SteeringServerService;
   extensionUri: vscode.Uri;
   /** Refresh every Persona Lab view. */
   refreshViews(): void;
@@ -92,6 +95,11 @@ export const COMMANDS = {
 
   /** Opens the Steering Playground (./playground.ts); from a vector in the Vectors view (preselected) or the palette. */
   'personaLab.openPlayground': (s, arg?: FileTreeItem | PlaygroundArgs) => s.playground.open(arg),
+
+  /** Starts the steering server (./serverCommand.ts), or shows the running one's URL with Copy/Stop. */
+  'personaLab.startServer': (s, arg?: ServerArgs) => s.server.start(arg),
+
+  'personaLab.stopServer': (s) => s.server.stop(),
 
   /** Opens a model's manifest/config (or a revision's config.json); without an argument, asks which model. */
   'personaLab.revealModel': async (s, node?: ModelItem | RevisionItem) => {

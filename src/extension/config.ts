@@ -18,6 +18,8 @@ export interface PersonaLabSettings {
   /** Intra-op threads for onnxruntime; 0 lets onnxruntime decide. */
   threads: number;
   judge: { baseUrl: string; model: string };
+  /** Port of the steering server started from the editor (0 = any free port). */
+  serverPort: number;
 }
 
 export function readSettings(): PersonaLabSettings {
@@ -28,6 +30,7 @@ export function readSettings(): PersonaLabSettings {
     executionProvider: c.get<ExecutionProvider>('executionProvider', 'auto'),
     threads: Math.max(0, Math.floor(c.get<number>('threads', 0))),
     judge: { baseUrl: c.get<string>('judge.baseUrl', ''), model: c.get<string>('judge.model', '') },
+    serverPort: Math.max(0, Math.min(65535, Math.floor(c.get<number>('server.port', 8000)))),
   };
 }
 

@@ -10,6 +10,7 @@ import { affectsPersonaLab } from './config.js';
 import { JobRunner } from './jobs.js';
 import { Locations } from './locations.js';
 import { Playground } from './playground.js';
+import { SteeringServerService } from './serverCommand.js';
 import { ModelsViewProvider } from './views/modelsView.js';
 import { RunsViewProvider } from './views/runsView.js';
 import { TraitsViewProvider } from './views/traitsView.js';
@@ -42,7 +43,9 @@ export function activate(context: vscode.ExtensionContext): PersonaLabApi {
 
   const jobs = new JobRunner(log);
   const playground = new Playground({ log, locations, jobs, extensionUri: context.extensionUri, listModels: () => views.models.listModels() });
-  context.subscriptions.push(jobs, playground, ...registerCommands({ log, locations, models: views.models, jobs, playground, refreshViews, extensionUri: context.extensionUri }));
+  const server = new SteeringServerService({ log, locations, jobs, listModels: () => views.models.listModels() });
+  context.subscriptions.push(jobs, playground, server,
+    ...registerCommands({ log, locations, models: views.models, jobs, playground, server, refreshViews, extensionUri: context.extensionUri }));
 
   // Keep the views in step with settings and with files that runs write into the workspace folder.
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {

@@ -1,17 +1,15 @@
 /** persona-lab serve: the OpenAI-compatible steering server (src/server) on one checkpoint, until Ctrl-C. */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
 import { EXIT, int, openSession, printJson, str } from '../common.js';
 import { startSteeringServer } from '../../server/server.js';
+import { vectorsInFolder } from '../../server/vectors.js';
 
 /** `name=path,name=path` plus every vector extracted for this model and revision in the workspace. */
 function vectorTable(spec: string | undefined, workspaceDir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  if (existsSync(workspaceDir)) {
-    for (const f of readdirSync(workspaceDir)) if (f.endsWith('.safetensors')) out.set(f.slice(0, -'.safetensors'.length), path.join(workspaceDir, f));
-  }
+  const out = vectorsInFolder(workspaceDir);
   for (const item of (spec ?? '').split(',').filter(Boolean)) {
     const eq = item.indexOf('=');
     if (eq <= 0) throw new UsageError(`--vectors takes name=file pairs separated by commas (got ${JSON.stringify(item)})`);
