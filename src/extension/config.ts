@@ -34,6 +34,15 @@ export function readSettings(): PersonaLabSettings {
   };
 }
 
+/**
+ * The settings every model load in the extension passes to the worker (threads, execution provider): one place,
+ * so no command can forget one — extraction and sweeps once ignored the execution provider.
+ */
+export function modelLoadSettings(): { threads?: number; executionProvider: ExecutionProvider } {
+  const s = readSettings();
+  return { threads: s.threads || undefined, executionProvider: s.executionProvider };
+}
+
 /** True when a change event touches any Persona Lab setting. */
 export function affectsPersonaLab(e: vscode.ConfigurationChangeEvent): boolean {
   return e.affectsConfiguration(CONFIG_SECTION);

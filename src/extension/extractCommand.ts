@@ -15,7 +15,7 @@ import { SAMPLER_PRESETS } from '../core/sampling.js';
 import { isToyModelPath } from '../core/toy/paths.js';
 import { Workspace } from '../core/storage/workspace.js';
 import { loadTraitFile } from '../core/traits/load.js';
-import { readSettings } from './config.js';
+import { modelLoadSettings, readSettings } from './config.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
 import type { ModelInfo } from './modelDiscovery.js';
@@ -43,8 +43,7 @@ export async function extractVector(s: ExtractServices, arg?: RevisionItem | Ext
   const spec = judgeSpec(toy);
   const id = identifyModel(target.path, target.revision);
   return s.jobs.run(`Persona Lab: extracting ${trait} on ${id.name}@${id.revision}`, async ({ client, signal, progress }) => {
-    const settings = readSettings();
-    const info = await client.loadModel({ path: target.path, revision: target.revision, threads: settings.threads || undefined, executionProvider: settings.executionProvider });
+    const info = await client.loadModel({ path: target.path, revision: target.revision, ...modelLoadSettings() });
     try {
       const judge = await createJudge(spec, ws, { onRetry: (i) => s.log.warn(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) });
       const preset = toy ? 'toy' : info.hasChatTemplate ? 'pv' : 'pp';

@@ -27,7 +27,7 @@ import type { GenerateResult, GenerateRow, ModelInfo as LoadedModelInfo } from '
 import type {
   Answer, Column, ColumnMeans, FromWebview, GenerationRequest, PlaygroundVector, RenderedCounts, ToWebview,
 } from '../../webview/playground/protocol.js';
-import { readSettings } from './config.js';
+import { modelLoadSettings } from './config.js';
 import { pickCheckpoint } from './extractCommand.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
@@ -259,8 +259,7 @@ class PlaygroundPanel implements vscode.Disposable {
     const key = `${t.path}@${t.revision ?? ''}`;
     if (this.model?.client !== client || this.model.key !== key) {
       this.unloadModel();
-      const settings = readSettings();
-      const info = client.loadModel({ path: t.path, revision: t.revision, threads: settings.threads || undefined, executionProvider: settings.executionProvider });
+      const info = client.loadModel({ path: t.path, revision: t.revision, ...modelLoadSettings() });
       const entry = { client, key, info };
       this.model = entry;
       info.then((i) => this.s.log.info(`Steering Playground: loaded ${t.id.name}@${t.id.revision} as ${i.modelId} (${i.executionProvider}, ${Math.round(i.loadMs)} ms)`),

@@ -10,7 +10,7 @@ import { identifyModel } from '../core/models.js';
 import { Workspace } from '../core/storage/workspace.js';
 import { startSteeringServer, type SteeringServer } from '../server/server.js';
 import { vectorsInFolder } from '../server/vectors.js';
-import { readSettings } from './config.js';
+import { modelLoadSettings, readSettings } from './config.js';
 import { pickCheckpoint } from './extractCommand.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
@@ -48,7 +48,7 @@ export class SteeringServerService implements vscode.Disposable {
     const settings = readSettings();
     const id = identifyModel(target.path, target.revision);
     const client = await this.s.jobs.client();
-    const info = await client.loadModel({ path: target.path, revision: target.revision, threads: settings.threads || undefined, executionProvider: settings.executionProvider });
+    const info = await client.loadModel({ path: target.path, revision: target.revision, ...modelLoadSettings() });
     const root = this.s.locations.workspaceDataFolder();
     const vectors = vectorsInFolder(root ? new Workspace(root).vectorDir(id.name, id.revision) : undefined);
     let server: SteeringServer;

@@ -14,7 +14,7 @@ import { isToyModelPath } from '../core/toy/paths.js';
 import { Workspace } from '../core/storage/workspace.js';
 import { runSweep, type SweepTrait } from '../core/sweep.js';
 import { loadTraitFile } from '../core/traits/load.js';
-import { readSettings } from './config.js';
+import { modelLoadSettings } from './config.js';
 import type { ExtractServices } from './extractCommand.js';
 import type { ModelInfo } from './modelDiscovery.js';
 import { ModelItem } from './views/modelsView.js';
@@ -52,15 +52,14 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
   const byName = new Map(withPaths.map((r) => [r.name, r.path]));
   return s.jobs.run(`Persona Lab: sweeping ${traitNames.join(', ')} over ${revisions.length} revisions of ${model.name}`, async ({ client, signal, progress }) => {
     const judge = await createJudge({ kind: 'rubric' }, ws);
-    const settings = readSettings();
-    const threads = settings.threads || undefined;
+    const load = modelLoadSettings();
     const { run, rows } = await runSweep({
       ws, judge, modelName: identifyModel(byName.get(revisions[0])!).name, revisions, traits, sampling: SAMPLER_PRESETS.toy, samplerPreset: 'toy',
       extract: { samples: 2, seed: 0, maxQuestions: args.maxQuestions }, evaluate: { samples: 2, seed: 1000, maxQuestions: args.maxQuestions },
       openModel: async (revision) => {
         const p = byName.get(revision);
         if (!p) throw new Error(`revision ${revision} is not one of ${[...byName.keys()].join(', ')}`);
-        const info = await client.loadModel({ path: p, threads, executionProvider: settings.executionProvider });
+        const info = await client.loadModel({ path: p, ...load });
         const id = identifyModel(p);
         return { model: { backend: client, info, name: id.name, revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
       },
