@@ -7,7 +7,7 @@
  * Float arrays cross the process boundary as base64-encoded little-endian float32 (`F32B64`).
  */
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
-import type { ExecutionProvider, GraphVariant, NormalizedConfig } from './model/types.js';
+import type { ExecutionProvider, GraphVariant, NormalizedConfig, WeightFormat } from './model/types.js';
 
 /** base64 of a little-endian Float32Array. */
 export type F32B64 = string;
@@ -25,6 +25,8 @@ export interface LoadModelParams {
   cacheDir?: string;
   /** 'mapped' (default): weights stay in the mmapped files; 'prepacked': private repacked copy, faster batched CPU decode. */
   weightMemory?: 'mapped' | 'prepacked';
+  /** How weights live in memory (default 'f32'): f32 | f16 | bf16 | int8 | int4. */
+  weightFormat?: WeightFormat;
   /** Extra variables for the chat template, e.g. `{ enable_thinking: false }` for Qwen3. */
   chatTemplateKwargs?: Record<string, unknown>;
 }

@@ -38,6 +38,15 @@ export type ModelRef =
 
 export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
 export type GraphVariant = 'portable' | 'fused';
+/**
+ * How weights live in memory. The residual stream, the steering add and activation capture stay
+ * float32 in every format; only the projection weights (and the KV cache for f16/bf16) change.
+ *   f32        reference path (parity <= 1e-4)
+ *   f16, bf16  half-precision compute for GPU providers, the checkpoint's own bytes
+ *   int8, int4 weight-only quantization (onnxruntime MatMulNBits), made at compile time into the cache
+ */
+export type WeightFormat = 'f32' | 'f16' | 'bf16' | 'int8' | 'int4';
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['f32', 'f16', 'bf16', 'int8', 'int4'];
 
 export interface LoadOptions {
   /** Graph flavour. 'fused' uses onnxruntime contrib ops where they apply; both pass the same parity tests. */
@@ -52,6 +61,8 @@ export interface LoadOptions {
    * weights into a private copy (≈ weight bytes of RAM, slower load, faster batched decode on CPU).
    */
   weightMemory?: 'mapped' | 'prepacked';
+  /** How weights live in memory (default 'f32'); see WeightFormat. */
+  weightFormat?: WeightFormat;
 }
 
 /** Opaque KV cache returned by one forward and passed to the next. */
