@@ -13,7 +13,7 @@ export default tseslint.config(
   },
   {
     // Architecture boundary: only src/extension may talk to the editor.
-    files: ['src/core/**', 'src/engine/**', 'src/cli/**'],
+    files: ['src/core/**', 'src/engine/**', 'src/cli/**', 'src/server/**'],
     rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'Only src/extension may import vscode.' }] }] },
   },
   {
