@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: everything, in order, on a fresh Debian machine (no GPU; network only for the npm
 # registry and the Debian archive, used by the one-time E2E setup):
-#   build → lint → unit/integration tests (node:test) → package (.vsix) → E2E setup →
+#   build → lint → WebGPU setup (lavapipe; optional) → unit/integration tests (node:test) → package (.vsix) → E2E setup →
 #   E2E UI suite and extension-host suite in code-server, against the .vsix just built.
 # A failing step does not stop the later ones (except that E2E needs the .vsix and its tools),
 # and the script exits non-zero if anything failed. The last line is the total over all suites:
@@ -39,6 +39,11 @@ skip() { echo "$1 0 1" >> "$TALLY"; TIMINGS+=("$(printf '%-14s    -   not run: %
 
 step build 300 node scripts/build.mjs; build_rc=$?
 step lint 600 npm run -s lint
+# WebGPU on Mesa's software Vulkan (lavapipe), so the unit step tests the WebGPU provider without a GPU.
+# Optional: when it cannot be installed (apt unreachable, no root) this step counts nothing and
+# test/engine/webgpu.test.ts skips with the reason.
+step webgpu-setup 600 bash -c 'bash scripts/webgpu-setup.sh >/dev/null && exit 0
+  echo "webgpu-setup: lavapipe unavailable; the WebGPU tests will be skipped"; echo "webgpu-setup 0 0" >> "$PERSONA_LAB_TALLY"'
 step unit "${PERSONA_LAB_UNIT_TIMEOUT:-1500}" node scripts/run-unit-tests.mjs
 if [ "$build_rc" = 0 ] && step package 300 node scripts/package.mjs; then
   if step e2e-setup 1200 bash scripts/e2e/setup.sh; then

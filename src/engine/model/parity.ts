@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadSafetensors, type Tensor } from '../weights/safetensors.js';
 import { loadModel } from './session.js';
-import type { GraphVariant, KvCache, LoadedModel } from './types.js';
+import type { ExecutionProvider, GraphVariant, KvCache, LoadedModel, WeightFormat } from './types.js';
 
 export interface ParityOptions {
   variant?: GraphVariant;
@@ -21,6 +21,10 @@ export interface ParityOptions {
   /** atol = rtol (default 1e-4, the fixtures' suggested tolerance). */
   tolerance?: number;
   intraOpNumThreads?: number;
+  /** Execution provider to check (default cpu); the report names it. */
+  executionProvider?: ExecutionProvider;
+  /** Weight format to check (default f32); half/quantized formats need a wider tolerance. */
+  weightFormat?: WeightFormat;
 }
 
 export interface Diff {
@@ -32,6 +36,8 @@ export interface ParityReport {
   fixture: string;
   architecture: string;
   variant: GraphVariant;
+  executionProvider: ExecutionProvider;
+  weightFormat: WeightFormat;
   tolerance: number;
   ok: boolean;
   batch: { logits: Diff; hiddenStates: Diff };
@@ -134,7 +140,10 @@ export async function runParity(fixtureDir: string, opts: ParityOptions = {}): P
     throw new Error(`${fixtureDir} has no expected.safetensors: put the reference outputs there (format: fixtures/parity/README.md) next to config.json + model.safetensors`);
   }
   const exp = loadSafetensors(expectedPath).tensors;
-  const model = await loadModel({ kind: 'folder', path: fixtureDir }, { variant, cacheDir: opts.cacheDir, intraOpNumThreads: opts.intraOpNumThreads });
+  const model = await loadModel({ kind: 'folder', path: fixtureDir }, {
+    variant, cacheDir: opts.cacheDir, intraOpNumThreads: opts.intraOpNumThreads,
+    executionProvider: opts.executionProvider, ...(opts.weightFormat ? { weightFormat: opts.weightFormat } : {}),
+  });
   try {
     const { numLayers: L, hiddenSize: H, vocabSize: V } = model.config;
     const ids = exp.get('input_ids')!;
@@ -228,6 +237,8 @@ export async function runParity(fixtureDir: string, opts: ParityOptions = {}): P
       fixture: path.basename(path.resolve(fixtureDir)),
       architecture: model.config.architecture,
       variant,
+      executionProvider: model.executionProvider,
+      weightFormat: opts.weightFormat ?? 'f32',
       tolerance: tol,
       ok: false,
       batch: { logits: bl.result(), hiddenStates: bh.result() },
