@@ -3,6 +3,8 @@
  * `PipelineError.is(e, reason)` — never on message text (code-style pattern 14). Messages are for
  * humans: they say what is wrong and what to do.
  */
+import { ReasonError } from '../engine/errors.js';
+
 export type PipelineErrorReason =
   // trait files
   | 'trait-invalid'
@@ -23,16 +25,10 @@ export type PipelineErrorReason =
   | 'run-mismatch'
   | 'backend-missing';
 
-export class PipelineError extends Error {
-  constructor(readonly reason: PipelineErrorReason, message: string, readonly details?: unknown) {
-    super(message);
-    this.name = 'PipelineError';
-  }
-
-  /** Type guard on the reason; `reason` may be omitted to test only the class. */
-  static is(e: unknown, reason?: PipelineErrorReason | PipelineErrorReason[]): e is PipelineError {
-    if (!(e instanceof PipelineError)) return false;
-    if (reason === undefined) return true;
-    return Array.isArray(reason) ? reason.includes(e.reason) : e.reason === reason;
+/** `PipelineError.is(e, reason | reasons)` comes from the shared base (src/engine/errors.ts). */
+export class PipelineError extends ReasonError<PipelineErrorReason> {
+  override readonly name = 'PipelineError';
+  constructor(reason: PipelineErrorReason, message: string, readonly details?: unknown) {
+    super(reason, message);
   }
 }

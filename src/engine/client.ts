@@ -6,10 +6,14 @@
  * Worker resolution: opts.workerPath → env PERSONA_LAB_WORKER → dist/worker.js next to the calling bundle →
  * src/engine/worker/main.ts through tsx (running from source). `.ts` workers get `--import tsx`.
  *
- * Failure contract: every method rejects with WorkerError. If the worker dies, every in-flight request
- * rejects with reason 'died' and the client is unusable; start a new one. An AbortSignal sends
- * $/cancelRequest; the worker stops at its next forward step, frees the rows and the call rejects with
- * reason 'cancelled' (streamed tokens were already delivered through onToken).
+ * Failure contract: a typed engine error thrown in the worker (CheckpointError, CompileError, ConfigError,
+ * SafetensorsError, TokenizerError, SteerSpecError, ForwardError) travels as `{name, reason, message}` in the
+ * JSON-RPC error data and is rebuilt here as the same class with the same reason; every other failure
+ * rejects with WorkerError, whose reason is the protocol's ('bad-request', 'model-not-loaded', 'oom', …).
+ * `workerReason(e)` gives the protocol reason of either kind (a SteerSpecError counts as 'bad-request').
+ * If the worker dies, every in-flight request rejects with reason 'died' and the client is unusable; start
+ * a new one. An AbortSignal sends $/cancelRequest; the worker stops at its next forward step, frees the rows
+ * and the call rejects with reason 'cancelled' (streamed tokens were already delivered through onToken).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,29 +28,38 @@ import {
   type ModelInfo, type ProjectParams, type ProjectResult, type TokenNotificationParams, type TokenizeParams, type TokenizeResult,
 } from './protocol.js';
 
+import { ReasonError, isErrorData } from './errors.js';
+import { WIRE_ERRORS, workerErrorReason, type WorkerErrorReason } from './worker/errors.js';
+
 export { decodeF32, encodeF32 } from './protocol.js';
 
-export type WorkerErrorReason = 'died' | 'cancelled' | 'bad-request' | 'load-failed' | 'model-not-loaded' | 'oom' | 'internal';
+export type { WorkerErrorReason };
 
-const REASONS: Record<number, WorkerErrorReason> = {
-  [WorkerErrorCodes.ModelNotLoaded]: 'model-not-loaded',
-  [WorkerErrorCodes.LoadFailed]: 'load-failed',
-  [WorkerErrorCodes.BadRequest]: 'bad-request',
-  [WorkerErrorCodes.Cancelled]: 'cancelled',
-  [WorkerErrorCodes.WorkerDied]: 'died',
-  [WorkerErrorCodes.OutOfMemory]: 'oom',
-};
-
-export class WorkerError extends Error {
-  readonly reason: WorkerErrorReason;
+/** A failure of the worker protocol itself, or any worker failure that is not a typed engine error. */
+export class WorkerError extends ReasonError<WorkerErrorReason> {
+  override readonly name = 'WorkerError';
   constructor(readonly code: number, message: string, reason?: WorkerErrorReason) {
-    super(message);
-    this.name = 'WorkerError';
-    this.reason = reason ?? REASONS[code] ?? 'internal';
+    super(reason ?? workerErrorReason(code), message);
   }
-  static is(e: unknown, reason?: string): e is WorkerError {
-    return e instanceof WorkerError && (reason === undefined || e.reason === reason);
-  }
+}
+
+/** The protocol reason each rebuilt typed error arrived with (its JSON-RPC error code). */
+const arrivedAs = new WeakMap<Error, WorkerErrorReason>();
+
+/** The protocol reason of a client-side failure: a WorkerError's own, or the one a rebuilt typed error arrived with. */
+export function workerReason(e: unknown): WorkerErrorReason | undefined {
+  if (e instanceof WorkerError) return e.reason;
+  return e instanceof Error ? arrivedAs.get(e) : undefined;
+}
+
+/** A JSON-RPC error from the worker → the typed error it was there (by `data.name`), else a WorkerError. */
+export function fromResponseError(e: ResponseError<unknown>): Error {
+  const data = e.data;
+  const wire = isErrorData(data) && data.reason !== undefined && Object.hasOwn(WIRE_ERRORS, data.name) ? WIRE_ERRORS[data.name] : undefined;
+  if (!wire || !isErrorData(data)) return new WorkerError(e.code, e.message);
+  const err = wire.rebuild(data.reason!, data.message);
+  arrivedAs.set(err, workerErrorReason(e.code));
+  return err;
 }
 
 export interface StartOptions {
@@ -161,7 +174,7 @@ export class InferenceClient {
         (e: unknown) => {
           if (!this.pending.has(fail)) return; // already rejected as 'died'
           cleanup();
-          if (e instanceof ResponseError) reject(new WorkerError(e.code, e.message));
+          if (e instanceof ResponseError) reject(fromResponseError(e));
           else reject(new WorkerError(WorkerErrorCodes.Internal, (e as Error)?.message ?? String(e), this.exited ? 'died' : 'internal'));
         },
       );

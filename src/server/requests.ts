@@ -11,11 +11,18 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { ReasonError } from '../engine/errors.js';
 import type { ChatMessage, GenerateRow, PromptInput, SamplingParams, SteerPositions, SteerSpec } from '../engine/protocol.js';
 
-export class HttpError extends Error {
+/** The HTTP status as a reason: what kind of failure the client sees. */
+export type HttpErrorReason = 'bad-request' | 'not-found' | 'too-large' | 'cancelled' | 'unavailable' | 'server-error';
+
+const HTTP_REASONS: Record<number, HttpErrorReason> = { 400: 'bad-request', 404: 'not-found', 413: 'too-large', 499: 'cancelled', 503: 'unavailable' };
+
+export class HttpError extends ReasonError<HttpErrorReason> {
+  override readonly name = 'HttpError';
   constructor(readonly status: number, message: string, readonly type = 'invalid_request_error', readonly param: string | null = null,
-    readonly code: string | null = null) { super(message); }
+    readonly code: string | null = null) { super(HTTP_REASONS[status] ?? 'server-error', message); }
 }
 
 const bad = (param: string, message: string) => new HttpError(400, message, 'invalid_request_error', param);

@@ -15,7 +15,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WorkerError, type InferenceClient } from '../engine/client.js';
+import { WorkerError, workerReason, type InferenceClient } from '../engine/client.js';
 import type { GeneratedRow, ModelInfo, TokenLogprob } from '../engine/protocol.js';
 import { Batcher } from './batcher.js';
 import { HttpError, parseRequest, type EngineRequest, type SteeringContext } from './requests.js';
@@ -135,7 +135,7 @@ export async function startSteeringServer(o: SteeringServerOptions): Promise<Ste
   function sendError(res: http.ServerResponse, e: unknown) {
     let err: HttpError;
     if (e instanceof HttpError) err = e;
-    else if (WorkerError.is(e, 'bad-request')) err = new HttpError(400, e.message, 'invalid_request_error');
+    else if (workerReason(e) === 'bad-request') err = new HttpError(400, (e as Error).message, 'invalid_request_error');
     else if (WorkerError.is(e, 'died')) err = new HttpError(503, `the inference worker stopped: ${e.message}. Restart the server.`, 'server_error');
     else if (WorkerError.is(e, 'cancelled')) err = new HttpError(499, 'request cancelled', 'server_error');
     else err = new HttpError(500, e instanceof Error ? e.message : String(e), 'server_error');

@@ -8,14 +8,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ReasonError } from '../../engine/errors.js';
 
 const MARKER = path.join('world', 'lexicon.json');
 
-export class ToyModelNotFoundError extends Error {
+export class ToyModelNotFoundError extends ReasonError<'not-found'> {
+  override readonly name = 'ToyModelNotFoundError';
   constructor(searched: string[]) {
-    super(`cannot find the embedded toy model (models/toy-persona with world/lexicon.json); searched: ${searched.join(', ')}. `
+    super('not-found', `cannot find the embedded toy model (models/toy-persona with world/lexicon.json); searched: ${searched.join(', ')}. `
       + 'Run from the Persona Lab repository or extension folder, or set PERSONA_LAB_TOY_MODEL to the models/toy-persona folder.');
-    this.name = 'ToyModelNotFoundError';
   }
 }
 

@@ -11,14 +11,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ReasonError } from '../errors.js';
 import { readSafetensorsHeader, type TensorInfo } from '../weights/safetensors.js';
 import type { ModelRef } from './types.js';
 
-export class CheckpointError extends Error {
-  constructor(readonly reason: 'not-found' | 'no-weights' | 'bad-index' | 'bad-revision' | 'bad-config', message: string) {
-    super(message);
-    this.name = 'CheckpointError';
-  }
+export type CheckpointErrorReason = 'not-found' | 'no-weights' | 'bad-index' | 'bad-revision' | 'bad-config';
+
+export class CheckpointError extends ReasonError<CheckpointErrorReason> {
+  override readonly name = 'CheckpointError';
 }
 
 export interface WeightFile {

@@ -5,13 +5,14 @@
  * and per-layer attention types (`layer_types` + `sliding_window`) are resolved here into
  * capability fields.
  */
+import { ReasonError } from '../errors.js';
 import type { NormalizedConfig } from './types.js';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
+/** config.json cannot describe a graph: a key is missing, a value is unsupported, or two keys disagree. */
+export type ConfigErrorReason = 'missing-key' | 'unsupported' | 'inconsistent';
+
+export class ConfigError extends ReasonError<ConfigErrorReason> {
+  override readonly name = 'ConfigError';
 }
 
 export type RopeType = 'default' | 'linear' | 'dynamic' | 'yarn' | 'llama3' | 'longrope';
@@ -91,7 +92,7 @@ function num(raw: Record<string, unknown>, keys: string[], fallback?: number): n
     const v = raw[k];
     if (typeof v === 'number') return v;
   }
-  if (fallback === undefined) throw new ConfigError(`config.json lacks ${keys.join(' / ')}; cannot build the graph without it`);
+  if (fallback === undefined) throw new ConfigError('missing-key', `config.json lacks ${keys.join(' / ')}; cannot build the graph without it`);
   return fallback;
 }
 
@@ -117,28 +118,28 @@ export function normalizeConfig(input: Record<string, unknown>, defaults: Family
   const numHeads = num(raw, ['num_attention_heads', 'n_head']);
   const numKvHeads = num(raw, ['num_key_value_heads'], numHeads) ?? numHeads;
   const headDim = optNum(raw, ['head_dim']) ?? Math.floor(hiddenSize / numHeads);
-  if (numHeads % numKvHeads !== 0) throw new ConfigError(`num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
+  if (numHeads % numKvHeads !== 0) throw new ConfigError('inconsistent', `num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
   const intermediateSize = optNum(raw, ['intermediate_size', 'n_inner']) ?? 4 * hiddenSize;
   const vocabSize = num(raw, ['vocab_size']);
   const maxPositions = num(raw, ['max_position_embeddings', 'n_positions', 'n_ctx'], defaults.maxPositions);
   // Gemma 2/3 read `hidden_activation` (their configs may also carry a stale `hidden_act`).
   const actName = String(raw.hidden_activation ?? raw.hidden_act ?? raw.activation_function ?? defaults.activation ?? 'silu');
   const activation = ACTIVATIONS[actName];
-  if (!activation) throw new ConfigError(`activation "${actName}" is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
+  if (!activation) throw new ConfigError('unsupported', `activation "${actName}" is not supported (supported: ${Object.keys(ACTIVATIONS).join(', ')})`);
 
   const rawWindow = defaults.slidingWindow ? defaults.slidingWindow(raw) : (typeof raw.sliding_window === 'number' ? raw.sliding_window : null);
   let layerTypes: LayerType[];
   if (Array.isArray(raw.layer_types)) {
     layerTypes = (raw.layer_types as string[]).map((t, i) => {
-      if (t !== 'full_attention' && t !== 'sliding_attention') throw new ConfigError(`layer_types[${i}] = "${t}" is not supported (full_attention, sliding_attention)`);
+      if (t !== 'full_attention' && t !== 'sliding_attention') throw new ConfigError('unsupported', `layer_types[${i}] = "${t}" is not supported (full_attention, sliding_attention)`);
       return t;
     });
-    if (layerTypes.length !== numLayers) throw new ConfigError(`layer_types has ${layerTypes.length} entries but num_hidden_layers is ${numLayers}`);
+    if (layerTypes.length !== numLayers) throw new ConfigError('inconsistent', `layer_types has ${layerTypes.length} entries but num_hidden_layers is ${numLayers}`);
   } else {
     layerTypes = defaults.layerTypes ? defaults.layerTypes(raw, numLayers, rawWindow) : Array<LayerType>(numLayers).fill(rawWindow ? 'sliding_attention' : 'full_attention');
   }
   const slidingWindow = layerTypes.includes('sliding_attention') ? rawWindow : null;
-  if (layerTypes.includes('sliding_attention') && !slidingWindow) throw new ConfigError('layer_types has sliding_attention layers but sliding_window is not set');
+  if (layerTypes.includes('sliding_attention') && !slidingWindow) throw new ConfigError('inconsistent', 'layer_types has sliding_attention layers but sliding_window is not set');
 
   const cfgNoRope = { hiddenSize, numHeads, headDim, maxPositions };
   const rope = raw.position_embedding_type === 'absolute' || raw.model_type === 'gpt2' ? null : ropeFromConfig(raw, cfgNoRope, defaults, 'full_attention');
@@ -215,7 +216,7 @@ export function ropeFromConfig(
   const p = ropeParams(raw, defaults, layerType);
   const type = String(p.rope_type ?? p.type ?? 'default') as RopeType;
   if (!SUPPORTED_ROPE_TYPES.includes(type)) {
-    throw new ConfigError(`rope type "${type}" is not supported (supported: ${SUPPORTED_ROPE_TYPES.join(', ')})`);
+    throw new ConfigError('unsupported', `rope type "${type}" is not supported (supported: ${SUPPORTED_ROPE_TYPES.join(', ')})`);
   }
   const theta = Number(p.rope_theta ?? defaults.ropeTheta ?? 10000);
   const partial = typeof p.partial_rotary_factor === 'number' ? p.partial_rotary_factor : 1;
@@ -228,7 +229,7 @@ export function ropeFromConfig(
   const factor = typeof p.factor === 'number' ? p.factor : undefined;
   const need = (k: string): number => {
     const v = p[k];
-    if (typeof v !== 'number') throw new ConfigError(`rope type "${type}" needs a numeric "${k}" in rope_scaling/rope_parameters`);
+    if (typeof v !== 'number') throw new ConfigError('inconsistent', `rope type "${type}" needs a numeric "${k}" in rope_scaling/rope_parameters`);
     return v;
   };
   switch (type) {
@@ -296,7 +297,7 @@ export function ropeFromConfig(
     case 'longrope': {
       // Short factors apply within original_max_position_embeddings; we compile for that regime.
       const short = p.short_factor as number[] | undefined;
-      if (!Array.isArray(short) || short.length !== half) throw new ConfigError(`rope type "longrope" needs short_factor with ${half} entries`);
+      if (!Array.isArray(short) || short.length !== half) throw new ConfigError('inconsistent', `rope type "longrope" needs short_factor with ${half} entries`);
       const origMax = typeof p.original_max_position_embeddings === 'number' ? p.original_max_position_embeddings
         : (typeof raw.original_max_position_embeddings === 'number' ? raw.original_max_position_embeddings : cfg.maxPositions);
       const fct = factor ?? cfg.maxPositions / origMax;

@@ -2,6 +2,8 @@
  * Errors raised while turning a checkpoint into a graph. Each carries a `reason` so callers
  * (worker, CLI) can branch without parsing message text; messages say what is wrong and what to do.
  */
+import { ReasonError } from '../errors.js';
+
 export type CompileErrorReason =
   | 'unsupported-architecture'
   | 'missing-weight'
@@ -9,12 +11,16 @@ export type CompileErrorReason =
   | 'unsupported-dtype'
   | 'cache';
 
-export class CompileError extends Error {
-  constructor(readonly reason: CompileErrorReason, message: string) {
-    super(message);
-    this.name = 'CompileError';
-  }
-  static is(e: unknown, reason?: CompileErrorReason): e is CompileError {
-    return e instanceof CompileError && (reason === undefined || e.reason === reason);
+export class CompileError extends ReasonError<CompileErrorReason> {
+  override readonly name = 'CompileError';
+}
+
+/** Bad forward() inputs (lengths, a foreign or disposed cache, positions past the graph's limit). */
+export type ForwardErrorReason = 'bad-input' | 'disposed' | 'position-out-of-range';
+
+export class ForwardError extends ReasonError<ForwardErrorReason> {
+  override readonly name = 'ForwardError';
+  constructor(message: string, reason: ForwardErrorReason = 'bad-input') {
+    super(reason, message);
   }
 }

@@ -12,12 +12,9 @@ import { normalizeConfig, type ArchConfig } from './config.js';
 import type { ExecutionProvider, ForwardInputs, ForwardOutputs, GraphVariant, KvCache, LoadedModel, LoadOptions, ModelRef, NormalizedConfig } from './types.js';
 
 /** Thrown for invalid forward() inputs (wrong lengths, foreign or disposed caches). */
-export class ForwardError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ForwardError';
-  }
-}
+import { ForwardError } from './errors.js';
+
+export { ForwardError };
 
 interface KvShape {
   numLayers: number;
@@ -45,7 +42,7 @@ class OrtKvCache implements KvCache {
   }
 
   tensors(): { keys: ort.Tensor[]; values: ort.Tensor[] } {
-    if (this.disposed) throw new ForwardError('this KV cache was disposed; pass the `present` of the latest forward() instead');
+    if (this.disposed) throw new ForwardError('this KV cache was disposed; pass the `present` of the latest forward() instead', 'disposed');
     return { keys: this.keys, values: this.values };
   }
 
@@ -118,7 +115,7 @@ class OrtModel implements LoadedModel {
 
   async forward(inputs: ForwardInputs): Promise<ForwardOutputs> {
     const session = this.session;
-    if (!session) throw new ForwardError('the model was disposed');
+    if (!session) throw new ForwardError('the model was disposed', 'disposed');
     const { batch: B, seqLen: S } = inputs;
     const { numLayers: L, hiddenSize: H, vocabSize: V } = this.config;
     if (!(B > 0 && S > 0)) throw new ForwardError(`batch (${B}) and seqLen (${S}) must be positive`);
@@ -139,7 +136,7 @@ class OrtModel implements LoadedModel {
     expect('attentionMask [B,past+S]', inputs.attentionMask.length, B * (P + S));
     for (const p of inputs.positionIds) {
       if (p < 0n || p >= this.positionLimit) {
-        throw new ForwardError(`position id ${p} is outside 0..${this.positionLimit - 1} (max_position_embeddings of this ${this.variant} graph); shorten the context`);
+        throw new ForwardError(`position id ${p} is outside 0..${this.positionLimit - 1} (max_position_embeddings of this ${this.variant} graph); shorten the context`, 'position-out-of-range');
       }
     }
     let steer = inputs.steer;

@@ -13,6 +13,7 @@
  * Because rows may mix specs with different positions, the generation loop always runs prefill as two
  * forwards (prefix, then last) so that within one forward every position of a row gets the same sum.
  */
+import { ReasonError } from '../errors.js';
 import type { SteerPositions, SteerScaling, SteerSpec, VectorRef } from '../protocol.js';
 import { decodeF32 } from '../protocol.js';
 
@@ -28,8 +29,11 @@ export interface ResolvedSteer {
 /** Reads one tensor of a stored vector file; supplied by the worker (safetensors reader + cache). */
 export type VectorFileReader = (file: string, tensor: string | undefined) => { name: string; shape: number[]; data: Float32Array };
 
-export class SteerSpecError extends Error {
-  constructor(message: string) { super(message); this.name = 'SteerSpecError'; }
+/** A steering spec the model cannot take: a vector of the wrong shape, a layer out of range, a bad field, an unreadable vector file. */
+export type SteerSpecErrorReason = 'vector-shape' | 'layer-out-of-range' | 'bad-spec' | 'vector-file';
+
+export class SteerSpecError extends ReasonError<SteerSpecErrorReason> {
+  override readonly name = 'SteerSpecError';
 }
 
 export function activeIn(positions: SteerPositions, phase: SteerPhase): boolean {
@@ -44,19 +48,19 @@ export function activeIn(positions: SteerPositions, phase: SteerPhase): boolean 
 export function resolveVector(ref: VectorRef, layer: number, numLayers: number, hiddenSize: number, read: VectorFileReader): Float32Array {
   if ('values' in ref) {
     const v = typeof ref.values === 'string' ? decodeF32(ref.values) : Float32Array.from(ref.values);
-    if (v.length !== hiddenSize) throw new SteerSpecError(`inline steering vector has ${v.length} values but the model's hidden size is ${hiddenSize}; pass one row of H=${hiddenSize} floats`);
+    if (v.length !== hiddenSize) throw new SteerSpecError('vector-shape', `inline steering vector has ${v.length} values but the model's hidden size is ${hiddenSize}; pass one row of H=${hiddenSize} floats`);
     return v;
   }
   const t = read(ref.file, ref.tensor);
   const row = ref.row ?? layer;
   if (t.shape.length === 1) {
-    if (t.shape[0] !== hiddenSize) throw new SteerSpecError(`vector file ${ref.file} tensor '${t.name}' has shape [${t.shape}] but the model's hidden size is ${hiddenSize}`);
+    if (t.shape[0] !== hiddenSize) throw new SteerSpecError('vector-shape', `vector file ${ref.file} tensor '${t.name}' has shape [${t.shape}] but the model's hidden size is ${hiddenSize}`);
     return t.data.slice();
   }
   if (t.shape.length !== 2 || t.shape[0] !== numLayers + 1 || t.shape[1] !== hiddenSize) {
-    throw new SteerSpecError(`vector file ${ref.file} tensor '${t.name}' has shape [${t.shape}], expected [L+1=${numLayers + 1}, H=${hiddenSize}] for this model (was it extracted from a different model?)`);
+    throw new SteerSpecError('vector-shape', `vector file ${ref.file} tensor '${t.name}' has shape [${t.shape}], expected [L+1=${numLayers + 1}, H=${hiddenSize}] for this model (was it extracted from a different model?)`);
   }
-  if (!Number.isInteger(row) || row < 0 || row > numLayers) throw new SteerSpecError(`vector row ${row} is out of range 0..${numLayers} for ${ref.file}`);
+  if (!Number.isInteger(row) || row < 0 || row > numLayers) throw new SteerSpecError('layer-out-of-range', `vector row ${row} is out of range 0..${numLayers} for ${ref.file}`);
   return t.data.slice(row * hiddenSize, (row + 1) * hiddenSize);
 }
 
@@ -67,9 +71,9 @@ export function scaleVector(v: Float32Array, coef: number, scaling: SteerScaling
     let ss = 0;
     for (let i = 0; i < v.length; i++) ss += v[i] * v[i];
     const norm = Math.sqrt(ss);
-    if (!(norm > 0)) throw new SteerSpecError(`cannot use '${mode}' scaling on a zero vector`);
+    if (!(norm > 0)) throw new SteerSpecError('bad-spec', `cannot use '${mode}' scaling on a zero vector`);
     const target = mode === 'target-norm' ? (scaling as { norm: number }).norm : 1;
-    if (!Number.isFinite(target)) throw new SteerSpecError(`target-norm scaling needs a finite 'norm', got ${target}`);
+    if (!Number.isFinite(target)) throw new SteerSpecError('bad-spec', `target-norm scaling needs a finite 'norm', got ${target}`);
     factor = (coef * target) / norm;
   }
   const out = new Float32Array(v.length);
@@ -79,11 +83,11 @@ export function scaleVector(v: Float32Array, coef: number, scaling: SteerScaling
 
 export function resolveSteer(spec: SteerSpec, numLayers: number, hiddenSize: number, read: VectorFileReader): ResolvedSteer {
   if (!Number.isInteger(spec.layer) || spec.layer < 0 || spec.layer > numLayers) {
-    throw new SteerSpecError(`steering layer ${spec.layer} is out of range: this model has hidden states 0..${numLayers} (layer ℓ = after ℓ blocks)`);
+    throw new SteerSpecError('layer-out-of-range', `steering layer ${spec.layer} is out of range: this model has hidden states 0..${numLayers} (layer ℓ = after ℓ blocks)`);
   }
-  if (!Number.isFinite(spec.coef)) throw new SteerSpecError(`steering coef must be a finite number, got ${spec.coef}`);
+  if (!Number.isFinite(spec.coef)) throw new SteerSpecError('bad-spec', `steering coef must be a finite number, got ${spec.coef}`);
   const positions = spec.positions ?? 'response';
-  if (positions !== 'all' && positions !== 'prompt' && positions !== 'response') throw new SteerSpecError(`unknown steering positions '${String(positions)}' (use all, prompt or response)`);
+  if (positions !== 'all' && positions !== 'prompt' && positions !== 'response') throw new SteerSpecError('bad-spec', `unknown steering positions '${String(positions)}' (use all, prompt or response)`);
   const v = resolveVector(spec.vector, spec.layer, numLayers, hiddenSize, read);
   return { layer: spec.layer, positions, delta: scaleVector(v, spec.coef, spec.scaling) };
 }

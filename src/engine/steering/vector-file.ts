@@ -14,7 +14,7 @@ export function createVectorFileReader(maxEntries = 32): VectorFileReader {
     try {
       st = statSync(file);
     } catch {
-      throw new SteerSpecError(`vector file ${file} does not exist; pass the path of a .safetensors vector file`);
+      throw new SteerSpecError('vector-file', `vector file ${file} does not exist; pass the path of a .safetensors vector file`);
     }
     const key = `${file}\0${tensor ?? ''}\0${st.size}\0${st.mtimeMs}`;
     const hit = cache.get(key);
@@ -23,13 +23,13 @@ export function createVectorFileReader(maxEntries = 32): VectorFileReader {
     const names = [...header.tensors.keys()];
     let name = tensor;
     if (name === undefined) {
-      if (names.length !== 1) throw new SteerSpecError(`vector file ${file} holds ${names.length} tensors (${names.join(', ')}); say which one with 'tensor'`);
+      if (names.length !== 1) throw new SteerSpecError('vector-file', `vector file ${file} holds ${names.length} tensors (${names.join(', ')}); say which one with 'tensor'`);
       name = names[0];
     }
-    if (!header.tensors.has(name)) throw new SteerSpecError(`vector file ${file} has no tensor '${name}' (it has: ${names.join(', ')})`);
+    if (!header.tensors.has(name)) throw new SteerSpecError('vector-file', `vector file ${file} has no tensor '${name}' (it has: ${names.join(', ')})`);
     const t = readTensor(header, name);
     if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16' && t.dtype !== 'F64') {
-      throw new SteerSpecError(`vector file ${file} tensor '${name}' has dtype ${t.dtype}; expected a float tensor`);
+      throw new SteerSpecError('vector-file', `vector file ${file} tensor '${name}' has dtype ${t.dtype}; expected a float tensor`);
     }
     const entry = { name, shape: t.shape, data: toFloat32(t) };
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);

@@ -14,14 +14,13 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { TokenizerError, type TokenizerErrorReason } from './errors.js';
 import type { ChatMessage, PromptInput } from '../protocol.js';
 
 type TokenLike = string | { content?: string } | null | undefined;
 const tokenText = (t: TokenLike): string => (typeof t === 'string' ? t : t?.content ?? '');
 
-export class TokenizerError extends Error {
-  constructor(message: string) { super(message); this.name = 'TokenizerError'; }
-}
+export { TokenizerError, type TokenizerErrorReason };
 
 export interface RenderedPrompt {
   /** The text the ids came from ('' for `{ ids }` prompts on tokenizer-less models). */
@@ -51,7 +50,7 @@ export class ModelTokenizer {
       try {
         return JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
       } catch (e) {
-        throw new TokenizerError(`cannot read ${p}: ${(e as Error).message}. Re-download the checkpoint's tokenizer files.`);
+        throw new TokenizerError('unreadable', `cannot read ${p}: ${(e as Error).message}. Re-download the checkpoint's tokenizer files.`);
       }
     };
     const tj = readJson(tjPath);
@@ -63,7 +62,7 @@ export class ModelTokenizer {
     try {
       return new ModelTokenizer(tok, config, source, templateKwargs);
     } catch (e) {
-      throw new TokenizerError(`the chat template of ${dir} does not parse: ${(e as Error).message}`);
+      throw new TokenizerError('bad-template', `the chat template of ${dir} does not parse: ${(e as Error).message}`);
     }
   }
 
@@ -88,7 +87,7 @@ export class ModelTokenizer {
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], addGenerationPrompt = true): string {
-    if (!this.template) throw new TokenizerError('this model has no chat template (a base model): send raw text prompts instead of messages');
+    if (!this.template) throw new TokenizerError('no-chat-template', 'this model has no chat template (a base model): send raw text prompts instead of messages');
     return this.template.render({
       ...this.templateKwargs,
       messages,

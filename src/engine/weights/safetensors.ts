@@ -10,6 +10,7 @@
  * Used by the model compiler (weights), by core (vector files) and by benchmarks (random checkpoints).
  */
 import fs from 'node:fs';
+import { ReasonError } from '../errors.js';
 
 export const DTYPE_SIZES = {
   F64: 8, F32: 4, F16: 2, BF16: 2,
@@ -22,13 +23,10 @@ export const SUPPORTED_DTYPES = Object.keys(DTYPE_SIZES) as StDType[];
 
 export type SafetensorsErrorReason = 'missing' | 'truncated' | 'corrupt' | 'unknown-dtype' | 'unknown-tensor';
 
-export class SafetensorsError extends Error {
-  constructor(readonly reason: SafetensorsErrorReason, message: string, readonly path?: string) {
-    super(message);
-    this.name = 'SafetensorsError';
-  }
-  static is(e: unknown, reason?: SafetensorsErrorReason): e is SafetensorsError {
-    return e instanceof SafetensorsError && (reason === undefined || e.reason === reason);
+export class SafetensorsError extends ReasonError<SafetensorsErrorReason> {
+  override readonly name = 'SafetensorsError';
+  constructor(reason: SafetensorsErrorReason, message: string, readonly path?: string) {
+    super(reason, message);
   }
 }
 

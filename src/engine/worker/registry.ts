@@ -8,9 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { COMPILER_VERSION } from '../model/compile.js';
 import type { ExecutionProvider, LoadedModel, ModelRef } from '../model/types.js';
-import { WorkerErrorCodes, type LoadModelParams, type ModelInfo } from '../protocol.js';
+import type { LoadModelParams, ModelInfo } from '../protocol.js';
 import { ModelTokenizer } from '../tokenizer/tokenizer.js';
-import { WorkerFault } from './errors.js';
+import { ReasonError } from '../errors.js';
+import { WorkerFault, WIRE_ERRORS } from './errors.js';
 
 export interface ModelEntry {
   id: string;
@@ -21,8 +22,9 @@ export interface ModelEntry {
   padTokenId: number;
 }
 
-/** Errors about the checkpoint itself (not the execution provider). */
-const MODEL_ERRORS = new Set(['CheckpointError', 'CompileError', 'SafetensorsError', 'ConfigError']);
+/** A typed error about the checkpoint itself (not the execution provider): it fails the same way on every provider. */
+const isModelError = (e: unknown): e is ReasonError =>
+  e instanceof ReasonError && Object.hasOwn(WIRE_ERRORS, e.name) && (WIRE_ERRORS[e.name].counts === 'load-failed' || e.name === 'SafetensorsError');
 
 const asIds = (x: unknown): number[] => (Array.isArray(x) ? x.filter((v): v is number => typeof v === 'number') : typeof x === 'number' ? [x] : []);
 
@@ -36,7 +38,7 @@ export class ModelRegistry {
     const m = this.models.get(modelId);
     if (!m) {
       const loaded = [...this.models.keys()];
-      throw new WorkerFault(WorkerErrorCodes.ModelNotLoaded, `model '${modelId}' is not loaded in this worker (loaded: ${loaded.length ? loaded.join(', ') : 'none'}); call loadModel first`);
+      throw new WorkerFault('model-not-loaded', `model '${modelId}' is not loaded in this worker (loaded: ${loaded.length ? loaded.join(', ') : 'none'}); call loadModel first`);
     }
     return m;
   }
@@ -46,12 +48,13 @@ export class ModelRegistry {
   }
 
   async load(p: LoadModelParams): Promise<ModelInfo> {
-    if (!p?.path) throw new WorkerFault(WorkerErrorCodes.BadRequest, 'loadModel needs a checkpoint folder in `path`');
+    if (!p?.path) throw new WorkerFault('bad-request', 'loadModel needs a checkpoint folder in `path`');
     const ref: ModelRef = p.revision ? { kind: 'hf-cache', repoDir: p.path, revision: p.revision } : { kind: 'folder', path: p.path };
     const pref = p.executionProvider ?? 'auto';
     const order: ExecutionProvider[] = pref === 'auto' ? ['cuda', 'webgpu', 'cpu'] : [pref];
     const threads = p.threads ?? this.defaultThreads;
     const failed: { provider: ExecutionProvider; error: string }[] = [];
+    const where = `${p.path}${p.revision ? `@${p.revision}` : ''}`;
     let model: LoadedModel | null = null;
     // Imported on first load: onnxruntime-node is only mapped into the worker when a model is needed.
     const { loadModel } = await import('../model/session.js');
@@ -61,13 +64,16 @@ export class ModelRegistry {
         break;
       } catch (e) {
         failed.push({ provider: ep, error: (e as Error).message });
-        // A broken checkpoint fails the same way on every provider: report it once.
-        if (MODEL_ERRORS.has((e as Error).name)) break;
+        // A broken checkpoint fails the same way on every provider: report it once, as the typed error it is.
+        if (isModelError(e)) {
+          e.message = `could not load ${where}: ${e.message}`;
+          throw e;
+        }
       }
     }
     if (!model) {
       const detail = failed.length === 1 ? failed[0].error : failed.map((f) => `${f.provider}: ${f.error}`).join('; ');
-      throw new WorkerFault(WorkerErrorCodes.LoadFailed, `could not load ${p.path}${p.revision ? `@${p.revision}` : ''}: ${detail}`);
+      throw new WorkerFault('load-failed', `could not load ${where}: ${detail}`);
     }
     try {
       const tokenizer = ModelTokenizer.load(model.modelDir, p.chatTemplateKwargs ?? {});

@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { InferenceClient, WorkerError, decodeF32 } from '../../../src/engine/client.js';
+import { InferenceClient, WorkerError, decodeF32, workerReason } from '../../../src/engine/client.js';
 import type { GenerateRow, SamplingParams, SteerPositions } from '../../../src/engine/protocol.js';
 import { SKIP_PARITY, fixture, type Fixture } from './helpers.js';
 
@@ -191,7 +191,7 @@ test('stop conditions: EOS ids end a row and minNewTokens suppresses them', { sk
 
 test('bad requests are typed errors with actionable messages', { skip: SKIP_PARITY }, async () => {
   const m = ids.llama_gqa;
-  const bad = (p: Promise<unknown>, re: RegExp) => assert.rejects(p, (e) => WorkerError.is(e, 'bad-request') && re.test((e as Error).message));
+  const bad = (p: Promise<unknown>, re: RegExp) => assert.rejects(p, (e) => workerReason(e) === 'bad-request' && re.test((e as Error).message));
   await bad(client.generate({ modelId: m, rows: [{ prompt: { text: 'hello' } }], sampling: {} }), /no tokenizer\.json.*\{ ids \}/);
   await bad(client.generate({ modelId: m, rows: [{ prompt: { ids: [1, 999] } }], sampling: {} }), /outside the model's vocabulary 0\.\.319/);
   await bad(client.generate({ modelId: m, rows: [{ prompt: { ids: [1] }, steer: [{ vector: { values: [1, 2] }, layer: 1, coef: 1 }] }], sampling: {} }), /hidden size is 64/);

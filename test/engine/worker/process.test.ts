@@ -1,6 +1,7 @@
 /**
  * Worker process plumbing through a real child process: start from source and from an esbuild bundle,
- * typed errors that do not kill the worker, and worker death → WorkerError('died') → a new client works.
+ * typed errors that cross the boundary with their class and reason and do not kill the worker, and worker
+ * death → WorkerError('died') → a new client works.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +9,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
-import { InferenceClient, WorkerError, resolveWorkerPath } from '../../../src/engine/client.js';
+import { InferenceClient, WorkerError, resolveWorkerPath, workerReason } from '../../../src/engine/client.js';
+import { CheckpointError } from '../../../src/engine/model/checkpoint.js';
+import { SteerSpecError } from '../../../src/engine/steering/steer.js';
+import { SafetensorsError } from '../../../src/engine/weights/safetensors.js';
 import { SKIP_PARITY, fixture, logSink, repoRoot, workerSource } from './helpers.js';
 
 test('worker path resolution falls back to the source entry when no bundle sits next to the client', () => {
@@ -22,23 +26,34 @@ test('worker path resolution falls back to the source entry when no bundle sits 
   }
 });
 
-test('typed errors come back as WorkerError and leave the worker alive', async (t) => {
+test('typed errors cross the worker boundary with their class and reason and leave the worker alive', async (t) => {
   const lines: string[] = [];
   const client = await InferenceClient.start({ log: logSink(lines) });
   t.after(() => client.dispose());
   assert.ok(client.pid > 0);
   assert.deepEqual(await client.listModels(), []);
   await assert.rejects(client.tokenize({ modelId: 'nope', prompt: { text: 'x' } }), (e) => WorkerError.is(e, 'model-not-loaded') && /not loaded/.test((e as Error).message));
-  await assert.rejects(client.loadModel({ path: path.join(os.tmpdir(), 'no-such-model-dir'), executionProvider: 'cpu' }), (e) => WorkerError.is(e, 'load-failed'));
+  // A missing checkpoint: the worker's CheckpointError is rebuilt on this side, reason and all.
+  const missing = path.join(os.tmpdir(), 'no-such-model-dir');
+  await assert.rejects(client.loadModel({ path: missing, executionProvider: 'auto' }), (e) => CheckpointError.is(e, 'not-found')
+    && !(e instanceof WorkerError) && workerReason(e) === 'load-failed' && (e as Error).message.startsWith(`could not load ${missing}: `));
   await assert.rejects(client.generate({ modelId: 'nope', rows: [], sampling: {} }), (e) => WorkerError.is(e, 'model-not-loaded'));
   if (!SKIP_PARITY) {
-    // A checkpoint whose weights file is truncated: a clean load-failed error naming the problem.
+    // A checkpoint whose weights file is truncated: the SafetensorsError, named once (not once per provider).
     const bad = mkdtempSync(path.join(os.tmpdir(), 'pl-badmodel-'));
     t.after(() => rmSync(bad, { recursive: true, force: true }));
     const good = fixture('llama_gqa').dir;
     copyFileSync(path.join(good, 'config.json'), path.join(bad, 'config.json'));
     writeFileSync(path.join(bad, 'model.safetensors'), readFileSync(path.join(good, 'model.safetensors')).subarray(0, 5000));
-    await assert.rejects(client.loadModel({ path: bad, executionProvider: 'auto' }), (e) => WorkerError.is(e, 'load-failed') && /truncated/.test((e as Error).message));
+    await assert.rejects(client.loadModel({ path: bad, executionProvider: 'auto' }), (e) => SafetensorsError.is(e, 'truncated')
+      && /truncated/.test((e as Error).message) && !/cuda:|cpu:/.test((e as Error).message));
+    // A steering spec the model cannot take: a SteerSpecError that counts as a bad request (the server's 400).
+    const m = await client.loadModel({ path: good, executionProvider: 'cpu' });
+    await assert.rejects(client.generate({ modelId: m.modelId, rows: [{ prompt: { ids: [1] }, steer: [{ vector: { values: [1, 2] }, layer: 1, coef: 1 }] }], sampling: {} }),
+      (e) => SteerSpecError.is(e, 'vector-shape') && workerReason(e) === 'bad-request');
+    await assert.rejects(client.generate({ modelId: m.modelId, rows: [{ prompt: { ids: [1] }, steer: [{ vector: { file: path.join(bad, 'nope.safetensors') }, layer: 1, coef: 1 }] }], sampling: {} }),
+      (e) => SteerSpecError.is(e, 'vector-file') && /does not exist/.test((e as Error).message));
+    await client.unloadModel(m.modelId);
   }
   assert.deepEqual(await client.listModels(), [], 'the worker survived the failures');
   assert.ok(lines.some((l) => l.startsWith('info') && l.includes('ready')), 'worker stderr reaches the log callback');
