@@ -4,15 +4,47 @@
  * file), RoPE parameters (legacy `rope_theta` + `rope_scaling`, and the newer `rope_parameters`)
  * and per-layer attention types (`layer_types` + `sliding_window`) are resolved here into
  * capability fields.
+ *
+ * It is also where degenerate configs are refused, before anything is compiled or cached: every
+ * size (layers, heads, kv heads, head_dim, hidden, intermediate, vocab, positions, window) must be a
+ * positive integer, heads divisible by kv heads, hidden_size divisible by heads when head_dim is
+ * implied, the rotary dimension even; rms_norm_eps and the RoPE parameters positive and finite. A
+ * ConfigError names the file and the field and says what to fix (issue 12).
  */
 import { ReasonError } from '../errors.js';
 import type { NormalizedConfig } from './types.js';
 
 /** config.json cannot describe a graph: a key is missing, a value is unsupported, or two keys disagree. */
-export type ConfigErrorReason = 'missing-key' | 'unsupported' | 'inconsistent';
+export type ConfigErrorReason = 'missing-key' | 'unsupported' | 'inconsistent' | 'invalid-value';
 
 export class ConfigError extends ReasonError<ConfigErrorReason> {
   override readonly name = 'ConfigError';
+  /** The config field at fault (raw HF key, `text_config.`-prefixed for nested configs), when one is. */
+  field?: string;
+}
+
+function configError(reason: ConfigErrorReason, field: string | undefined, message: string): ConfigError {
+  const e = new ConfigError(reason, message);
+  e.field = field;
+  return e;
+}
+
+const FIX = 'fix config.json (compare it with the checkpoint\'s original) or re-download the checkpoint';
+
+/** A size field: a positive integer, or a ConfigError naming the key. */
+function positiveInt(key: string, v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+    throw configError('invalid-value', key, `${key} is ${JSON.stringify(v)}, but it must be a positive integer (${what}); ${FIX}`);
+  }
+  return v;
+}
+
+/** A real-valued parameter: finite and > 0, or a ConfigError naming the key. */
+function positiveReal(key: string, v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw configError('invalid-value', key, `${key} is ${JSON.stringify(v)}, but it must be a positive finite number (${what}); ${FIX}`);
+  }
+  return v;
 }
 
 export type RopeType = 'default' | 'linear' | 'dynamic' | 'yarn' | 'llama3' | 'longrope';
@@ -87,18 +119,30 @@ export interface FamilyDefaults {
   ropeParameters?: Record<string, unknown>;
 }
 
+/** The first of `keys` that config.json sets (null counts as unset, as in HF's config classes). */
+function present(raw: Record<string, unknown>, keys: string[]): string | undefined {
+  return keys.find((k) => raw[k] !== undefined && raw[k] !== null);
+}
+
 function num(raw: Record<string, unknown>, keys: string[], fallback?: number): number {
-  for (const k of keys) {
+  const k = present(raw, keys);
+  if (k !== undefined) {
     const v = raw[k];
-    if (typeof v === 'number') return v;
+    if (typeof v !== 'number') throw configError('invalid-value', k, `${k} is ${JSON.stringify(v)}, but it must be a number; ${FIX}`);
+    return v;
   }
-  if (fallback === undefined) throw new ConfigError('missing-key', `config.json lacks ${keys.join(' / ')}; cannot build the graph without it`);
+  if (fallback === undefined) throw configError('missing-key', keys[0], `config.json lacks ${keys.join(' / ')}; cannot build the graph without it`);
   return fallback;
 }
 
 function optNum(raw: Record<string, unknown>, keys: string[]): number | undefined {
-  for (const k of keys) if (typeof raw[k] === 'number') return raw[k] as number;
-  return undefined;
+  return present(raw, keys) === undefined ? undefined : num(raw, keys);
+}
+
+/** `num` + positiveInt, the error naming the key config.json actually uses (prefixed for nested configs). */
+function size(raw: Record<string, unknown>, keys: string[], what: string, prefix: string, fallback?: number): number {
+  const v = num(raw, keys, fallback);
+  return positiveInt(prefix + (present(raw, keys) ?? keys[0]), v, what);
 }
 
 const ACTIVATIONS: Record<string, Activation> = {
@@ -107,21 +151,48 @@ const ACTIVATIONS: Record<string, Activation> = {
   gelu: 'gelu', relu: 'relu', xielu: 'xielu',
 };
 
-export function normalizeConfig(input: Record<string, unknown>, defaults: FamilyDefaults): ArchConfig {
+/**
+ * Normalize and validate a raw HF config. `source` names the file in error messages (the loader
+ * passes the config.json path); every ConfigError thrown from here starts with it.
+ */
+export function normalizeConfig(input: Record<string, unknown>, defaults: FamilyDefaults, source = 'config.json'): ArchConfig {
+  try {
+    return normalizeChecked(input, defaults);
+  } catch (e) {
+    if (e instanceof ConfigError && !e.message.startsWith(source)) {
+      const err = configError(e.reason, e.field, `${source}: ${e.message}`);
+      err.stack = e.stack;
+      throw err;
+    }
+    throw e;
+  }
+}
+
+function normalizeChecked(input: Record<string, unknown>, defaults: FamilyDefaults): ArchConfig {
   const architecture = Array.isArray(input.architectures) ? String(input.architectures[0]) : String(input.model_type ?? 'unknown');
   // Multimodal wrappers (e.g. Gemma3ForConditionalGeneration) nest the language model's config.
   const text = input.text_config && typeof input.text_config === 'object' ? (input.text_config as Record<string, unknown>) : null;
+  const at = text ? 'text_config.' : '';
   const raw: Record<string, unknown> = { ...(defaults.rawDefaults ?? {}), ...(text ?? input) };
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
-  const numLayers = num(raw, ['num_hidden_layers', 'n_layer', 'num_layers']);
-  const hiddenSize = num(raw, ['hidden_size', 'n_embd', 'd_model']);
-  const numHeads = num(raw, ['num_attention_heads', 'n_head']);
-  const numKvHeads = num(raw, ['num_key_value_heads'], numHeads) ?? numHeads;
-  const headDim = optNum(raw, ['head_dim']) ?? Math.floor(hiddenSize / numHeads);
-  if (numHeads % numKvHeads !== 0) throw new ConfigError('inconsistent', `num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`);
-  const intermediateSize = optNum(raw, ['intermediate_size', 'n_inner']) ?? 4 * hiddenSize;
-  const vocabSize = num(raw, ['vocab_size']);
-  const maxPositions = num(raw, ['max_position_embeddings', 'n_positions', 'n_ctx'], defaults.maxPositions);
+  const numLayers = size(raw, ['num_hidden_layers', 'n_layer', 'num_layers'], 'the number of decoder blocks', at);
+  const hiddenSize = size(raw, ['hidden_size', 'n_embd', 'd_model'], 'the residual stream width', at);
+  const numHeads = size(raw, ['num_attention_heads', 'n_head'], 'query heads per layer', at);
+  const numKvHeads = size(raw, ['num_key_value_heads'], 'key/value heads per layer', at, numHeads);
+  const headDimKey = present(raw, ['head_dim']);
+  if (headDimKey === undefined && hiddenSize % numHeads !== 0) {
+    throw configError('inconsistent', `${at}hidden_size`, `${at}hidden_size (${hiddenSize}) is not divisible by ${at}num_attention_heads (${numHeads}) `
+      + `and there is no head_dim; set head_dim or ${FIX}`);
+  }
+  const headDim = headDimKey === undefined ? hiddenSize / numHeads : size(raw, ['head_dim'], 'the width of one attention head', at);
+  if (numHeads % numKvHeads !== 0) {
+    throw configError('inconsistent', `${at}num_key_value_heads`, `${at}num_attention_heads (${numHeads}) must be a multiple of ${at}num_key_value_heads `
+      + `(${numKvHeads}): each key/value head serves the same number of query heads; ${FIX}`);
+  }
+  const intermediateSize = optNum(raw, ['intermediate_size', 'n_inner']) === undefined ? 4 * hiddenSize
+    : size(raw, ['intermediate_size', 'n_inner'], 'the MLP width', at);
+  const vocabSize = size(raw, ['vocab_size'], 'the number of token embeddings', at);
+  const maxPositions = size(raw, ['max_position_embeddings', 'n_positions', 'n_ctx'], 'the context window', at, defaults.maxPositions);
   // Gemma 2/3 read `hidden_activation` (their configs may also carry a stale `hidden_act`).
   const actName = String(raw.hidden_activation ?? raw.hidden_act ?? raw.activation_function ?? defaults.activation ?? 'silu');
   const activation = ACTIVATIONS[actName];
@@ -140,11 +211,14 @@ export function normalizeConfig(input: Record<string, unknown>, defaults: Family
   }
   const slidingWindow = layerTypes.includes('sliding_attention') ? rawWindow : null;
   if (layerTypes.includes('sliding_attention') && !slidingWindow) throw new ConfigError('inconsistent', 'layer_types has sliding_attention layers but sliding_window is not set');
+  if (slidingWindow !== null) positiveInt(`${at}sliding_window`, slidingWindow, 'the attention window of sliding layers, in tokens');
 
   const cfgNoRope = { hiddenSize, numHeads, headDim, maxPositions };
   const rope = raw.position_embedding_type === 'absolute' || raw.model_type === 'gpt2' ? null : ropeFromConfig(raw, cfgNoRope, defaults, 'full_attention');
   const ropeLocal = rope && layerTypes.includes('sliding_attention') ? ropeFromConfig(raw, cfgNoRope, defaults, 'sliding_attention') : null;
 
+  const epsKeys = ['rms_norm_eps', 'layer_norm_epsilon', 'layer_norm_eps', 'norm_epsilon'];
+  const normEps = positiveReal(at + (present(raw, epsKeys) ?? epsKeys[0]), num(raw, epsKeys, defaults.normEps), 'the normalization epsilon');
   const tie = typeof raw.tie_word_embeddings === 'boolean' ? raw.tie_word_embeddings : defaults.tieWordEmbeddings;
   const qkvBias = typeof raw.attention_bias === 'boolean' ? raw.attention_bias : (defaults.qkvBias ?? false);
   return {
@@ -155,7 +229,7 @@ export function normalizeConfig(input: Record<string, unknown>, defaults: Family
     bosTokenId: (input.bos_token_id ?? raw.bos_token_id ?? null) as NormalizedConfig['bosTokenId'],
     eosTokenId: (input.eos_token_id ?? raw.eos_token_id ?? null) as NormalizedConfig['eosTokenId'],
     padTokenId: (input.pad_token_id ?? raw.pad_token_id ?? null) as number | null,
-    normEps: num(raw, ['rms_norm_eps', 'layer_norm_epsilon', 'layer_norm_eps', 'norm_epsilon'], defaults.normEps),
+    normEps,
     rope,
     ropeLocal: ropeLocal && !sameRope(rope, ropeLocal) ? ropeLocal : null,
     tieWordEmbeddings: tie,
@@ -218,19 +292,26 @@ export function ropeFromConfig(
   if (!SUPPORTED_ROPE_TYPES.includes(type)) {
     throw new ConfigError('unsupported', `rope type "${type}" is not supported (supported: ${SUPPORTED_ROPE_TYPES.join(', ')})`);
   }
-  const theta = Number(p.rope_theta ?? defaults.ropeTheta ?? 10000);
-  const partial = typeof p.partial_rotary_factor === 'number' ? p.partial_rotary_factor : 1;
+  const where = raw.rope_parameters && typeof raw.rope_parameters === 'object' ? 'rope_parameters' : 'rope_theta/rope_scaling';
+  const theta = positiveReal(`rope_theta (${where})`, p.rope_theta ?? defaults.ropeTheta ?? 10000, 'the RoPE base');
+  const partial = p.partial_rotary_factor === undefined || p.partial_rotary_factor === null ? 1
+    : positiveReal('partial_rotary_factor', p.partial_rotary_factor, 'the rotated fraction of head_dim');
+  if (partial > 1) throw configError('invalid-value', 'partial_rotary_factor', `partial_rotary_factor is ${partial}, but it must be in (0, 1]; ${FIX}`);
   const dim = Math.floor(cfg.headDim * partial);
+  if (dim < 2 || dim % 2 !== 0) {
+    throw configError('inconsistent', 'head_dim', `the rotary dimension head_dim × partial_rotary_factor = ${cfg.headDim} × ${partial} → ${dim} `
+      + `must be even and ≥ 2 (RoPE rotates pairs of dimensions); ${FIX}`);
+  }
   const half = dim / 2;
   // HF: base ** (arange(0, dim, 2).float() / dim) in float32.
   const posFreq = new Float32Array(half);
   for (let i = 0; i < half; i++) posFreq[i] = f32(theta ** f32(f32(2 * i) / dim));
   const defaultInv = posFreq.map((v) => f32(1 / v));
-  const factor = typeof p.factor === 'number' ? p.factor : undefined;
+  const factor = p.factor === undefined || p.factor === null ? undefined : positiveReal(`rope "factor" (${where})`, p.factor, 'the context scaling factor');
   const need = (k: string): number => {
     const v = p[k];
-    if (typeof v !== 'number') throw new ConfigError('inconsistent', `rope type "${type}" needs a numeric "${k}" in rope_scaling/rope_parameters`);
-    return v;
+    if (typeof v !== 'number') throw configError('inconsistent', k, `rope type "${type}" needs a numeric "${k}" in rope_scaling/rope_parameters`);
+    return positiveReal(`rope "${k}" (${where})`, v, `a ${type} RoPE parameter`);
   };
   switch (type) {
     case 'default':
@@ -247,6 +328,10 @@ export function ropeFromConfig(
       const lowF = need('low_freq_factor');
       const highF = need('high_freq_factor');
       const oldCtx = need('original_max_position_embeddings');
+      if (!(highF > lowF)) {
+        throw configError('inconsistent', 'high_freq_factor', `rope "high_freq_factor" (${highF}) must be greater than "low_freq_factor" (${lowF}) `
+          + `for llama3 RoPE (their difference divides the smoothing ramp); ${FIX}`);
+      }
       const lowWave = oldCtx / lowF;
       const highWave = oldCtx / highF;
       const inv = new Float32Array(half);
@@ -264,7 +349,8 @@ export function ropeFromConfig(
       return { type, theta, rotaryDim: dim, invFreq: inv, attentionScaling: 1 };
     }
     case 'yarn': {
-      const origMax = typeof p.original_max_position_embeddings === 'number' ? p.original_max_position_embeddings : cfg.maxPositions;
+      const origMax = p.original_max_position_embeddings === undefined || p.original_max_position_embeddings === null ? cfg.maxPositions
+        : positiveInt('rope "original_max_position_embeddings"', p.original_max_position_embeddings, 'the pre-extension context window');
       const fct = factor ?? cfg.maxPositions / origMax;
       const getMscale = (s: number, m = 1) => (s <= 1 ? 1 : 0.1 * m * Math.log(s) + 1);
       let attn = typeof p.attention_factor === 'number' ? p.attention_factor : undefined;
@@ -298,6 +384,7 @@ export function ropeFromConfig(
       // Short factors apply within original_max_position_embeddings; we compile for that regime.
       const short = p.short_factor as number[] | undefined;
       if (!Array.isArray(short) || short.length !== half) throw new ConfigError('inconsistent', `rope type "longrope" needs short_factor with ${half} entries`);
+      short.forEach((v, i) => positiveReal(`rope "short_factor"[${i}]`, v, 'a longrope frequency divisor'));
       const origMax = typeof p.original_max_position_embeddings === 'number' ? p.original_max_position_embeddings
         : (typeof raw.original_max_position_embeddings === 'number' ? raw.original_max_position_embeddings : cfg.maxPositions);
       const fct = factor ?? cfg.maxPositions / origMax;

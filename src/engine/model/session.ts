@@ -198,7 +198,7 @@ export async function loadModel(ref: ModelRef, opts: LoadOptions = {}): Promise<
   const ep = opts.executionProvider ?? 'cpu';
   const ckpt = openCheckpoint(ref);
   const family = lookupArchitecture(ckpt.rawConfig);
-  const cfg = normalizeConfig(ckpt.rawConfig, family.defaults(String(ckpt.rawConfig.model_type ?? '')));
+  const cfg = normalizeConfig(ckpt.rawConfig, family.defaults(String(ckpt.rawConfig.model_type ?? '')), `${ckpt.modelDir}/config.json`);
   const compiled = compileToCache(family, cfg, ckpt, variant, opts.cacheDir ?? defaultCacheDir());
   let session: ort.InferenceSession;
   try {
