@@ -16,11 +16,11 @@
  * transB=1 on the HF [out, in] weight: onnxruntime can then use the external-data weight in place
  * (zero-copy when prepacking is disabled) instead of materialising a transposed copy.
  */
-import { DT, f, type Graph } from '../onnx/graph.js';
+import { DT, f, type DataType, type Graph } from '../onnx/graph.js';
 import type { ArchConfig, RopeSpec } from '../model/config.js';
 import type { GraphVariant } from '../model/types.js';
 import { DIMS, IO } from './names.js';
-import type { WeightStore } from './weight-store.js';
+import type { MatrixWeight, WeightStore } from './weight-store.js';
 
 const FLOAT32_MIN = -3.4028234663852886e38; // torch.finfo(float32).min, HF's additive mask value
 
@@ -58,6 +58,8 @@ export class ModelBuilder {
   private readonly maskCache = new Map<string, string>();
   private readonly ropeCache = new Map<RopeSpec, { cos: string; sin: string }>();
   private steerMask3: string | null = null;
+  /** KV cache element type: float16 for the f16 format (its compute precision), else float32. */
+  readonly kvType: DataType;
 
   constructor(
     readonly g: Graph,
@@ -67,6 +69,8 @@ export class ModelBuilder {
   ) {
     this.L = cfg.numLayers;
     this.H = cfg.hiddenSize;
+    // bf16 keeps a float32 cache: onnxruntime-node cannot pass bfloat16 tensors to or from JS.
+    this.kvType = w.format === 'f16' ? DT.FLOAT16 : DT.FLOAT;
     const { batch, seq, total, past } = DIMS;
     g.input(IO.inputIds, DT.INT64, [batch, seq]);
     g.input(IO.attentionMask, DT.INT64, [batch, total]);
@@ -75,8 +79,8 @@ export class ModelBuilder {
     g.input(IO.steerMask, DT.FLOAT, [batch, seq]);
     g.input(IO.logitsToKeep, DT.INT64, [1]);
     for (let l = 0; l < this.L; l++) {
-      g.input(IO.pastKey(l), DT.FLOAT, [batch, cfg.numKvHeads, past, cfg.headDim]);
-      g.input(IO.pastValue(l), DT.FLOAT, [batch, cfg.numKvHeads, past, cfg.headDim]);
+      g.input(IO.pastKey(l), this.kvType, [batch, cfg.numKvHeads, past, cfg.headDim]);
+      g.input(IO.pastValue(l), this.kvType, [batch, cfg.numKvHeads, past, cfg.headDim]);
     }
     this.idsShape = g.scope('shapes', () => g.op('Shape', [IO.inputIds]));
   }
@@ -120,18 +124,26 @@ export class ModelBuilder {
 
   /** Token embedding lookup → [B·S, H]. */
   embed(weight: string): string {
-    return this.g.scope('embed_tokens', () => {
-      const W = this.w.get(weight, [this.cfg.vocabSize, this.H]);
-      return this.flat(this.g.op('Gather', [W, IO.inputIds], { axis: 0 }), this.H);
-    });
+    return this.g.scope('embed_tokens', () => this.gatherRows(weight, this.cfg.vocabSize, IO.inputIds));
   }
 
   /** Learned absolute position embedding lookup (GPT-2 wpe) → [B·S, H]. */
   positionEmbed(weight: string): string {
-    return this.g.scope('embed_positions', () => {
-      const W = this.w.get(weight, [this.cfg.maxPositions, this.H]);
-      return this.flat(this.g.op('Gather', [W, IO.positionIds], { axis: 0 }), this.H);
-    });
+    return this.g.scope('embed_positions', () => this.gatherRows(weight, this.cfg.maxPositions, IO.positionIds));
+  }
+
+  /**
+   * Rows of an embedding table, gathered from the checkpoint's own bytes (F32, F16 or BF16) and only
+   * then widened to float32: in every weight format the table stays in its file pages and only the
+   * rows actually used are read (no float32 copy of a half-precision table; tied LM heads get their
+   * own copy in the weight format, see finalNormAndLogits).
+   */
+  private gatherRows(weight: string, rows: number, ids: string): string {
+    const { value, dtype } = this.w.raw(weight, [rows, this.H]);
+    this.w.countResident(this.w.storedBytes(weight));
+    let x = this.g.op('Gather', [value, ids], { axis: 0 });
+    if (dtype !== DT.FLOAT) x = this.g.op('Cast', [x], { to: DT.FLOAT });
+    return this.flat(x, this.H);
   }
 
   // ---- steering + capture (the one line per block) ------------------------------------------
@@ -177,11 +189,31 @@ export class ModelBuilder {
 
   linear(x: string, spec: LinearSpec): string {
     const layout = spec.layout ?? 'out_in';
-    const shape = layout === 'out_in' ? [spec.outFeatures, spec.inFeatures] : [spec.inFeatures, spec.outFeatures];
-    const W = this.w.get(spec.weight, shape);
+    const W = this.w.matrix(spec.weight, spec.outFeatures, spec.inFeatures, layout);
     const b = spec.bias ? (spec.requireBias ? this.w.get(spec.bias, [spec.outFeatures]) : this.w.optional(spec.bias, [spec.outFeatures])) : null;
     const name = spec.weight.split('.').slice(-2, -1)[0] ?? 'linear';
-    return this.g.scope(name, () => this.g.op('Gemm', b ? [x, W, b] : [x, W], { transB: layout === 'out_in' ? 1 : 0 }));
+    return this.g.scope(name, () => this.project(x, W, b, layout));
+  }
+
+  /**
+   * x [M, K] · Wᵀ (+ b) → [M, N] float32, in the weight's format:
+   *   float  Gemm(transB) on the HF [out, in] weight in place (zero-copy when prepacking is off)
+   *   half   Cast x to f16/bf16 → Gemm in half precision → Cast back (the residual stream stays float32)
+   *   nbits  com.microsoft MatMulNBits on the block-quantized weight (float32 activations)
+   * The bias is added in float32 for the half and quantized formats.
+   */
+  private project(x: string, W: MatrixWeight, b: string | null, layout: 'out_in' | 'in_out' = 'out_in'): string {
+    const g = this.g;
+    let y: string;
+    if (W.kind === 'float') return g.op('Gemm', b ? [x, W.value, b] : [x, W.value], { transB: layout === 'out_in' ? 1 : 0 });
+    if (W.kind === 'half') {
+      const xh = g.op('Cast', [x], { to: W.dtype });
+      y = g.op('Cast', [g.op('Gemm', [xh, W.value], { transB: layout === 'out_in' ? 1 : 0 })], { to: DT.FLOAT });
+    } else {
+      const inputs = W.zeroPoints ? [x, W.B, W.scales, W.zeroPoints] : [x, W.B, W.scales];
+      y = g.op('MatMulNBits', inputs, { K: W.K, N: W.N, bits: W.params.bits, block_size: W.params.blockSize, accuracy_level: W.params.accuracyLevel }, { domain: 'com.microsoft' });
+    }
+    return b ? g.op('Add', [y, b]) : y;
   }
 
   /** RMSNorm over the last axis: w · (x · rsqrt(mean(x²) + eps)), in float32. */
@@ -430,9 +462,11 @@ export class ModelBuilder {
       qh = g.scope('rope_q', () => this.applyRope(qh, rope));
       kh = g.scope('rope_k', () => this.applyRope(kh, rope));
     }
-    const kAll = g.op('Concat', [IO.pastKey(layer), kh], { axis: 2 }); // [B,nkv,T,D]
-    const vAll = g.op('Concat', [IO.pastValue(layer), vh], { axis: 2 });
+    let kAll = g.op('Concat', [IO.pastKey(layer), this.toKv(kh)], { axis: 2 }); // [B,nkv,T,D]
+    let vAll = g.op('Concat', [IO.pastValue(layer), this.toKv(vh)], { axis: 2 });
     this.declarePresent(layer, kAll, vAll);
+    kAll = this.fromKv(kAll);
+    vAll = this.fromKv(vAll);
     // Group query heads by their kv head instead of repeating k/v: [B,nkv,rep,S,D] @ [B,nkv,1,D,T].
     const groupShape = g.op('Concat', [this.dim(0), this.c64([nkv, rep]), this.dim(1), this.c64([D])], { axis: 0 });
     const qg = g.op('Reshape', [qh, groupShape]);
@@ -473,15 +507,25 @@ export class ModelBuilder {
     const window = this.cfg.layerTypes[layer] === 'sliding_attention' ? this.cfg.slidingWindow : null;
     const attrs: Record<string, number | ReturnType<typeof f>> = { q_num_heads: nh, kv_num_heads: nkv, scale: f(opts.scale ?? this.cfg.attnScale) };
     if (opts.softcap) attrs.softcap = f(opts.softcap);
-    const [y, presentK, presentV] = g.node('Attention', [q3, k3, v3, this.mask(window), IO.pastKey(layer), IO.pastValue(layer)], attrs, { outputs: 3 });
-    this.declarePresent(layer, presentK, presentV);
+    const [y, presentK, presentV] = g.node('Attention', [q3, k3, v3, this.mask(window), this.fromKv(IO.pastKey(layer)), this.fromKv(IO.pastValue(layer))], attrs, { outputs: 3 });
+    this.declarePresent(layer, this.toKv(presentK), this.toKv(presentV));
     return this.flat(y, nh * D);
   }
 
   private declarePresent(layer: number, k: string, v: string): void {
     const dims = [DIMS.batch, this.cfg.numKvHeads, DIMS.total, this.cfg.headDim];
-    this.g.output(IO.presentKey(layer), DT.FLOAT, dims, k);
-    this.g.output(IO.presentValue(layer), DT.FLOAT, dims, v);
+    this.g.output(IO.presentKey(layer), this.kvType, dims, k);
+    this.g.output(IO.presentValue(layer), this.kvType, dims, v);
+  }
+
+  /** float32 → the KV cache's element type (identity for float32 caches). */
+  private toKv(x: string): string {
+    return this.kvType === DT.FLOAT ? x : this.g.op('Cast', [x], { to: this.kvType });
+  }
+
+  /** KV cache element type → float32 for the attention arithmetic. */
+  private fromKv(x: string): string {
+    return this.kvType === DT.FLOAT ? x : this.g.op('Cast', [x], { to: DT.FLOAT });
   }
 
   // ---- head ---------------------------------------------------------------------------------
@@ -499,8 +543,7 @@ export class ModelBuilder {
       const h3 = g.op('Reshape', [hn, this.bs(this.H)]);
       const start = g.op('Sub', [this.dim(1), IO.logitsToKeep]);
       const kept = g.op('Slice', [h3, start, this.dim(1), this.c64([1])]); // [B,K,H]
-      const W = this.w.get(lmHead, [this.cfg.vocabSize, this.H]);
-      let logits = g.op('Gemm', [this.flat(kept, this.H), W], { transB: 1 });
+      let logits = this.project(this.flat(kept, this.H), this.w.matrix(lmHead, this.cfg.vocabSize, this.H), null);
       if (opts.softcap) {
         const c = g.constFloat([opts.softcap], []);
         logits = g.op('Mul', [g.op('Tanh', [g.op('Div', [logits, c])]), c]);
@@ -512,6 +555,9 @@ export class ModelBuilder {
 
   /** Opset/IR pair for this variant. */
   get opsets(): { irVersion: number; opsets: Record<string, number> } {
-    return this.variant === 'fused' ? { irVersion: 11, opsets: { '': 23, 'com.microsoft': 1 } } : { irVersion: 10, opsets: { '': 21 } };
+    if (this.variant === 'fused') return { irVersion: 11, opsets: { '': 23, 'com.microsoft': 1 } };
+    // MatMulNBits (int8/int4) is a com.microsoft contrib op in either variant.
+    const quantized = this.w.format === 'int8' || this.w.format === 'int4';
+    return { irVersion: 10, opsets: quantized ? { '': 21, 'com.microsoft': 1 } : { '': 21 } };
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Checkpoint → .onnx in the compile cache.
  *
- * Cache key = sha256(compiler version, graph variant, config.json, identity of every weight
- * file (realpath, size, mtime, inode, device)). A hit skips graph building entirely.
+ * Cache key = sha256(compiler version, graph variant, weight format + quantization parameters,
+ * config.json, identity of every weight file (realpath, size, mtime, inode, device)). A hit skips
+ * graph building (and quantizing) entirely.
  *
  * Layout (why hard links): onnxruntime only accepts external-data locations that are relative
  * and stay inside the .onnx file's folder *after resolving symlinks*; HF cache snapshots are
@@ -10,11 +11,13 @@
  *
  *   <cacheDir>/<key>/model.onnx
  *   <cacheDir>/<key>/weights/<i>-<file name>   hard link to the real weight file
- *   <cacheDir>/<key>/meta.json                 what the key was computed from
+ *   <cacheDir>/<key>/quant.bin                 int8/int4 only: the quantized weights (MatMulNBits layout)
+ *   <cacheDir>/<key>/meta.json                 what the key was computed from, resident weight bytes
  *
  * Hard links only work on the same filesystem (and, with fs.protected_hardlinks, on files we own or
  * may write); then a reflink clone is tried, and otherwise the graph is written next to the weights
- * (in the directory that contains all real weight files) as `.persona-lab-<key>.onnx`.
+ * (in the directory that contains all real weight files) as `.persona-lab-<key>.onnx` — except for
+ * quantized formats, whose data never goes into the user's model folder (an error says where to put the cache).
  * Entries whose source weights were deleted are pruned on the next cache miss.
  */
 import crypto from 'node:crypto';
@@ -25,13 +28,32 @@ import { Graph } from '../onnx/graph.js';
 import { ModelBuilder } from '../arch/blocks.js';
 import type { ArchitectureFamily } from '../arch/types.js';
 import { WeightStore } from '../arch/weight-store.js';
+import { ExternalDataWriter } from '../quant/data-file.js';
+import { DEFAULT_QUANT, validateQuantParams, type QuantParams } from '../quant/nbits.js';
 import type { Checkpoint, WeightFile } from './checkpoint.js';
 import type { ArchConfig } from './config.js';
 import { CompileError } from './errors.js';
-import type { GraphVariant } from './types.js';
+import type { GraphVariant, WeightFormat } from './types.js';
 
 /** Bump when the emitted graph changes for the same inputs (invalidates every cache entry). */
-export const COMPILER_VERSION = 'persona-lab-compiler/2';
+export const COMPILER_VERSION = 'persona-lab-compiler/3';
+
+/** The weight format plus, for int8/int4, the quantization parameters (part of the cache key). */
+export interface FormatSpec {
+  format: WeightFormat;
+  quant?: QuantParams;
+}
+
+/** Resolve a weight format and optional parameter overrides to the full spec the compiler keys on. */
+export function formatSpec(format: WeightFormat = 'f32', overrides: Partial<QuantParams> = {}): FormatSpec {
+  if (format !== 'int8' && format !== 'int4') return { format };
+  const quant = { ...DEFAULT_QUANT[format], ...overrides, bits: DEFAULT_QUANT[format].bits };
+  validateQuantParams(quant);
+  return { format, quant };
+}
+
+const isQuantized = (f: FormatSpec) => f.format === 'int8' || f.format === 'int4';
+const QUANT_FILE = 'quant.bin';
 
 export function defaultCacheDir(): string {
   return process.env.PERSONA_LAB_CACHE || path.join(os.homedir(), '.cache', 'persona-lab', 'graphs');
@@ -42,12 +64,16 @@ export interface CompiledGraph {
   key: string;
   cacheHit: boolean;
   compileMs: number;
+  /** Bytes the graph's weights occupy at run time in the compiled format (see WeightStore.residentBytes). */
+  residentWeightBytes: number;
 }
 
-export function cacheKey(ckpt: Checkpoint, variant: GraphVariant): { key: string; material: unknown } {
+export function cacheKey(ckpt: Checkpoint, variant: GraphVariant, fmt: FormatSpec = { format: 'f32' }): { key: string; material: unknown } {
   const material = {
     compiler: COMPILER_VERSION,
     variant,
+    // f32 keeps the pre-format key material shape (no extra field) so only the compiler version decides.
+    ...(fmt.format === 'f32' ? {} : { format: fmt.format, quant: fmt.quant ?? null }),
     config: ckpt.rawConfig,
     files: ckpt.files.map((f) => ({ name: path.basename(f.path), real: f.realPath, size: f.size, mtimeMs: f.mtimeMs, ino: f.ino, dev: f.dev })),
   };
@@ -55,13 +81,27 @@ export function cacheKey(ckpt: Checkpoint, variant: GraphVariant): { key: string
   return { key, material };
 }
 
-/** Build the ONNX bytes for a checkpoint; `locate` gives each weight file's relative location. */
-export function buildGraph(family: ArchitectureFamily, cfg: ArchConfig, ckpt: Checkpoint, variant: GraphVariant, locate: (f: WeightFile) => string): Uint8Array {
-  const g = new Graph(`${cfg.architecture} (${variant})`);
-  const weights = new WeightStore(g, ckpt.tensors, locate);
-  const m = new ModelBuilder(g, cfg, variant, weights);
-  family.build(m);
-  return g.encode({ ...m.opsets, producer: COMPILER_VERSION, docString: `${cfg.architecture} compiled by Persona Lab (${variant})` });
+/**
+ * Build the ONNX bytes for a checkpoint; `locate` gives each weight file's relative location.
+ * Quantized formats need `quantDir`: the folder (next to the .onnx) that receives quant.bin.
+ */
+export function buildGraph(family: ArchitectureFamily, cfg: ArchConfig, ckpt: Checkpoint, variant: GraphVariant, locate: (f: WeightFile) => string,
+  fmt: FormatSpec = { format: 'f32' }, quantDir?: string): { bytes: Uint8Array; residentWeightBytes: number } {
+  const g = new Graph(`${cfg.architecture} (${variant}, ${fmt.format})`);
+  let sink: ExternalDataWriter | undefined;
+  if (isQuantized(fmt)) {
+    if (!quantDir) throw new Error(`buildGraph: weight format ${fmt.format} needs a folder for ${QUANT_FILE}`);
+    sink = new ExternalDataWriter(path.join(quantDir, QUANT_FILE), QUANT_FILE);
+  }
+  try {
+    const weights = new WeightStore(g, ckpt.tensors, locate, { format: fmt.format, quant: sink && fmt.quant ? { params: fmt.quant, sink } : undefined });
+    const m = new ModelBuilder(g, cfg, variant, weights);
+    family.build(m);
+    const bytes = g.encode({ ...m.opsets, producer: COMPILER_VERSION, docString: `${cfg.architecture} compiled by Persona Lab (${variant}, ${fmt.format})` });
+    return { bytes, residentWeightBytes: weights.residentBytes };
+  } finally {
+    sink?.close();
+  }
 }
 
 /**
@@ -133,13 +173,24 @@ function entryIsValid(dir: string, files: WeightFile[]): boolean {
   });
 }
 
-export function compileToCache(family: ArchitectureFamily, cfg: ArchConfig, ckpt: Checkpoint, variant: GraphVariant, cacheDir = defaultCacheDir()): CompiledGraph {
+function residentFromMeta(dir: string, fallback: number): number {
+  try {
+    const v = (JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { residentWeightBytes?: number }).residentWeightBytes;
+    return typeof v === 'number' ? v : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+export function compileToCache(family: ArchitectureFamily, cfg: ArchConfig, ckpt: Checkpoint, variant: GraphVariant, cacheDir = defaultCacheDir(), fmt: FormatSpec = { format: 'f32' }): CompiledGraph {
   const t0 = performance.now();
-  const { key, material } = cacheKey(ckpt, variant);
+  const { key, material } = cacheKey(ckpt, variant, fmt);
   const dir = path.join(cacheDir, key);
-  if (entryIsValid(dir, ckpt.files)) return { onnxPath: path.join(dir, 'model.onnx'), key, cacheHit: true, compileMs: performance.now() - t0 };
+  if (entryIsValid(dir, ckpt.files) && (!isQuantized(fmt) || fs.existsSync(path.join(dir, QUANT_FILE)))) {
+    return { onnxPath: path.join(dir, 'model.onnx'), key, cacheHit: true, compileMs: performance.now() - t0, residentWeightBytes: residentFromMeta(dir, ckpt.weightBytes) };
+  }
   const sideBySide = path.join(commonDir(ckpt.files.map((f) => f.realPath)), `.persona-lab-${key}.onnx`);
-  if (fs.existsSync(sideBySide)) return { onnxPath: sideBySide, key, cacheHit: true, compileMs: performance.now() - t0 };
+  if (!isQuantized(fmt) && fs.existsSync(sideBySide)) return { onnxPath: sideBySide, key, cacheHit: true, compileMs: performance.now() - t0, residentWeightBytes: ckpt.weightBytes };
 
   fs.mkdirSync(cacheDir, { recursive: true });
   pruneCompileCache(cacheDir);
@@ -155,12 +206,15 @@ export function compileToCache(family: ArchitectureFamily, cfg: ArchConfig, ckpt
     }
     if (!linked) {
       fs.rmSync(tmp, { recursive: true, force: true });
+      if (isQuantized(fmt)) {
+        throw new CompileError('cache', `the ${fmt.format} graph must live in the compile cache (quantized weights are never written into the model folder), but ${cacheDir} is on another filesystem than the weights (hard links impossible). Set PERSONA_LAB_CACHE (or LoadOptions.cacheDir) to a folder on the same filesystem as the model.`);
+      }
       return compileBesideWeights(family, cfg, ckpt, variant, sideBySide, key, t0);
     }
     const indexOf = new Map(ckpt.files.map((f, i) => [f, i]));
-    const bytes = buildGraph(family, cfg, ckpt, variant, (f) => linkName(indexOf.get(f)!, f));
+    const { bytes, residentWeightBytes } = buildGraph(family, cfg, ckpt, variant, (f) => linkName(indexOf.get(f)!, f), fmt, tmp);
     fs.writeFileSync(path.join(tmp, 'model.onnx'), bytes);
-    fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify({ key, material, modelDir: ckpt.modelDir, createdAt: new Date().toISOString() }, null, 2));
+    fs.writeFileSync(path.join(tmp, 'meta.json'), JSON.stringify({ key, material, residentWeightBytes, modelDir: ckpt.modelDir, createdAt: new Date().toISOString() }, null, 2));
     try {
       fs.renameSync(tmp, dir);
     } catch (e) {
@@ -179,12 +233,12 @@ export function compileToCache(family: ArchitectureFamily, cfg: ArchConfig, ckpt
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { onnxPath: path.join(dir, 'model.onnx'), key, cacheHit: false, compileMs: performance.now() - t0 };
+  return { onnxPath: path.join(dir, 'model.onnx'), key, cacheHit: false, compileMs: performance.now() - t0, residentWeightBytes: residentFromMeta(dir, ckpt.weightBytes) };
 }
 
 function compileBesideWeights(family: ArchitectureFamily, cfg: ArchConfig, ckpt: Checkpoint, variant: GraphVariant, onnxPath: string, key: string, t0: number): CompiledGraph {
   const dir = path.dirname(onnxPath);
-  const bytes = buildGraph(family, cfg, ckpt, variant, (f) => path.relative(dir, f.realPath).split(path.sep).join('/'));
+  const { bytes, residentWeightBytes } = buildGraph(family, cfg, ckpt, variant, (f) => path.relative(dir, f.realPath).split(path.sep).join('/'));
   const tmp = `${onnxPath}.tmp-${process.pid}`;
   try {
     fs.writeFileSync(tmp, bytes);
@@ -194,7 +248,7 @@ function compileBesideWeights(family: ArchitectureFamily, cfg: ArchConfig, ckpt:
     throw new CompileError('cache',
       `the compile cache is on another filesystem than the weights (hard links impossible) and ${dir} is not writable (${(e as Error).message}). Set PERSONA_LAB_CACHE (or LoadOptions.cacheDir) to a folder on the same filesystem as the model.`);
   }
-  return { onnxPath, key, cacheHit: false, compileMs: performance.now() - t0 };
+  return { onnxPath, key, cacheHit: false, compileMs: performance.now() - t0, residentWeightBytes };
 }
 
 function commonDir(paths: string[]): string {

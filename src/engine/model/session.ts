@@ -6,10 +6,11 @@ import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { IO } from '../arch/names.js';
 import { lookupArchitecture } from '../arch/registry.js';
-import { openCheckpoint } from './checkpoint.js';
-import { compileToCache, defaultCacheDir } from './compile.js';
+import { openCheckpoint, type Checkpoint } from './checkpoint.js';
+import { compileToCache, defaultCacheDir, formatSpec } from './compile.js';
 import { normalizeConfig, type ArchConfig } from './config.js';
-import type { ExecutionProvider, ForwardInputs, ForwardOutputs, GraphVariant, KvCache, LoadedModel, LoadOptions, ModelRef, NormalizedConfig } from './types.js';
+import { CompileError } from './errors.js';
+import { FORMATS_BY_PROVIDER, WEIGHT_FORMATS, type ExecutionProvider, type ForwardInputs, type ForwardOutputs, type GraphVariant, type KvCache, type LoadedModel, type LoadOptions, type ModelRef, type NormalizedConfig, type WeightFormat } from './types.js';
 
 /** Thrown for invalid forward() inputs (wrong lengths, foreign or disposed caches). */
 import { ForwardError } from './errors.js';
@@ -76,7 +77,7 @@ function publicConfig(c: ArchConfig): NormalizedConfig {
   };
 }
 
-function sessionOptions(opts: LoadOptions, ep: ExecutionProvider): ort.InferenceSession.SessionOptions {
+function sessionOptions(opts: LoadOptions, ep: ExecutionProvider, weightMemory: 'mapped' | 'prepacked'): ort.InferenceSession.SessionOptions {
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: [ep],
     graphOptimizationLevel: 'all',
@@ -84,8 +85,39 @@ function sessionOptions(opts: LoadOptions, ep: ExecutionProvider): ort.Inference
   };
   if (opts.intraOpNumThreads) so.intraOpNumThreads = opts.intraOpNumThreads;
   // 'mapped': keep weights in the mmapped external-data pages instead of repacking a private copy.
-  if ((opts.weightMemory ?? 'mapped') === 'mapped') so.extra = { session: { disable_prepacking: '1' } };
+  if (weightMemory === 'mapped') so.extra = { session: { disable_prepacking: '1' } };
   return so;
+}
+
+/** True when the checkpoint's matrices are stored in half precision (BF16/F16). */
+function halfPrecisionCheckpoint(ckpt: Checkpoint): boolean {
+  for (const t of ckpt.tensors.values()) if (t.shape.length === 2) return t.dtype === 'BF16' || t.dtype === 'F16';
+  return false;
+}
+
+/**
+ * The weight memory a load uses. int8/int4: always prepacked (MatMulNBits' CPU kernels only run fast on
+ * their prepacked layout; unpacked they dequantize per call, ~1000× slower). f32: the caller's choice, else
+ * mapped for F32 checkpoints and prepacked for BF16/F16 ones (their float32 widening is a private copy in
+ * either mode, so mapped would only give up prepacking: measured 1.2–1.9× slower, DESIGN.md). f16/bf16: mapped.
+ */
+export function effectiveWeightMemory(format: WeightFormat, requested: LoadOptions['weightMemory'], halfCheckpoint: boolean): 'mapped' | 'prepacked' {
+  if (format === 'int8' || format === 'int4') return 'prepacked';
+  if (requested) return requested;
+  return format === 'f32' && halfCheckpoint ? 'prepacked' : 'mapped';
+}
+
+/** Refuse a weight format the provider cannot run, before any work, naming the formats that do run there. */
+export function checkWeightFormat(format: unknown, ep: ExecutionProvider): WeightFormat {
+  if (!WEIGHT_FORMATS.includes(format as WeightFormat)) {
+    throw new CompileError('unsupported-dtype', `unknown weight format ${JSON.stringify(format)}; use one of ${WEIGHT_FORMATS.join(', ')}`);
+  }
+  const ok = FORMATS_BY_PROVIDER[ep];
+  if (!ok.includes(format as WeightFormat)) {
+    const why = ep === 'cpu' ? "onnxruntime's CPU provider has no bfloat16 matrix multiply" : 'WebGPU has no bfloat16 type';
+    throw new CompileError('unsupported-dtype', `weight format ${format} cannot run on the ${ep} execution provider (${why}); on ${ep} use ${ok.join(', ')} (f16 keeps half-precision weights; bf16 needs cuda)`);
+  }
+  return format as WeightFormat;
 }
 
 class OrtModel implements LoadedModel {
@@ -196,15 +228,18 @@ export async function loadModel(ref: ModelRef, opts: LoadOptions = {}): Promise<
   const t0 = performance.now();
   const variant = opts.variant ?? 'portable';
   const ep = opts.executionProvider ?? 'cpu';
+  const format = checkWeightFormat(opts.weightFormat ?? 'f32', ep);
+  const fmt = formatSpec(format, opts.quantization);
   const ckpt = openCheckpoint(ref);
   const family = lookupArchitecture(ckpt.rawConfig);
   const cfg = normalizeConfig(ckpt.rawConfig, family.defaults(String(ckpt.rawConfig.model_type ?? '')), `${ckpt.modelDir}/config.json`);
-  const compiled = compileToCache(family, cfg, ckpt, variant, opts.cacheDir ?? defaultCacheDir());
+  const compiled = compileToCache(family, cfg, ckpt, variant, opts.cacheDir ?? defaultCacheDir(), fmt);
+  const weightMemory = effectiveWeightMemory(format, opts.weightMemory, halfPrecisionCheckpoint(ckpt));
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(compiled.onnxPath, sessionOptions(opts, ep));
+    session = await ort.InferenceSession.create(compiled.onnxPath, sessionOptions(opts, ep, weightMemory));
   } catch (e) {
-    throw new Error(`onnxruntime could not open the ${variant} graph for ${cfg.architecture} on the ${ep} execution provider: ${(e as Error).message}`, { cause: e });
+    throw new Error(`onnxruntime could not open the ${variant} ${format} graph for ${cfg.architecture} on the ${ep} execution provider: ${(e as Error).message}`, { cause: e });
   }
   const info = {
     loadMs: performance.now() - t0,
@@ -213,6 +248,10 @@ export async function loadModel(ref: ModelRef, opts: LoadOptions = {}): Promise<
     weightBytes: ckpt.weightBytes,
     onnxPath: compiled.onnxPath,
     threads: opts.intraOpNumThreads ?? os.availableParallelism(),
+    weightFormat: format,
+    weightMemory,
+    residentWeightBytes: compiled.residentWeightBytes,
+    kvBytesPerToken: 2 * cfg.numLayers * cfg.numKvHeads * cfg.headDim * (format === 'f16' ? 2 : 4),
   };
   return new OrtModel(cfg, variant, ep, ckpt.modelDir, info, session);
 }

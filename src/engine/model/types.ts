@@ -56,14 +56,28 @@ export interface LoadOptions {
   /** Directory for compiled graphs (keyed by config + weight identity + compiler version). */
   cacheDir?: string;
   /**
-   * 'mapped' (default): weights stay in the mmapped safetensors pages (no private copy, instant load;
-   * BF16/F16 weights are still widened to a float32 copy once). 'prepacked': onnxruntime repacks
-   * weights into a private copy (≈ weight bytes of RAM, slower load, faster batched decode on CPU).
+   * 'mapped': weights stay in the mmapped safetensors pages (no private copy, instant load).
+   * 'prepacked': onnxruntime repacks weights into a private copy (≈ weight bytes of RAM, slower load,
+   * faster decode on CPU). Default (f32): 'mapped' for F32 checkpoints; 'prepacked' for BF16/F16 ones,
+   * whose float32 widening is a private copy either way, so 'mapped' would only lose the prepacking.
+   * int8/int4 are always prepacked (MatMulNBits has no fast unpacked path); f16/bf16 default to 'mapped'.
    */
   weightMemory?: 'mapped' | 'prepacked';
   /** How weights live in memory (default 'f32'); see WeightFormat. */
   weightFormat?: WeightFormat;
+  /**
+   * int8/int4 only, advanced: override the quantization defaults (quant/nbits.ts DEFAULT_QUANT; DESIGN.md
+   * "Weight formats" says why they are what they are). Part of the compile-cache key.
+   */
+  quantization?: { blockSize?: number; symmetric?: boolean; accuracyLevel?: 0 | 1 | 2 | 3 | 4 };
 }
+
+/** Where a format runs: bf16 has no CPU (or WebGPU) matrix multiply in onnxruntime 1.30. */
+export const FORMATS_BY_PROVIDER: Record<ExecutionProvider, readonly WeightFormat[]> = {
+  cpu: ['f32', 'f16', 'int8', 'int4'],
+  webgpu: ['f32', 'f16', 'int8', 'int4'],
+  cuda: ['f32', 'f16', 'bf16', 'int8', 'int4'],
+};
 
 /** Opaque KV cache returned by one forward and passed to the next. */
 export interface KvCache {
@@ -105,7 +119,18 @@ export interface LoadedModel {
   readonly executionProvider: ExecutionProvider;
   /** Folder holding config.json, tokenizer.json, ... (the resolved snapshot for HF cache refs). */
   readonly modelDir: string;
-  readonly info: { loadMs: number; compileMs: number; cacheHit: boolean; weightBytes: number; onnxPath: string; threads: number };
+  readonly info: {
+    loadMs: number; compileMs: number; cacheHit: boolean; onnxPath: string; threads: number;
+    /** Bytes of the checkpoint's weight files. */
+    weightBytes: number;
+    weightFormat: WeightFormat;
+    /** The weight memory actually used (see LoadOptions.weightMemory for the defaults). */
+    weightMemory: 'mapped' | 'prepacked';
+    /** Bytes the weights occupy in memory in this format (quantized + scales, half copies, float32 norms, embedding tables). */
+    residentWeightBytes: number;
+    /** KV cache bytes per token per batch row (all layers, keys and values) in the cache's element type. */
+    kvBytesPerToken: number;
+  };
   forward(inputs: ForwardInputs): Promise<ForwardOutputs>;
   dispose(): Promise<void>;
 }
