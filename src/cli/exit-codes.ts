@@ -1,0 +1,35 @@
+/**
+ * The CLI's exit-code table, in one place. Commands return EXIT.ok / EXIT.notExtractable / …; anything
+ * they throw reaches main.ts's single catch, which asks exitCodeFor(e) — by the error's class and reason,
+ * never its message.
+ *
+ *   0    ok
+ *   1    failure (anything not below)
+ *   2    usage: a bad command line (UsageError / OptionError, reason 'usage'), or a --model / --revision
+ *        that does not exist (CheckpointError 'not-found' | 'bad-revision', ToyModelNotFoundError)
+ *   3    not extractable (PipelineError 'not-extractable'; extract returns it when a trait's pairs do not pass)
+ *   130  cancelled: Ctrl-C (SIGINT) or any cancellation (WorkerError 'cancelled', an AbortError) — not a failure
+ */
+import { WorkerError } from '../engine/client.js';
+import { isAbortError, reasonOf } from '../engine/errors.js';
+import { CheckpointError } from '../engine/model/checkpoint.js';
+import { PipelineError } from '../core/errors.js';
+import { ToyModelNotFoundError } from '../core/toy/paths.js';
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, notExtractable: 3, cancelled: 130 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export type ExitKind = keyof typeof EXIT;
+
+/** What an error means for the CLI. `aborted`: the run's AbortSignal fired (Ctrl-C), whatever the error says. */
+export function exitKindFor(e: unknown, aborted = false): Exclude<ExitKind, 'ok'> {
+  if (aborted || WorkerError.is(e, 'cancelled') || isAbortError(e)) return 'cancelled';
+  if (reasonOf(e) === 'usage') return 'usage';
+  if (CheckpointError.is(e, ['not-found', 'bad-revision']) || ToyModelNotFoundError.is(e)) return 'usage';
+  if (PipelineError.is(e, 'not-extractable')) return 'notExtractable';
+  return 'failure';
+}
+
+export function exitCodeFor(e: unknown, aborted = false): ExitCode {
+  return EXIT[exitKindFor(e, aborted)];
+}
