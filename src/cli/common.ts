@@ -19,7 +19,8 @@ import { loadTraitFile, type LoadedTrait } from '../core/traits/load.js';
 import type { CliContext } from './command.js';
 import { UsageError } from './command.js';
 
-export const EXIT = { ok: 0, failure: 1, usage: 2, notExtractable: 3 } as const;
+/** The exit-code table lives in ./exit-codes.ts (one place); re-exported for the commands. */
+export { EXIT } from './exit-codes.js';
 
 // ---------------------------------------------------------------- flags
 export function str(ctx: CliContext, name: string): string | undefined;

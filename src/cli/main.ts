@@ -4,6 +4,7 @@
  */
 import type { CliCommand, CliContext } from './command.js';
 import { UsageError } from './command.js';
+import { EXIT, exitKindFor } from './exit-codes.js';
 
 /** The command table: add one import + one entry per command. */
 const commands: CliCommand[] = [];
@@ -54,8 +55,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(ctx);
   } catch (e) {
-    if (e instanceof UsageError) { process.stderr.write(`${e.message}\n\n${cmd.usage}\n`); return 2; }
-    process.stderr.write(`persona-lab ${cmd.name}: ${(e as Error).message}\n`);
-    return 1;
+    // One table from error reasons to exit codes (./exit-codes.ts); a cancelled run is not reported as a failure.
+    const kind = exitKindFor(e, ac.signal.aborted);
+    if (kind === 'cancelled') process.stderr.write(`persona-lab ${cmd.name}: cancelled\n`);
+    else if (e instanceof UsageError) process.stderr.write(`${e.message}\n\n${cmd.usage}\n`);
+    else process.stderr.write(`persona-lab ${cmd.name}: ${(e as Error).message}\n`);
+    return EXIT[kind];
   }
 }
