@@ -23,7 +23,10 @@ export interface LoadModelParams {
   threads?: number;
   /** Directory for compiled graphs (defaults to the compiler's own choice). */
   cacheDir?: string;
-  /** 'mapped' (default): weights stay in the mmapped files; 'prepacked': private repacked copy, faster batched CPU decode. */
+  /**
+   * 'mapped': weights stay in the mmapped files; 'prepacked': private repacked copy, faster CPU decode. Default:
+   * mapped for F32 checkpoints, prepacked for BF16/F16 ones (f32 format); int8/int4 are always prepacked.
+   */
   weightMemory?: 'mapped' | 'prepacked';
   /** How weights live in memory (default 'f32'): f32 | f16 | bf16 | int8 | int4. */
   weightFormat?: WeightFormat;
@@ -40,7 +43,14 @@ export interface ModelInfo {
   /** COMPILER_VERSION of the graph this worker built: runs record it, since a compiler change can change outputs. */
   compiler: string;
   threads: number;
+  /** The weight memory actually used (see LoadModelParams.weightMemory for the defaults). */
   weightMemory: 'mapped' | 'prepacked';
+  /** The weight format the graph was compiled for. */
+  weightFormat: WeightFormat;
+  /** Bytes the weights occupy in memory in that format (checkpoint file bytes are `weightBytes`). */
+  residentWeightBytes: number;
+  /** KV cache bytes per token per batch row (all layers, keys + values) in the cache's element type. */
+  kvBytesPerToken: number;
   loadMs: number;
   compileMs: number;
   cacheHit: boolean;

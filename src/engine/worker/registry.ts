@@ -60,7 +60,7 @@ export class ModelRegistry {
     const { loadModel } = await import('../model/session.js');
     for (const ep of order) {
       try {
-        model = await loadModel(ref, { executionProvider: ep, variant: p.variant, intraOpNumThreads: threads, cacheDir: p.cacheDir, weightMemory: p.weightMemory });
+        model = await loadModel(ref, { executionProvider: ep, variant: p.variant, intraOpNumThreads: threads, cacheDir: p.cacheDir, weightMemory: p.weightMemory, weightFormat: p.weightFormat });
         break;
       } catch (e) {
         failed.push({ provider: ep, error: (e as Error).message });
@@ -96,7 +96,10 @@ export class ModelRegistry {
         executionProvider: model.executionProvider,
         variant: model.variant,
         threads: model.info.threads,
-        weightMemory: p.weightMemory ?? 'mapped',
+        weightMemory: model.info.weightMemory,
+        weightFormat: model.info.weightFormat,
+        residentWeightBytes: model.info.residentWeightBytes,
+        kvBytesPerToken: model.info.kvBytesPerToken,
         loadMs: model.info.loadMs,
         compileMs: model.info.compileMs,
         cacheHit: model.info.cacheHit,
