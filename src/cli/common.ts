@@ -1,19 +1,21 @@
 /**
- * Shared plumbing for the pipeline commands: typed flag parsing, defaults (the embedded toy model, its
- * trait files and rubric judge), starting the worker, building the judge, and progress on stderr.
+ * Shared plumbing for the pipeline commands: declared option values (src/core/jobs: parsed by ./args.ts, defaults
+ * from the job table), the model/judge/sampler/trait-file policies through src/core/jobs/defaults.ts, starting the
+ * worker, and progress on stderr.
  * Exit codes every command uses: 0 ok, 1 failure, 2 usage error, 3 not extractable.
  */
-import { isToyModelPath } from '../core/toy/paths.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { InferenceClient } from '../engine/client.js';
 import type { SamplingParams } from '../engine/protocol.js';
 import type { ModelHandle, Progress } from '../core/backend.js';
 import { createJudge, type JudgeSpec } from '../core/judge/factory.js';
 import type { Judge } from '../core/judge/types.js';
 import { identifyModel } from '../core/models.js';
-import { SAMPLER_PRESETS, type SamplerPreset } from '../core/sampling.js';
+import { findTraitFile, judgeSpecFor, loadOptionsFor, samplingFor } from '../core/jobs/defaults.js';
+import { optionDefault, type OptionValue } from '../core/jobs/options.js';
+import type { SamplerPreset } from '../core/sampling.js';
+import { isToyModelPath, toyModelDir } from '../core/toy/paths.js';
 import { Workspace } from '../core/storage/workspace.js';
 import { loadTraitFile, type LoadedTrait } from '../core/traits/load.js';
 import type { CliContext } from './command.js';
@@ -22,39 +24,27 @@ import { UsageError } from './command.js';
 /** The exit-code table lives in ./exit-codes.ts (one place); re-exported for the commands. */
 export { EXIT } from './exit-codes.js';
 
-// ---------------------------------------------------------------- flags
-export function str(ctx: CliContext, name: string): string | undefined;
-export function str(ctx: CliContext, name: string, dflt: string): string;
-export function str(ctx: CliContext, name: string, dflt?: string): string | undefined {
-  const v = ctx.flags[name];
-  if (v === undefined) return dflt;
-  if (typeof v !== 'string') throw new UsageError(`--${name} needs a value`);
-  return v;
+// ---------------------------------------------------------------- options
+/** An option's value: given, else its declared default (the toy model's where `toy` and it has one). */
+export function opt<T extends OptionValue>(ctx: CliContext, name: string, toy = false): T | undefined {
+  const spec = ctx.options.find((s) => s.name === name);
+  if (!spec) throw new Error(`--${name} is not declared for this command`);
+  return (ctx.flags[name] ?? optionDefault(spec, toy)) as T | undefined;
 }
 
-export function required(ctx: CliContext, name: string): string {
-  const v = str(ctx, name);
+export const str = (ctx: CliContext, name: string): string | undefined => opt<string>(ctx, name);
+export const num = (ctx: CliContext, name: string, toy = false): number | undefined => opt<number>(ctx, name, toy);
+export const numList = (ctx: CliContext, name: string): number[] | undefined => opt<number[]>(ctx, name);
+export const list = (ctx: CliContext, name: string): string[] | undefined => opt<string[]>(ctx, name);
+export const flag = (ctx: CliContext, name: string): boolean => opt<boolean>(ctx, name) === true;
+
+/** A value the command cannot run without (a declared default counts). */
+export function required<T extends OptionValue = string>(ctx: CliContext, name: string, toy = false): T {
+  const v = opt<T>(ctx, name, toy);
   if (v === undefined) throw new UsageError(`--${name} is required`);
   return v;
 }
 
-export function num(ctx: CliContext, name: string, dflt: number): number;
-export function num(ctx: CliContext, name: string): number | undefined;
-export function num(ctx: CliContext, name: string, dflt?: number): number | undefined {
-  const v = str(ctx, name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number (got "${v}")`);
-  return n;
-}
-
-export function int(ctx: CliContext, name: string, dflt: number): number {
-  const n = num(ctx, name, dflt);
-  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer (got ${n})`);
-  return n;
-}
-
-/** "1,2,3" or a range "start:stop:step" (inclusive), or a mix "1,2:4:0.5". */
 /** The steering point every single-point command needs: --layer ℓ and --coef c. */
 export function steeringPoint(ctx: CliContext): { layer: number; coef: number } {
   const layer = num(ctx, 'layer'), coef = num(ctx, 'coef');
@@ -62,105 +52,42 @@ export function steeringPoint(ctx: CliContext): { layer: number; coef: number } 
   return { layer, coef };
 }
 
-export function numList(ctx: CliContext, name: string, dflt: number[]): number[] {
-  const v = str(ctx, name);
-  if (v === undefined) return dflt;
-  const out: number[] = [];
-  for (const part of v.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const r = part.split(':').map(Number);
-    if (r.some((x) => !Number.isFinite(x))) throw new UsageError(`--${name}: "${part}" is not a number or start:stop:step range`);
-    if (r.length === 1) out.push(r[0]);
-    else if (r.length === 3 && r[2] > 0) for (let x = r[0]; x <= r[1] + 1e-9; x += r[2]) out.push(Math.round(x * 1e6) / 1e6);
-    else throw new UsageError(`--${name}: "${part}" must be a number or start:stop:step with step > 0`);
-  }
-  return out;
-}
-
-function jsonFlag(ctx: CliContext, name: string): Record<string, unknown> | undefined {
-  const v = str(ctx, name);
-  if (v === undefined) return undefined;
-  try {
-    const j = JSON.parse(v);
-    if (j && typeof j === 'object' && !Array.isArray(j)) return j;
-  } catch { /* reported below */ }
-  throw new UsageError(`--${name} must be a JSON object, e.g. '{"thinking":{"type":"disabled"}}'`);
-}
-
-export function flag(ctx: CliContext, name: string): boolean {
-  const v = ctx.flags[name];
-  return v === true || v === 'true' || v === '1';
-}
-
 // ---------------------------------------------------------------- defaults
-/** Repo root (for the embedded toy model): searched upward from this module and from cwd. */
-export function findRepoRoot(): string | undefined {
-  const here = typeof __filename === 'string' ? path.dirname(__filename) : path.dirname(fileURLToPath(import.meta.url));
-  for (const start of [here, process.cwd()]) {
-    let d = start;
-    for (let i = 0; i < 6; i++) {
-      if (existsSync(path.join(d, 'models', 'toy-persona'))) return d;
-      d = path.dirname(d);
-    }
-  }
-  return undefined;
-}
-
-export function toyModelDir(): string | undefined {
-  const r = findRepoRoot();
-  return r ? path.join(r, 'models', 'toy-persona') : undefined;
-}
-
-export const TOY_TRAITS = ['evil', 'sycophantic', 'impolite', 'humorous'] as const;
-
 export function workspace(ctx: CliContext): Workspace {
   return new Workspace(path.resolve(str(ctx, 'workspace') ?? process.env.PERSONA_LAB_WORKSPACE ?? '.persona-lab'));
 }
 
-/** --model (checkpoint folder) or the toy model's main revision. */
+/** The embedded toy model's folder (src/core/toy/paths.ts, honouring PERSONA_LAB_TOY_MODEL); a usage error when missing. */
+export function toyDir(why: string): string {
+  try { return toyModelDir(); } catch (e) { throw new UsageError(`${why}: ${(e as Error).message}`); }
+}
+
+/** --model (checkpoint folder) or the toy model's revision (--revision, default main). */
 export function modelPath(ctx: CliContext): { path: string; isToy: boolean } {
   const given = str(ctx, 'model');
   if (given) {
     const abs = path.resolve(given);
     return { path: abs, isToy: isToyModelPath(abs) };
   }
-  const toy = toyModelDir();
-  if (!toy) throw new UsageError('no --model given and the embedded toy model (models/toy-persona) was not found; pass --model <checkpoint folder>');
-  const rev = str(ctx, 'revision', 'main');
-  return { path: path.join(toy, 'revisions', rev), isToy: true };
+  const toy = toyDir('no --model given and the embedded toy model was not found; pass --model <checkpoint folder>');
+  return { path: path.join(toy, 'revisions', str(ctx, 'revision') ?? 'main'), isToy: true };
 }
 
-/** Trait files: --trait-file/--eval-file, else <workspace>/traits/{extract,eval}/<trait>.json, else the toy's. */
+/** Trait files through the one search (src/core/jobs/defaults.ts): --trait-file/--eval-file, the workspace, --traits-dir, the toy's. */
 export function traitFiles(ctx: CliContext, ws: Workspace, trait: string, needs: { extract?: boolean; eval?: boolean }): { extract?: LoadedTrait; eval?: LoadedTrait } {
-  const pick = (set: 'extract' | 'eval', flagName: string): string => {
-    const explicit = str(ctx, flagName);
-    if (explicit) return path.resolve(explicit);
-    const inWs = ws.traitPath(set, trait);
-    if (existsSync(inWs)) return inWs;
-    const dir = str(ctx, 'traits-dir');
-    if (dir) return path.resolve(dir, set, `${trait}.json`);
-    const toy = toyModelDir();
-    const inToy = toy ? path.join(toy, 'traits', set, `${trait}.json`) : undefined;
-    if (inToy && existsSync(inToy)) return inToy;
-    throw new UsageError(`no ${set} trait file for "${trait}": pass --${flagName}, or put it at ${inWs}`);
-  };
+  let toyTraits: string | undefined;
+  try { toyTraits = path.join(toyModelDir(), 'traits'); } catch { toyTraits = undefined; }
+  const find = (set: 'extract' | 'eval', flagName: string) => findTraitFile(set, trait, {
+    ws, explicit: ctx.options.some((o) => o.name === flagName) ? str(ctx, flagName) : undefined,
+    traitsDir: ctx.options.some((o) => o.name === 'traits-dir') ? str(ctx, 'traits-dir') : undefined, modelTraitsDir: toyTraits, hint: `pass --${flagName}` });
   return {
-    extract: needs.extract ? loadTraitFile(pick('extract', 'trait-file'), { requireInstruction: true }) : undefined,
-    eval: needs.eval ? loadTraitFile(pick('eval', 'eval-file')) : undefined,
+    extract: needs.extract ? loadTraitFile(find('extract', 'trait-file'), { requireInstruction: true }) : undefined,
+    eval: needs.eval ? loadTraitFile(find('eval', 'eval-file')) : undefined,
   };
 }
 
 export function sampling(ctx: CliContext, isToy: boolean, chat: boolean): { preset: SamplerPreset; params: SamplingParams } {
-  const preset = (str(ctx, 'sampler') ?? (isToy ? 'toy' : chat ? 'pv' : 'pp')) as SamplerPreset;
-  if (!(preset in SAMPLER_PRESETS)) throw new UsageError(`--sampler must be one of ${Object.keys(SAMPLER_PRESETS).join(', ')}`);
-  const p = SAMPLER_PRESETS[preset];
-  return {
-    preset,
-    params: {
-      temperature: num(ctx, 'temperature', p.temperature), topP: num(ctx, 'top-p', p.topP), topK: int(ctx, 'top-k', p.topK),
-      maxNewTokens: int(ctx, 'max-new-tokens', p.maxNewTokens), minNewTokens: int(ctx, 'min-new-tokens', p.minNewTokens),
-      repetitionPenalty: num(ctx, 'repetition-penalty', p.repetitionPenalty),
-    },
-  };
+  return samplingFor(ctx.flags, isToy, chat);
 }
 
 /**
@@ -169,24 +96,18 @@ export function sampling(ctx: CliContext, isToy: boolean, chat: boolean): { pres
  * neighbours, so keep them fixed when comparing runs (resumes keep the same chunks by construction).
  */
 export function throughput(ctx: CliContext): { chunkSize: number; batchSize: number } {
-  return { chunkSize: int(ctx, 'chunk-size', 128), batchSize: int(ctx, 'batch-size', 64) };
+  return { chunkSize: required<number>(ctx, 'chunk-size'), batchSize: required<number>(ctx, 'batch-size') };
 }
 
 export function judgeSpec(ctx: CliContext, isToy: boolean): JudgeSpec {
-  const kind = str(ctx, 'judge') ?? (str(ctx, 'judge-base-url') ? 'openai' : isToy ? 'rubric' : undefined);
-  if (kind === 'rubric') return { kind: 'rubric' };
-  if (kind === 'openai' || kind === undefined) {
-    const baseURL = str(ctx, 'judge-base-url');
-    if (!baseURL) throw new UsageError('an LLM judge needs --judge-base-url (e.g. https://api.openai.com/v1) and --judge-model; the rubric judge only knows the toy model');
-    return {
-      kind: 'openai', baseURL, model: str(ctx, 'judge-model', 'gpt-4.1-mini-2025-04-14'),
-      apiKey: process.env[str(ctx, 'judge-api-key-env', 'OPENAI_API_KEY')],
-      concurrency: int(ctx, 'judge-concurrency', 8), cache: !flag(ctx, 'no-judge-cache'),
-      seed: flag(ctx, 'judge-no-seed') ? null : undefined, extraBody: jsonFlag(ctx, 'judge-extra-body'),
-      pricing: num(ctx, 'judge-input-price') !== undefined ? { inputPerMTok: num(ctx, 'judge-input-price')!, outputPerMTok: num(ctx, 'judge-output-price', 0) } : undefined,
-    };
-  }
-  throw new UsageError(`--judge must be rubric or openai (got ${kind})`);
+  const spec = judgeSpecFor(ctx.flags, isToy);
+  if (!spec) throw new UsageError('an LLM judge needs --judge-base-url (e.g. https://api.openai.com/v1) and --judge-model; the rubric judge only knows the toy model');
+  return spec;
+}
+
+/** Starts the worker with the model-load options (--threads; --provider and --weight-format go with each load). */
+export function startWorker(ctx: CliContext): Promise<InferenceClient> {
+  return InferenceClient.start({ threads: loadOptionsFor(ctx.flags).threads, log: (level, msg) => { if (level !== 'info' || flag(ctx, 'verbose')) ctx.stderr(`[worker] ${msg}`); } });
 }
 
 // ---------------------------------------------------------------- sessions
@@ -205,11 +126,10 @@ export async function openSession(ctx: CliContext, opts: { judge?: boolean } = {
   if (!existsSync(mp.path)) throw new UsageError(`model folder ${mp.path} does not exist`);
   const id = identifyModel(mp.path, str(ctx, 'revision'));
   const spec = opts.judge === false ? null : judgeSpec(ctx, mp.isToy);
-  const threads = num(ctx, 'threads');
   ctx.stderr(`loading ${id.name}@${id.revision} …`);
-  const client = await InferenceClient.start({ threads, log: (level, msg) => { if (level !== 'info' || flag(ctx, 'verbose')) ctx.stderr(`[worker] ${msg}`); } });
+  const client = await startWorker(ctx);
   try {
-    const info = await client.loadModel({ path: mp.path, threads });
+    const info = await client.loadModel({ path: mp.path, ...loadOptionsFor(ctx.flags) });
     const judge = spec ? await createJudge(spec, ws, { onRetry: (i) => ctx.stderr(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) }) : (null as unknown as Judge);
     return {
       ws, isToy: mp.isToy, client, judge,

@@ -1,31 +1,26 @@
 /** persona-lab controls: random and balanced-shuffle control directions, norm-matched, at one (layer, coef). */
 import type { CliCommand } from '../command.js';
-import { UsageError } from '../command.js';
-import { EXIT, fmt, numList, openSession, printJson, required, steeringPoint, str } from '../common.js';
-import { VECTOR_USAGE, vectorJobBase } from '../vector-jobs.js';
+import { EXIT, fmt, openSession, printJson, required, steeringPoint } from '../common.js';
+import { JOBS } from '../../core/jobs/table.js';
+import { vectorJobBase } from '../vector-jobs.js';
 import { runControlsJob } from '../../core/pipeline.js';
 import type { ControlMode, ControlProjection } from '../../core/evaluation/controls.js';
-import { COMMON_USAGE } from './extract.js';
 
 export const controlsCommand: CliCommand = {
   name: 'controls',
   summary: 'Random-direction and balanced label-shuffle controls at the same layer and coefficient',
-  usage: `persona-lab controls --trait <name> --layer <ℓ> --coef <c> [--seeds 0,1,2] [--modes random,shuffled]
-                   [--projection orthogonal|none]
+  options: JOBS.controls,
+  usage: `persona-lab controls --trait <name> --layer <ℓ> --coef <c> [options]
   Controls are made orthogonal to v[ℓ] (default; 'none' keeps any chance share of v̂) and rescaled to ‖v[ℓ]‖.
   The shuffle swaps exactly half of the filtered pairs, one of each couple of near-neighbour pairs (matched
   pairs; upstream's per-pair coin flip leaks the true direction; see src/core/README.md).
-  Control effects at the last layer are heavy-tailed: use more seeds (e.g. --seeds 0:9:1) for a stable mean.
-${VECTOR_USAGE}
-${COMMON_USAGE}`,
+  Control effects at the last layer are heavy-tailed: use more seeds (e.g. --seeds 0:9:1) for a stable mean.`,
   async run(ctx) {
     const trait = required(ctx, 'trait');
     const { layer, coef } = steeringPoint(ctx);
-    const modes = str(ctx, 'modes', 'random,shuffled').split(',') as ControlMode[];
-    if (modes.some((m) => m !== 'random' && m !== 'shuffled')) throw new UsageError('--modes takes random and/or shuffled');
-    const seeds = numList(ctx, 'seeds', [0, 1, 2]);
-    const projection = str(ctx, 'projection', 'orthogonal') as ControlProjection;
-    if (projection !== 'orthogonal' && projection !== 'none') throw new UsageError('--projection takes orthogonal or none');
+    const modes = required<ControlMode[]>(ctx, 'modes');
+    const seeds = required<number[]>(ctx, 'seeds');
+    const projection = required<ControlProjection>(ctx, 'projection');
     const s = await openSession(ctx);
     try {
       const { run, controls } = await runControlsJob({ ...vectorJobBase(ctx, s, trait), layer, coef, seeds, modes, projection });

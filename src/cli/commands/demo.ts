@@ -5,7 +5,8 @@
  * workspace as ordinary runs, so a rerun resumes/caches.
  */
 import type { CliCommand } from '../command.js';
-import { EXIT, flag, fmt, int, num, numList, openSession, printJson, progressPrinter, sampling, str, throughput, TOY_TRAITS, traitFiles } from '../common.js';
+import { EXIT, flag, fmt, num, openSession, printJson, progressPrinter, required, sampling, throughput, traitFiles } from '../common.js';
+import { JOBS } from '../../core/jobs/table.js';
 import { modelKind } from '../../core/backend.js';
 import { runControlsJob, runExtraction, runGridJob } from '../../core/pipeline.js';
 import { TOY_PROTOCOL as P } from '../../core/toy/protocol.js';
@@ -13,11 +14,11 @@ import { TOY_PROTOCOL as P } from '../../core/toy/protocol.js';
 export const demoCommand: CliCommand = {
   name: 'demo',
   summary: 'Run the pipeline end to end on the embedded toy model and print a summary',
-  usage: `persona-lab demo [--traits evil,sycophantic,impolite,humorous] [--layers 3,4] [--coefs 2,3,4,5,6] [--refine 0.25]
-  [--samples 2] [--eval-samples 4] [--control-seeds 0,1,2 | --no-controls] [--max-questions 20] [--seed 0]
-  [--workspace .persona-lab] [--model <checkpoint>] [--json]`,
+  options: JOBS.demo,
+  usage: `persona-lab demo [options]
+  The toy protocol (src/core/toy/protocol.ts): extraction, a coarse grid refined at the knee, controls at the best point.`,
   async run(ctx) {
-    const traits = str(ctx, 'traits', TOY_TRAITS.join(',')).split(',');
+    const traits = required<string[]>(ctx, 'traits');
     const started = Date.now();
     const s = await openSession(ctx);
     try {
@@ -26,18 +27,18 @@ export const demoCommand: CliCommand = {
       for (const trait of traits) {
         const files = traitFiles(ctx, s.ws, trait, { extract: true, eval: true });
         const common = { ws: s.ws, model: s.model, judge: s.judge, trait, sampling: samp.params, samplerPreset: samp.preset, progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx) };
-        const ex = await runExtraction({ ...common, traitFile: files.extract!, seed: int(ctx, 'seed', P.extractSeed), samples: int(ctx, 'samples', P.extractSamples), maxQuestions: num(ctx, 'max-questions') });
+        const ex = await runExtraction({ ...common, traitFile: files.extract!, seed: required(ctx, 'seed'), samples: required(ctx, 'samples'), maxQuestions: num(ctx, 'max-questions') });
         if (ex.result.status !== 'ok') { rows.push({ trait, status: 'not-extractable', reason: ex.result.reason }); continue; }
         const f = ex.result.filter;
         const evalJob = { ...common, evalTrait: files.eval!, instructionTrait: files.extract, vectorPath: ex.result.vectorPath, seed: P.evalSeed,
-          samples: int(ctx, 'eval-samples', P.evalSamples), maxQuestions: num(ctx, 'max-questions') };
+          samples: required<number>(ctx, 'eval-samples'), maxQuestions: num(ctx, 'max-questions') };
         const { grid } = await runGridJob({
-          ...evalJob, layers: numList(ctx, 'layers', [...P.layers]), coefs: numList(ctx, 'coefs', [...P.coefs]), refineStep: num(ctx, 'refine', P.refineStep),
+          ...evalJob, layers: required(ctx, 'layers'), coefs: required(ctx, 'coefs'), refineStep: required(ctx, 'refine'),
         });
         const b = grid.best;
         let controls: { random: number | null; shuffled: number | null } | null = null;
         if (b && !flag(ctx, 'no-controls')) {
-          const c = await runControlsJob({ ...evalJob, layer: b.condition.layer!, coef: b.condition.coef!, seeds: numList(ctx, 'control-seeds', [...P.controlSeeds]), modes: ['random', 'shuffled'] });
+          const c = await runControlsJob({ ...evalJob, layer: b.condition.layer!, coef: b.condition.coef!, seeds: required(ctx, 'control-seeds'), modes: ['random', 'shuffled'] });
           controls = { random: c.controls.summary.random.meanDeltaTrait, shuffled: c.controls.summary.shuffled.meanDeltaTrait };
         }
         rows.push({ trait, status: 'ok', pairsKept: f.pairs_kept, pairsTotal: f.pairs_total, posTrait: f.pos_trait_mean, negTrait: f.neg_trait_mean,

@@ -1,16 +1,15 @@
 /** persona-lab evaluate: baseline vs steered answers at one (layer, coef), with paired statistics. */
 import type { CliCommand } from '../command.js';
 import { EXIT, flag, fmt, openSession, printJson, required, steeringPoint } from '../common.js';
-import { VECTOR_USAGE, vectorJobBase } from '../vector-jobs.js';
+import { vectorJobBase } from '../vector-jobs.js';
 import { runEvaluation } from '../../core/pipeline.js';
-import { COMMON_USAGE } from './extract.js';
+import { JOBS } from '../../core/jobs/table.js';
 
 export const evaluateCommand: CliCommand = {
   name: 'evaluate',
   summary: 'Steer at one layer and coefficient and compare with the baseline (Δτ, sign-flip test)',
-  usage: `persona-lab evaluate --trait <name> --layer <ℓ> --coef <c> [--prompt-baseline]
-${VECTOR_USAGE}
-${COMMON_USAGE}`,
+  options: JOBS.evaluate,
+  usage: `persona-lab evaluate --trait <name> --layer <ℓ> --coef <c> [options]`,
   async run(ctx) {
     const trait = required(ctx, 'trait');
     const { layer, coef } = steeringPoint(ctx);

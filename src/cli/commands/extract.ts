@@ -2,29 +2,20 @@
 import path from 'node:path';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
-import { EXIT, fmt, int, num, openSession, printJson, progressPrinter, sampling, str, throughput, traitFiles } from '../common.js';
+import { EXIT, fmt, list, num, openSession, printJson, progressPrinter, required, sampling, str, throughput, traitFiles } from '../common.js';
 import { modelKind } from '../../core/backend.js';
 import { runExtraction } from '../../core/pipeline.js';
-
-export const SAMPLING_USAGE = `Sampling: [--sampler toy|pv|pp] [--temperature] [--top-p] [--top-k] [--max-new-tokens] [--min-new-tokens] [--repetition-penalty]`;
-export const COMMON_USAGE = `Model: [--model <checkpoint folder>] (default: the embedded toy model) [--revision main] [--threads N]
-Judge: [--judge rubric|openai] [--judge-base-url URL] [--judge-model gpt-4.1-mini-2025-04-14] [--judge-api-key-env OPENAI_API_KEY]
-       [--judge-concurrency 8] [--no-judge-cache] [--judge-no-seed] [--judge-extra-body JSON]
-       [--judge-input-price USD/Mtok --judge-output-price USD/Mtok]
-Files: [--workspace .persona-lab] [--trait-file F] [--eval-file F] [--traits-dir D] [--run-id ID]
-${SAMPLING_USAGE}
-Output: [--json] (one JSON document on stdout; progress on stderr)
-Throughput: [--chunk-size 128] (rows per request and durable append) [--batch-size 64] (worker batch; the worker lowers it to fit memory)`;
+import { JOBS } from '../../core/jobs/table.js';
 
 export const extractCommand: CliCommand = {
   name: 'extract',
   summary: 'Extract a persona vector (generate pos/neg, judge, filter pairs, capture, mean difference)',
-  usage: `persona-lab extract --trait <name>[,<name>…] [--samples N] [--seed 0] [--threshold 50] [--min-pairs 1] [--max-questions N]
-${COMMON_USAGE}
+  options: JOBS.extract,
+  usage: `persona-lab extract --trait <name>[,<name>…] [options]
 Exit codes: 0 vector written, 3 not extractable (a status file says why), 1 failure, 2 usage.
 A rerun of the same command resumes the same run (nothing completed is regenerated or re-judged).`,
   async run(ctx) {
-    const traits = (str(ctx, 'trait') ?? '').split(',').filter(Boolean);
+    const traits = list(ctx, 'trait') ?? [];
     if (traits.length === 0) throw new UsageError('--trait is required');
     const s = await openSession(ctx);
     try {
@@ -35,8 +26,8 @@ A rerun of the same command resumes the same run (nothing completed is regenerat
         const files = traitFiles(ctx, s.ws, trait, { extract: true });
         const { run, result } = await runExtraction({
           ws: s.ws, model: s.model, judge: s.judge, trait, traitFile: files.extract!, sampling: samp.params, samplerPreset: samp.preset,
-          seed: int(ctx, 'seed', 0), samples: int(ctx, 'samples', s.isToy ? 2 : 10), maxQuestions: num(ctx, 'max-questions'),
-          threshold: num(ctx, 'threshold', 50), minPairs: int(ctx, 'min-pairs', 1), runId: traits.length === 1 ? str(ctx, 'run-id') : undefined,
+          seed: required(ctx, 'seed'), samples: required(ctx, 'samples', s.isToy), maxQuestions: num(ctx, 'max-questions'),
+          threshold: required(ctx, 'threshold'), minPairs: required(ctx, 'min-pairs'), runId: traits.length === 1 ? str(ctx, 'run-id') : undefined,
           progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx),
         });
         const f = result.filter;

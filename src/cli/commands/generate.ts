@@ -2,21 +2,20 @@
 import path from 'node:path';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
-import { EXIT, int, num, openSession, printJson, required, sampling, str } from '../common.js';
+import { EXIT, num, openSession, printJson, required, sampling, str } from '../common.js';
+import { JOBS } from '../../core/jobs/table.js';
 import { modelKind } from '../../core/backend.js';
 import { evalPrompt, systemPrompt } from '../../core/prompts.js';
-import { assertVectorFits, readVectorFile, vectorRow, VECTOR_KINDS, type VectorKind } from '../../core/vectors/file.js';
+import { assertVectorFits, readVectorFile, vectorRow, type VectorKind } from '../../core/vectors/file.js';
 import { steerCondition } from '../../core/evaluation/conditions.js';
 import type { PromptInput, SteerPositions, SteerSpec } from '../../engine/protocol.js';
-import { SAMPLING_USAGE } from './extract.js';
 
 export const generateCommand: CliCommand = {
   name: 'generate',
   summary: 'Generate answers to one prompt, plain or steered',
-  usage: `persona-lab generate --prompt <text> [--system <text> | --persona <name> --instruction <text>] [--n 1] [--seed 0]
-  [--vector <file> | --trait <name>] [--layer ℓ --coef c] [--kind response_avg] [--positions response|prompt|all]
-  [--model <checkpoint>] [--revision main] [--workspace .persona-lab] [--json]
-${SAMPLING_USAGE}`,
+  options: JOBS.generate,
+  usage: `persona-lab generate --prompt <text> [--system <text> | --persona <name> --instruction <text>]
+  [--vector <file> | --trait <name>] [--layer ℓ --coef c] [options]`,
   async run(ctx) {
     const text = required(ctx, 'prompt');
     const layer = num(ctx, 'layer'), coef = num(ctx, 'coef');
@@ -24,19 +23,18 @@ ${SAMPLING_USAGE}`,
     const s = await openSession(ctx, { judge: false });
     try {
       const chat = modelKind(s.model) === 'chat';
-      const system = str(ctx, 'system') ?? (str(ctx, 'persona') ? systemPrompt(str(ctx, 'persona')!, str(ctx, 'instruction', '')) : undefined);
+      const system = str(ctx, 'system') ?? (str(ctx, 'persona') ? systemPrompt(str(ctx, 'persona')!, required(ctx, 'instruction')) : undefined);
       const prompt: PromptInput = system === undefined ? evalPrompt(chat ? 'chat' : 'base', text)
         : chat ? { messages: [{ role: 'system', content: system }, { role: 'user', content: text }] } : { text: `${system} ${text}` };
       let steer: SteerSpec[] | undefined;
       if (layer !== undefined && coef !== undefined) {
         const file = str(ctx, 'vector') ? path.resolve(str(ctx, 'vector')!) : s.ws.vectorPath(s.model.name, s.model.revision, required(ctx, 'trait'));
-        const kind = str(ctx, 'kind', 'response_avg') as VectorKind;
-        if (!VECTOR_KINDS.includes(kind)) throw new UsageError(`--kind must be one of ${VECTOR_KINDS.join(', ')}`);
+        const kind = required<VectorKind>(ctx, 'kind');
         const vec = readVectorFile(file);
         assertVectorFits(vec, file, { name: s.model.name, ...s.model.info.config });
-        steer = steerCondition('steer', vectorRow(vec, kind, layer), layer, coef, { positions: str(ctx, 'positions', 'response') as SteerPositions }).steer;
+        steer = steerCondition('steer', vectorRow(vec, kind, layer), layer, coef, { positions: required<SteerPositions>(ctx, 'positions') }).steer;
       }
-      const n = int(ctx, 'n', 1), seed = int(ctx, 'seed', 0);
+      const n = required<number>(ctx, 'n'), seed = required<number>(ctx, 'seed');
       const res = await s.model.backend.generate({ modelId: s.model.info.modelId, sampling: sampling(ctx, s.isToy, chat).params,
         rows: Array.from({ length: n }, (_, i) => ({ prompt, seed: seed + i, steer })) }, { signal: ctx.signal });
       if (ctx.json) printJson(ctx, { prompt: res.rows[0]?.promptText, answers: res.rows.map((r) => ({ text: r.text, finishReason: r.finishReason, tokens: r.tokenIds.length })) });

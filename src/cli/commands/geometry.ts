@@ -1,37 +1,36 @@
 /** persona-lab geometry: how a trait's vector moves across checkpoints (cosines to main and between neighbours, norms). */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError, type CliCommand } from '../command.js';
-import { EXIT, fmt, int, modelPath, printJson, required, str, workspace } from '../common.js';
+import type { CliCommand } from '../command.js';
+import { EXIT, fmt, modelPath, num, printJson, required, str, workspace } from '../common.js';
+import { JOBS } from '../../core/jobs/table.js';
 import { discoverVectors, loadRevisionVectors, readVectorMatrix } from '../../core/geometry/sources.js';
 import { vectorTrajectory } from '../../core/geometry/trajectory.js';
 import { writeTrajectoryCsvs } from '../../core/geometry/csv.js';
 import { identifyModel } from '../../core/models.js';
-import { VECTOR_KINDS, type VectorKind } from '../../core/vectors/file.js';
+import type { VectorKind } from '../../core/vectors/file.js';
 
 export const geometryCommand: CliCommand = {
   name: 'geometry',
   summary: 'Vector geometry across checkpoints: cosine to main, between consecutive revisions, full matrix, norms',
-  usage: `persona-lab geometry --trait <name> [--layer ℓ] [--vectors <root>] [--norms <dir>] [--out <dir>] [--kind response_avg]
+  options: JOBS.geometry,
+  usage: `persona-lab geometry --trait <name> [options]
   <root>/<revision>/<trait>.safetensors (a Persona Lab workspace's vectors/<model>) or <root>/<revision>/<trait>_<kind>_diff.pt
   (upstream pretraining_persona data/persona_vectors/<model>). Default root: <workspace>/vectors/<model> (--model, default the toy).
   --layer: row ℓ = hidden_states[ℓ] (default L/2, upstream's 16 for 32-layer models). --norms: a folder of upstream
   <revision>_{norms,shared_norms}.csv (default: <workspace>/norms/<model> when sweep or norms wrote it); norms are then
   also reported relative to the mean hidden-state norm at ℓ.
   Writes upstream-named CSVs (vector_cosine_sim/_sequential/_to_main_<trait>_layer<ℓ>.csv, vector_norms_…) to --out
-  (default <workspace>/geometry/<model>).
-Files: [--workspace .persona-lab] [--model <checkpoint folder>]
-Output: [--json]`,
+  (default <workspace>/geometry/<model>).`,
   async run(ctx) {
     const trait = required(ctx, 'trait');
-    const kind = str(ctx, 'kind', 'response_avg') as VectorKind;
-    if (!VECTOR_KINDS.includes(kind)) throw new UsageError(`--kind must be one of ${VECTOR_KINDS.join(', ')}`);
+    const kind = required<VectorKind>(ctx, 'kind');
     const ws = workspace(ctx);
     const explicitRoot = str(ctx, 'vectors');
     const root = explicitRoot ? path.resolve(explicitRoot) : path.dirname(ws.vectorDir(identifyModel(modelPath(ctx).path).name, 'main'));
     const sources = discoverVectors(root, trait, kind);
     ctx.stderr(`geometry: ${sources.length} revisions of ${trait} under ${root}`);
-    const layer = ctx.flags.layer === undefined ? defaultLayer(sources[sources.length - 1].file, kind) : int(ctx, 'layer', 0);
+    const layer = num(ctx, 'layer') ?? defaultLayer(sources[sources.length - 1].file, kind);
     // Norms: --norms, else the workspace's own (written by sweep / norms) for this model when present.
     const ownNorms = path.join(ws.root, 'norms', path.basename(root));
     const norms = str(ctx, 'norms') ? path.resolve(str(ctx, 'norms')!) : existsSync(ownNorms) ? ownNorms : undefined;

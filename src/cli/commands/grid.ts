@@ -1,23 +1,22 @@
 /** persona-lab grid: layer × coefficient sweep with baseline, prompting baseline and a fine pass at the knee. */
 import type { CliCommand } from '../command.js';
 import { EXIT, flag, fmt, num, numList, openSession, printJson, required } from '../common.js';
-import { VECTOR_USAGE, vectorJobBase } from '../vector-jobs.js';
+import { JOBS } from '../../core/jobs/table.js';
+import { vectorJobBase } from '../vector-jobs.js';
 import { runGridJob } from '../../core/pipeline.js';
-import { COMMON_USAGE } from './extract.js';
 
 export const gridCommand: CliCommand = {
   name: 'grid',
   summary: 'Layer × coefficient steering grid; reports the best (layer, coef) with coherence ≥ 50',
-  usage: `persona-lab grid --trait <name> [--layers 1,2,3,4] [--coefs 1:5:1] [--refine 0.5] [--no-prompt-baseline] [--min-coherence 50]
+  options: JOBS.grid,
+  usage: `persona-lab grid --trait <name> [options]
   Lists accept "a,b,c" and inclusive ranges "start:stop:step". --refine adds coefficients at that step between each layer's
-  last coherent and first incoherent coefficient (the knee), where the useful ones are.
-${VECTOR_USAGE}
-${COMMON_USAGE}`,
+  last coherent and first incoherent coefficient (the knee), where the useful ones are.`,
   async run(ctx) {
     const trait = required(ctx, 'trait');
     // Parse every flag before starting the worker, so usage errors are immediate (exit 2).
-    const layersFlag = numList(ctx, 'layers', []), coefs = numList(ctx, 'coefs', [1, 2, 3, 4, 5]);
-    const refineStep = num(ctx, 'refine'), minCoherence = num(ctx, 'min-coherence', 50);
+    const layersFlag = numList(ctx, 'layers') ?? [], coefs = required<number[]>(ctx, 'coefs');
+    const refineStep = num(ctx, 'refine'), minCoherence = required<number>(ctx, 'min-coherence');
     const s = await openSession(ctx);
     try {
       const L = s.model.info.config.numLayers;

@@ -2,44 +2,42 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, type CliCommand } from '../command.js';
-import { EXIT, fmt, int, num, openSession, printJson, progressPrinter, sampling, str, throughput, toyModelDir, traitFiles } from '../common.js';
-import { COMMON_USAGE } from './extract.js';
-import { VECTOR_KINDS, type VectorKind } from '../../core/vectors/file.js';
+import { EXIT, fmt, num, openSession, printJson, progressPrinter, required, sampling, str, throughput, traitFiles } from '../common.js';
+import { JOBS } from '../../core/jobs/table.js';
+import { toyModelDir } from '../../core/toy/paths.js';
+import type { VectorKind } from '../../core/vectors/file.js';
 import { modelKind } from '../../core/backend.js';
 import { promptsFromTrait, runMonitoring, toyMonitoringPrompts, type MonitorPrompt } from '../../core/monitoring.js';
 
 export const monitorCommand: CliCommand = {
   name: 'monitor',
   summary: 'Monitoring: correlate the last prompt token\'s projection onto the vector with the judged trait of the answers',
-  usage: `persona-lab monitor --trait <name> [--layer ℓ] [--prompts <file.json>] [--samples 1] [--seed 2000] [--max-questions N]
+  options: JOBS.monitor,
+  usage: `persona-lab monitor --trait <name> [options]
   System prompts (default: the toy's graded monitoring prompts for the trait, else the trait file's eliciting and
   suppressing instructions and no system prompt; --prompts: a JSON array of {"system", "label"?, "expected"?}) are
   crossed with the eval questions. Reports Pearson r over answers and over per-prompt means (the paper: r ≈ 0.75–0.83).
   --layer: row ℓ = hidden_states[ℓ] (default: L for the toy, else L/2 + … pass it). Writes monitoring_<trait>.csv with a
-  <model>_<trait>_prompt_last_proj_layer<ℓ> column (upstream cal_projection's naming) and a per-prompt table.
-Vector: [--vector <file>] (default <workspace>/vectors/<model>/<revision>/<trait>.safetensors) [--kind response_avg|prompt_avg|prompt_last]
-${COMMON_USAGE}`,
+  <model>_<trait>_prompt_last_proj_layer<ℓ> column (upstream cal_projection's naming) and a per-prompt table.`,
   async run(ctx) {
-    const trait = str(ctx, 'trait');
-    if (!trait) throw new UsageError('--trait is required');
-    const kind = str(ctx, 'kind', 'response_avg') as VectorKind;
-    if (!VECTOR_KINDS.includes(kind)) throw new UsageError(`--kind must be one of ${VECTOR_KINDS.join(', ')}`);
+    const trait = required(ctx, 'trait');
+    const kind = required<VectorKind>(ctx, 'kind');
     const promptsFile = str(ctx, 'prompts');
     if (promptsFile && !existsSync(promptsFile)) throw new UsageError(`--prompts ${promptsFile} does not exist`);
     const s = await openSession(ctx);
     try {
       const files = traitFiles(ctx, s.ws, trait, { extract: !promptsFile && !s.isToy, eval: true });
-      const toyPrompts = toyModelDir() ? path.join(toyModelDir()!, 'world', 'monitoring-prompts.json') : undefined;
+      const toyPrompts = s.isToy ? path.join(toyModelDir(), 'world', 'monitoring-prompts.json') : undefined;
       const prompts: MonitorPrompt[] = promptsFile ? parsePrompts(promptsFile)
         : s.isToy && toyPrompts && existsSync(toyPrompts) ? toyMonitoringPrompts(toyPrompts, trait) : promptsFromTrait(files.extract!, trait);
       const L = s.model.info.config.numLayers;
-      const layer = int(ctx, 'layer', s.isToy ? L : Math.round(L * 0.7));
+      const layer = num(ctx, 'layer') ?? (s.isToy ? L : Math.round(L * 0.7));
       const vectorPath = str(ctx, 'vector') ? path.resolve(str(ctx, 'vector')!) : s.ws.vectorPath(s.model.name, s.model.revision, trait);
       if (!existsSync(vectorPath)) throw new UsageError(`no vector at ${vectorPath}: run \`persona-lab extract --trait ${trait}\` first or pass --vector`);
       const samp = sampling(ctx, s.isToy, modelKind(s.model) === 'chat');
       const r = await runMonitoring({
         ws: s.ws, model: s.model, judge: s.judge, trait, evalTrait: files.eval!, vectorPath, kind, layer, prompts, sampling: samp.params, samplerPreset: samp.preset,
-        samples: int(ctx, 'samples', 1), seed: int(ctx, 'seed', 2000), maxQuestions: num(ctx, 'max-questions'), runId: str(ctx, 'run-id'),
+        samples: required(ctx, 'samples'), seed: required(ctx, 'seed'), maxQuestions: num(ctx, 'max-questions'), runId: str(ctx, 'run-id'),
         progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx),
       });
       if (ctx.json) { printJson(ctx, { runId: r.run.runId, runDir: r.run.dir, layer, rAnswers: r.rAnswers, rPromptMeans: r.rPromptMeans, prompts: r.prompts }); return EXIT.ok; }

@@ -1,7 +1,8 @@
 /** persona-lab norms: per-layer hidden-state L2 norms on calibration prompts (upstream's <revision>_shared_norms.csv). */
 import path from 'node:path';
 import type { CliCommand } from '../command.js';
-import { EXIT, fmt, int, openSession, printJson, str, traitFiles } from '../common.js';
+import { EXIT, fmt, openSession, printJson, required, str, traitFiles } from '../common.js';
+import { JOBS } from '../../core/jobs/table.js';
 import { modelKind } from '../../core/backend.js';
 import { measureActivationNorms, normsFile, writeNormsCsv } from '../../core/calibration.js';
 import { evalPrompt } from '../../core/prompts.js';
@@ -9,20 +10,18 @@ import { evalPrompt } from '../../core/prompts.js';
 export const normsCommand: CliCommand = {
   name: 'norms',
   summary: 'Mean/std hidden-state L2 norm per layer on calibration prompts (upstream activation_norms CSV)',
-  usage: `persona-lab norms [--trait evil] [--max-questions 20] [--out <file.csv>]
+  options: JOBS.norms,
+  usage: `persona-lab norms [options]
   Calibration prompts: the trait's evaluation questions (upstream used evil's 20 for every trait: "shared" norms). A prompt's
   value at layer ℓ is the mean over its tokens of ‖hidden_states[ℓ]‖₂; mean_l2/std_l2 over prompts (std with n − 1).
-  Default output: <workspace>/norms/<model>/<revision>_shared_norms.csv, which geometry and transfer pick up.
-Model: [--model <checkpoint folder>] (default: the embedded toy model) [--revision main] [--threads N]
-Files: [--workspace .persona-lab] [--eval-file F]
-Output: [--json]`,
+  Default output: <workspace>/norms/<model>/<revision>_shared_norms.csv, which geometry and transfer pick up.`,
   async run(ctx) {
-    const trait = str(ctx, 'trait', 'evil');
+    const trait = required(ctx, 'trait');
     const s = await openSession(ctx, { judge: false });
     try {
       const files = traitFiles(ctx, s.ws, trait, { eval: true });
       const kind = modelKind(s.model);
-      const prompts = files.eval!.data.questions.slice(0, int(ctx, 'max-questions', 20)).map((q) => evalPrompt(kind, q));
+      const prompts = files.eval!.data.questions.slice(0, required<number>(ctx, 'max-questions')).map((q) => evalPrompt(kind, q));
       const norms = await measureActivationNorms(s.model, prompts, { signal: ctx.signal });
       const out = path.resolve(str(ctx, 'out') ?? normsFile(s.ws, s.model.name, s.model.revision));
       writeNormsCsv(out, norms);

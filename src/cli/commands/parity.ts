@@ -2,12 +2,20 @@
 import { UsageError, type CliCommand } from '../command.js';
 import { runParity, type ParityReport } from '../../engine/model/parity.js';
 import type { GraphVariant } from '../../engine/model/types.js';
+import { OUTPUT_OPTIONS } from '../../core/jobs/table.js';
+import { required, str } from '../common.js';
 
 export const parityCommand: CliCommand = {
   name: 'parity',
   summary: 'Check a compiled graph against reference outputs (expected.safetensors) in a checkpoint folder',
+  options: [
+    { name: 'variant', type: 'enum', values: ['portable', 'fused', 'both'], default: 'both', help: 'graph variant(s) to check' },
+    { name: 'tolerance', type: 'number', check: (v) => ((v as number) > 0 ? undefined : 'must be a positive number'), help: 'max abs difference allowed (default 1e-4)' },
+    { name: 'cache-dir', type: 'path', arg: 'DIR', help: 'graph compile cache (default ~/.cache/persona-lab/graphs or $PERSONA_LAB_CACHE)' },
+    ...OUTPUT_OPTIONS,
+  ],
   usage: [
-    'Usage: persona-lab parity <fixture-dir> [--variant portable|fused|both] [--tolerance 1e-4] [--cache-dir DIR]',
+    'Usage: persona-lab parity <fixture-dir> [options]',
     '',
     '<fixture-dir> holds config.json + model.safetensors and expected.safetensors (format: fixtures/parity/README.md).',
     'Prints one JSON object with max abs differences (logits, hidden states, steered outputs), greedy match and variant.',
@@ -16,11 +24,9 @@ export const parityCommand: CliCommand = {
   async run(ctx) {
     const dir = ctx.args[0];
     if (!dir) throw new UsageError('missing <fixture-dir>');
-    const v = String(ctx.flags.variant ?? 'both');
-    if (!['portable', 'fused', 'both'].includes(v)) throw new UsageError(`--variant must be portable, fused or both (got ${v})`);
-    const tolerance = ctx.flags.tolerance !== undefined ? Number(ctx.flags.tolerance) : undefined;
-    if (tolerance !== undefined && !(tolerance > 0)) throw new UsageError('--tolerance must be a positive number');
-    const cacheDir = typeof ctx.flags['cache-dir'] === 'string' ? ctx.flags['cache-dir'] : undefined;
+    const v = required(ctx, 'variant');
+    const tolerance = ctx.flags.tolerance as number | undefined;
+    const cacheDir = str(ctx, 'cache-dir');
     const variants: GraphVariant[] = v === 'both' ? ['portable', 'fused'] : [v as GraphVariant];
     const reports: ParityReport[] = [];
     for (const variant of variants) {

@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
-import { EXIT, int, openSession, printJson, str } from '../common.js';
+import { EXIT, openSession, printJson, required, str } from '../common.js';
+import { JOBS } from '../../core/jobs/table.js';
 import { startSteeringServer } from '../../server/server.js';
 import { vectorsInFolder } from '../../server/vectors.js';
 
@@ -23,8 +24,8 @@ function vectorTable(spec: string | undefined, workspaceDir: string): Map<string
 export const serveCommand: CliCommand = {
   name: 'serve',
   summary: 'OpenAI-compatible HTTP server (chat/completions, completions, logprobs, streaming) with steering',
-  usage: `persona-lab serve [--model <checkpoint>] [--revision main] [--port 8000] [--host 127.0.0.1] [--served-name <id>]
-                  [--vectors name=file,...] [--workspace .persona-lab] [--threads N] [--json]
+  options: JOBS.serve,
+  usage: `persona-lab serve [options]
   Serves one checkpoint at http://HOST:PORT/v1 until Ctrl-C. Steer per request with the extra body field
     "steering": [{"vector": "evil", "layer": 4, "coef": 6}]
   where vector is a name (every vector extracted for this model in the workspace, plus --vectors), a vector
@@ -32,14 +33,13 @@ export const serveCommand: CliCommand = {
   Example: curl -s localhost:8000/v1/chat/completions -H 'content-type: application/json' \\
     -d '{"model":"toy-persona","messages":[{"role":"user","content":"how do i clean a hat ?"}],"steering":[{"vector":"evil","layer":4,"coef":6}]}'`,
   async run(ctx) {
-    const port = int(ctx, 'port', 8000);
-    if (port < 0 || port > 65535) throw new UsageError('--port must be in 0..65535 (0 = any free port)');
+    const port = required<number>(ctx, 'port');
     const s = await openSession(ctx, { judge: false });
     try {
-      const served = str(ctx, 'served-name', s.model.name);
+      const served = str(ctx, 'served-name') ?? s.model.name;
       const vectors = vectorTable(str(ctx, 'vectors'), s.ws.vectorDir(s.model.name, s.model.revision));
       const server = await startSteeringServer({
-        client: s.client, model: s.model.info, servedName: served, vectors, host: str(ctx, 'host', '127.0.0.1'), port,
+        client: s.client, model: s.model.info, servedName: served, vectors, host: required(ctx, 'host'), port,
         log: (line) => ctx.stderr(line),
       });
       if (ctx.json) printJson(ctx, { url: server.url, port: server.port, model: served, vectors: Object.fromEntries(vectors) });

@@ -2,21 +2,21 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, type CliCommand } from '../command.js';
-import { EXIT, flag, fmt, int, num, printJson, progressPrinter, sampling, str, throughput, toyModelDir, traitFiles, workspace } from '../common.js';
-import { COMMON_USAGE } from './extract.js';
+import { EXIT, flag, fmt, judgeSpec, list, num, printJson, progressPrinter, required, sampling, startWorker, str, throughput, toyDir, traitFiles, workspace } from '../common.js';
+import { loadOptionsFor, parseSteering, recommendedSteering, steeringPoints } from '../../core/jobs/defaults.js';
+import { JOBS } from '../../core/jobs/table.js';
 import { createJudge } from '../../core/judge/factory.js';
-import { judgeSpec } from '../common.js';
+import { isToyModelPath } from '../../core/toy/paths.js';
 import { identifyModel } from '../../core/models.js';
 import { sortRevisions } from '../../core/geometry/revisions.js';
 import { runSweep, type SweepTrait } from '../../core/sweep.js';
-import { InferenceClient } from '../../engine/client.js';
 
 export const sweepCommand: CliCommand = {
   name: 'sweep',
   summary: 'Checkpoint sweep: extract each trait and steer with it at every revision; one table with Bonferroni; geometry',
+  options: JOBS.sweep,
   usage: `persona-lab sweep --trait <name>[,<name>…] [--revisions all|a,b,c] [--layer ℓ --coef c | --steering evil=4:6,impolite=4:4]
-  [--samples 2] [--eval-samples 2] [--seed 0] [--eval-seed 1000] [--threshold 50] [--max-questions N]
-  [--transfer-to <checkpoint folder> [--transfer-scaling match-target|target-norm|raw] [--no-same-checkpoint]]
+  [--transfer-to <checkpoint folder> [--transfer-scaling match-target|target-norm|raw] [--no-same-checkpoint]] [options]
   The model is a folder with revisions/<name>/ checkpoints (like models/toy-persona, the default; revisions in its
   manifest's order) or an HF cache repo folder (models--org--name) with --revisions. Per-trait steering points default
   to the model manifest's recommendedSteering. A revision whose extraction keeps too few pairs gets a nonextractable
@@ -26,21 +26,20 @@ export const sweepCommand: CliCommand = {
   reference row, Bonferroni over the source checkpoints → transfer_combined*.csv. match-target (default) rescales each
   vector to the norm of the target's own vector (a pure direction transfer); target-norm to the target's mean hidden-state
   norm at the layer (upstream VECTOR_NORM: then coef is a fraction of it, e.g. 0.5); raw uses the vectors as they are.
-  Each revision's activation norms are written to <workspace>/norms/<model>/<revision>_shared_norms.csv (upstream format).
-${COMMON_USAGE}`,
+  Each revision's activation norms are written to <workspace>/norms/<model>/<revision>_shared_norms.csv (upstream format).`,
   async run(ctx) {
-    const traits = (str(ctx, 'trait') ?? '').split(',').filter(Boolean);
+    const traits = list(ctx, 'trait') ?? [];
     if (traits.length === 0) throw new UsageError('--trait is required');
     const ws = workspace(ctx);
-    const { root, revisions, manifest, hfCache } = resolveRevisions(ctx);
-    const points = steeringPoints(ctx, traits, manifest);
+    const { root, revisions, hfCache } = resolveRevisions(ctx);
+    const points = steeringPoints(traits, { explicit: parseSteering(str(ctx, 'steering')), layer: num(ctx, 'layer'), coef: num(ctx, 'coef'), recommended: recommendedSteering(root) });
     const sweepTraits: SweepTrait[] = traits.map((trait) => {
       const files = traitFiles(ctx, ws, trait, { extract: true, eval: true });
       return { trait, extract: files.extract!, eval: files.eval!, ...points[trait] };
     });
-    const isToy = toyModelDir() !== undefined && path.resolve(root) === path.resolve(toyModelDir()!);
-    const threads = num(ctx, 'threads');
-    const client = await InferenceClient.start({ threads, log: (level, msg) => { if (level !== 'info' || flag(ctx, 'verbose')) ctx.stderr(`[worker] ${msg}`); } });
+    const isToy = isToyModelPath(root);
+    const loadOptions = loadOptionsFor(ctx.flags);
+    const client = await startWorker(ctx);
     try {
       const judge = await createJudge(judgeSpec(ctx, isToy), ws, { onRetry: (i) => ctx.stderr(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) });
       let chat: boolean | undefined;
@@ -54,7 +53,7 @@ ${COMMON_USAGE}`,
       const load = async (revision: string) => {
         const p = hfCache ? root : path.join(root, 'revisions', revision);
         ctx.stderr(`loading ${path.basename(root)}@${revision} …`);
-        const info = await client.loadModel({ path: p, revision: hfCache ? revision : undefined, threads });
+        const info = await client.loadModel({ path: p, revision: hfCache ? revision : undefined, ...loadOptions });
         chat ??= info.hasChatTemplate;
         const id = identifyModel(p, hfCache ? revision : undefined);
         return { model: { backend: client, info, name: id.name, revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
@@ -63,15 +62,14 @@ ${COMMON_USAGE}`,
       const samp = sampling(ctx, isToy, chat!);
       const modelName = identifyModel(hfCache ? root : path.join(root, 'revisions', revisions[0])).name;
       const transferTo = str(ctx, 'transfer-to');
-      const scaling = str(ctx, 'transfer-scaling', 'match-target');
-      if (scaling !== 'match-target' && scaling !== 'raw' && scaling !== 'target-norm') throw new UsageError('--transfer-scaling must be match-target, target-norm or raw');
+      const scaling = required(ctx, 'transfer-scaling');
       if (transferTo && !existsSync(transferTo)) throw new UsageError(`--transfer-to ${transferTo} does not exist`);
       const transfer = transferTo ? {
         scaling: scaling as 'match-target' | 'target-norm' | 'raw',
         openTarget: async () => {
           const p = path.resolve(transferTo);
           ctx.stderr(`loading transfer target ${p} …`);
-          const info = await client.loadModel({ path: p, threads });
+          const info = await client.loadModel({ path: p, ...loadOptions });
           const id = identifyModel(p);
           return { model: { backend: client, info, name: id.name, revision: id.revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
         },
@@ -79,8 +77,8 @@ ${COMMON_USAGE}`,
       const { run, rows, trajectories, transferRows } = await runSweep({
         transfer, sameCheckpoint: !flag(ctx, 'no-same-checkpoint'),
         ws, judge, modelName, revisions, openModel, traits: sweepTraits, sampling: samp.params, samplerPreset: samp.preset,
-        extract: { samples: int(ctx, 'samples', isToy ? 2 : 10), seed: int(ctx, 'seed', 0), threshold: num(ctx, 'threshold', 50), maxQuestions: num(ctx, 'max-questions') },
-        evaluate: { samples: int(ctx, 'eval-samples', isToy ? 2 : 10), seed: int(ctx, 'eval-seed', 1000), maxQuestions: num(ctx, 'max-questions') },
+        extract: { samples: required(ctx, 'samples', isToy), seed: required(ctx, 'seed'), threshold: required(ctx, 'threshold'), maxQuestions: num(ctx, 'max-questions') },
+        evaluate: { samples: required(ctx, 'eval-samples', isToy), seed: required(ctx, 'eval-seed'), maxQuestions: num(ctx, 'max-questions') },
         runId: str(ctx, 'run-id'), progress: progressPrinter(ctx, 'sweep'), signal: ctx.signal, ...throughput(ctx),
       });
       if (ctx.json) { printJson(ctx, { runId: run.runId, runDir: run.dir, rows, trajectories, transferRows }); return EXIT.ok; }
@@ -105,12 +103,12 @@ ${COMMON_USAGE}`,
   },
 };
 
-function resolveRevisions(ctx: Parameters<CliCommand['run']>[0]): { root: string; revisions: string[]; manifest: Record<string, unknown> | null; hfCache: boolean } {
-  const root = path.resolve(str(ctx, 'model') ?? toyModelDir() ?? '');
+function resolveRevisions(ctx: Parameters<CliCommand['run']>[0]): { root: string; revisions: string[]; hfCache: boolean } {
+  const root = path.resolve(str(ctx, 'model') ?? toyDir('no --model given and the embedded toy model was not found; pass --model <folder with revisions/>'));
   if (!existsSync(root)) throw new UsageError(`model folder ${root} does not exist; pass --model <folder with revisions/> or the toy is missing`);
   const manifestFile = path.join(root, 'manifest.json');
   const manifest = existsSync(manifestFile) ? JSON.parse(readFileSync(manifestFile, 'utf8')) as Record<string, unknown> : null;
-  const asked = str(ctx, 'revisions', 'all');
+  const asked = required(ctx, 'revisions');
   const hfCache = path.basename(root).startsWith('models--');
   let available: string[];
   if (hfCache) {
@@ -124,24 +122,5 @@ function resolveRevisions(ctx: Parameters<CliCommand['run']>[0]): { root: string
   }
   const revisions = asked === 'all' || hfCache ? available : asked.split(',').map((r) => r.trim()).filter(Boolean);
   for (const r of revisions) if (!available.includes(r)) throw new UsageError(`revision ${r} is not one of ${available.join(', ')}`);
-  return { root, revisions, manifest, hfCache };
-}
-
-function steeringPoints(ctx: Parameters<CliCommand['run']>[0], traits: string[], manifest: Record<string, unknown> | null): Record<string, { layer: number; coef: number }> {
-  const out: Record<string, { layer: number; coef: number }> = {};
-  const recommended = (manifest?.recommendedSteering ?? {}) as Record<string, { layer?: number; coef?: number }>;
-  const explicit = new Map<string, { layer: number; coef: number }>();
-  for (const part of (str(ctx, 'steering') ?? '').split(',').filter(Boolean)) {
-    const m = /^([^=]+)=(\d+):(-?[\d.]+)$/.exec(part.trim());
-    if (!m) throw new UsageError(`--steering: "${part}" must be trait=layer:coef`);
-    explicit.set(m[1], { layer: Number(m[2]), coef: Number(m[3]) });
-  }
-  const layer = num(ctx, 'layer'), coef = num(ctx, 'coef');
-  for (const t of traits) {
-    const r = recommended[t];
-    const p = explicit.get(t) ?? (layer !== undefined && coef !== undefined ? { layer, coef } : r?.layer !== undefined && r.coef !== undefined ? { layer: r.layer, coef: r.coef } : undefined);
-    if (!p) throw new UsageError(`no steering point for ${t}: pass --layer and --coef, or --steering ${t}=<layer>:<coef>`);
-    out[t] = p;
-  }
-  return out;
+  return { root, revisions, hfCache };
 }

@@ -4,10 +4,12 @@ import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
 import { EXIT, printJson } from '../common.js';
 import { validateTraitPath } from '../../core/traits/load.js';
+import { OUTPUT_OPTIONS } from '../../core/jobs/table.js';
 
 export const traitsValidate: CliCommand = {
   name: 'traits validate',
   summary: 'Check trait files (upstream schema) and report every bad field',
+  options: OUTPUT_OPTIONS,
   usage: 'persona-lab traits validate <file.json|folder> [--json]\n  Exit code 0 when every file is valid, 1 otherwise.',
   async run(ctx) {
     const target = ctx.args[0];

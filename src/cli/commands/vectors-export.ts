@@ -2,22 +2,27 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, type CliCommand } from '../command.js';
-import { EXIT, printJson, str } from '../common.js';
+import { EXIT, printJson, required, str } from '../common.js';
+import { OUTPUT_OPTIONS } from '../../core/jobs/table.js';
 import { readVectorFile, VECTOR_KINDS, type VectorKind } from '../../core/vectors/file.js';
 import { writeTorchTensor } from '../../core/vectors/torch.js';
 
 export const vectorsExport: CliCommand = {
   name: 'vectors export',
   summary: 'Write a vector file as upstream\'s <trait>_<kind>_diff.pt (torch.load-able float32 [L+1, H])',
-  usage: `persona-lab vectors export <vector.safetensors> [--kind response_avg|prompt_avg|prompt_last|all] [--out <file.pt|folder>]
+  options: [
+    { name: 'kind', type: 'enum', values: [...VECTOR_KINDS, 'all'], default: 'response_avg', help: 'which vector (all: the three kinds)' },
+    { name: 'out', type: 'path', arg: '<file.pt|folder>', help: 'output file or folder (default: next to the input)' },
+    ...OUTPUT_OPTIONS,
+  ],
+  usage: `persona-lab vectors export <vector.safetensors> [options]
   Rows keep the layer convention (row ℓ = hidden_states[ℓ]). Default output: next to the input,
   <trait>_<kind>_diff.pt (the name upstream's scripts look for). --kind all writes the three kinds.`,
   async run(ctx) {
     const input = ctx.args[0];
     if (!input) throw new UsageError('give a vector file (.safetensors)');
     if (!existsSync(input)) throw new UsageError(`${input} does not exist`);
-    const kindFlag = str(ctx, 'kind', 'response_avg');
-    if (kindFlag !== 'all' && !VECTOR_KINDS.includes(kindFlag as VectorKind)) throw new UsageError(`--kind must be one of ${VECTOR_KINDS.join(', ')}, all`);
+    const kindFlag = required(ctx, 'kind');
     const kinds = kindFlag === 'all' ? [...VECTOR_KINDS] : [kindFlag as VectorKind];
     const v = readVectorFile(path.resolve(input));
     const trait = path.basename(input).replace(/\.(safetensors|pt)$/, '');

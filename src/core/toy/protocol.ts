@@ -9,6 +9,9 @@
  *   grid        layers 3–4 × coef 2…6, extended while still coherent, then 0.25 steps at the knee
  *   controls    random and matched-pairs shuffle, orthogonal to v, norm-matched, seeds 0, 1, 2
  */
+/** The toy organism's four traits (models/toy-persona/traits). */
+export const TOY_TRAITS = ['evil', 'sycophantic', 'impolite', 'humorous'] as const;
+
 export const TOY_PROTOCOL = {
   extractSamples: 2,
   extractSeed: 0,

@@ -1,0 +1,147 @@
+/**
+ * The job table: every job's options, declared once. The CLI parses argv into these (src/cli/args.ts, `--help` is
+ * generated from them); the extension fills the same option names from quick picks and settings and resolves
+ * them with the same defaults (./defaults.ts). Neither restates a default.
+ */
+import { SAMPLER_PRESETS } from '../sampling.js';
+import { TOY_PROTOCOL as P, TOY_TRAITS } from '../toy/protocol.js';
+import { VECTOR_KINDS } from '../vectors/file.js';
+import type { OptionSpec } from './options.js';
+
+const nonNegative = (v: unknown) => ((v as number) < 0 ? 'must be ≥ 0' : undefined);
+const positive = (v: unknown) => ((v as number) <= 0 ? 'must be > 0' : undefined);
+
+// ---------------------------------------------------------------- shared groups
+export const MODEL_OPTIONS: OptionSpec[] = [
+  { name: 'model', type: 'path', arg: '<checkpoint folder>', help: 'HF checkpoint folder, HF cache repo folder or revisions/ folder; default: the embedded toy model' },
+  { name: 'revision', type: 'string', arg: '<name>', help: 'checkpoint revision (branch, tag, commit, or the toy\'s revisions/<name>); default main' },
+  { name: 'provider', type: 'enum', values: ['auto', 'cpu', 'cuda', 'webgpu'], default: 'auto', help: 'execution provider (auto tries cuda, webgpu, then cpu)' },
+  { name: 'weight-format', type: 'enum', values: ['f32', 'f16', 'bf16', 'int8', 'int4'], help: 'how weights live in memory (the worker\'s default: f32)' },
+  { name: 'threads', type: 'int', arg: 'N', check: nonNegative, help: 'onnxruntime intra-op threads (default: onnxruntime decides)' },
+];
+
+export const JUDGE_OPTIONS: OptionSpec[] = [
+  { name: 'judge', type: 'enum', values: ['rubric', 'openai'], help: 'rubric (the toy model\'s offline judge, its default) or an OpenAI-compatible LLM judge' },
+  { name: 'judge-base-url', type: 'string', arg: 'URL', help: 'the LLM judge\'s endpoint, e.g. https://api.openai.com/v1 (implies --judge openai)' },
+  { name: 'judge-model', type: 'string', arg: '<model>', default: 'gpt-4.1-mini-2025-04-14', help: 'the LLM judge\'s model' },
+  { name: 'judge-api-key-env', type: 'string', arg: 'VAR', default: 'OPENAI_API_KEY', help: 'environment variable holding the judge\'s API key' },
+  { name: 'judge-concurrency', type: 'int', arg: 'N', default: 8, check: positive, help: 'parallel judge requests' },
+  { name: 'no-judge-cache', type: 'boolean', help: 'do not read or write the judge cache' },
+  { name: 'judge-no-seed', type: 'boolean', help: 'send no seed to the judge' },
+  { name: 'judge-extra-body', type: 'json', arg: 'JSON', help: 'extra request fields for the judge' },
+  { name: 'judge-input-price', type: 'number', arg: 'USD/Mtok', help: 'judge input price, for the cost in the manifest' },
+  { name: 'judge-output-price', type: 'number', arg: 'USD/Mtok', default: 0, help: 'judge output price' },
+];
+
+export const WORKSPACE_OPTION: OptionSpec = { name: 'workspace', type: 'path', arg: '<folder>', help: 'workspace folder (default: $PERSONA_LAB_WORKSPACE, else .persona-lab)' };
+const RUN_ID: OptionSpec = { name: 'run-id', type: 'string', arg: 'ID', help: 'run folder name (default: kind-model-revision-trait-<config hash>)' };
+const TRAIT_FILE: OptionSpec = { name: 'trait-file', type: 'path', arg: 'F', help: 'extraction trait file (default: <workspace>/traits/extract/<trait>.json, else the toy\'s)' };
+const EVAL_FILE: OptionSpec = { name: 'eval-file', type: 'path', arg: 'F', help: 'evaluation trait file (default: <workspace>/traits/eval/<trait>.json, else the toy\'s)' };
+const TRAITS_DIR: OptionSpec = { name: 'traits-dir', type: 'path', arg: 'D', help: 'a folder with extract/ and eval/ trait files' };
+export const FILE_OPTIONS: OptionSpec[] = [WORKSPACE_OPTION, TRAIT_FILE, EVAL_FILE, TRAITS_DIR, RUN_ID];
+
+export const SAMPLING_OPTIONS: OptionSpec[] = [
+  { name: 'sampler', type: 'enum', values: Object.keys(SAMPLER_PRESETS), help: 'sampler preset (default: toy on the toy model, pv for chat models, pp for base models)' },
+  { name: 'temperature', type: 'number', check: nonNegative, help: 'overrides the preset' },
+  { name: 'top-p', type: 'number', check: positive, help: 'overrides the preset' },
+  { name: 'top-k', type: 'int', check: nonNegative, help: 'overrides the preset (0 = off)' },
+  { name: 'max-new-tokens', type: 'int', check: positive, help: 'overrides the preset' },
+  { name: 'min-new-tokens', type: 'int', check: nonNegative, help: 'overrides the preset' },
+  { name: 'repetition-penalty', type: 'number', check: positive, help: 'overrides the preset' },
+];
+
+export const OUTPUT_OPTIONS: OptionSpec[] = [
+  { name: 'json', type: 'boolean', help: 'one JSON document on stdout; progress on stderr' },
+  { name: 'verbose', type: 'boolean', help: 'also show the worker\'s info log' },
+  { name: 'help', type: 'boolean', help: 'this help' },
+];
+
+export const THROUGHPUT_OPTIONS: OptionSpec[] = [
+  { name: 'chunk-size', type: 'int', arg: 'N', default: 128, check: positive, help: 'rows per worker request and durable append' },
+  { name: 'batch-size', type: 'int', arg: 'N', default: 64, check: positive, help: 'worker batch (the worker lowers it to fit memory)' },
+];
+
+const kindOption = (help = 'which of the vector file\'s vectors'): OptionSpec => ({ name: 'kind', type: 'enum', values: VECTOR_KINDS, default: 'response_avg', help });
+export const VECTOR_OPTIONS: OptionSpec[] = [
+  { name: 'vector', type: 'path', arg: '<file>', help: 'vector file (.safetensors, or upstream\'s <trait>_<kind>_diff.pt); default <workspace>/vectors/<model>/<revision>/<trait>.safetensors' },
+  kindOption(),
+];
+
+const TRAIT: OptionSpec = { name: 'trait', type: 'string', arg: '<name>', required: true, help: 'the trait' };
+const TRAITS: OptionSpec = { name: 'trait', type: 'list', arg: '<name>[,<name>…]', required: true, help: 'one trait or several' };
+const MAX_QUESTIONS: OptionSpec = { name: 'max-questions', type: 'int', arg: 'N', check: positive, help: 'use only the first N questions' };
+const LAYER: OptionSpec = { name: 'layer', type: 'number', arg: 'ℓ', help: 'row ℓ = hidden_states[ℓ] (steering adds to the output of block ℓ−1; row L after the final norm)' };
+const COEF: OptionSpec = { name: 'coef', type: 'number', arg: 'c', help: 'steering coefficient' };
+/** Seeds and sample counts every job shares (the toy protocol's values are the defaults on the toy model). */
+const EXTRACT_SAMPLES: OptionSpec = { name: 'samples', type: 'int', arg: 'N', default: 10, toyDefault: P.extractSamples, check: positive, help: 'samples per (question, instruction pair)' };
+const EXTRACT_SEED: OptionSpec = { name: 'seed', type: 'int', default: P.extractSeed, help: 'first sampling seed' };
+const THRESHOLD: OptionSpec = { name: 'threshold', type: 'number', default: 50, help: 'pair filter: pos trait ≥ t, neg trait < 100 − t, both coherent ≥ 50' };
+const evalSamples = (name: string): OptionSpec => ({ name, type: 'int', arg: 'N', default: 10, toyDefault: P.evalSamples, check: positive, help: 'samples per evaluation question' });
+const evalSeed = (name: string): OptionSpec => ({ name, type: 'int', default: P.evalSeed, help: 'first evaluation seed' });
+
+/** Model, judge, files, sampling, output and throughput: what every generate-and-judge job takes. */
+export const COMMON_OPTIONS: OptionSpec[] = [...MODEL_OPTIONS, ...JUDGE_OPTIONS, ...FILE_OPTIONS, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS, ...THROUGHPUT_OPTIONS];
+const EVAL_JOB: OptionSpec[] = [...VECTOR_OPTIONS, evalSamples('samples'), evalSeed('seed'), MAX_QUESTIONS, ...COMMON_OPTIONS];
+
+export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo';
+
+export const JOBS: Record<JobName, OptionSpec[]> = {
+  extract: [TRAITS, EXTRACT_SAMPLES, EXTRACT_SEED, THRESHOLD, { name: 'min-pairs', type: 'int', default: 1, check: nonNegative, help: 'fewest kept pairs for a vector' }, MAX_QUESTIONS, ...COMMON_OPTIONS],
+  evaluate: [TRAIT, { ...LAYER, required: true }, { ...COEF, required: true }, { name: 'prompt-baseline', type: 'boolean', help: 'also evaluate the prompting baseline (system prompt, no steering)' }, ...EVAL_JOB],
+  grid: [TRAIT,
+    { name: 'layers', type: 'numlist', arg: 'LIST', help: 'layers to steer at ("a,b,c" or start:stop:step); default all, 1..L' },
+    { name: 'coefs', type: 'numlist', arg: 'LIST', default: [1, 2, 3, 4, 5], help: 'coefficients' },
+    { name: 'refine', type: 'number', arg: 'STEP', check: positive, help: 'add coefficients at this step between each layer\'s last coherent and first incoherent one (the knee)' },
+    { name: 'no-prompt-baseline', type: 'boolean', help: 'skip the prompting baseline' },
+    { name: 'min-coherence', type: 'number', default: 50, help: 'the best point needs this mean coherence' }, ...EVAL_JOB],
+  controls: [TRAIT, { ...LAYER, required: true }, { ...COEF, required: true },
+    { name: 'seeds', type: 'numlist', arg: 'LIST', default: [...P.controlSeeds], help: 'control seeds ("0:9:1" for ten)' },
+    { name: 'modes', type: 'list', values: ['random', 'shuffled'], default: ['random', 'shuffled'], help: 'random directions and/or the matched-pairs label shuffle' },
+    { name: 'projection', type: 'enum', values: ['orthogonal', 'none'], default: 'orthogonal', help: 'make controls orthogonal to v[ℓ] before norm matching' }, ...EVAL_JOB],
+  sweep: [TRAITS,
+    { name: 'revisions', type: 'string', arg: 'all|a,b,c', default: 'all', help: 'revisions to sweep (the model manifest\'s order for all)' },
+    LAYER, COEF, { name: 'steering', type: 'string', arg: 'trait=ℓ:c,…', help: 'per-trait steering points (default: the manifest\'s recommendedSteering)' },
+    EXTRACT_SAMPLES, evalSamples('eval-samples'), EXTRACT_SEED, evalSeed('eval-seed'), THRESHOLD, MAX_QUESTIONS,
+    { name: 'transfer-to', type: 'path', arg: '<checkpoint>', help: 'also evaluate every revision\'s vector on this model' },
+    { name: 'transfer-scaling', type: 'enum', values: ['match-target', 'target-norm', 'raw'], default: 'match-target', help: 'how source vectors are scaled on the target' },
+    { name: 'no-same-checkpoint', type: 'boolean', help: 'skip steering at each source checkpoint' }, ...COMMON_OPTIONS],
+  // Transfer runs inside a sweep (--transfer-to); it has no options of its own.
+  transfer: [],
+  monitor: [TRAIT, { ...LAYER, type: 'int', help: 'row ℓ = hidden_states[ℓ] (default L on the toy model, else round(0.7·L))' },
+    { name: 'prompts', type: 'path', arg: '<file.json>', help: 'system prompts: a JSON array of {"system", "label"?, "expected"?}' },
+    { name: 'samples', type: 'int', arg: 'N', default: 1, check: positive, help: 'samples per (system prompt, question)' },
+    { name: 'seed', type: 'int', default: 2000, help: 'first seed' }, MAX_QUESTIONS, ...VECTOR_OPTIONS, ...COMMON_OPTIONS],
+  screen: [TRAIT, { name: 'data', type: 'path', arg: '<file.jsonl|file.csv>', required: true, help: 'training samples' },
+    { ...LAYER, type: 'int', help: 'row ℓ = hidden_states[ℓ] (default L on the toy model, else round(0.7·L))' },
+    { name: 'top', type: 'int', default: 10, check: nonNegative, help: 'samples listed' }, { name: 'seed', type: 'int', default: 3000, help: 'seed of the model\'s own answers' },
+    ...VECTOR_OPTIONS, ...COMMON_OPTIONS],
+  norms: [{ name: 'trait', type: 'string', default: 'evil', help: 'whose evaluation questions are the calibration prompts' },
+    { name: 'max-questions', type: 'int', default: 20, check: positive, help: 'calibration prompts' },
+    { name: 'out', type: 'path', arg: '<file.csv>', help: 'default <workspace>/norms/<model>/<revision>_shared_norms.csv' },
+    ...MODEL_OPTIONS, WORKSPACE_OPTION, EVAL_FILE, TRAITS_DIR, ...OUTPUT_OPTIONS],
+  geometry: [TRAIT, { ...LAYER, type: 'int', help: 'row ℓ = hidden_states[ℓ] (default L/2)' },
+    { name: 'vectors', type: 'path', arg: '<root>', help: '<root>/<revision>/<trait>.safetensors or <trait>_<kind>_diff.pt; default <workspace>/vectors/<model>' },
+    { name: 'norms', type: 'path', arg: '<dir>', help: 'upstream <revision>_{norms,shared_norms}.csv (default <workspace>/norms/<model> when present)' },
+    { name: 'out', type: 'path', arg: '<dir>', help: 'default <workspace>/geometry/<model>' }, kindOption(),
+    WORKSPACE_OPTION, ...MODEL_OPTIONS, ...OUTPUT_OPTIONS],
+  generate: [{ name: 'prompt', type: 'string', arg: '<text>', required: true, help: 'the user prompt' },
+    { name: 'system', type: 'string', arg: '<text>', help: 'system prompt' },
+    { name: 'persona', type: 'string', arg: '<name>', help: 'system prompt "You are a/an <name> assistant. <instruction>"' },
+    { name: 'instruction', type: 'string', arg: '<text>', default: '', help: 'with --persona' },
+    { name: 'n', type: 'int', default: 1, check: positive, help: 'answers (seeds seed … seed+n−1)' }, { name: 'seed', type: 'int', default: 0, help: 'first seed' },
+    { ...VECTOR_OPTIONS[0], help: 'steer with this vector file (or --trait: the workspace\'s vector)' }, { name: 'trait', type: 'string', arg: '<name>', help: 'steer with the workspace\'s vector for this trait' },
+    LAYER, COEF, VECTOR_OPTIONS[1],
+    { name: 'positions', type: 'enum', values: ['response', 'prompt', 'all'], default: 'response', help: 'where steering is added' },
+    ...MODEL_OPTIONS, WORKSPACE_OPTION, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS],
+  serve: [{ name: 'port', type: 'int', default: 8000, check: (v) => ((v as number) < 0 || (v as number) > 65535 ? 'must be in 0..65535 (0 = any free port)' : undefined), help: 'port (0 = any free port)' },
+    { name: 'host', type: 'string', default: '127.0.0.1', help: 'interface to listen on' },
+    { name: 'served-name', type: 'string', arg: '<id>', help: 'model id clients send (default: the model\'s name)' },
+    { name: 'vectors', type: 'string', arg: 'name=file,…', help: 'named vectors, besides every vector extracted for this model in the workspace' },
+    ...MODEL_OPTIONS, WORKSPACE_OPTION, ...OUTPUT_OPTIONS],
+  demo: [{ name: 'traits', type: 'list', default: [...TOY_TRAITS], help: 'traits' },
+    { name: 'layers', type: 'numlist', default: [...P.layers], help: 'grid layers' }, { name: 'coefs', type: 'numlist', default: [...P.coefs], help: 'grid coefficients' },
+    { name: 'refine', type: 'number', default: P.refineStep, check: positive, help: 'fine step at the knee' },
+    { ...EXTRACT_SAMPLES, default: P.extractSamples, toyDefault: undefined }, { ...evalSamples('eval-samples'), default: P.evalSamples, toyDefault: undefined },
+    { name: 'control-seeds', type: 'numlist', default: [...P.controlSeeds], help: 'control seeds' }, { name: 'no-controls', type: 'boolean', help: 'skip the controls' },
+    MAX_QUESTIONS, EXTRACT_SEED, ...COMMON_OPTIONS],
+};
