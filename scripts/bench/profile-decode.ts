@@ -1,0 +1,106 @@
+/**
+ * Engine runtime profile (issue 16): decode tokens/s at batch 1/16/64 and activation-capture time on a
+ * random ~250 M Llama, in-process (no worker), so that the runtime's own cost is what is measured.
+ * Not a pass/fail test; prints a table and JSON. The machine is shared: each cell is the median of
+ * `--repeat` runs (default 3).
+ *
+ *   npx tsx scripts/bench/profile-decode.ts [--threads 2] [--repeat 3] [--new 32] [--batches 1,16,64]
+ *       [--capture 64] [--small] [--weight-memory prepacked|mapped] [--ort-profile]
+ *
+ * The checkpoint is written once to $PERSONA_LAB_PROFILE_DIR (default /tmp/persona-lab-profile) and reused.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadModel } from '../../src/engine/model/session.js';
+import { generateBatch } from '../../src/engine/generation/generate.js';
+import { captureBatch } from '../../src/engine/capture/capture.js';
+import { writeRandomLlama } from '../../test/engine/worker/random-llama.js';
+
+const { values: args } = parseArgs({
+  options: {
+    threads: { type: 'string', default: '2' },
+    repeat: { type: 'string', default: '3' },
+    new: { type: 'string', default: '32' },
+    prompt: { type: 'string', default: '32' },
+    batches: { type: 'string', default: '1,16,64' },
+    capture: { type: 'string', default: '64' },
+    small: { type: 'boolean', default: false },
+    'weight-memory': { type: 'string', default: 'prepacked' },
+    variant: { type: 'string', default: 'portable' },
+  },
+});
+const threads = Number(args.threads);
+const repeat = Number(args.repeat);
+const newTokens = Number(args.new);
+const promptLen = Number(args.prompt);
+const batches = args.batches!.split(',').map(Number);
+const captureItems = Number(args.capture);
+
+const spec = args.small
+  ? { vocab: 32000, hidden: 512, layers: 8, heads: 8, kvHeads: 2, intermediate: 1408 }
+  : { vocab: 32000, hidden: 1024, layers: 16, heads: 16, kvHeads: 4, intermediate: 2816 };
+const root = process.env.PERSONA_LAB_PROFILE_DIR ?? '/tmp/persona-lab-profile';
+const dir = path.join(root, args.small ? 'llama-small' : 'llama-250m');
+if (!existsSync(path.join(dir, 'model.safetensors'))) {
+  const t0 = performance.now();
+  const { params } = writeRandomLlama(dir, { ...spec, seed: 1 });
+  console.error(`wrote ${Math.round(params / 1e6)}M-parameter random Llama to ${dir} in ${Math.round(performance.now() - t0)} ms`);
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const model = await loadModel({ kind: 'folder', path: dir }, {
+  intraOpNumThreads: threads, cacheDir: path.join(root, 'graphs'),
+  weightMemory: args['weight-memory'] as 'mapped' | 'prepacked', variant: args.variant as 'portable' | 'fused',
+});
+console.error(`loaded in ${Math.round(model.info.loadMs)} ms (cache hit ${model.info.cacheHit}), ${threads} threads, ${args['weight-memory']}, ${args.variant}`);
+
+function prompts(n: number, len: number, salt: number): number[][] {
+  return Array.from({ length: n }, (_, r) => Array.from({ length: len - (r % 5) }, (_, j) => 3 + ((r * 7919 + j * 104729 + salt) % 31000)));
+}
+
+async function gen(batch: number, steered: boolean): Promise<{ tokS: number; ms: number }> {
+  const { numLayers: L, hiddenSize: H } = model.config;
+  const delta = new Float32Array(H).map((_, i) => Math.sin(i) * 0.5);
+  const rows = prompts(batch, promptLen, batch).map((promptIds, i) => ({
+    promptIds, seed: i, steer: steered ? [{ layer: Math.floor(L / 2), positions: 'response' as const, delta }] : undefined,
+  }));
+  const t0 = performance.now();
+  const outs = await generateBatch(model, rows, {
+    sampler: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, minNewTokens: 0, eosTokenIds: [] },
+    maxNewTokens: newTokens, eosTokenIds: [], stop: [], padTokenId: 0,
+  }, { checkCancelled() {} });
+  const ms = performance.now() - t0;
+  const tokens = outs.reduce((a, o) => a + o.tokenIds.length, 0);
+  return { tokS: tokens / (ms / 1000), ms };
+}
+
+const results: Record<string, unknown>[] = [];
+await gen(2, false); // warm-up (allocator, thread pool)
+for (const batch of batches) {
+  for (const steered of [false, true]) {
+    const runs: number[] = [];
+    for (let i = 0; i < repeat; i++) runs.push((await gen(batch, steered)).tokS);
+    const cell = { workload: steered ? 'steered-gen' : 'gen', batch, tok_s: +median(runs).toFixed(2), runs: runs.map((x) => +x.toFixed(2)) };
+    results.push(cell);
+    console.error(JSON.stringify(cell));
+  }
+}
+if (captureItems > 0) {
+  const items = prompts(captureItems, 64, 17).map((ids) => ({ ids, promptTokens: 24 }));
+  const runs: number[] = [];
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
+  for (let i = 0; i < repeat; i++) {
+    const t0 = performance.now();
+    for (let s = 0; s < items.length; s += 16) await captureBatch(model, items.slice(s, s + 16), ['prompt_avg', 'response_avg', 'prompt_last'], 0);
+    runs.push(performance.now() - t0);
+  }
+  clearInterval(timer);
+  const cell = { workload: 'capture', items: captureItems, batch: 16, ms: Math.round(median(runs)), runs: runs.map(Math.round), rss_growth_mb: Math.round((peak - before) / 2 ** 20) };
+  results.push(cell);
+  console.error(JSON.stringify(cell));
+}
+await model.dispose();
+console.log(JSON.stringify({ model: `random-llama ${JSON.stringify(spec)}`, threads, weightMemory: args['weight-memory'], variant: args.variant, repeat, newTokens, promptLen, results }, null, 1));
