@@ -8,10 +8,9 @@
  *   2    usage: a bad command line (UsageError / OptionError, reason 'usage'), or a --model / --revision
  *        that does not exist (CheckpointError 'not-found' | 'bad-revision', ToyModelNotFoundError)
  *   3    not extractable (PipelineError 'not-extractable'; extract returns it when a trait's pairs do not pass)
- *   130  cancelled: Ctrl-C (SIGINT) or any cancellation (WorkerError 'cancelled', an AbortError) — not a failure
+ *   130  cancelled: Ctrl-C (SIGINT) or any cancellation (isCancellation: reason 'cancelled', an AbortError) — not a failure
  */
-import { WorkerError } from '../engine/client.js';
-import { isAbortError, reasonOf } from '../engine/errors.js';
+import { isCancellation, reasonOf } from '../engine/errors.js';
 import { CheckpointError } from '../engine/model/checkpoint.js';
 import { PipelineError } from '../core/errors.js';
 import { ToyModelNotFoundError } from '../core/toy/paths.js';
@@ -23,7 +22,7 @@ export type ExitKind = keyof typeof EXIT;
 
 /** What an error means for the CLI. `aborted`: the run's AbortSignal fired (Ctrl-C), whatever the error says. */
 export function exitKindFor(e: unknown, aborted = false): Exclude<ExitKind, 'ok'> {
-  if (aborted || WorkerError.is(e, 'cancelled') || isAbortError(e)) return 'cancelled';
+  if (aborted || isCancellation(e)) return 'cancelled';
   if (reasonOf(e) === 'usage') return 'usage';
   if (CheckpointError.is(e, ['not-found', 'bad-revision']) || ToyModelNotFoundError.is(e)) return 'usage';
   if (PipelineError.is(e, 'not-extractable')) return 'notExtractable';
