@@ -1,0 +1,184 @@
+/**
+ * Turns the two sides' measurements into the bench's cells, summary figures and Markdown table
+ * (the shape of bench/results/latest.json is defined here).
+ */
+import type { BenchModel } from './models.js';
+import { key, scalePromptsFor, type SideResult } from './sides.js';
+import { FORMAT_BYTES_PER_PARAM, type Plan } from './workloads.js';
+
+export interface Cell {
+  workload: string;
+  model: string;
+  format: string;
+  batch: number | null;
+  ours_tok_s: number | null;
+  peer_tok_s: number | null;
+  /** ours / peer (> 1: ours faster); for `load`, peer time / our time. */
+  ratio: number | null;
+  prompt_tokens?: number;
+  items?: number;
+  ours_ms?: number | null;
+  peer_ms?: number | null;
+  ours_peak_rss_bytes?: number | null;
+  peer_peak_rss_bytes?: number | null;
+  note?: string;
+}
+
+export interface ModelRun {
+  model: BenchModel;
+  peer?: SideResult;
+  peerSkipped?: string;
+  ours: Map<string, SideResult>;
+}
+
+const r = (x: number | null | undefined, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? null : +x.toFixed(d));
+
+/** Parameters that a decode step multiplies with (everything but the embedding table; tied heads count once). */
+export function matmulParams(m: BenchModel): number {
+  return m.tied ? m.params : m.params - m.vocab * m.hidden;
+}
+
+export function buildCells(runs: ModelRun[], plan: Plan): Cell[] {
+  const cells: Cell[] = [];
+  for (const run of runs) {
+    const m = run.model;
+    const P = Math.min(plan.promptTokens, m.maxPositions - plan.newTokens - 1);
+    const peer = run.peer;
+    for (const [format, ours] of run.ours) {
+      if (ours.skipped) continue;
+      const pair = (workload: string, batch: number, prompt: number, extra: Partial<Cell> = {}, cellWorkload = workload) => {
+        const o = ours.cells.get(key(workload, batch, prompt));
+        const p = peer?.cells.get(key(workload, batch, prompt));
+        if (!o && !p) return;
+        cells.push({
+          workload: cellWorkload, model: m.name, format, batch: extra.batch !== undefined ? extra.batch : batch,
+          ours_tok_s: r(o?.tokS, 1), peer_tok_s: r(p?.tokS, 1), ratio: o && p ? r(o.tokS / p.tokS, 2) : null, ...extra,
+        });
+      };
+      for (const w of ['gen', 'steered-gen']) for (const b of plan.batches) pair(w, b, P, { prompt_tokens: P });
+      pair('capture', 1, 0, { items: plan.captureItems, batch: 1, note: 'peer: one sequence per forward (upstream get_hidden_p_and_r); ours: auto-batched' });
+      pair('capture-batched', 1, 0, { items: plan.captureItems, batch: plan.peerCaptureBatch, note: `peer: right-padded batches of ${plan.peerCaptureBatch}; ours: auto-batched` });
+      if (plan.workloads.includes('load')) {
+        cells.push({
+          workload: 'load', model: m.name, format, batch: null, ours_tok_s: null, peer_tok_s: null,
+          ours_ms: r(ours.loadMs, 0), peer_ms: r(peer?.loadMs, 0), ratio: ours.loadMs && peer?.loadMs ? r(peer.loadMs / ours.loadMs, 2) : null,
+          ours_peak_rss_bytes: ours.peakRssBytes ?? null, peer_peak_rss_bytes: peer?.peakRssBytes ?? null,
+          note: 'ours: warm compile cache, fresh worker; peer: safetensors → torch tensors (float32)',
+        });
+      }
+      for (const b of plan.scaleBatches) pair('scale-batch', b, P, { prompt_tokens: P });
+      for (const p of scalePromptsFor(plan, m)) pair('scale-prompt', 1, p, { prompt_tokens: p, note: 'prefill tokens/s (one new token)' });
+    }
+  }
+  return cells;
+}
+
+export interface Summary {
+  bandwidth_fraction_b1: Record<string, Record<string, number | null>>;
+  rss_over_weight_bytes: number | null;
+  rss_over_weight_bytes_at: { model: string; format: string } | null;
+  steering_overhead: number | null;
+  steering_overhead_at: { model: string; format: string } | null;
+  detail: Record<string, unknown>;
+}
+
+/** Decode-only batch-1 tokens/s: (n − 1) decode steps in (t(n tokens) − t(prefill)). */
+function decodeB1(side: SideResult, plan: Plan, P: number): number | null {
+  const g = side.cells.get(key('gen', 1, P));
+  const pre = side.cells.get(key('prefill', 1, P));
+  if (!g || !pre || g.s <= pre.s) return null;
+  return (plan.newTokens - 1) / (g.s - pre.s);
+}
+
+export function buildSummary(runs: ModelRun[], plan: Plan, bandwidthGBs: number, gemmGflops: number): Summary {
+  const bw: Summary['bandwidth_fraction_b1'] = {};
+  const memory: Record<string, unknown> = {};
+  const steering: Record<string, number | null> = {};
+  const decode: Record<string, unknown> = {};
+  const gemm: Record<string, unknown> = {};
+  const largest = [...runs].sort((a, b) => b.model.params - a.model.params)[0];
+  let rss: { v: number; format: string } | null = null;
+  let steerTop: number | null = null;
+  let steerAt: Summary['steering_overhead_at'] = null;
+  for (const run of runs) {
+    const m = run.model;
+    const P = Math.min(plan.promptTokens, m.maxPositions - plan.newTokens - 1);
+    bw[m.name] = {};
+    const sides: [string, SideResult | undefined, string][] = [...[...run.ours].map(([f, s]) => [f, s, f] as [string, SideResult, string]), ['peer_f32', run.peer, 'f32']];
+    for (const [label, side, format] of sides) {
+      if (!side || side.skipped) continue;
+      // bytes read per decode step: the matmul share of the resident weights + the KV cache at the mean context
+      const resident = side.residentWeightBytes ?? m.params * FORMAT_BYTES_PER_PARAM[format];
+      const kvBytes = (P + plan.newTokens / 2) * (side.kvBytesPerToken ?? m.kvBytesPerPosition);
+      const bytesPerToken = resident * (matmulParams(m) / m.params) + kvBytes;
+      const d = decodeB1(side, plan, P);
+      const boundTokS = (bandwidthGBs * 1e9) / bytesPerToken;
+      bw[m.name][label] = d === null ? null : r(d / boundTokS, 3);
+      decode[`${m.name}/${label}`] = { decode_tok_s: r(d, 2), bytes_per_token: Math.round(bytesPerToken), bound_tok_s: r(boundTokS, 2) };
+      const bMax = Math.max(...plan.batches);
+      const g = side.cells.get(key('gen', bMax, P));
+      if (g) {
+        const flops = 2 * matmulParams(m) * bMax * (P + plan.newTokens - 1);
+        gemm[`${m.name}/${label}`] = { batch: bMax, gflop_s: r(flops / g.s / 1e9, 1), fraction_of_gemm_peak: r(flops / g.s / 1e9 / gemmGflops, 3) };
+      }
+      if (label !== 'peer_f32') {
+        const formatBytes = side.residentWeightBytes ?? m.params * FORMAT_BYTES_PER_PARAM[format];
+        memory[`${m.name}/${label}`] = {
+          format_bytes: Math.round(formatBytes), file_bytes: m.fileBytes, rss_after_load: side.rssAfterLoadBytes ?? null,
+          peak_rss_after_load: side.peakRssAfterLoadBytes ?? null, peak_rss: side.peakRssBytes ?? null,
+          peak_over_format_bytes: side.peakRssBytes ? r(side.peakRssBytes / formatBytes, 2) : null,
+          peak_over_file_bytes: side.peakRssBytes ? r(side.peakRssBytes / m.fileBytes, 2) : null,
+          kv_cache_bytes_b16: Math.round(16 * (P + plan.newTokens) * (side.kvBytesPerToken ?? m.kvBytesPerPosition)),
+        };
+        if (run === largest && side.peakRssBytes) {
+          const v = side.peakRssBytes / formatBytes;
+          if (!rss || v < rss.v) rss = { v, format };
+        }
+        let worst: number | null = null;
+        for (const b of plan.batches) {
+          const a = side.cells.get(key('gen', b, P)), s = side.cells.get(key('steered-gen', b, P));
+          if (a && s) worst = Math.max(worst ?? -Infinity, a.tokS / s.tokS - 1);
+        }
+        steering[`${m.name}/${label}`] = r(worst, 3);
+        if (run === largest && worst !== null && (steerAt === null || format === 'f32')) { steerTop = worst; steerAt = { model: m.name, format }; }
+      } else {
+        memory[`${m.name}/peer_f32`] = { peak_rss: side.peakRssBytes ?? null, peak_over_f32_bytes: side.peakRssBytes ? r(side.peakRssBytes / (m.params * 4), 2) : null };
+        let worst: number | null = null;
+        for (const b of plan.batches) {
+          const a = side.cells.get(key('gen', b, P)), s = side.cells.get(key('steered-gen', b, P));
+          if (a && s) worst = Math.max(worst ?? -Infinity, a.tokS / s.tokS - 1);
+        }
+        steering[`${m.name}/peer_f32`] = r(worst, 3);
+      }
+    }
+  }
+  return {
+    bandwidth_fraction_b1: bw,
+    rss_over_weight_bytes: rss ? r(rss.v, 2) : null,
+    rss_over_weight_bytes_at: rss ? { model: largest.model.name, format: rss.format } : null,
+    steering_overhead: r(steerTop, 3),
+    steering_overhead_at: steerAt,
+    detail: { decode_b1: decode, gemm_at_max_batch: gemm, memory, steering_overhead: steering },
+  };
+}
+
+const fmt = (x: number | null | undefined, d = 1) => (x === null || x === undefined ? '—' : x.toFixed(d));
+const mb = (x: number | null | undefined) => (x ? `${Math.round(x / 1048576)} MB` : '—');
+
+export function markdown(cells: Cell[], summary: Summary, skipped: { model: string; format: string; reason: string }[], header: string[]): string {
+  const lines = [...header, '', '| workload | model | format | batch | ours tok/s | peer tok/s | ratio |', '|---|---|---|---:|---:|---:|---:|'];
+  for (const c of cells) {
+    if (c.workload === 'load') {
+      lines.push(`| load (ms; peak RSS) | ${c.model} | ${c.format} | | ${fmt(c.ours_ms, 0)} ms; ${mb(c.ours_peak_rss_bytes)} | ${fmt(c.peer_ms, 0)} ms; ${mb(c.peer_peak_rss_bytes)} | ${fmt(c.ratio, 2)} |`);
+      continue;
+    }
+    const w = c.workload === 'scale-prompt' ? `scale-prompt p${c.prompt_tokens}` : c.workload;
+    lines.push(`| ${w} | ${c.model} | ${c.format} | ${c.batch ?? ''} | ${fmt(c.ours_tok_s)} | ${fmt(c.peer_tok_s)} | ${fmt(c.ratio, 2)} |`);
+  }
+  lines.push('');
+  lines.push(`- bandwidth_fraction_b1: ${JSON.stringify(summary.bandwidth_fraction_b1)}`);
+  lines.push(`- rss_over_weight_bytes: ${summary.rss_over_weight_bytes ?? '—'}${summary.rss_over_weight_bytes_at ? ` (${summary.rss_over_weight_bytes_at.model}, ${summary.rss_over_weight_bytes_at.format})` : ''}`);
+  lines.push(`- steering_overhead: ${summary.steering_overhead ?? '—'}${summary.steering_overhead_at ? ` (${summary.steering_overhead_at.model}, ${summary.steering_overhead_at.format})` : ''}`);
+  for (const s of skipped) lines.push(`- skipped ${s.model} ${s.format}: ${s.reason}`);
+  return lines.join('\n');
+}

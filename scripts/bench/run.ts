@@ -1,0 +1,201 @@
+/**
+ * `npm run bench` — Persona Lab's engine against the method researchers use today (PyTorch eager + forward
+ * hooks), on the same weights, threads and token ids. A benchmark that prints figures, not a pass/fail test.
+ *
+ *   npx tsx scripts/bench/run.ts [--models toy,random-llama-1b] [--formats f32,int8,int4] [--provider cpu|cuda|webgpu]
+ *     [--workloads gen,steered-gen,capture,capture-batched,load,scaling] [--threads 2] [--quick] [--no-peer] [--out FILE]
+ *     [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped]
+ *
+ * Models are made by the bench (scripts/bench/models.ts) and cached in .cache/bench/models; compiled graphs in
+ * .cache/bench/graphs. The peer (scripts/bench/peer_torch.py) must reproduce the parity fixtures before it is timed,
+ * and runs at the best of its thread settings (searched per model). Output: a Markdown table on stdout (progress on
+ * stderr) and bench/results/latest.json (one object per cell + summary + machine + settings).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ExecutionProvider, WeightFormat } from '../../src/engine/model/types.js';
+import { WEIGHT_FORMATS } from '../../src/engine/model/types.js';
+import { measureMachine } from './machine.js';
+import { MODEL_NAMES, resolveModel } from './models.js';
+import { checkPeerParity, ensureTorchPython, TorchPeer, type ParityResult, type PeerThreads } from './peer.js';
+import { buildCells, buildSummary, markdown, type ModelRun } from './report.js';
+import { runOurs, runPeer, searchPeerThreads, type PeerProbe } from './sides.js';
+import { makePlan, WORKLOADS, type Workload } from './workloads.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+const CACHE = path.join(ROOT, '.cache', 'bench');
+
+const USAGE = `usage: npx tsx scripts/bench/run.ts [--models ${MODEL_NAMES.join(',')}] [--formats ${WEIGHT_FORMATS.join(',')}]
+  [--provider cpu|cuda|webgpu] [--workloads ${WORKLOADS.join(',')}] [--threads 2] [--quick] [--no-peer] [--out FILE]
+  [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped]`;
+
+function fail(msg: string): never {
+  process.stderr.write(`bench: ${msg}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const ints = (s: string, name: string) => list(s).map((x) => {
+  const n = Number(x);
+  if (!Number.isInteger(n) || n < 1) fail(`--${name}: '${x}' is not a positive integer`);
+  return n;
+});
+
+export function parseBenchArgs(argv: string[]) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv, strict: true, allowPositionals: false,
+      options: {
+        models: { type: 'string', default: 'toy,random-llama-1b' }, formats: { type: 'string', default: 'f32,int8,int4' },
+        provider: { type: 'string', default: 'cpu' }, workloads: { type: 'string', default: WORKLOADS.join(',') },
+        threads: { type: 'string', default: '2' }, quick: { type: 'boolean', default: false }, 'no-peer': { type: 'boolean', default: false },
+        out: { type: 'string', default: path.join('bench', 'results', 'latest.json') }, batches: { type: 'string' }, 'new-tokens': { type: 'string' },
+        reps: { type: 'string' }, 'capture-items': { type: 'string' }, 'peer-threads': { type: 'string' }, 'weight-memory': { type: 'string', default: 'default' },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (values.help) { process.stdout.write(`${USAGE}\n`); process.exit(0); }
+  const models = list(values.models);
+  for (const m of models) if (!MODEL_NAMES.includes(m)) fail(`unknown model '${m}' (known: ${MODEL_NAMES.join(', ')})`);
+  const formats = list(values.formats) as WeightFormat[];
+  for (const f of formats) if (!WEIGHT_FORMATS.includes(f)) fail(`unknown format '${f}' (known: ${WEIGHT_FORMATS.join(', ')})`);
+  const workloads = list(values.workloads) as Workload[];
+  for (const w of workloads) if (!WORKLOADS.includes(w)) fail(`unknown workload '${w}' (known: ${WORKLOADS.join(', ')})`);
+  if (!['cpu', 'cuda', 'webgpu'].includes(values.provider)) fail(`unknown provider '${values.provider}' (cpu, cuda, webgpu)`);
+  if (!['default', 'prepacked', 'mapped'].includes(values['weight-memory'])) fail(`--weight-memory must be default, prepacked or mapped`);
+  const [threads] = ints(values.threads, 'threads');
+  let peerThreads: PeerThreads | undefined;
+  if (values['peer-threads']) {
+    const [intra, blas] = ints(values['peer-threads'], 'peer-threads');
+    if (!blas) fail('--peer-threads takes INTRA,BLAS');
+    peerThreads = { intra, blas };
+  }
+  const plan = makePlan({
+    quick: values.quick, workloads,
+    batches: values.batches ? ints(values.batches, 'batches') : undefined,
+    newTokens: values['new-tokens'] ? ints(values['new-tokens'], 'new-tokens')[0] : undefined,
+    reps: values.reps ? ints(values.reps, 'reps')[0] : undefined,
+    captureItems: values['capture-items'] ? ints(values['capture-items'], 'capture-items')[0] : undefined,
+  });
+  return {
+    models, formats, workloads, plan, threads, peerThreads, quick: values.quick, noPeer: values['no-peer'],
+    provider: values.provider as ExecutionProvider, out: path.resolve(ROOT, values.out), weightMemory: values['weight-memory'] === 'default' ? undefined : values['weight-memory'] as 'prepacked' | 'mapped',
+  };
+}
+
+async function main() {
+  const args = parseBenchArgs(process.argv.slice(2));
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const started = new Date();
+  const loadStart = os.loadavg().map((x) => +x.toFixed(2));
+  const { plan } = args;
+
+  // ---- the peer: found or installed, then checked against the parity fixtures before anything is timed
+  let python: string | undefined;
+  let peerSkipped: string | undefined = args.noPeer ? '--no-peer' : undefined;
+  let parity: ParityResult[] = [];
+  let torchMachine: { copy_gb_s: number; read_gb_s: number; gemm_gflop_s: number } | undefined;
+  let torchVersion: string | undefined;
+  if (!peerSkipped && args.provider !== 'cpu') peerSkipped = `the PyTorch peer runs on CPU only here; comparing a ${args.provider} run with it would mislead (scripts/gpu-check.sh runs a CUDA peer where transformers+torch are installed)`;
+  if (!peerSkipped) {
+    try {
+      python = ensureTorchPython(log);
+      const p = TorchPeer.start(python, { intra: 1, blas: 1 });
+      try {
+        torchVersion = (await p.request<{ torch: string }>({ cmd: 'hello' })).torch;
+        parity = await checkPeerParity(p, ROOT);
+      } finally {
+        await p.close();
+      }
+      for (const x of parity) log(`peer parity ${x.fixture}: max abs err ${x.max_abs_err.toExponential(2)}${x.ok ? '' : ' FAILED'}`);
+      const bad = parity.filter((x) => !x.ok);
+      if (bad.length) peerSkipped = `the peer failed parity (${bad.map((b) => `${b.fixture}: ${b.max_abs_err.toExponential(2)}${b.greedy_tokens_equal ? '' : ', greedy tokens differ'}`).join('; ')}); refusing to time it`;
+    } catch (e) {
+      peerSkipped = (e as Error).message;
+    }
+  }
+  if (peerSkipped) log(`peer skipped: ${peerSkipped}`);
+
+  // ---- models and runs
+  const runs: ModelRun[] = [];
+  const skipped: { model: string; format: string; reason: string }[] = [];
+  const peerSearch: Record<string, { best: PeerThreads; probes: PeerProbe[] }> = {};
+  for (const name of args.models) {
+    const model = resolveModel(name, ROOT, CACHE, log);
+    log(`== ${name}: ${(model.params / 1e6).toFixed(1)} M params, ${(model.fileBytes / 1e6).toFixed(0)} MB ${model.dtype} on disk`);
+    const run: ModelRun = { model, ours: new Map() };
+    if (python && !peerSkipped) {
+      let threads = args.peerThreads;
+      if (!threads) {
+        log('  peer thread search…');
+        const s = await searchPeerThreads(python, model, plan, args.threads, log);
+        peerSearch[name] = s;
+        threads = s.best;
+      }
+      if (!torchMachine) {
+        const p = TorchPeer.start(python, threads);
+        try { torchMachine = await p.request({ cmd: 'machine' }); } finally { await p.close(); }
+      }
+      log(`  peer (torch ${torchVersion}, intra-op ${threads.intra}, BLAS ${threads.blas})…`);
+      run.peer = await runPeer(python, model, plan, threads, log);
+    } else run.peerSkipped = peerSkipped;
+    for (const format of args.formats) {
+      log(`  ours ${format}…`);
+      const res = await runOurs(model, plan, { threads: args.threads, provider: args.provider, format, cacheDir: path.join(CACHE, 'graphs'), weightMemory: args.weightMemory, log });
+      if (res.skipped) { skipped.push({ model: name, format, reason: res.skipped }); log(`    skipped: ${res.skipped}`); }
+      run.ours.set(format, res);
+    }
+    runs.push(run);
+  }
+
+  const machine = await measureMachine(args.threads, torchMachine);
+  machine.loadavgStart = loadStart;
+  const cells = buildCells(runs, plan);
+  const summary = buildSummary(runs, plan, machine.bandwidthGBs.used, machine.gemmGflops.used);
+  const loadEnd = os.loadavg().map((x) => +x.toFixed(2));
+  const result = {
+    bench: 'persona-lab npm run bench', version: 1, started: started.toISOString(), finished: new Date().toISOString(),
+    machine: { ...machine, loadavgEnd: loadEnd, note: 'figures depend on machine load: compare only rows from the same run' },
+    settings: { threads: args.threads, provider: args.provider, formats: args.formats, workloads: args.workloads, quick: args.quick, weightMemory: args.weightMemory ?? 'default (the worker\'s: follows the checkpoint dtype)', plan },
+    peer: peerSkipped
+      ? { skipped: peerSkipped, parity }
+      : {
+          kind: 'pytorch-eager (scripts/bench/peer_torch.py: HF-faithful Llama-family forward, KV cache, upstream ActivationSteerer hook, upstream get_hidden_p_and_r capture)',
+          torch: torchVersion, python, format: 'f32', parity,
+          threads: Object.fromEntries(runs.map((r) => [r.model.name, r.peer?.settings])), thread_search: peerSearch,
+        },
+    models: runs.map((r) => ({ name: r.model.name, dir: path.relative(ROOT, r.model.dir), params: r.model.params, file_bytes: r.model.fileBytes, dtype: r.model.dtype, layers: r.model.layers, hidden: r.model.hidden, vocab: r.model.vocab })),
+    ours: Object.fromEntries(runs.flatMap((r) => [...r.ours].map(([f, s]) => [`${r.model.name}/${f}`, s.skipped ? { skipped: s.skipped } : s.settings]))),
+    cells,
+    bandwidth_fraction_b1: summary.bandwidth_fraction_b1,
+    rss_over_weight_bytes: summary.rss_over_weight_bytes,
+    rss_over_weight_bytes_at: summary.rss_over_weight_bytes_at,
+    steering_overhead: summary.steering_overhead,
+    steering_overhead_at: summary.steering_overhead_at,
+    skipped,
+    detail: summary.detail,
+  };
+  mkdirSync(path.dirname(args.out), { recursive: true });
+  writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');
+  const header = [
+    `## npm run bench — ${started.toISOString()} — ${machine.cpus}× ${machine.cpuModel}, ${args.threads} threads, provider ${args.provider}, load avg ${loadStart[0]} → ${loadEnd[0]}`,
+    `bandwidth ${machine.bandwidthGBs.used} GB/s, GEMM peak ${machine.gemmGflops.used} GFLOP/s; peer: ${peerSkipped ? `skipped (${peerSkipped})` : `PyTorch ${torchVersion} eager f32, ${runs.map((r) => `${r.model.name}: intra-op ${r.peer?.settings.intraOpThreads}, BLAS ${r.peer?.settings.blasThreads}`).join('; ')}`}`,
+    `median of ${plan.reps}; generation: prompt ${plan.promptTokens} tokens, ${plan.newTokens} new tokens (EOS disabled), steering at the middle layer, response positions; ratio = ours / peer`,
+  ];
+  process.stdout.write(markdown(cells, summary, skipped, header) + '\n');
+  log(`wrote ${path.relative(ROOT, args.out)}`);
+}
+
+const isMain = process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname);
+if (isMain) {
+  main().catch((e) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,246 @@
+/**
+ * The two sides of every cell: ours (the real inference worker through InferenceClient, as the CLI and the
+ * editor use it) and the PyTorch peer. Both run the same Plan on the same token ids and report the same keys:
+ * `${workload}|${batch}|${promptTokens}` → median seconds and tokens/s.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { InferenceClient, WorkerError } from '../../src/engine/client.js';
+import type { ExecutionProvider, WeightFormat } from '../../src/engine/model/types.js';
+import type { GenerateRow, LoadModelParams } from '../../src/engine/protocol.js';
+import type { BenchModel } from './models.js';
+import { TorchPeer, type PeerThreads } from './peer.js';
+import { makeCaptureItems, makePrompts, median, steerVector, type Plan } from './workloads.js';
+
+export interface Measure { s: number; tokS: number; tokens: number; timesS: number[] }
+export interface SideResult {
+  skipped?: string;
+  settings: Record<string, unknown>;
+  loadMs?: number;
+  rssAfterLoadBytes?: number;
+  /** Peak resident memory of the process over load and every workload it ran. */
+  peakRssBytes?: number;
+  /** Peak right after the warm load (before any workload). */
+  peakRssAfterLoadBytes?: number;
+  /** Bytes the weights occupy in memory in the side's format (ours: ModelInfo.residentWeightBytes; peer: float32 tensors). */
+  residentWeightBytes?: number;
+  /** KV cache bytes per token per row. */
+  kvBytesPerToken?: number;
+  cells: Map<string, Measure>;
+}
+
+export const key = (workload: string, batch: number, prompt: number) => `${workload}|${batch}|${prompt}`;
+
+function measure(timesS: number[], tokens: number): Measure {
+  const s = median(timesS);
+  return { s, tokS: tokens / s, tokens, timesS: timesS.map((t) => +t.toFixed(4)) };
+}
+
+/** VmHWM (peak RSS) of a process, from /proc (Linux). */
+export function peakRss(pid: number): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const has = (plan: Plan, w: string) => plan.workloads.includes(w as Plan['workloads'][number]);
+const promptFor = (plan: Plan, m: BenchModel) => Math.min(plan.promptTokens, m.maxPositions - plan.newTokens - 1);
+export const scalePromptsFor = (plan: Plan, m: BenchModel) => plan.scalePrompts.filter((p) => p + 2 <= m.maxPositions);
+
+// ------------------------------------------------------------------ ours
+export interface OursOptions { threads: number; provider: ExecutionProvider; format: WeightFormat; cacheDir: string; weightMemory?: 'mapped' | 'prepacked'; log: (m: string) => void }
+
+export async function runOurs(m: BenchModel, plan: Plan, o: OursOptions): Promise<SideResult> {
+  const params: LoadModelParams = {
+    path: m.dir, executionProvider: o.provider, threads: o.threads, cacheDir: o.cacheDir, ...(o.weightMemory ? { weightMemory: o.weightMemory } : {}),
+    ...(o.format === 'f32' ? {} : { weightFormat: o.format }),
+  };
+  const settings: Record<string, unknown> = { threads: o.threads, provider: o.provider, weightMemoryRequested: o.weightMemory ?? 'default', weightFormat: o.format };
+  const cells = new Map<string, Measure>();
+  // 1. A throwaway worker fills the compile cache (and tells whether the format is served at all).
+  const warm = await InferenceClient.start({ threads: o.threads });
+  try {
+    const info = await warm.loadModel(params);
+    const served = info.weightFormat ?? 'f32';
+    if (served !== o.format) return { skipped: `the worker loaded the model but serves weightFormat '${served}', not '${o.format}' (not implemented yet)`, settings, cells };
+    settings.variant = info.variant;
+    settings.compiler = info.compiler;
+    settings.threadsUsed = info.threads;
+    settings.compileMsCold = Math.round(info.compileMs);
+    settings.weightMemory = info.weightMemory;
+  } catch (e) {
+    if (e instanceof WorkerError) return { skipped: `the worker refused weightFormat '${o.format}': ${e.message.split('\n')[0]}`, settings, cells };
+    throw e;
+  } finally {
+    await warm.dispose();
+  }
+  // 2. A fresh worker: warm-cache load time and memory as a user's process would see them.
+  const client = await InferenceClient.start({ threads: o.threads });
+  try {
+    const t0 = performance.now();
+    const info = await client.loadModel(params);
+    const loadMs = performance.now() - t0;
+    const res: SideResult = { settings: { ...settings, cacheHit: info.cacheHit }, cells, loadMs, rssAfterLoadBytes: info.rssBytes, peakRssAfterLoadBytes: peakRss(client.pid),
+      residentWeightBytes: info.residentWeightBytes, kvBytesPerToken: info.kvBytesPerToken };
+    const { modelId } = info;
+    const L = info.config.numLayers;
+    const steer = { vector: { values: steerVector(info.config.hiddenSize) }, layer: Math.floor(L / 2), coef: plan.steerCoef, positions: 'response' as const, scaling: { mode: 'raw' as const } };
+    const gen = async (prompts: number[][], n: number, steered: boolean) => {
+      const rows: GenerateRow[] = prompts.map((ids) => ({ prompt: { ids }, steer: steered ? [steer] : undefined }));
+      const t = performance.now();
+      const r = await client.generate({ modelId, rows, batchSize: prompts.length, sampling: { temperature: 0, maxNewTokens: n, minNewTokens: n } });
+      const s = (performance.now() - t) / 1000;
+      const got = r.rows.reduce((a, x) => a + x.tokenIds.length, 0);
+      if (got !== prompts.length * n) throw new Error(`ours generated ${got} tokens, expected ${prompts.length * n} (EOS not disabled?)`);
+      return s;
+    };
+    const timeGen = async (workload: string, prompts: number[][], n: number, steered: boolean, warmTokens: number, promptLen: number) => {
+      await gen(prompts, warmTokens, steered);
+      const ts: number[] = [];
+      for (let r = 0; r < plan.reps; r++) ts.push(await gen(prompts, n, steered));
+      const mm = measure(ts, prompts.length * n);
+      cells.set(key(workload, prompts.length, promptLen), mm);
+      o.log(`    ours ${o.format} ${workload} b${prompts.length} p${promptLen}: ${mm.tokS.toFixed(1)} tok/s`);
+    };
+    const P = promptFor(plan, m);
+    for (const w of ['gen', 'steered-gen'] as const) {
+      if (!has(plan, w)) continue;
+      for (const b of plan.batches) await timeGen(w, makePrompts(b, P, m.vocab), plan.newTokens, w === 'steered-gen', plan.warmupTokens, P);
+    }
+    if (has(plan, 'gen')) {
+      // prefill-only time at batch 1 (one new token), to turn batch-1 generation into decode-only speed
+      const pr = makePrompts(1, P, m.vocab);
+      await gen(pr, 1, false);
+      const ts: number[] = [];
+      for (let r = 0; r < plan.reps; r++) ts.push(await gen(pr, 1, false));
+      cells.set(key('prefill', 1, P), measure(ts, P));
+    }
+    if (has(plan, 'capture') || has(plan, 'capture-batched')) {
+      const items = makeCaptureItems(plan.captureItems, m.vocab, m.maxPositions);
+      const tokens = items.reduce((a, i) => a + i.prompt.length + i.response.length, 0);
+      const req = { modelId, items: items.map((i) => ({ prompt: { ids: i.prompt }, response: { ids: i.response } })), reductions: ['prompt_avg', 'response_avg', 'prompt_last'] as ('prompt_avg' | 'response_avg' | 'prompt_last')[] };
+      await client.capture({ ...req, items: req.items.slice(0, Math.min(16, items.length)) });
+      const ts: number[] = [];
+      for (let r = 0; r < plan.reps; r++) {
+        const t = performance.now();
+        await client.capture(req);
+        ts.push((performance.now() - t) / 1000);
+      }
+      const mm = measure(ts, tokens);
+      // ours batches internally: the same measurement stands against both peer variants
+      cells.set(key('capture', 1, 0), mm);
+      cells.set(key('capture-batched', 1, 0), mm);
+      o.log(`    ours ${o.format} capture ${items.length} pairs: ${mm.tokS.toFixed(1)} tok/s`);
+    }
+    if (has(plan, 'scaling')) {
+      for (const b of plan.scaleBatches) await timeGen('scale-batch', makePrompts(b, P, m.vocab), plan.scaleNewTokens, false, Math.min(4, plan.scaleNewTokens), P);
+      for (const p of scalePromptsFor(plan, m)) {
+        const pr = makePrompts(1, p, m.vocab);
+        await gen(pr, 1, false);
+        const ts: number[] = [];
+        for (let r = 0; r < plan.reps; r++) ts.push(await gen(pr, 1, false));
+        const mm = measure(ts, p);
+        cells.set(key('scale-prompt', 1, p), mm);
+        o.log(`    ours ${o.format} prefill p${p}: ${mm.tokS.toFixed(1)} tok/s`);
+      }
+    }
+    res.peakRssBytes = peakRss(client.pid);
+    return res;
+  } finally {
+    await client.dispose();
+  }
+}
+
+// ------------------------------------------------------------------ peer
+export interface PeerProbe { threads: PeerThreads; s: number; detail: Record<string, number> }
+
+/** A short probe for the thread search: batch-1 and batch-16 generation and a batched capture. */
+async function probe(peer: TorchPeer, m: BenchModel, plan: Plan): Promise<Record<string, number>> {
+  const P = promptFor(plan, m);
+  const n = Math.min(8, plan.newTokens);
+  const b1 = await peer.request<{ times_s: number[] }>({ cmd: 'gen', prompts: makePrompts(1, P, m.vocab), new_tokens: n, warmup: 1, warmup_tokens: 2, reps: 1 });
+  const bMax = Math.min(16, Math.max(...plan.batches));
+  const b16 = await peer.request<{ times_s: number[] }>({ cmd: 'gen', prompts: makePrompts(bMax, P, m.vocab), new_tokens: n, warmup: 1, warmup_tokens: 2, reps: 1 });
+  const items = makeCaptureItems(8, m.vocab, m.maxPositions);
+  const cap = await peer.request<{ times_s: number[] }>({ cmd: 'capture', items, batch: 8, warmup: 0, reps: 1 });
+  return { gen_b1_s: b1.times_s[0], [`gen_b${bMax}_s`]: b16.times_s[0], capture8_s: cap.times_s[0] };
+}
+
+/** Every (intra-op, BLAS) thread pair up to `threads`: the one with the lowest geometric-mean probe time wins. */
+export function threadCandidates(threads: number): PeerThreads[] {
+  const vals = [...new Set([1, threads])];
+  return vals.flatMap((intra) => vals.map((blas) => ({ intra, blas })));
+}
+
+export async function searchPeerThreads(python: string, m: BenchModel, plan: Plan, threads: number, log: (m: string) => void): Promise<{ best: PeerThreads; probes: PeerProbe[] }> {
+  const probes: PeerProbe[] = [];
+  for (const t of threadCandidates(threads)) {
+    const peer = TorchPeer.start(python, t);
+    try {
+      await peer.request({ cmd: 'load', path: m.dir });
+      const detail = await probe(peer, m, plan);
+      const s = Math.exp(Object.values(detail).reduce((a, x) => a + Math.log(x), 0) / Object.values(detail).length);
+      probes.push({ threads: t, s: +s.toFixed(4), detail });
+      log(`    peer threads intra=${t.intra} blas=${t.blas}: probe ${s.toFixed(3)} s (geo-mean)`);
+    } finally {
+      await peer.close();
+    }
+  }
+  const best = probes.reduce((a, b) => (b.s < a.s ? b : a)).threads;
+  return { best, probes };
+}
+
+export async function runPeer(python: string, m: BenchModel, plan: Plan, threads: PeerThreads, log: (m: string) => void): Promise<SideResult> {
+  const cells = new Map<string, Measure>();
+  const peer = TorchPeer.start(python, threads);
+  try {
+    const hello = await peer.request<{ torch: string; intra_op_threads: number }>({ cmd: 'hello' });
+    const ld = await peer.request<{ load_s: number; peak_rss: number; weight_bytes: number }>({ cmd: 'load', path: m.dir });
+    const res: SideResult = {
+      settings: { kind: 'pytorch-eager', torch: hello.torch, intraOpThreads: threads.intra, blasThreads: threads.blas, format: 'f32', weightBytes: ld.weight_bytes },
+      cells, loadMs: ld.load_s * 1000, peakRssAfterLoadBytes: ld.peak_rss, residentWeightBytes: ld.weight_bytes, kvBytesPerToken: m.kvBytesPerPosition,
+    };
+    const P = promptFor(plan, m);
+    const L = m.layers;
+    const steer = { vector: steerVector(m.hidden), layer: Math.floor(L / 2), coef: plan.steerCoef, positions: 'response' };
+    const gen = async (workload: string, prompts: number[][], n: number, steered: boolean, warmTokens: number, promptLen: number) => {
+      const r = await peer.request<{ times_s: number[]; tokens: number }>({ cmd: 'gen', prompts, new_tokens: n, steer: steered ? steer : null, warmup: 1, warmup_tokens: warmTokens, reps: plan.reps });
+      const mm = measure(r.times_s, r.tokens);
+      cells.set(key(workload, prompts.length, promptLen), mm);
+      log(`    peer ${workload} b${prompts.length} p${promptLen}: ${mm.tokS.toFixed(1)} tok/s`);
+    };
+    for (const w of ['gen', 'steered-gen'] as const) {
+      if (!has(plan, w)) continue;
+      for (const b of plan.batches) await gen(w, makePrompts(b, P, m.vocab), plan.newTokens, w === 'steered-gen', plan.warmupTokens, P);
+    }
+    if (has(plan, 'gen')) {
+      const r = await peer.request<{ times_s: number[] }>({ cmd: 'gen', prompts: makePrompts(1, P, m.vocab), new_tokens: 1, warmup: 1, reps: plan.reps });
+      cells.set(key('prefill', 1, P), measure(r.times_s, P));
+    }
+    const items = makeCaptureItems(plan.captureItems, m.vocab, m.maxPositions);
+    for (const [w, batch] of [['capture', 0], ['capture-batched', plan.peerCaptureBatch]] as const) {
+      if (!has(plan, w)) continue;
+      const r = await peer.request<{ times_s: number[]; tokens: number }>({ cmd: 'capture', items, batch, warmup: 0, reps: plan.reps });
+      const mm = measure(r.times_s, r.tokens);
+      cells.set(key(w, 1, 0), mm);
+      log(`    peer ${w}${batch ? ` (batch ${batch})` : ' (one sequence per forward)'}: ${mm.tokS.toFixed(1)} tok/s`);
+    }
+    if (has(plan, 'scaling')) {
+      for (const b of plan.scaleBatches) await gen('scale-batch', makePrompts(b, P, m.vocab), plan.scaleNewTokens, false, Math.min(4, plan.scaleNewTokens), P);
+      for (const p of scalePromptsFor(plan, m)) {
+        const r = await peer.request<{ times_s: number[] }>({ cmd: 'gen', prompts: makePrompts(1, p, m.vocab), new_tokens: 1, warmup: 1, reps: plan.reps });
+        cells.set(key('scale-prompt', 1, p), measure(r.times_s, p));
+        log(`    peer prefill p${p}: ${(p / median(r.times_s)).toFixed(1)} tok/s`);
+      }
+    }
+    res.peakRssBytes = (await peer.request<{ peak_rss: number }>({ cmd: 'rss' })).peak_rss;
+    return res;
+  } finally {
+    await peer.close();
+  }
+}
+
+export const relToRoot = (root: string, p: string) => path.relative(root, p) || '.';

@@ -1,0 +1,83 @@
+/**
+ * What the bench runs, defined once for both sides (ours and the peer get the same token ids, the same
+ * steering, the same batch sizes): prompts, capture items, the steering vector and the plan.
+ */
+export const WORKLOADS = ['gen', 'steered-gen', 'capture', 'capture-batched', 'load', 'scaling'] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+export interface Plan {
+  workloads: Workload[];
+  batches: number[];
+  /** Doubling batches for the scaling rows. */
+  scaleBatches: number[];
+  /** Prompt lengths for the scaling rows (capped below the model's max positions). */
+  scalePrompts: number[];
+  promptTokens: number;
+  newTokens: number;
+  scaleNewTokens: number;
+  /** Warm-up run length (tokens) before the timed repetitions of a generation cell. */
+  warmupTokens: number;
+  captureItems: number;
+  /** Batch size of the batched peer capture (PP's --hidden_batch_size is 8). */
+  peerCaptureBatch: number;
+  reps: number;
+  steerCoef: number;
+}
+
+export function makePlan(o: { quick: boolean; workloads: Workload[]; batches?: number[]; newTokens?: number; reps?: number; captureItems?: number }): Plan {
+  const batches = o.batches ?? (o.quick ? [1, 4] : [1, 16, 64]);
+  const maxB = Math.max(...batches);
+  const scaleBatches: number[] = [];
+  for (let b = 1; b <= maxB; b *= 2) scaleBatches.push(b);
+  const newTokens = o.newTokens ?? (o.quick ? 8 : 64);
+  return {
+    workloads: o.workloads,
+    batches,
+    scaleBatches,
+    scalePrompts: o.quick ? [64, 128] : [64, 128, 256, 512, 1024, 2048],
+    promptTokens: 32,
+    newTokens,
+    scaleNewTokens: o.quick ? 4 : 16,
+    warmupTokens: Math.min(newTokens, 16),
+    captureItems: o.captureItems ?? (o.quick ? 16 : 200),
+    peerCaptureBatch: 8,
+    reps: o.reps ?? 3,
+    steerCoef: 4,
+  };
+}
+
+/** Deterministic token ids in [3, vocab): no BOS/EOS/pad ids (0–2), different per row. */
+export function promptIds(row: number, length: number, vocab: number, salt = 0): number[] {
+  return Array.from({ length }, (_, j) => 3 + ((row * 7919 + j * 104729 + salt * 15485863 + ((row * j) % 97)) % (vocab - 3)));
+}
+
+export function makePrompts(batch: number, length: number, vocab: number): number[][] {
+  return Array.from({ length: batch }, (_, i) => promptIds(i, length, vocab));
+}
+
+export interface CaptureIds { prompt: number[]; response: number[] }
+
+/** 200 prompt+response pairs of varied lengths (prompt 24–56, response 16–80 tokens), like extraction's rows. */
+export function makeCaptureItems(n: number, vocab: number, maxPositions: number): CaptureIds[] {
+  return Array.from({ length: n }, (_, i) => {
+    const p = Math.min(24 + ((i * 13) % 33), Math.floor(maxPositions / 2));
+    const r = Math.min(16 + ((i * 29) % 65), Math.floor(maxPositions / 2) - 1);
+    return { prompt: promptIds(i, p, vocab, 1), response: promptIds(i, r, vocab, 2) };
+  });
+}
+
+/** A fixed unit direction (cosine pattern) for steering. */
+export function steerVector(hidden: number): number[] {
+  const v = Array.from({ length: hidden }, (_, i) => Math.cos(0.37 * i + 0.5));
+  const n = Math.hypot(...v);
+  return v.map((x) => x / n);
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Nominal bytes per parameter of each weight format (int8/int4: one float32 scale per 32-weight block assumed). */
+export const FORMAT_BYTES_PER_PARAM: Record<string, number> = { f32: 4, f16: 2, bf16: 2, int8: 1 + 4 / 32, int4: 0.5 + 4 / 32 };
