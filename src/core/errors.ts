@@ -17,6 +17,7 @@ export type PipelineErrorReason =
   | 'judge-no-logprobs'
   | 'judge-bad-request'
   | 'judge-auth'
+  | 'judge-not-configured'
   // pipeline
   | 'not-extractable'
   | 'vector-missing'

@@ -53,7 +53,22 @@ export function reasonOf(e: unknown): string | undefined {
   return typeof r === 'string' ? r : undefined;
 }
 
-/** An AbortSignal's abort (DOMException 'AbortError', or the signal's reason when it is an Error named so). */
+/** An AbortSignal's default abort reason (a DOMException named 'AbortError'; it has no class of its own to test). */
 export function isAbortError(e: unknown): boolean {
   return e instanceof Error && e.name === 'AbortError';
+}
+
+/** The user stopped the work (Cancel in the editor, Ctrl-C in the CLI). Use it as an AbortController's abort reason. */
+export class CancelledError extends ReasonError<'cancelled'> {
+  override readonly name = 'CancelledError';
+  constructor(message = 'cancelled') { super('cancelled', message); }
+}
+
+/**
+ * A cancellation, not a failure: every error whose reason is 'cancelled' (CancelledError, WorkerError
+ * 'cancelled', the server's 499) and an AbortSignal's AbortError. The CLI exits 130 on it; the editor shows
+ * it as information.
+ */
+export function isCancellation(e: unknown): boolean {
+  return reasonOf(e) === 'cancelled' || isAbortError(e);
 }

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_SECTION, readSettings } from './config.js';
+import { reportError } from './errors.js';
 import { extractVector, type ExtractArgs, type ExtractServices } from './extractCommand.js';
 import { runCheckpointSweep, type SweepArgs } from './sweepCommand.js';
 import { openSweepDashboard } from './sweepDashboard.js';
@@ -132,10 +133,9 @@ export function registerCommands(services: CommandServices): vscode.Disposable[]
       try {
         return await (handler as Handler)(services, ...args);
       } catch (err) {
-        // One place that turns a failed command into a log line and a visible message.
-        const message = err instanceof Error ? err.message : String(err);
-        services.log.error(`${id} failed: ${message}`);
-        void vscode.window.showErrorMessage(`Persona Lab: ${message}`);
+        // One place that turns a failed command into a log line and a visible message (./errors.ts):
+        // a cancellation as information, a failure with the action that fixes it.
+        reportError(services.log, id, err);
         return undefined;
       }
     }));

@@ -8,6 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { PipelineError } from '../core/errors.js';
 import { createJudge, type JudgeSpec } from '../core/judge/factory.js';
 import { identifyModel } from '../core/models.js';
 import { runExtraction } from '../core/pipeline.js';
@@ -72,7 +73,7 @@ function judgeSpec(toy: boolean): JudgeSpec {
   if (toy) return { kind: 'rubric' };
   const { baseUrl, model } = readSettings().judge;
   if (!baseUrl || !model) {
-    throw new Error('this model needs an LLM judge: set personaLab.judge.baseUrl and personaLab.judge.model (an OpenAI-compatible endpoint with logprobs) and OPENAI_API_KEY in the environment');
+    throw new PipelineError('judge-not-configured', 'this model needs an LLM judge: set personaLab.judge.baseUrl and personaLab.judge.model (an OpenAI-compatible endpoint with logprobs) and OPENAI_API_KEY in the environment');
   }
   return { kind: 'openai', baseURL: baseUrl, model, apiKey: process.env.OPENAI_API_KEY };
 }

@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import type { Progress } from '../core/backend.js';
 import { InferenceClient } from '../engine/client.js';
+import { CancelledError } from '../engine/errors.js';
 import { readSettings } from './config.js';
 
 export interface JobContext {
@@ -36,7 +37,8 @@ export class JobRunner implements vscode.Disposable {
   run<T>(title: string, job: (ctx: JobContext) => Promise<T>): Thenable<T> {
     return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (report, token) => {
       const abort = new AbortController();
-      const sub = token.onCancellationRequested(() => { this.log.info(`${title}: cancelled`); abort.abort(new Error('cancelled')); });
+      // The abort reason is what the job rejects with once cancelled, whatever step it was in (./errors.ts shows it as information).
+      const sub = token.onCancellationRequested(() => abort.abort(new CancelledError(`${title}: cancelled`)));
       let last = '';
       try {
         const client = await this.client();
@@ -50,6 +52,8 @@ export class JobRunner implements vscode.Disposable {
             report.report({ message: line });
           },
         });
+      } catch (e) {
+        throw abort.signal.aborted ? abort.signal.reason : e;
       } finally { sub.dispose(); }
     });
   }
