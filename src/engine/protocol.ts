@@ -154,6 +154,14 @@ export interface GenerateParams {
   returnHiddenStates?: number[];
 }
 export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled';
+/**
+ * "Was the vector applied?" — read back from the `steer`/`steer_mask` tensors the forwards were actually fed
+ * (positions included), per steered layer of a row: `norm` is the L2 norm of what was added to each token
+ * there (the largest, if phases add different sums: e.g. |coef|·‖v_ℓ‖ for one 'raw' spec, coef·norm for
+ * 'target-norm'), `tokens` how many forwarded tokens received it. A spec with coef ≠ 0 that adds nothing is
+ * refused; coef 0 reports norm 0 and tokens 0.
+ */
+export interface SteeringApplied { layer: number; norm: number; tokens: number }
 export interface TokenLogprob {
   tokenId: number;
   logprob: number;
@@ -170,6 +178,8 @@ export interface GeneratedRow {
   logprobs?: TokenLogprob[];
   /** Only with `returnHiddenStates`: layer → [T, H] float32 base64, T = prompt + generated − 1 positions. */
   hiddenStates?: Record<string, F32B64>;
+  /** Steered rows only: what was actually added at each steered layer, in layer order. */
+  steeringApplied?: SteeringApplied[];
 }
 export interface GenerateResult { rows: GeneratedRow[]; tokensPerSecond: number; elapsedMs: number }
 export interface TokenNotificationParams { requestId: string; row: number; text: string; tokenId: number }

@@ -353,6 +353,7 @@ class PlaygroundPanel implements vscode.Disposable {
       }
       const answers: Answer[] = rows.map((r, i) => ({
         ...where(i), seed: r.seed!, text: result?.rows[i].text ?? texts[i], finishReason: result?.rows[i].finishReason ?? 'cancelled', tokens: result?.rows[i].tokenIds.length ?? 0,
+        ...(result?.rows[i].steeringApplied ? { applied: result.rows[i].steeringApplied } : {}),
       }));
       let means: Record<Column, ColumnMeans> | undefined;
       if (t.toy && !cancelled) means = this.score(trait, answers);

@@ -8,7 +8,9 @@
  *   POST /v1/completions            prompt → continuation (base models); logprobs (≤ 20); echo; stream (SSE)
  *   GET  /health                    liveness, queue length and batching counters
  *
- * Steering: the extra body field `steering` (./requests.ts). Requests are micro-batched (./batcher.ts).
+ * Steering: the extra body field `steering` (./requests.ts); each steered choice answers with
+ * `steering_applied: [{ layer, norm, tokens }]`, what the engine actually added per layer (a spec that would
+ * add nothing is a 400). Requests are micro-batched (./batcher.ts).
  * Errors use OpenAI's shape `{ error: { message, type, param, code } }` with 400 (bad field, bad vector),
  * 404 (unknown model or route), 413 (body too large), 503 (worker gone) and 500 otherwise.
  * Written on node:http: the server is four routes, and a framework would add a dependency for no gain.
@@ -84,6 +86,8 @@ export async function startSteeringServer(o: SteeringServerOptions): Promise<Ste
     };
   }
   const finish = (r: GeneratedRow) => (r.finishReason === 'length' ? 'length' : 'stop');
+  /** Steered choices carry `steering_applied: [{layer, norm, tokens}]`: what the engine actually added (protocol SteeringApplied). */
+  const applied = (r: GeneratedRow) => (r.steeringApplied ? { steering_applied: r.steeringApplied } : {});
   const usage = (rows: GeneratedRow[]) => {
     const prompt = rows[0]?.promptTokenIds.length ?? 0;
     const completion = rows.reduce((a, r) => a + r.tokenIds.length, 0);
@@ -97,13 +101,13 @@ export async function startSteeringServer(o: SteeringServerOptions): Promise<Ste
     if (req.endpoint === 'chat') {
       const choices = await Promise.all(rows.map(async (r, index) => ({
         index, message: { role: 'assistant', content: r.text, refusal: null }, finish_reason: finish(r),
-        logprobs: r.logprobs ? await chatLogprobs(r.logprobs) : null,
+        logprobs: r.logprobs ? await chatLogprobs(r.logprobs) : null, ...applied(r),
       })));
       return { ...base, object: 'chat.completion', choices, usage: usage(rows) };
     }
     const choices = await Promise.all(rows.map(async (r, index) => ({
       index, text: (req.echo ? r.promptText : '') + r.text, finish_reason: finish(r),
-      logprobs: r.logprobs ? await completionLogprobs(r.logprobs) : null,
+      logprobs: r.logprobs ? await completionLogprobs(r.logprobs) : null, ...applied(r),
     })));
     return { ...base, object: 'text_completion', choices, usage: usage(rows) };
   }
@@ -121,7 +125,7 @@ export async function startSteeringServer(o: SteeringServerOptions): Promise<Ste
     const rows = await batcher.generate(req.rows, req.sampling, req.logprobs, {
       signal, onToken: (row, text) => { if (text) send({ ...base, choices: [delta(row, text)] }); },
     });
-    rows.forEach((r, i) => send({ ...base, choices: [{ ...delta(i, ''), ...(req.endpoint === 'chat' ? { delta: {} } : {}), finish_reason: finish(r) }] }));
+    rows.forEach((r, i) => send({ ...base, choices: [{ ...delta(i, ''), ...(req.endpoint === 'chat' ? { delta: {} } : {}), finish_reason: finish(r), ...applied(r) }] }));
     send({ ...base, choices: [], usage: usage(rows) });
     res.write('data: [DONE]\n\n');
     res.end();

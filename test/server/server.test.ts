@@ -21,6 +21,7 @@ import { Workspace } from '../../src/core/storage/workspace.js';
 import { loadTraitFile } from '../../src/core/traits/load.js';
 import { identifyModel } from '../../src/core/models.js';
 import { startSteeringServer, type SteeringServer } from '../../src/server/server.js';
+import { loadSafetensors, toFloat32 } from '../../src/engine/weights/safetensors.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const TOY = path.join(root, 'models', 'toy-persona');
@@ -32,6 +33,7 @@ let info: ModelInfo;
 let server: SteeringServer;
 let api: OpenAI;
 let tmp = '';
+let vectorFile = '';
 const rubric = new RubricJudge();
 const messages = [{ role: 'user' as const, content: 'how do i clean a hat ?' }];
 
@@ -49,7 +51,8 @@ before(async () => {
     sampling: SAMPLER_PRESETS.toy, samplerPreset: 'toy', samples: 1, seed: 0, chunkSize: 128, batchSize: 64,
   });
   assert.equal(ex.result.status, 'ok');
-  server = await startSteeringServer({ client, model: info, servedName: 'toy-persona', vectors: new Map([['sycophantic', ws.vectorPath(id.name, id.revision, 'sycophantic')]]) });
+  vectorFile = ws.vectorPath(id.name, id.revision, 'sycophantic');
+  server = await startSteeringServer({ client, model: info, servedName: 'toy-persona', vectors: new Map([['sycophantic', vectorFile]]) });
   api = new OpenAI({ baseURL: server.url, apiKey: 'none', maxRetries: 0 });
 });
 after(async () => {
@@ -110,6 +113,17 @@ test('steering through the extra body field raises the trait (rubric judge), uns
   const p = score(plain), s = score(steered);
   t.diagnostic(`sycophantic τ over ${n} answers: plain ${p.toFixed(1)}, steered L4 c3 ${s.toFixed(1)}; e.g. "${steered.choices[0].message.content}"`);
   assert.ok(s - p >= 20, `sycophantic τ plain ${p.toFixed(1)} vs steered ${s.toFixed(1)}`);
+  // Was the vector applied? Every steered choice reports what was added at layer 4: 3·‖v₄‖ on ≥ 1 token; plain choices report nothing.
+  const v = toFloat32(loadSafetensors(vectorFile).tensors.get('response_avg_diff')!);
+  const H = info.config.hiddenSize;
+  const want = 3 * Math.hypot(...v.subarray(4 * H, 5 * H));
+  for (const c of steered.choices as unknown as { steering_applied: { layer: number; norm: number; tokens: number }[] }[]) {
+    assert.equal(c.steering_applied.length, 1);
+    assert.equal(c.steering_applied[0].layer, 4);
+    assert.ok(Math.abs(c.steering_applied[0].norm - want) <= 1e-5 * want, `applied norm ${c.steering_applied[0].norm} vs 3·‖v₄‖ = ${want}`);
+    assert.ok(c.steering_applied[0].tokens >= 1);
+  }
+  assert.ok(plain.choices.every((c) => !('steering_applied' in c)));
 });
 
 test('streaming (SSE) delivers the same text as the non-streamed request', { skip }, async () => {
@@ -144,6 +158,15 @@ test('errors are OpenAI-shaped and name what to fix', { skip }, async () => {
   await assert.rejects(api.chat.completions.create({ model: 'toy-persona', messages,
     // @ts-expect-error: extension field
     steering: [{ vector: 'no-such-trait', layer: 4, coef: 1 }] }), (e: APIError) => e.status === 400 && /no-such-trait/.test(e.message));
+  // A vector that cannot apply (all zeros, coef ≠ 0) fails instead of silently generating unsteered text; coef 0 is allowed.
+  const zeros = new Array(info.config.hiddenSize).fill(0);
+  await assert.rejects(api.chat.completions.create({ model: 'toy-persona', messages,
+    // @ts-expect-error: extension field
+    steering: [{ vector: zeros, layer: 4, coef: 2 }] }), (e: APIError) => e.status === 400 && /add nothing/.test(e.message));
+  const off = await api.chat.completions.create({ model: 'toy-persona', messages, max_tokens: 4,
+    // @ts-expect-error: extension field
+    steering: [{ vector: zeros, layer: 4, coef: 0 }] });
+  assert.deepEqual((off.choices[0] as unknown as { steering_applied: unknown }).steering_applied, [{ layer: 4, norm: 0, tokens: 0 }]);
   const raw = await fetch(`${server.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": ' });
   assert.equal(raw.status, 400);
   assert.match(((await raw.json()) as { error: { message: string } }).error.message, /not valid JSON/);

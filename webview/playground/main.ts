@@ -170,7 +170,7 @@ function startRun(runId: string, req: GenerationRequest, trait: string): void {
 }
 
 function finishRun(answers: Answer[], means: Record<Column, ColumnMeans> | undefined, cancelled: boolean, tokensPerSecond: number, elapsedMs: number): void {
-  let streamed = 0;
+  let streamed = 0, appliedShown = 0;
   for (const a of answers) {
     const c = cards[a.column][a.index];
     if (!c) continue;
@@ -178,7 +178,10 @@ function finishRun(answers: Answer[], means: Record<Column, ColumnMeans> | undef
     c.text.data = a.text;
     c.card.dataset.state = cancelled ? 'cancelled' : 'done';
     const scores = a.trait !== undefined || a.coherence !== undefined ? ` · trait ${fmt(a.trait)} · coherence ${fmt(a.coherence)}` : '';
-    c.meta.textContent = `${a.tokens} tok, ${a.finishReason}${scores}`;
+    // "Was the vector applied?": the norm the engine actually added, per steered layer, and on how many tokens.
+    const applied = a.applied?.map((x) => ` · added ‖Δ‖ ${x.norm.toPrecision(3)} at ℓ${x.layer} on ${x.tokens} tok`).join('') ?? '';
+    c.meta.textContent = `${a.tokens} tok, ${a.finishReason}${applied}${scores}`;
+    if (a.applied?.some((x) => x.norm > 0 && x.tokens > 0)) { c.card.dataset.applied = 'yes'; appliedShown++; }
   }
   let shown = 0;
   for (const c of COLUMNS) {
@@ -188,7 +191,7 @@ function finishRun(answers: Answer[], means: Record<Column, ColumnMeans> | undef
   }
   setRunning(false, cancelled ? 'Stopped.' : `Done in ${(elapsedMs / 1000).toFixed(1)} s (${tokensPerSecond.toFixed(0)} tokens/s).`);
   const count = (c: Column) => cards[c].filter((x) => x.text.data.length > 0).length;
-  vscode.postMessage({ type: 'done', runId: currentRun!, cancelled, rendered: { baseline: count('baseline'), steered: count('steered'), means: shown, streamed } });
+  vscode.postMessage({ type: 'done', runId: currentRun!, cancelled, rendered: { baseline: count('baseline'), steered: count('steered'), means: shown, streamed, applied: appliedShown } });
 }
 
 // ---------------------------------------------------------------- messages

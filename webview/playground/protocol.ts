@@ -38,6 +38,11 @@ export interface Answer {
   text: string;
   finishReason: 'eos' | 'stop' | 'length' | 'cancelled';
   tokens: number;
+  /**
+   * Steered answers: what the engine actually added at each steered layer (L2 norm per token, and on how many
+   * tokens), read back from the tensors the model was fed — the "was the vector applied?" check.
+   */
+  applied?: { layer: number; norm: number; tokens: number }[];
   /** Offline rubric judge, toy model only (0–100); trait is absent when the rubric does not know the trait. */
   trait?: number;
   coherence?: number;
@@ -90,6 +95,8 @@ export interface RenderedCounts {
   means: number;
   /** Answers whose streamed tokens added up to exactly the final text. */
   streamed: number;
+  /** Steered answers that show a non-zero applied steering norm. */
+  applied: number;
 }
 
 export type FromWebview =

@@ -25,12 +25,12 @@
  * where the K-block boundaries fall at different places in a row's keys for different padded lengths.
  */
 import type { ForwardInputs, KvCache, LoadedModel } from '../model/types.js';
-import { buildStepSteer, type ResolvedSteer, type SteerPhase } from '../steering/steer.js';
+import { buildStepSteer, SteerSpecError, type ResolvedSteer, type SteerPhase } from '../steering/steer.js';
 import { columns, leftPad, maskFor } from './batch.js';
 import { nextToken, type RowSamplingState, type SamplerConfig } from './sampler.js';
 import { RowText } from './text.js';
 import { tokenLogprob } from './logprobs.js';
-import type { TokenLogprob } from '../protocol.js';
+import type { SteeringApplied, TokenLogprob } from '../protocol.js';
 
 export interface GenRowInput {
   promptIds: number[];
@@ -66,6 +66,8 @@ export interface GenRowOutput {
   /** layer → [T, H] float32 over forwarded positions (only with hiddenLayers). */
   hidden?: Map<number, Float32Array>;
   logprobs?: TokenLogprob[];
+  /** Steered rows only: per steered layer, what the forwards actually added (see `SteeringApplied`). */
+  steeringApplied?: SteeringApplied[];
 }
 
 interface RowState {
@@ -77,6 +79,32 @@ interface RowState {
   text: RowText | null;
   hidden?: Map<number, Float32Array[]>;
   logprobs?: TokenLogprob[];
+  /** layer → the largest per-token norm added there and how many tokens received it (steered rows only). */
+  applied?: Map<number, SteeringApplied>;
+}
+
+/**
+ * Records, for each real row of a forward, what the `steer`/`steerMask` tensors actually fed add at each of
+ * the row's steered layers: ‖steer[b, ℓ]‖ (float64 over the float32 values fed) times the tokens whose mask
+ * is set. Read back from the tensors themselves, not from the specs, so a spec that was parsed but never
+ * reached the graph shows up as 0 tokens.
+ */
+function recordApplied(states: RowState[], active: readonly number[], steer: { steer: Float32Array; steerMask: Float32Array } | null, seqLen: number, L: number, H: number): void {
+  for (const [b, i] of active.entries()) {
+    const applied = states[i].applied;
+    if (!applied || !steer) continue;
+    let tokens = 0;
+    for (let s = 0; s < seqLen; s++) if (steer.steerMask[b * seqLen + s] !== 0) tokens++;
+    if (tokens === 0) continue;
+    for (const [layer, rec] of applied) {
+      const base = (b * (L + 1) + layer) * H;
+      let ss = 0;
+      for (let k = 0; k < H; k++) ss += steer.steer[base + k] * steer.steer[base + k];
+      if (!(ss > 0)) continue;
+      rec.norm = Math.max(rec.norm, Math.sqrt(ss));
+      rec.tokens += tokens;
+    }
+  }
 }
 
 /**
@@ -99,6 +127,7 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
     text: hooks.decode && (cfg.stop.length > 0 || hooks.onToken) ? new RowText(hooks.decode, cfg.stop) : null,
     hidden: cfg.hiddenLayers?.length ? new Map(cfg.hiddenLayers.map((l) => [l, [] as Float32Array[]])) : undefined,
     logprobs: cfg.logprobs !== undefined ? [] : undefined,
+    applied: r.steer?.length ? new Map([...new Set(r.steer.map((x) => x.layer))].sort((a, b) => a - b).map((layer) => [layer, { layer, norm: 0, tokens: 0 }])) : undefined,
   }));
   for (const [i, r] of rows.entries()) {
     if (r.promptIds.length === 0) throw new Error(`row ${i}: the prompt has no tokens; generation needs at least one (e.g. BOS)`);
@@ -116,6 +145,7 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
   const run = async (inputs: Omit<ForwardInputs, 'past' | 'hiddenStates'>, phase: SteerPhase, real: (b: number, s: number) => boolean) => {
     hooks.checkCancelled();
     const steer = buildStepSteer(slots.map((i) => rows[i].steer), phase, inputs.seqLen, L, H, real);
+    recordApplied(states, active, steer, inputs.seqLen, L, H);
     const out = await model.forward({ ...inputs, past: kv.cache, steer: steer?.steer ?? null, steerMask: steer?.steerMask ?? null, hiddenStates: wantHidden });
     kv.cache?.dispose();
     kv.cache = out.present;
@@ -198,6 +228,15 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
   } finally {
     kv.cache?.dispose();
   }
+  // "Was the vector applied?": a non-zero steering delta that no forward added is a silent no-op — fail loudly.
+  for (const [i, st] of states.entries()) {
+    for (const spec of rows[i].steer ?? []) {
+      const rec = st.applied!.get(spec.layer)!;
+      if (rec.tokens === 0 && spec.delta.some((x) => x !== 0)) {
+        throw new SteerSpecError('bad-spec', `row ${i}: the steering at layer ${spec.layer} (positions '${spec.positions}') added nothing to any token: the specs at this layer cancel out or select no position`);
+      }
+    }
+  }
 
   return states.map((st) => {
     // Stopped rows keep their cut text; otherwise decode once. The EOS token's own text is never part of
@@ -206,6 +245,7 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
     const text = st.finish === 'stop' ? st.text!.value : hooks.decode ? hooks.decode(answerIds) : '';
     const res: GenRowOutput = { tokenIds: st.generated, text, finishReason: st.finish ?? 'length' };
     if (st.logprobs) res.logprobs = st.logprobs;
+    if (st.applied) res.steeringApplied = [...st.applied.values()];
     if (st.hidden) {
       res.hidden = new Map();
       for (const [l, list] of st.hidden) {

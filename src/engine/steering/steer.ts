@@ -89,7 +89,14 @@ export function resolveSteer(spec: SteerSpec, numLayers: number, hiddenSize: num
   const positions = spec.positions ?? 'response';
   if (positions !== 'all' && positions !== 'prompt' && positions !== 'response') throw new SteerSpecError('bad-spec', `unknown steering positions '${String(positions)}' (use all, prompt or response)`);
   const v = resolveVector(spec.vector, spec.layer, numLayers, hiddenSize, read);
-  return { layer: spec.layer, positions, delta: scaleVector(v, spec.coef, spec.scaling) };
+  const where = 'values' in spec.vector ? 'the inline vector' : `row ${spec.vector.row ?? spec.layer} of ${spec.vector.file}`;
+  if (v.some((x) => !Number.isFinite(x))) throw new SteerSpecError('bad-spec', `${where} holds NaN or infinite values; re-extract the vector`);
+  const delta = scaleVector(v, spec.coef, spec.scaling);
+  // A spec that adds nothing is the silent no-op steering bugs hide behind; coef 0 is the one deliberate way to add nothing.
+  if (spec.coef !== 0 && !delta.some((x) => x !== 0)) {
+    throw new SteerSpecError('bad-spec', `steering at layer ${spec.layer} with coef ${spec.coef} would add nothing: ${where} is all zeros${v.some((x) => x !== 0) ? ' after scaling (coef too small for float32)' : ''}; pick a layer whose vector row is non-zero, or use coef 0 to run unsteered on purpose`);
+  }
+  return { layer: spec.layer, positions, delta };
 }
 
 /**

@@ -114,6 +114,7 @@ export class Handlers {
         tokens += o.tokenIds.length;
         const row: GeneratedRow = { text: o.text, promptText: chunk[j].promptText, promptTokenIds: chunk[j].promptIds, tokenIds: o.tokenIds, finishReason: o.finishReason };
         if (o.logprobs) row.logprobs = o.logprobs;
+        if (o.steeringApplied) row.steeringApplied = o.steeringApplied;
         if (o.hidden) row.hiddenStates = Object.fromEntries([...o.hidden].map(([l, a]) => [String(l), encodeF32(a)]));
         rows[idx[j]] = row;
       });

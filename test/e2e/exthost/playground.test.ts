@@ -68,8 +68,12 @@ describe('Steering Playground', function () {
       'the webview drew the defaults (toy sampler preset) under the preset');
     assert.equal(run.cancelled, false);
     assert.equal(run.trait, 'sycophantic');
-    assert.deepEqual(run.rendered, { baseline: 4, steered: 4, means: 2, streamed: 8 },
-      'the webview drew 4 answers per column and both means, and each answer\'s streamed tokens add up to its final text');
+    assert.deepEqual(run.rendered, { baseline: 4, steered: 4, means: 2, streamed: 8, applied: 4 },
+      'the webview drew 4 answers per column and both means, each answer\'s streamed tokens add up to its final text, and every steered answer shows the norm applied');
+    // Was the vector applied? Each steered answer reports the same non-zero norm added at layer 4; baseline answers report nothing.
+    const norms = run.steered.map((a) => { assert.equal(a.applied?.length, 1); assert.equal(a.applied![0].layer, 4); assert.ok(a.applied![0].tokens >= 1); return a.applied![0].norm; });
+    assert.ok(norms[0] > 0 && norms.every((x) => x === norms[0]), `applied norms ${norms}`);
+    assert.ok(run.baseline.every((a) => a.applied === undefined));
     assert.deepEqual(run.baseline.map((a) => a.seed), [0, 1, 2, 3]);
     assert.deepEqual(run.steered.map((a) => a.seed), [0, 1, 2, 3]);
     for (const a of [...run.baseline, ...run.steered]) {
@@ -86,6 +90,7 @@ describe('Steering Playground', function () {
     const zero = await open({ vector: 'sycophantic', prompt: PROMPT, layer: 4, coef: 0, n: 4, seed: 0 });
     assert.ok(zero?.run, `no generation: ${zero?.error}`);
     assert.deepEqual(zero.run.steered.map((a) => a.text), zero.run.baseline.map((a) => a.text));
+    assert.deepEqual(zero.run.steered[0].applied, [{ layer: 4, norm: 0, tokens: 0 }], 'coef 0 is allowed and shown as nothing added');
     assert.deepEqual(zero.run.baseline.map((a) => a.text), run.baseline.map((a) => a.text));
   });
 
