@@ -22,6 +22,8 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { decodeF32, InferenceClient } from '../../src/engine/client.js';
 import { runParity } from '../../src/engine/model/parity.js';
+import { autoProviders, cudaInstalled, gpuDevicePresent } from '../../src/engine/model/providers.js';
+import { loadModel } from '../../src/engine/model/session.js';
 import type { GraphVariant } from '../../src/engine/model/types.js';
 import type { GenerateRow, ModelInfo, Reduction } from '../../src/engine/protocol.js';
 import { parityDir, repoRoot, SKIP_PARITY } from './worker/helpers.js';
@@ -139,4 +141,25 @@ describe('WebGPU (lavapipe) vs CPU in the worker process: generation, steering, 
     assert.ok(maxCap <= 1e-4, `captured hidden states differ by ${maxCap} (relative to 1 + |x|)`);
     t.diagnostic(`WebGPU vs CPU: max |Δ logprob| ${maxLp.toExponential(2)}, max capture Δ/(1+|x|) ${maxCap.toExponential(2)}`);
   });
+});
+
+describe('provider selection', () => {
+  test("cuda asked for by name without its libraries: the error says how to get them", { skip: cudaInstalled() ? 'the CUDA provider libraries are installed here' : false }, async () => {
+    await assert.rejects(loadModel({ kind: 'folder', path: path.join(parityDir, 'llama_gqa') }, { executionProvider: 'cuda', cacheDir }),
+      (e) => e instanceof Error && /cuda execution provider/.test(e.message) && /ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/.test(e.message) && /GPU notes/.test(e.message));
+  });
+  test("'auto' leaves out CUDA without its libraries and WebGPU without a GPU device (a software Vulkan driver is not a GPU)",
+    { skip: gpuDevicePresent() ? 'this machine has a GPU device' : SKIP_PARITY }, async (t) => {
+      const { order, skipped } = autoProviders();
+      assert.ok(!order.includes('webgpu'), `auto order ${order.join(', ')}`);
+      assert.equal(order.at(-1), 'cpu');
+      assert.match(skipped.find((s) => s.provider === 'webgpu')?.error ?? '', /no GPU device/);
+      if (!cudaInstalled() && process.platform === 'linux' && process.arch === 'x64') assert.match(skipped.find((s) => s.provider === 'cuda')?.error ?? '', /ONNXRUNTIME_NODE_INSTALL=cuda12/);
+      // Through the worker, with lavapipe possibly installed: 'auto' still runs on the CPU provider.
+      const client = await InferenceClient.start({ threads: 1 });
+      t.after(() => client.dispose());
+      const info = await client.loadModel({ path: path.join(parityDir, 'llama_gqa'), executionProvider: 'auto', cacheDir });
+      assert.equal(info.executionProvider, cudaInstalled() ? info.executionProvider : 'cpu');
+      assert.deepEqual((info.providersFailed ?? []).map((f) => f.provider).filter((p) => p === 'webgpu'), ['webgpu']);
+    });
 });

@@ -9,6 +9,7 @@ import { lookupArchitecture } from '../arch/registry.js';
 import { openCheckpoint, type Checkpoint } from './checkpoint.js';
 import { compileToCache, defaultCacheDir, formatSpec } from './compile.js';
 import { normalizeConfig, type ArchConfig } from './config.js';
+import { providerHint } from './providers.js';
 import { CompileError } from './errors.js';
 import { FORMATS_BY_PROVIDER, WEIGHT_FORMATS, type ExecutionProvider, type ForwardInputs, type ForwardOutputs, type GraphVariant, type KvCache, type LoadedModel, type LoadOptions, type ModelRef, type NormalizedConfig, type WeightFormat } from './types.js';
 
@@ -312,7 +313,8 @@ export async function loadModel(ref: ModelRef, opts: LoadOptions = {}): Promise<
   try {
     session = await ort.InferenceSession.create(compiled.onnxPath, sessionOptions(opts, ep, weightMemory));
   } catch (e) {
-    throw new Error(`onnxruntime could not open the ${variant} ${format} graph for ${cfg.architecture} on the ${ep} execution provider: ${(e as Error).message}`, { cause: e });
+    const hint = providerHint(ep);
+    throw new Error(`onnxruntime could not open the ${variant} ${format} graph for ${cfg.architecture} on the ${ep} execution provider: ${(e as Error).message}${hint ? ` — ${hint}` : ''}`, { cause: e });
   }
   const info = {
     loadMs: performance.now() - t0,

@@ -1,12 +1,14 @@
 /**
  * The worker's loaded models: compiled graph (src/engine/model/session.ts), tokenizer, EOS ids and the
- * ModelInfo reported to clients. Loading with 'auto' tries cuda, then webgpu, then cpu, each in its own
- * try/catch, because onnxruntime-node throws instead of falling back. Unloading disposes the sessions so
+ * ModelInfo reported to clients. Loading with 'auto' tries cuda (when its libraries are installed), then
+ * webgpu (when a GPU device exists), then cpu, each in its own try/catch, because onnxruntime-node throws
+ * instead of falling back (../model/providers.ts). Unloading disposes the sessions so
  * that a sweep can load revision after revision without growing.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { COMPILER_VERSION } from '../model/compile.js';
+import { autoProviders } from '../model/providers.js';
 import type { ExecutionProvider, LoadedModel, ModelRef } from '../model/types.js';
 import type { LoadModelParams, ModelInfo } from '../protocol.js';
 import { ModelTokenizer } from '../tokenizer/tokenizer.js';
@@ -51,9 +53,12 @@ export class ModelRegistry {
     if (!p?.path) throw new WorkerFault('bad-request', 'loadModel needs a checkpoint folder in `path`');
     const ref: ModelRef = p.revision ? { kind: 'hf-cache', repoDir: p.path, revision: p.revision } : { kind: 'folder', path: p.path };
     const pref = p.executionProvider ?? 'auto';
-    const order: ExecutionProvider[] = pref === 'auto' ? ['cuda', 'webgpu', 'cpu'] : [pref];
+    // 'auto': cuda when its libraries are installed, webgpu when a GPU device exists, then cpu; the
+    // providers left out are reported with why (and how to get CUDA) in providersFailed.
+    const auto = autoProviders();
+    const order: ExecutionProvider[] = pref === 'auto' ? auto.order : [pref];
     const threads = p.threads ?? this.defaultThreads;
-    const failed: { provider: ExecutionProvider; error: string }[] = [];
+    const failed: { provider: ExecutionProvider; error: string }[] = pref === 'auto' ? [...auto.skipped] : [];
     const where = `${p.path}${p.revision ? `@${p.revision}` : ''}`;
     let model: LoadedModel | null = null;
     // Imported on first load: onnxruntime-node is only mapped into the worker when a model is needed.
