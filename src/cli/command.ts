@@ -30,4 +30,6 @@ export interface CliCommand {
 }
 
 /** A usage error: the CLI prints the command's help and exits 2. */
-export class UsageError extends OptionError {}
+export class UsageError extends OptionError {
+  override readonly name = 'UsageError';
+}

@@ -3,6 +3,7 @@
  * same way wherever a value comes from — the CLI's argv (src/cli/args.ts) or the editor's quick picks and
  * settings. The job table (./table.ts) lists which options each job takes.
  */
+import { ReasonError } from '../../engine/errors.js';
 export type OptionType = 'string' | 'path' | 'number' | 'int' | 'boolean' | 'enum' | 'list' | 'numlist' | 'json';
 export type OptionValue = string | number | boolean | string[] | number[] | Record<string, unknown>;
 
@@ -24,9 +25,9 @@ export interface OptionSpec {
 }
 
 /** A bad option value: a usage error (the CLI prints its usage and exits 2). */
-export class OptionError extends Error {
-  readonly reason = 'usage';
-  constructor(message: string) { super(message); this.name = 'OptionError'; }
+export class OptionError extends ReasonError<'usage'> {
+  override readonly name: string = 'OptionError';
+  constructor(message: string) { super('usage', message); }
 }
 
 /** "1,2,3", an inclusive range "start:stop:step", or a mix "1,2:4:0.5". */
