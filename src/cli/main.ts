@@ -33,16 +33,16 @@ export async function main(argv: string[]): Promise<number> {
     .find((c) => c.name.split(' ').every((part, i) => lead[i] === part));
   if (!cmd) {
     process.stderr.write(help() + '\n');
-    return lead.length === 0 || argv.includes('--help') ? 0 : 2;
+    return lead.length === 0 || argv.includes('--help') ? EXIT.ok : EXIT.usage;
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs(argv.slice(cmd.name.split(' ').length), cmd.options);
   } catch (e) {
-    if (e instanceof OptionError) { process.stderr.write(`${e.message}\n\n${commandHelp(cmd)}\n`); return 2; }
+    if (e instanceof OptionError) { process.stderr.write(`${e.message}\n\n${commandHelp(cmd)}\n`); return EXIT.usage; }
     throw e;
   }
-  if (parsed.flags.help) { process.stdout.write(`${commandHelp(cmd)}\n`); return 0; }
+  if (parsed.flags.help) { process.stdout.write(`${commandHelp(cmd)}\n`); return EXIT.ok; }
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   const ctx: CliContext = {
