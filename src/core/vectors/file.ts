@@ -6,7 +6,8 @@
  *
  * Layer convention (src/engine/model/types.ts): row ℓ comes from HF hidden_states[ℓ]; row 0 is the
  * embedding output, row ℓ the residual stream after ℓ blocks, row L is after the final norm. Steering at
- * layer ℓ adds coef·row ℓ to the output of block ℓ−1.
+ * layer ℓ adds coef·row ℓ where hidden_states[ℓ] is read: to the embeddings (ℓ = 0), to the output of block
+ * ℓ−1 (0 < ℓ < L), after the final norm (ℓ = L).
  *
  * Determinism: the file holds no timestamps or paths that vary between runs, tensor names are written in
  * sorted order and metadata keys sorted, so the same inputs and seed give a byte-identical file (times
@@ -20,7 +21,7 @@ import { PipelineError } from '../errors.js';
 import { readTorchTensor } from './torch.js';
 
 export const VECTOR_FORMAT = 'persona-lab-vector/1';
-export const LAYER_CONVENTION = 'hf-hidden-states: row l = hidden_states[l], l=0..L; row 0 = embeddings; row l = residual after l blocks; row L = after final norm; steering at l adds coef*row[l] to the output of block l-1';
+export const LAYER_CONVENTION = 'hf-hidden-states: row l = hidden_states[l], l=0..L; row 0 = embeddings; row l = residual after l blocks; row L = after final norm; steering at l adds coef*row[l] where hidden_states[l] is read (l=0 the embeddings, 0<l<L the output of block l-1, l=L after the final norm)';
 export const VECTOR_KINDS = ['prompt_avg', 'response_avg', 'prompt_last'] as const satisfies readonly Reduction[];
 export type VectorKind = typeof VECTOR_KINDS[number];
 export const tensorName = (k: VectorKind) => `${k}_diff`;

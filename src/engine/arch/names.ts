@@ -4,8 +4,9 @@
  *
  * Layer convention (see src/engine/model/types.ts): `hidden_states.ℓ` for ℓ ∈ 0..L is HF
  * `hidden_states[ℓ]` — ℓ = 0 the embeddings, 1 ≤ ℓ < L the residual stream after ℓ blocks,
- * ℓ = L after the final norm. Row ℓ of `steer` is added to the residual stream after ℓ blocks
- * (before the final norm for ℓ = L).
+ * ℓ = L after the final norm. Row ℓ of `steer` is added exactly where `hidden_states.ℓ` is read: row 0 to
+ * the embeddings, rows 1..L−1 to the residual stream after ℓ blocks, row L *after* the final norm (the LM
+ * head's input; `finalNormAndLogits` in ./blocks.ts — upstream adds it before the norm, a bug we fix).
  */
 export const IO = {
   /** int64 [B, S] */
