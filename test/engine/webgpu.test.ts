@@ -9,6 +9,7 @@
  *   RotaryEmbedding are placed on WebGPU, but onnxruntime 1.30's WebGPU provider has no ONNX
  *   Attention-23 kernel, so those nodes fall back to the CPU provider inside the same session
  *   (`portable` runs wholly on WebGPU apart from shape arithmetic);
+ * - `persona-lab parity --provider webgpu` (the route scripts/gpu-check.sh takes on a GPU);
  * - the real worker process on the toy model, WebGPU vs CPU: greedy tokens (plain and steered) equal,
  *   logprobs and captures (prompt/response means, last prompt token, all L+1 layers) within 1e-4.
  *
@@ -16,6 +17,7 @@
  * name's skip message, never passed silently.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -82,6 +84,14 @@ describe('WebGPU (lavapipe): parity fixtures against the HF reference', () => {
       });
     }
   }
+});
+
+test('persona-lab parity --provider webgpu: the CLI checks the fixture on WebGPU and says so', { skip: SKIP || SKIP_PARITY, timeout: 120_000 }, () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/index.ts'), 'parity', path.join(parityDir, 'olmo2'), '--variant', 'portable',
+    '--provider', 'webgpu', '--cache-dir', cacheDir], { cwd: repoRoot, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as { ok: boolean; executionProvider: string; weightFormat: string };
+  assert.deepEqual([report.ok, report.executionProvider, report.weightFormat], [true, 'webgpu', 'f32']);
 });
 
 const toyDir = path.join(repoRoot, 'models', 'toy-persona');
