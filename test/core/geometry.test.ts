@@ -49,6 +49,11 @@ test('similarity: cosine, matrix symmetry, Pearson = cosine of centred vectors, 
   assert.equal(m[0][2], 0);
   assert.ok(Math.abs(pearsonMatrix([[1, 2, 3], [2, 4, 6.5]])[0][1] - 0.9979487157886733) < 1e-12, 'numpy.corrcoef');
   assert.ok(Number.isNaN(cosine([0, 0], [1, 0])));
+  // One cosine for the project (controls, trajectories, matrices): a zero vector gives NaN, whichever side and type.
+  assert.ok(Number.isNaN(cosine(new Float32Array([1, 2]), new Float32Array(2))));
+  assert.ok(Number.isNaN(cosine(new Float32Array(2), new Float32Array(2))));
+  assert.ok(Number.isNaN(cosineMatrix([[0, 0], [1, 0]])[0][0]), 'even on the diagonal');
+  assert.throws(() => cosine([1, 2], [1, 2, 3]), /differ in length/);
 });
 
 test('OLMo-3-7B impolite, layer 16: cosine to main reproduces upstream vector_cosine_to_main (order and values)', (t) => {

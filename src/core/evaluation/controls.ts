@@ -24,6 +24,7 @@
  */
 import { loadSafetensors, writeSafetensors } from '../../engine/weights/safetensors.js';
 import { PipelineError } from '../errors.js';
+import { cosine } from '../geometry/similarity.js';
 import { gaussian, mulberry32 } from '../rng.js';
 import { mean } from '../stats/descriptive.js';
 import { norm, readVectorFile, vectorRow, type VectorKind } from '../vectors/file.js';
@@ -139,12 +140,6 @@ export function orthogonalTo(row: Float32Array, v: Float32Array): Float32Array {
   return row.map((x, i) => x - f * v[i]);
 }
 
-export function cosine(a: Float32Array, b: Float32Array): number | null {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
-  return aa === 0 || bb === 0 ? null : ab / Math.sqrt(aa * bb);
-}
-
 /** Rescales `row` to the given norm (norm matching). */
 export function rescale(row: Float32Array, target: number): Float32Array {
   const n = norm(row);
@@ -205,7 +200,9 @@ export async function runControls(o: ControlsOptions): Promise<ControlsResult> {
       const built = full.slice(o.layer * vec.hidden, (o.layer + 1) * vec.hidden);
       const row = rescale(projection === 'orthogonal' ? orthogonalTo(built, real) : built, target);
       const cond = steerCondition(mode, row, o.layer, o.coef, { seed });
-      infos.push({ mode, seed, conditionId: cond.id, cosToVector: cosine(built, real) });
+      // The one cosine (NaN for a zero vector: no direction), stored as null so that the JSON says so.
+      const cos = cosine(built, real);
+      infos.push({ mode, seed, conditionId: cond.id, cosToVector: Number.isNaN(cos) ? null : cos });
       conds.push(cond);
     }
   }
