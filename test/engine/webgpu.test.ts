@@ -9,6 +9,7 @@
  *   RotaryEmbedding are placed on WebGPU, but onnxruntime 1.30's WebGPU provider has no ONNX
  *   Attention-23 kernel, so those nodes fall back to the CPU provider inside the same session
  *   (`portable` runs wholly on WebGPU apart from shape arithmetic);
+ * - the same fixtures with f16 graphs (weightFormat 'f16'), at the tolerances stated below;
  * - `persona-lab parity --provider webgpu` (the route scripts/gpu-check.sh takes on a GPU);
  * - the real worker process on the toy model, WebGPU vs CPU: greedy tokens (plain and steered) equal,
  *   logprobs and captures (prompt/response means, last prompt token, all L+1 layers) within 1e-4.
@@ -81,6 +82,32 @@ describe('WebGPU (lavapipe): parity fixtures against the HF reference', () => {
         assert.ok(r.steeredGreedy.match, `steered greedy tokens ${r.steeredGreedy.got} vs ${r.steeredGreedy.expected}`);
         assert.ok(r.zeroSteeringBitwise, 'zero steering is bitwise the unsteered run on WebGPU too');
         assert.ok(r.ok);
+      });
+    }
+  }
+});
+
+// f16 graphs (weightFormat 'f16': half-precision weights and KV cache, float32 residual stream) on WebGPU.
+// WebGPU computes in half precision where CPU upcasts, so its error is ~3–4× the CPU provider's f16 error.
+// Measured on lavapipe: logits max |Δ| 1.2e-2 … 1.9e-2 against the HF float32 reference (CPU f16: 2.5e-3 … 4.8e-3);
+// hidden states ≤ 1.7e-2, except GPT-2 (LayerNorm statistics in half precision): ≤ 0.12. Greedy tokens identical.
+const F16_LOGIT_TOL = 5e-2; // atol = rtol, as parity's tolerance
+const F16_HIDDEN_ABS = 0.15;
+
+describe('WebGPU (lavapipe): f16 graphs on the parity fixtures', () => {
+  for (const fx of FIXTURES) {
+    for (const variant of VARIANTS) {
+      test(`${fx} ${variant} f16: logits within ${F16_LOGIT_TOL}, hidden states within ${F16_HIDDEN_ABS}, greedy tokens equal`, { skip: SKIP || SKIP_PARITY, timeout: 120_000 }, async (t) => {
+        const r = await runParity(path.join(parityDir, fx), { variant, executionProvider: 'webgpu', weightFormat: 'f16', tolerance: F16_LOGIT_TOL, cacheDir, intraOpNumThreads: 1 });
+        assert.deepEqual([r.executionProvider, r.weightFormat], ['webgpu', 'f16']);
+        const logits = { batch: r.batch.logits, single: r.single.logits, steered: r.steered.logits, greedyStep: r.greedy.stepLogits };
+        const bad = Object.entries(logits).filter(([, d]) => !d.ok).map(([k, d]) => `${k} ${d.maxAbs}`);
+        assert.deepEqual(bad, [], `f16 logits outside ${F16_LOGIT_TOL}`);
+        const hidden = Math.max(r.batch.hiddenStates.maxAbs, r.single.hiddenStates.maxAbs, r.steered.hiddenStates.maxAbs);
+        assert.ok(hidden <= F16_HIDDEN_ABS, `f16 hidden states differ by ${hidden}`);
+        assert.ok(r.greedy.match && r.steeredGreedy.match, 'greedy tokens (plain and steered) equal the reference');
+        assert.ok(r.zeroSteeringBitwise);
+        t.diagnostic(`max |Δ logits| ${Math.max(...Object.values(logits).map((d) => d.maxAbs)).toExponential(2)}, max |Δ hidden| ${hidden.toExponential(2)}`);
       });
     }
   }
