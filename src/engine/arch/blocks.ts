@@ -58,6 +58,9 @@ export class ModelBuilder {
   private readonly maskCache = new Map<string, string>();
   private readonly ropeCache = new Map<RopeSpec, { cos: string; sin: string }>();
   private steerMask3: string | null = null;
+  /** capture_weights transposed to [B, K, S], and each hidden state's [B, K, 1, H] reduction (see capture). */
+  private captureWeightsT: string | null = null;
+  private readonly reduced: string[] = [];
   /** KV cache element type: float16 for the f16 format (its compute precision), else float32. */
   readonly kvType: DataType;
 
@@ -78,6 +81,7 @@ export class ModelBuilder {
     g.input(IO.steer, DT.FLOAT, [batch, this.L + 1, this.H]);
     g.input(IO.steerMask, DT.FLOAT, [batch, seq]);
     g.input(IO.logitsToKeep, DT.INT64, [1]);
+    g.input(IO.captureWeights, DT.FLOAT, [batch, seq, DIMS.capture]);
     for (let l = 0; l < this.L; l++) {
       g.input(IO.pastKey(l), this.kvType, [batch, cfg.numKvHeads, past, cfg.headDim]);
       g.input(IO.pastValue(l), this.kvType, [batch, cfg.numKvHeads, past, cfg.headDim]);
@@ -180,9 +184,23 @@ export class ModelBuilder {
     return this.flat(g.op('Mul', [this.steerMask3, row3]), this.H); // [B·S,H]
   }
 
+  /**
+   * Exposes hidden_states.ℓ [B, S, H], and reduces it in the graph for capture: capture_weightsᵀ · h →
+   * [B, K, H] per ℓ, stacked into `captured` [B, K, L+1, H] once the last index (L) is captured. Capture then
+   * copies K·(L+1)·H floats per row out of onnxruntime instead of S·(L+1)·H.
+   */
   private capture(h: string, index: number): void {
-    // [B, S, H]
-    this.g.output(IO.hiddenState(index), DT.FLOAT, [DIMS.batch, DIMS.seq, this.H], this.g.op('Reshape', [h, this.bs(this.H)]));
+    const g = this.g;
+    const h3 = g.op('Reshape', [h, this.bs(this.H)]); // [B, S, H]
+    g.output(IO.hiddenState(index), DT.FLOAT, [DIMS.batch, DIMS.seq, this.H], h3);
+    g.scope('capture', () => {
+      this.captureWeightsT ??= g.op('Transpose', [IO.captureWeights], { perm: [0, 2, 1] }); // [B, K, S]
+      this.reduced[index] = g.op('Unsqueeze', [g.op('MatMul', [this.captureWeightsT, h3]), this.c64([2])]); // [B, K, 1, H]
+      if (index === this.L) {
+        for (let i = 0; i <= this.L; i++) if (!this.reduced[i]) throw new Error(`capture: hidden state ${i} was never captured before the last one`);
+        g.output(IO.captured, DT.FLOAT, [DIMS.batch, DIMS.capture, this.L + 1, this.H], g.op('Concat', this.reduced, { axis: 2 }));
+      }
+    });
   }
 
   // ---- linear layers, norms, activations -----------------------------------------------------

@@ -31,6 +31,13 @@ export const IO = {
   presentValue: (layer: number) => `present.${layer}.value`,
   /** float32 [B, S, H]; ℓ ∈ 0..L (HF hidden_states[ℓ]). */
   hiddenState: (index: number) => `hidden_states.${index}`,
+  /**
+   * float32 [B, S, K]: K token weightings per row (capture reductions: prompt / response masks, the last
+   * prompt token). Generation feeds K = 0.
+   */
+  captureWeights: 'capture_weights',
+  /** float32 [B, K, L+1, H]: Σ_s capture_weights[b,s,k] · hidden_states[ℓ][b,s,:] — capture reduced in the graph. */
+  captured: 'captured',
 } as const;
 
 /** Symbolic dimension names used in the graph's value infos. */
@@ -40,4 +47,5 @@ export const DIMS = {
   total: 'total_sequence',
   past: 'past_sequence',
   keep: 'logits_kept',
+  capture: 'capture_reductions',
 } as const;

@@ -1,24 +1,44 @@
 /**
  * Teacher-forced forwards for extraction (reductions) and monitoring (per-token projections).
- * Each batch is one left-padded forward with all L+1 hidden states (HF convention, see
- * src/engine/model/types.ts); only the reduced [L+1, H] means — or the requested per-token scalars —
- * leave this module, never the full activation tensors (unless a caller asks for layers explicitly).
+ * Each batch is one left-padded forward (HF hidden-state convention, see src/engine/model/types.ts).
+ * Extraction reduces inside the graph: the forward is fed one 0/1 token weighting per reduction and returns
+ * the per-row sums [K, L+1, H] (`captured`), which are divided by the token counts here — the [B, S, H]
+ * hidden states never leave onnxruntime unless a caller asks for layers explicitly. Projection still reads
+ * the full hidden states (it needs every token).
  */
-import type { LoadedModel } from '../model/types.js';
+import os from 'node:os';
+import type { LoadedModel, NormalizedConfig } from '../model/types.js';
 import type { Reduction } from '../protocol.js';
-import { leftPad } from '../generation/batch.js';
-import { projectRows, reduceRow, sliceRow } from './reduce.js';
+import { leftPad, type PaddedBatch } from '../generation/batch.js';
+import { projectRows, reductionRange, sliceRow } from './reduce.js';
 
 export interface TokenizedItem {
   ids: number[];
   promptTokens: number;
 }
 
-/** Rows per forward so that B · S · H · (L+1) float32 hidden states stay under `budgetBytes`. */
-export function autoBatchSize(model: LoadedModel, maxLen: number, budgetBytes = 256 * 1024 * 1024): number {
-  const { numLayers, hiddenSize } = model.config;
-  const perRow = maxLen * hiddenSize * (numLayers + 1) * 4;
-  return Math.max(1, Math.floor(budgetBytes / Math.max(1, perRow)));
+/**
+ * Bytes one row of `seqLen` tokens costs in a forward without a KV past (capture, projection, prefill):
+ * the float32 activations alive at once inside one block — residual, norm output, q/k/v/attention output
+ * (≈ 6·H), the MLP's gate, up and product (3·I), and the attention scores, their exponentials and
+ * probabilities (3·heads·S) — plus what leaves the graph: the reduced rows (k·(L+1)·H) and, when asked, every
+ * hidden state (S·(L+1)·H).
+ */
+export function rowBytes(cfg: NormalizedConfig, seqLen: number, out: { reductions?: number; fullHidden?: boolean } = {}): number {
+  const { hiddenSize: H, intermediateSize: I, numHeads, numLayers: L } = cfg;
+  const activations = seqLen * (6 * H + 3 * I + 3 * numHeads * seqLen);
+  const outputs = (out.reductions ?? 0) * (L + 1) * H + (out.fullHidden ? seqLen * (L + 1) * H : 0);
+  return 4 * (activations + outputs);
+}
+
+/** Memory one forward may use: a quarter of the memory free now, between 64 MiB and 2 GiB. */
+export function activationBudget(): number {
+  return Math.min(2 * 2 ** 30, Math.max(64 * 2 ** 20, Math.floor(os.freemem() / 4)));
+}
+
+/** Rows per forward so that a forward over rows of `maxLen` tokens stays under `budgetBytes` (activations and outputs). */
+export function autoBatchSize(model: LoadedModel, maxLen: number, budgetBytes = activationBudget(), out: { reductions?: number; fullHidden?: boolean } = { reductions: 3 }): number {
+  return Math.max(1, Math.floor(budgetBytes / Math.max(1, rowBytes(model.config, maxLen, out))));
 }
 
 /** Runs one left-padded forward over `items` and hands each row's hidden states to `visit`. */
@@ -47,17 +67,43 @@ export interface CapturedRow {
   hidden?: Map<number, Float32Array>;
 }
 
+/**
+ * One left-padded forward over `items`; each row's reductions come out of the graph as sums over 0/1 token
+ * weightings (exact float32 sums; `prompt_last` is the hidden state itself) and are divided by the token
+ * count here, in float64, then stored as float32. An empty range gives NaN (mean of nothing, as torch).
+ */
 export async function captureBatch(model: LoadedModel, items: readonly TokenizedItem[], reductions: readonly Reduction[], padId: number, fullLayers: readonly number[] = []): Promise<CapturedRow[]> {
-  const H = model.config.hiddenSize;
-  const rows: CapturedRow[] = [];
-  await forwardItems(model, items, padId, (i, hidden, b, S, pad) => {
-    const it = items[i];
-    const values = reduceRow(hidden, b, S, H, { pad, promptTokens: it.promptTokens, totalTokens: it.ids.length }, reductions);
-    const row: CapturedRow = { values };
-    if (fullLayers.length) row.hidden = new Map(fullLayers.map((l) => [l, sliceRow(hidden[l], b, S, H, pad, it.ids.length)]));
-    rows.push(row);
+  const { hiddenSize: H, numLayers: L } = model.config;
+  const padded: PaddedBatch = leftPad(items.map((x) => x.ids), padId);
+  const { batch: B, seqLen: S } = padded;
+  const K = reductions.length;
+  const weights = new Float32Array(B * S * K);
+  const counts = items.map((it, b) => reductions.map((red, k) => {
+    const [from, to] = reductionRange(red, { pad: padded.pads[b], promptTokens: it.promptTokens, totalTokens: it.ids.length });
+    for (let t = from; t < to; t++) weights[(b * S + padded.pads[b] + t) * K + k] = 1;
+    return to - from;
+  }));
+  const out = await model.forward({
+    batch: B, seqLen: S, inputIds: padded.inputIds, positionIds: padded.positionIds, attentionMask: padded.attentionMask,
+    logits: 'none', hiddenStates: fullLayers.length > 0, past: null, capture: { weights, k: K },
   });
-  return rows;
+  out.present.dispose();
+  const sums = out.captured;
+  const per = (L + 1) * H;
+  if (!sums || sums.length !== B * K * per) throw new Error(`the model returned ${sums?.length ?? 0} captured values, expected B·K·(L+1)·H = ${B * K * per}`);
+  return items.map((it, b) => {
+    const values: CapturedRow['values'] = {};
+    reductions.forEach((red, k) => {
+      const n = counts[b][k];
+      const src = sums.subarray((b * K + k) * per, (b * K + k + 1) * per);
+      const res = new Float32Array(per);
+      for (let i = 0; i < per; i++) res[i] = n > 0 ? src[i] / n : NaN;
+      values[red] = res;
+    });
+    const row: CapturedRow = { values };
+    if (fullLayers.length) row.hidden = new Map(fullLayers.map((l) => [l, sliceRow(out.hiddenStates![l], b, S, H, padded.pads[b], it.ids.length)]));
+    return row;
+  });
 }
 
 /** Per-token scalar projections of hidden_states[layer] onto unit(v) for each named vector. */

@@ -15,7 +15,19 @@ export interface RowSpan {
   totalTokens: number;
 }
 
-/** One row's reductions: each a [L+1, H] Float32Array. An empty range gives NaN (mean of nothing, as torch). */
+/** The token range [from, to) of a reduction, in the row's real tokens (0 = its first real token). */
+export function reductionRange(red: Reduction, span: RowSpan): [number, number] {
+  switch (red) {
+    case 'prompt_avg': return [0, span.promptTokens];
+    case 'response_avg': return [span.promptTokens, span.totalTokens];
+    case 'prompt_last': return [Math.max(0, span.promptTokens - 1), span.promptTokens];
+  }
+}
+
+/**
+ * One row's reductions from full hidden states, in JS (the reference for the in-graph reduction of
+ * capture.ts; float64 sums): each a [L+1, H] Float32Array. An empty range gives NaN (mean of nothing, as torch).
+ */
 export function reduceRow(
   hidden: readonly Float32Array[],
   b: number,

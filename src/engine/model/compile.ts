@@ -36,7 +36,7 @@ import { CompileError } from './errors.js';
 import type { GraphVariant, WeightFormat } from './types.js';
 
 /** Bump when the emitted graph changes for the same inputs (invalidates every cache entry). */
-export const COMPILER_VERSION = 'persona-lab-compiler/3';
+export const COMPILER_VERSION = 'persona-lab-compiler/4';
 
 /** The weight format plus, for int8/int4, the quantization parameters (part of the cache key). */
 export interface FormatSpec {

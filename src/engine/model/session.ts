@@ -246,6 +246,11 @@ class OrtModel implements LoadedModel {
     let steer = inputs.steer;
     if (steer) expect('steer [B,L+1,H]', steer.length, B * (L + 1) * H);
     else steer = new Float32Array(B * (L + 1) * H);
+    const capture = inputs.capture ?? null;
+    if (capture) {
+      if (!(Number.isInteger(capture.k) && capture.k > 0)) throw new ForwardError(`capture.k must be a positive integer, got ${capture.k}`);
+      expect('capture.weights [B,S,k]', capture.weights.length, B * S * capture.k);
+    }
     let steerMask = inputs.steerMask;
     if (steerMask) expect('steerMask [B,S]', steerMask.length, B * S);
     else steerMask = new Float32Array(B * S).fill(inputs.steer ? 1 : 0);
@@ -258,6 +263,9 @@ class OrtModel implements LoadedModel {
       [IO.steer]: new ort.Tensor('float32', steer, [B, L + 1, H]),
       [IO.steerMask]: new ort.Tensor('float32', steerMask, [B, S]),
       [IO.logitsToKeep]: new ort.Tensor('int64', BigInt64Array.of(BigInt(inputs.logits === 'all' ? S : 1)), [1]),
+      [IO.captureWeights]: capture
+        ? new ort.Tensor('float32', capture.weights, [B, S, capture.k])
+        : new ort.Tensor('float32', new Float32Array(0), [B, S, 0]),
     };
     for (let l = 0; l < L; l++) {
       feeds[IO.pastKey(l)] = keys[l];
@@ -274,6 +282,7 @@ class OrtModel implements LoadedModel {
     }
     if (inputs.logits !== 'none') fetches[IO.logits] = null;
     if (inputs.hiddenStates) for (let i = 0; i <= L; i++) fetches[IO.hiddenState(i)] = null;
+    if (capture) fetches[IO.captured] = null;
     const out = await session.run(feeds, fetches);
 
     const result: ForwardOutputs = { present: past.successor(B, P + S, store) };
@@ -283,6 +292,7 @@ class OrtModel implements LoadedModel {
       result.logits = logits;
     }
     if (inputs.hiddenStates) result.hiddenStates = Array.from({ length: L + 1 }, (_, i) => out[IO.hiddenState(i)].data as Float32Array);
+    if (capture) result.captured = out[IO.captured].data as Float32Array;
     return result;
   }
 

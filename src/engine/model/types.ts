@@ -103,6 +103,11 @@ export interface ForwardInputs {
   logits: 'last' | 'all' | 'none';
   /** Return all L+1 hidden states (HF semantics, see above). */
   hiddenStates?: boolean;
+  /**
+   * Capture reduced in the graph: `weights` [B, S, k] (k token weightings per row); the forward then returns
+   * `captured` [B, k, L+1, H] = Σ_s weights[b,s,j] · hidden_states[ℓ][b,s,:], without copying hidden states out.
+   */
+  capture?: { weights: Float32Array; k: number } | null;
 }
 
 export interface ForwardOutputs {
@@ -111,6 +116,8 @@ export interface ForwardOutputs {
   present: KvCache;
   /** L+1 arrays, each [B, S, H]. */
   hiddenStates?: Float32Array[];
+  /** Only with `capture`: [B, k, L+1, H]. */
+  captured?: Float32Array;
 }
 
 export interface LoadedModel {

@@ -3,7 +3,7 @@
  * capture loops on a loaded model. Everything here runs in the worker process.
  */
 import type { CancellationToken } from 'vscode-jsonrpc';
-import { autoBatchSize, captureBatch, projectBatch, type TokenizedItem } from '../capture/capture.js';
+import { activationBudget, autoBatchSize, captureBatch, projectBatch, type TokenizedItem } from '../capture/capture.js';
 import { generateBatch, type GenRowInput } from '../generation/generate.js';
 import { normalizeSeed } from '../generation/prng.js';
 import type { SamplerConfig } from '../generation/sampler.js';
@@ -133,13 +133,14 @@ export class Handlers {
    * Splits tokenized items into forwards that fit the activation budget, shortest first so that items of
    * similar length share a forward; `idx` maps each chunk entry back to its position in the request.
    */
-  private *batches<T extends TokenizedItem>(m: ModelEntry, items: T[], batchSize: number | undefined): Generator<{ idx: number[]; chunk: T[] }> {
+  private *batches<T extends TokenizedItem>(m: ModelEntry, items: T[], batchSize: number | undefined, out: { reductions?: number; fullHidden?: boolean }): Generator<{ idx: number[]; chunk: T[] }> {
     const order = byLength(items.map((x) => x.ids.length));
+    const budget = activationBudget();
     let start = 0;
     while (start < order.length) {
       let n = 1;
       // Grow the chunk while the longest member (the last, in sorted order) keeps it within budget.
-      while (start + n < order.length && n < (batchSize ?? Infinity) && n + 1 <= autoBatchSize(m.model, items[order[start + n]].ids.length)) n++;
+      while (start + n < order.length && n < (batchSize ?? Infinity) && n + 1 <= autoBatchSize(m.model, items[order[start + n]].ids.length, budget, out)) n++;
       const idx = order.slice(start, start + n);
       yield { idx, chunk: idx.map((i) => items[i]) };
       start += n;
@@ -154,7 +155,7 @@ export class Handlers {
     const full = checkLayers(m, p.returnHiddenStates, 'returnHiddenStates');
     const items = p.items.map((it, i) => this.checkLength(m, tokenizeItem(m, it.prompt, it.response, `items[${i}]`), i));
     const out: CapturedItem[] = new Array(items.length);
-    for (const { idx, chunk } of this.batches(m, items, p.batchSize)) {
+    for (const { idx, chunk } of this.batches(m, items, p.batchSize, { reductions: reductions.length, fullHidden: full.length > 0 })) {
       if (token.isCancellationRequested) throw cancelled();
       const rows = await captureBatch(m.model, chunk, reductions, m.padTokenId, full);
       rows.forEach((r, j) => {
@@ -183,7 +184,7 @@ export class Handlers {
     });
     const items = p.items.map((it, i) => this.checkLength(m, tokenizeItem(m, it.prompt, it.response, `items[${i}]`), i));
     const out: ProjectResult['items'] = new Array(items.length);
-    for (const { idx, chunk } of this.batches(m, items, undefined)) {
+    for (const { idx, chunk } of this.batches(m, items, undefined, { fullHidden: true })) {
       if (token.isCancellationRequested) throw cancelled();
       const recs = await projectBatch(m.model, chunk, vectors, m.padTokenId);
       recs.forEach((projections, j) => {
