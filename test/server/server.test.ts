@@ -22,6 +22,7 @@ import { loadTraitFile } from '../../src/core/traits/load.js';
 import { identifyModel } from '../../src/core/models.js';
 import { startSteeringServer, type SteeringServer } from '../../src/server/server.js';
 import { loadSafetensors, toFloat32 } from '../../src/engine/weights/safetensors.js';
+import { writeTorchTensor } from '../../src/engine/vectors/torch.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const TOY = path.join(root, 'models', 'toy-persona');
@@ -124,6 +125,23 @@ test('steering through the extra body field raises the trait (rubric judge), uns
     assert.ok(c.steering_applied[0].tokens >= 1);
   }
   assert.ok(plain.choices.every((c) => !('steering_applied' in c)));
+});
+
+test('an upstream .pt vector steers through the server exactly like the same vector as safetensors', { skip }, async () => {
+  // The CLI's `generate --vector x.pt` reads upstream's bare-tensor files; the server (the worker's reader) must too.
+  const st = loadSafetensors(vectorFile).tensors.get('response_avg_diff')!;
+  const pt = path.join(tmp, 'sycophantic_response_avg_diff.pt');
+  writeTorchTensor(pt, st.shape, toFloat32(st));
+  const ask = (vector: string, kind?: string) => api.chat.completions.create({ model: 'toy-persona', messages, temperature: 0.8, max_tokens: 40, seed: 5, n: 2,
+    // @ts-expect-error: extension field
+    steering: [{ vector, layer: 4, coef: 3, ...(kind ? { kind } : {}) }] });
+  const fromSafetensors = await ask('sycophantic');
+  const fromPt = await ask(pt);
+  assert.deepEqual(fromPt.choices.map((c) => c.message.content), fromSafetensors.choices.map((c) => c.message.content));
+  assert.deepEqual((fromPt.choices[0] as unknown as { steering_applied: unknown }).steering_applied,
+    (fromSafetensors.choices[0] as unknown as { steering_applied: unknown }).steering_applied);
+  // A .pt holds one kind (its name says which): asking for another is a 400 that says so, not a silent swap.
+  await assert.rejects(ask(pt, 'prompt_last'), (e: APIError) => e.status === 400 && /holding only response_avg_diff/.test(e.message));
 });
 
 test('streaming (SSE) delivers the same text as the non-streamed request', { skip }, async () => {

@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { Reduction } from '../../engine/protocol.js';
 import { loadSafetensors, writeSafetensors } from '../../engine/weights/safetensors.js';
 import { PipelineError } from '../errors.js';
-import { readTorchTensor } from './torch.js';
+import { readTorchTensor, torchVectorKind } from './torch.js';
 
 export const VECTOR_FORMAT = 'persona-lab-vector/1';
 export const LAYER_CONVENTION = 'hf-hidden-states: row l = hidden_states[l], l=0..L; row 0 = embeddings; row l = residual after l blocks; row L = after final norm; steering at l adds coef*row[l] where hidden_states[l] is read (l=0 the embeddings, 0<l<L the output of block l-1, l=L after the final norm)';
@@ -49,10 +49,7 @@ export function writeVectorFile(file: string, v: PersonaVector): void {
 }
 
 /** The kind an upstream file name states (`…_prompt_last_diff.pt`), else response_avg (upstream's default). */
-export function kindFromFileName(file: string): VectorKind {
-  const m = /(prompt_avg|response_avg|prompt_last)_diff\.pt$/.exec(path.basename(file));
-  return (m?.[1] as VectorKind | undefined) ?? 'response_avg';
-}
+export const kindFromFileName = (file: string): VectorKind => torchVectorKind(file);
 
 function readTorchVector(file: string): PersonaVector {
   const t = readTorchTensor(file);

@@ -22,7 +22,19 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { PipelineError } from '../errors.js';
+import { ReasonError } from '../errors.js';
+import type { Reduction } from '../protocol.js';
+import { bf16ToFloat32, f16ToFloat32 } from '../weights/safetensors.js';
+
+/**
+ * A .pt file that cannot be read as one bare float tensor. The reasons are the words core uses for vector
+ * files ('vector-missing' / 'vector-invalid', as in PipelineError), so callers branch on the same reasons.
+ */
+export type TorchFileErrorReason = 'vector-missing' | 'vector-invalid';
+
+export class TorchFileError extends ReasonError<TorchFileErrorReason> {
+  override readonly name = 'TorchFileError';
+}
 
 export type TorchDtype = 'float32' | 'float16' | 'bfloat16' | 'float64';
 
@@ -47,11 +59,11 @@ const isFloatDtype = (d: string): d is TorchDtype => d in ELEMENT_SIZE;
 /** Readers refuse bigger files: a persona vector is a few MB, and Node buffers stop at 2 GiB. */
 const MAX_FILE_BYTES = 2 ** 31 - 1;
 
-const invalid = (label: string, problem: string) => new PipelineError('vector-invalid', `${label}: ${problem}`);
+const invalid = (label: string, problem: string) => new TorchFileError('vector-invalid', `${label}: ${problem}`);
 
 // ─── public API ────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Reads a `torch.save` file holding one float tensor. Throws PipelineError 'vector-missing' / 'vector-invalid'. */
+/** Reads a `torch.save` file holding one float tensor. Throws TorchFileError 'vector-missing' / 'vector-invalid'. */
 export function readTorchTensor(file: string): TorchTensor {
   let size: number;
   try {
@@ -59,15 +71,15 @@ export function readTorchTensor(file: string): TorchTensor {
     if (!st.isFile()) throw invalid(file, 'is not a file; expected a .pt file written by torch.save');
     size = st.size;
   } catch (e) {
-    if (PipelineError.is(e)) throw e;
-    throw new PipelineError('vector-missing', `cannot read torch vector file ${file}: ${(e as Error).message}`);
+    if (TorchFileError.is(e)) throw e;
+    throw new TorchFileError('vector-missing', `cannot read torch vector file ${file}: ${(e as Error).message}`);
   }
   if (size > MAX_FILE_BYTES) {
     throw invalid(file, `is ${size} bytes; torch files over 2 GiB are not supported (${EXPECTED}, a few MB at most)`);
   }
   let bytes: Uint8Array;
   try { bytes = readFileSync(file); } catch (e) {
-    throw new PipelineError('vector-missing', `cannot read torch vector file ${file}: ${(e as Error).message}`);
+    throw new TorchFileError('vector-missing', `cannot read torch vector file ${file}: ${(e as Error).message}`);
   }
   return parseTorchTensor(bytes, file);
 }
@@ -593,24 +605,14 @@ function materialize(t: TensorVal, archive: Archive, label: string): TorchTensor
   return { dtype, shape: [...shape], data: out };
 }
 
-const scratchU32 = new Uint32Array(1);
-const scratchF32 = new Float32Array(scratchU32.buffer);
-
 function elementReader(dtype: TorchDtype, dv: DataView, le: boolean): (i: number) => number {
   switch (dtype) {
     case 'float32': return (i) => dv.getFloat32(i * 4, le);
     case 'float64': return (i) => dv.getFloat64(i * 8, le);
-    case 'float16': return (i) => halfToFloat(dv.getUint16(i * 2, le));
-    case 'bfloat16': return (i) => { scratchU32[0] = dv.getUint16(i * 2, le) << 16; return scratchF32[0]; };
+    // The one f16 / bf16 decoder (src/engine/weights/safetensors.ts).
+    case 'float16': return (i) => f16ToFloat32(dv.getUint16(i * 2, le));
+    case 'bfloat16': return (i) => bf16ToFloat32(dv.getUint16(i * 2, le));
   }
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f, f = h & 0x3ff;
-  if (e === 0) return sign * f * 2 ** -24;
-  if (e === 31) return f ? NaN : sign * Infinity;
-  return sign * (1 + f / 1024) * 2 ** (e - 15);
 }
 
 // ─── pickle writer ─────────────────────────────────────────────────────────────────────────────────────────
@@ -672,3 +674,9 @@ function ascii(x: string | Uint8Array): string | Uint8Array {
 }
 
 const utf8 = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** The kind an upstream vector file's name states (`evil_prompt_last_diff.pt` → prompt_last), else response_avg (upstream's default). */
+export function torchVectorKind(file: string): Reduction {
+  const m = /(prompt_avg|response_avg|prompt_last)_diff\.pt$/.exec(path.basename(file));
+  return (m?.[1] as Reduction | undefined) ?? 'response_avg';
+}

@@ -3,11 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseTorchTensor, readTorchTensor, writeTorchTensor } from '../../src/core/vectors/torch.js';
-import { PipelineError } from '../../src/core/errors.js';
+import { TorchFileError, parseTorchTensor, readTorchTensor, writeTorchTensor } from '../../../src/engine/vectors/torch.js';
 
 // Fixtures and expected.json are made by test/fixtures/pt/make_fixtures.py (torch 1.13); the tests need no Python.
-const root = path.resolve(import.meta.dirname, '..', '..');
+const root = path.resolve(import.meta.dirname, '..', '..', '..');
 const fixtures = path.join(root, 'test', 'fixtures', 'pt');
 const fx = (name: string) => path.join(fixtures, name);
 const expected = JSON.parse(readFileSync(fx('expected.json'), 'utf8')) as {
@@ -16,10 +15,10 @@ const expected = JSON.parse(readFileSync(fx('expected.json'), 'utf8')) as {
 };
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'pl-torch-'));
 
-/** Asserts fn throws a PipelineError with `reason` whose message names `file` and matches every pattern. */
+/** Asserts fn throws a TorchFileError with `reason` whose message names `file` and matches every pattern. */
 function assertRefused(fn: () => unknown, reason: 'vector-invalid' | 'vector-missing', file: string, ...patterns: RegExp[]) {
   assert.throws(fn, (e: unknown) => {
-    assert.ok(PipelineError.is(e, reason), `expected PipelineError ${reason}, got ${String(e)}`);
+    assert.ok(TorchFileError.is(e, reason), `expected TorchFileError ${reason}, got ${String(e)}`);
     assert.ok(e.message.includes(file), `message names the file: ${e.message}`);
     for (const p of patterns) assert.match(e.message, p);
     return true;
