@@ -116,6 +116,13 @@ function recordApplied(states: RowState[], active: readonly number[], steer: { s
  */
 const slotsOf = (active: number[]): number[] => (active.length === 1 ? [active[0], active[0]] : active);
 
+/**
+ * Longest prefill forward, in padded columns (a multiple of PAD_ALIGN). Prompts up to this length prefill in
+ * one forward, as before; longer ones (up to the model's positions, e.g. 4 k tokens) in chunks over the KV
+ * cache, so the attention scores of one forward stay B·heads·1024·T floats.
+ */
+export const PREFILL_CHUNK = 1024;
+
 /** Generates for one batch of rows (callers split requests into batches). Results are in input order. */
 export async function generateBatch(model: LoadedModel, rows: readonly GenRowInput[], cfg: GenConfig, hooks: GenHooks): Promise<GenRowOutput[]> {
   const { numLayers: L, hiddenSize: H } = model.config;
@@ -163,16 +170,18 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
   };
 
   try {
-    // ---- prefill, phase 'prefix': every prompt token but the last
+    // ---- prefill, phase 'prefix': every prompt token but the last, in chunks of PREFILL_CHUNK columns so that
+    // a long prompt's attention scores stay [B, heads, chunk, T] instead of [B, heads, P, P]
     const B0 = slots.length;
-    if (P > 1) {
+    for (let from = 0; from < P - 1; from += PREFILL_CHUNK) {
+      const to = Math.min(P - 1, from + PREFILL_CHUNK);
       await run({
-        batch: B0, seqLen: P - 1,
-        inputIds: columns(padded.inputIds, B0, P, 0, P - 1),
-        positionIds: columns(padded.positionIds, B0, P, 0, P - 1),
-        attentionMask: columns(padded.attentionMask, B0, P, 0, P - 1),
+        batch: B0, seqLen: to - from,
+        inputIds: columns(padded.inputIds, B0, P, from, to),
+        positionIds: columns(padded.positionIds, B0, P, from, to),
+        attentionMask: columns(padded.attentionMask, B0, P, 0, to),
         logits: 'none',
-      }, 'prefix', (b, s) => s >= padded.pads[b]);
+      }, 'prefix', (b, s) => from + s >= padded.pads[b]);
     }
     // ---- prefill, phase 'last': the last prompt token, whose logits pick the first new token
     let out = await run({
