@@ -12,7 +12,9 @@
  *   top-1   fraction of those predictions whose argmax equals f32's
  *   cos     cosine of the captured hidden states to f32's, mean over positions, per layer (0..L; min shown)
  *   greedy  free-running greedy tokens identical to f32's before the first divergence (of 64)
- *   ms/tok  batch-1 decode time per token in that format (prepacked where the format uses it)
+ *   ms/tok  batch-1 decode time per token in that format (prepacked where the format uses it; f16 runs on
+ *           CPU only through LoadOptions.testOnlyCpuHalf, with float32 casts inserted by onnxruntime, so its
+ *           time and memory say nothing about a GPU)
  * `--variants` adds int8/int4 with other block sizes, asymmetric zero points and accuracy level 0, the
  * measurements behind the defaults in src/engine/DESIGN.md ("Weight formats").
  */
@@ -133,7 +135,8 @@ async function measureModel(name: string, dir: string, promptLen = 8): Promise<C
   for (const r of runs) {
     let m: LoadedModel;
     try {
-      m = await load({ weightFormat: r.format, quantization: r.quantization });
+      // f16 on CPU: the graph's numerics through the test-only switch (onnxruntime casts to float32 around it).
+      m = await load({ weightFormat: r.format, quantization: r.quantization, testOnlyCpuHalf: r.format === 'f16' });
     } catch (e) {
       console.log(`  ${name} ${r.format}: ${(e as Error).message}`);
       continue;

@@ -15,7 +15,7 @@ import type { Playground, PlaygroundArgs } from './playground.js';
 import type { ServerArgs, SteeringServerService } from './serverCommand.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
-import type { ModelInfo } from './modelDiscovery.js';
+import type { DiscoveredModel } from './modelDiscovery.js';
 import type { FileTreeItem } from './views/fileTree.js';
 import { ModelItem, RevisionItem, type ModelsViewProvider } from './views/modelsView.js';
 
@@ -115,7 +115,7 @@ export const COMMANDS = {
         void vscode.window.showWarningMessage('No models found. Add a checkpoint folder with "Persona Lab: Add Model Folder".');
         return undefined;
       }
-      const pick = await vscode.window.showQuickPick(models.map((m: ModelInfo) => ({ label: m.name, description: m.description, detail: m.path, model: m })),
+      const pick = await vscode.window.showQuickPick(models.map((m: DiscoveredModel) => ({ label: m.name, description: m.description, detail: m.path, model: m })),
         { title: 'Show Model Details' });
       file = pick?.model.detailsFile;
     }

@@ -19,13 +19,13 @@ import { loadTraitFile } from '../core/traits/load.js';
 import { modelLoadSettings, readSettings } from './config.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
-import type { ModelInfo } from './modelDiscovery.js';
+import type { DiscoveredModel } from './modelDiscovery.js';
 import { RevisionItem } from './views/modelsView.js';
 
 /** Arguments for scripted use (tests, other extensions); every field is asked for when missing. */
 export interface ExtractArgs { modelPath?: string; revision?: string; trait?: string; samples?: number; maxQuestions?: number }
 
-export interface ExtractServices { log: vscode.LogOutputChannel; locations: Locations; jobs: JobRunner; listModels(): ModelInfo[]; refreshViews(): void }
+export interface ExtractServices { log: vscode.LogOutputChannel; locations: Locations; jobs: JobRunner; listModels(): DiscoveredModel[]; refreshViews(): void }
 
 export interface ExtractOutcome { status: 'ok' | 'not-extractable'; vectorPath?: string; statusPath?: string; pairsKept: number; pairsTotal: number; runDir: string; reason?: string }
 
@@ -78,7 +78,7 @@ function judgeSpec(toy: boolean): JudgeSpec {
   return { kind: 'openai', baseURL: baseUrl, model, apiKey: process.env.OPENAI_API_KEY };
 }
 
-export async function pickCheckpoint(models: ModelInfo[], title = 'Extract a persona vector on which checkpoint?'): Promise<{ path: string; revision?: string } | undefined> {
+export async function pickCheckpoint(models: DiscoveredModel[], title = 'Extract a persona vector on which checkpoint?'): Promise<{ path: string; revision?: string } | undefined> {
   const items = models.flatMap((m) => (m.revisions.length ? m.revisions : [{ name: 'main', path: m.path }])
     .map((r) => ({ label: `${m.name}@${r.name}`, description: r.path ?? m.path, target: r.path ? { path: r.path } : { path: m.path, revision: r.name } })));
   if (items.length === 0) throw new Error('no models found: add a checkpoint folder with "Persona Lab: Add Model Folder"');

@@ -17,7 +17,7 @@ export interface RevisionInfo {
   description?: string;
 }
 
-export interface ModelInfo {
+export interface DiscoveredModel {
   kind: 'model';
   name: string;
   path: string;
@@ -27,9 +27,9 @@ export interface ModelInfo {
   detailsFile?: string;
 }
 
-export interface ModelGroupInfo { kind: 'group'; name: string; path: string; models: ModelInfo[] }
+export interface ModelGroupInfo { kind: 'group'; name: string; path: string; models: DiscoveredModel[] }
 export interface MissingModelInfo { kind: 'missing'; name: string; path: string; reason: string }
-export type ModelFolderInfo = ModelInfo | ModelGroupInfo | MissingModelInfo;
+export type ModelFolderInfo = DiscoveredModel | ModelGroupInfo | MissingModelInfo;
 
 function readJson(file: string): unknown {
   try {
@@ -88,7 +88,7 @@ function subfolderRevisions(dir: string): RevisionInfo[] {
 }
 
 /** One folder → a model, or undefined when it is not recognisable as one. */
-export function inspectModelFolder(folder: string, name = path.basename(folder)): ModelInfo | undefined {
+export function inspectModelFolder(folder: string, name = path.basename(folder)): DiscoveredModel | undefined {
   const manifestFile = path.join(folder, 'manifest.json');
   const configFile = path.join(folder, 'config.json');
   const hasManifest = existsSync(manifestFile);
@@ -118,7 +118,7 @@ export function inspectModelPath(folder: string): ModelFolderInfo {
   const model = inspectModelFolder(folder, name);
   if (model) return model;
   const models = readdirSync(folder).sort().map((n) => path.join(folder, n)).filter(isDir)
-    .map((p) => inspectModelFolder(p)).filter((m): m is ModelInfo => m !== undefined);
+    .map((p) => inspectModelFolder(p)).filter((m): m is DiscoveredModel => m !== undefined);
   if (models.length === 0) return { kind: 'missing', name, path: folder, reason: 'no config.json or manifest.json here or one level below' };
   return { kind: 'group', name, path: folder, models };
 }

@@ -23,7 +23,7 @@ import { modelFolderName, Workspace } from '../core/storage/workspace.js';
 import { isToyModelPath } from '../core/toy/paths.js';
 import { assertVectorFits, readVectorFile, vectorRow, VECTOR_KINDS } from '../core/vectors/file.js';
 import { WorkerError, type InferenceClient } from '../engine/client.js';
-import type { GenerateResult, GenerateRow, ModelInfo as LoadedModelInfo } from '../engine/protocol.js';
+import type { GenerateResult, GenerateRow, DiscoveredModel as LoadedModelInfo } from '../engine/protocol.js';
 import type {
   Answer, Column, ColumnMeans, FromWebview, GenerationRequest, PlaygroundVector, RenderedCounts, ToWebview,
 } from '../../webview/playground/protocol.js';
@@ -31,7 +31,7 @@ import { modelLoadSettings } from './config.js';
 import { pickCheckpoint } from './extractCommand.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
-import type { ModelInfo } from './modelDiscovery.js';
+import type { DiscoveredModel } from './modelDiscovery.js';
 import { FileTreeItem } from './views/fileTree.js';
 
 /** Arguments for scripted use (tests, other commands). Without `prompt` the panel only opens. */
@@ -77,7 +77,7 @@ export interface PlaygroundServices {
   locations: Locations;
   jobs: JobRunner;
   extensionUri: vscode.Uri;
-  listModels(): ModelInfo[];
+  listModels(): DiscoveredModel[];
 }
 
 interface Target { path: string; revision?: string; id: ModelIdentity; toy: boolean }

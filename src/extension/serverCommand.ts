@@ -14,7 +14,7 @@ import { modelLoadSettings, readSettings } from './config.js';
 import { pickCheckpoint } from './extractCommand.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
-import type { ModelInfo } from './modelDiscovery.js';
+import type { DiscoveredModel } from './modelDiscovery.js';
 
 export interface ServerArgs {
   /** A checkpoint folder; without it the palette asks (the embedded toy model when it is the only one). */
@@ -26,7 +26,7 @@ export interface ServerArgs {
 
 export interface ServerStatus { url: string; model: string; vectors: string[] }
 
-export interface ServerServices { log: vscode.LogOutputChannel; locations: Locations; jobs: JobRunner; listModels(): ModelInfo[] }
+export interface ServerServices { log: vscode.LogOutputChannel; locations: Locations; jobs: JobRunner; listModels(): DiscoveredModel[] }
 
 export class SteeringServerService implements vscode.Disposable {
   private running: { server: SteeringServer; status: ServerStatus; unload: () => Promise<void> } | undefined;

@@ -16,7 +16,7 @@ import { runSweep, type SweepTrait } from '../core/sweep.js';
 import { loadTraitFile } from '../core/traits/load.js';
 import { modelLoadSettings } from './config.js';
 import type { ExtractServices } from './extractCommand.js';
-import type { ModelInfo } from './modelDiscovery.js';
+import type { DiscoveredModel } from './modelDiscovery.js';
 import { ModelItem } from './views/modelsView.js';
 
 export interface SweepArgs { modelPath?: string; revisions?: string[]; traits?: string[]; steering?: Record<string, { layer: number; coef: number }>; maxQuestions?: number }
@@ -73,7 +73,7 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
   });
 }
 
-async function pickModel(models: ModelInfo[]): Promise<ModelInfo | undefined> {
+async function pickModel(models: DiscoveredModel[]): Promise<DiscoveredModel | undefined> {
   const multi = models.filter((m) => m.revisions.filter((r) => r.path).length > 1);
   if (multi.length === 0) throw new Error('no model with several revisions found (a folder with revisions/<name>/ or a manifest listing them)');
   return (await vscode.window.showQuickPick(multi.map((m) => ({ label: m.name, description: m.path, model: m })), { title: 'Sweep which model?' }))?.model;

@@ -180,14 +180,18 @@ export function effectiveWeightMemory(format: WeightFormat, requested: LoadOptio
 }
 
 /** Refuse a weight format the provider cannot run, before any work, naming the formats that do run there. */
-export function checkWeightFormat(format: unknown, ep: ExecutionProvider): WeightFormat {
+export function checkWeightFormat(format: unknown, ep: ExecutionProvider, testOnlyCpuHalf = false): WeightFormat {
   if (!WEIGHT_FORMATS.includes(format as WeightFormat)) {
     throw new CompileError('unsupported-dtype', `unknown weight format ${JSON.stringify(format)}; use one of ${WEIGHT_FORMATS.join(', ')}`);
   }
   const ok = FORMATS_BY_PROVIDER[ep];
-  if (!ok.includes(format as WeightFormat)) {
-    const why = ep === 'cpu' ? "onnxruntime's CPU provider has no bfloat16 matrix multiply" : 'WebGPU has no bfloat16 type';
-    throw new CompileError('unsupported-dtype', `weight format ${format} cannot run on the ${ep} execution provider (${why}); on ${ep} use ${ok.join(', ')} (f16 keeps half-precision weights; bf16 needs cuda)`);
+  if (!ok.includes(format as WeightFormat) && !(testOnlyCpuHalf && ep === 'cpu' && format === 'f16')) {
+    const why = ep === 'webgpu'
+      ? 'WebGPU has no bfloat16 type'
+      : format === 'bf16'
+        ? "onnxruntime's CPU provider has no bfloat16 matrix multiply"
+        : "onnxruntime's CPU provider computes float16 through float32 casts: more memory than f32 and slower";
+    throw new CompileError('unsupported-dtype', `weight format ${format} cannot run on the ${ep} execution provider (${why}); on ${ep} use ${ok.join(', ')} (f16 and bf16 are for GPU providers: f16 on webgpu or cuda, bf16 on cuda)`);
   }
   return format as WeightFormat;
 }
@@ -312,7 +316,7 @@ export async function loadModel(ref: ModelRef, opts: LoadOptions = {}): Promise<
   const t0 = performance.now();
   const variant = opts.variant ?? 'portable';
   const ep = opts.executionProvider ?? 'cpu';
-  const format = checkWeightFormat(opts.weightFormat ?? 'f32', ep);
+  const format = checkWeightFormat(opts.weightFormat ?? 'f32', ep, opts.testOnlyCpuHalf);
   const fmt = formatSpec(format, opts.quantization);
   const ckpt = openCheckpoint(ref);
   const family = lookupArchitecture(ckpt.rawConfig);

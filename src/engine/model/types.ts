@@ -70,11 +70,20 @@ export interface LoadOptions {
    * "Weight formats" says why they are what they are). Part of the compile-cache key.
    */
   quantization?: { blockSize?: number; symmetric?: boolean; accuracyLevel?: 0 | 1 | 2 | 3 | 4 };
+  /**
+   * Tests only: let the f16 graph run on the CPU provider. onnxruntime runs it there by inserting float32
+   * casts around the half-precision ops (correct, so the f16 graph is testable without a GPU, but it holds a
+   * float32 copy besides the f16 weights and is slower than f32), so users are refused instead.
+   */
+  testOnlyCpuHalf?: boolean;
 }
 
-/** Where a format runs: bf16 has no CPU (or WebGPU) matrix multiply in onnxruntime 1.30. */
+/**
+ * Where a format runs. onnxruntime 1.30's CPU provider has no bfloat16 matrix multiply and computes float16
+ * through inserted float32 casts (no memory or speed gain); WebGPU has no bfloat16 type.
+ */
 export const FORMATS_BY_PROVIDER: Record<ExecutionProvider, readonly WeightFormat[]> = {
-  cpu: ['f32', 'f16', 'int8', 'int4'],
+  cpu: ['f32', 'int8', 'int4'],
   webgpu: ['f32', 'f16', 'int8', 'int4'],
   cuda: ['f32', 'f16', 'bf16', 'int8', 'int4'],
 };

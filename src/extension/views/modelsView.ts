@@ -4,10 +4,10 @@
  */
 import * as vscode from 'vscode';
 import { EMBEDDED_MODELS, type Locations } from '../locations.js';
-import { inspectModelFolder, inspectModelPath, type ModelFolderInfo, type ModelInfo, type RevisionInfo } from '../modelDiscovery.js';
+import { inspectModelFolder, inspectModelPath, type ModelFolderInfo, type DiscoveredModel, type RevisionInfo } from '../modelDiscovery.js';
 
 export class ModelItem extends vscode.TreeItem {
-  constructor(readonly model: ModelInfo, embedded: boolean) {
+  constructor(readonly model: DiscoveredModel, embedded: boolean) {
     super(model.name, model.revisions.length > 0 ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     this.description = embedded ? `${model.description} · embedded` : model.description;
     this.tooltip = model.path;
@@ -18,7 +18,7 @@ export class ModelItem extends vscode.TreeItem {
 }
 
 export class RevisionItem extends vscode.TreeItem {
-  constructor(readonly model: ModelInfo, readonly revision: RevisionInfo) {
+  constructor(readonly model: DiscoveredModel, readonly revision: RevisionInfo) {
     super(revision.name, vscode.TreeItemCollapsibleState.None);
     this.description = revision.description;
     this.tooltip = revision.path ?? `${model.name}@${revision.name}`;
@@ -29,7 +29,7 @@ export class RevisionItem extends vscode.TreeItem {
 }
 
 class GroupItem extends vscode.TreeItem {
-  constructor(readonly models: ModelInfo[], label: string, folder: string) {
+  constructor(readonly models: DiscoveredModel[], label: string, folder: string) {
     super(label, vscode.TreeItemCollapsibleState.Expanded);
     this.description = `${models.length} model${models.length === 1 ? '' : 's'}`;
     this.tooltip = folder;
@@ -61,8 +61,8 @@ export class ModelsViewProvider implements vscode.TreeDataProvider<ModelsNode>, 
   }
 
   /** Every model the view shows, flattened (used by the Show Model Details quick pick). */
-  listModels(): ModelInfo[] {
-    const out: ModelInfo[] = [];
+  listModels(): DiscoveredModel[] {
+    const out: DiscoveredModel[] = [];
     for (const entry of this.scan()) {
       if (entry.info.kind === 'model') out.push(entry.info);
       else if (entry.info.kind === 'group') out.push(...entry.info.models);
