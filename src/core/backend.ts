@@ -6,6 +6,7 @@
 import type { CaptureParams, CaptureResult, GenerateParams, GenerateResult, ModelInfo, SamplingParams } from '../engine/protocol.js';
 import type { Judge } from './judge/types.js';
 import type { RunStore } from './storage/run.js';
+import type { Workspace } from './storage/workspace.js';
 import type { ModelKind } from './prompts.js';
 
 export interface InferenceBackend {
@@ -31,17 +32,24 @@ export function modelKind(m: ModelHandle): ModelKind {
 export interface Progress { stage: string; done: number; total: number; note?: string }
 export type ProgressSink = (p: Progress) => void;
 
-/** What every generate-and-judge stage (extraction, evaluation) takes, besides its own inputs. */
-export interface StageOptions {
-  trait: string;
+/**
+ * What every job takes, besides its own inputs — one type for the orchestrators (./jobs), the CLI and the extension.
+ * Jobs that need less say so with Omit (screening needs no judge; a sweep opens its models itself).
+ */
+export interface JobBase {
+  ws: Workspace;
   model: ModelHandle;
   judge: Judge;
-  run: RunStore;
-  samples: number;
+  trait: string;
   sampling: SamplingParams;
+  /** The sampler preset's name, recorded in the configuration. */
+  samplerPreset?: string;
   seed: number;
+  samples: number;
   /** Use only the first N questions (for quick runs). */
   maxQuestions?: number;
+  /** Run folder name; default: kind-model-revision-trait-<config hash>. */
+  runId?: string;
   /** Rows per worker request and durable append. */
   chunkSize?: number;
   /** Worker batch size. */
@@ -49,3 +57,6 @@ export interface StageOptions {
   progress?: ProgressSink;
   signal?: AbortSignal;
 }
+
+/** A stage (extraction, evaluation) runs inside its job's open run folder. */
+export type StageOptions = Omit<JobBase, 'ws' | 'runId' | 'samplerPreset'> & { run: RunStore };

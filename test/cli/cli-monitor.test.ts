@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { parseSimpleCsv } from '../../src/core/geometry/csv.js';
-import { pearson } from '../../src/core/monitoring.js';
+import { pearson } from '../../src/core/jobs/monitor.js';
 import { cli } from './helpers.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { readCsv, toCsv } from '../../src/core/storage/csv.js';
-import { readScreenData } from '../../src/core/screening.js';
+import { readScreenData } from '../../src/core/jobs/screen.js';
 import { cli } from './helpers.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');

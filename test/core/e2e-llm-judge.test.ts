@@ -15,7 +15,7 @@ import { InferenceClient } from '../../src/engine/client.js';
 import { LlmJudge } from '../../src/core/judge/llm.js';
 import { RubricJudge } from '../../src/core/judge/rubric.js';
 import { identifyModel } from '../../src/core/models.js';
-import { runExtraction } from '../../src/core/pipeline.js';
+import { runExtraction } from '../../src/core/jobs/pipeline.js';
 import { SAMPLER_PRESETS } from '../../src/core/sampling.js';
 import { Workspace } from '../../src/core/storage/workspace.js';
 import { loadTraitFile } from '../../src/core/traits/load.js';

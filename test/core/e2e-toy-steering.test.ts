@@ -16,7 +16,7 @@ import path from 'node:path';
 import { InferenceClient } from '../../src/engine/client.js';
 import type { ModelHandle } from '../../src/core/backend.js';
 import { RubricJudge } from '../../src/core/judge/rubric.js';
-import { runControlsJob, runExtraction, runGridJob } from '../../src/core/pipeline.js';
+import { runControlsJob, runExtraction, runGridJob } from '../../src/core/jobs/pipeline.js';
 import { SAMPLER_PRESETS } from '../../src/core/sampling.js';
 import { Workspace } from '../../src/core/storage/workspace.js';
 import { loadTraitFile } from '../../src/core/traits/load.js';

@@ -3,7 +3,7 @@ import type { CliCommand } from '../command.js';
 import { EXIT, fmt, openSession, printJson, required, steeringPoint } from '../common.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { vectorJobBase } from '../vector-jobs.js';
-import { runControlsJob } from '../../core/pipeline.js';
+import { runControlsJob } from '../../core/jobs/pipeline.js';
 import type { ControlMode, ControlProjection } from '../../core/evaluation/controls.js';
 
 export const controlsCommand: CliCommand = {

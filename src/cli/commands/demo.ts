@@ -8,7 +8,7 @@ import type { CliCommand } from '../command.js';
 import { EXIT, flag, fmt, num, openSession, printJson, progressPrinter, required, sampling, throughput, traitFiles } from '../common.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { modelKind } from '../../core/backend.js';
-import { runControlsJob, runExtraction, runGridJob } from '../../core/pipeline.js';
+import { runControlsJob, runExtraction, runGridJob } from '../../core/jobs/pipeline.js';
 import { TOY_PROTOCOL as P } from '../../core/toy/protocol.js';
 
 export const demoCommand: CliCommand = {

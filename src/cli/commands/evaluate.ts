@@ -2,7 +2,7 @@
 import type { CliCommand } from '../command.js';
 import { EXIT, flag, fmt, openSession, printJson, required, steeringPoint } from '../common.js';
 import { vectorJobBase } from '../vector-jobs.js';
-import { runEvaluation } from '../../core/pipeline.js';
+import { runEvaluation } from '../../core/jobs/pipeline.js';
 import { JOBS } from '../../core/jobs/table.js';
 
 export const evaluateCommand: CliCommand = {

@@ -4,7 +4,7 @@ import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
 import { EXIT, fmt, list, num, openSession, printJson, progressPrinter, required, sampling, str, throughput, traitFiles } from '../common.js';
 import { modelKind } from '../../core/backend.js';
-import { runExtraction } from '../../core/pipeline.js';
+import { runExtraction } from '../../core/jobs/pipeline.js';
 import { JOBS } from '../../core/jobs/table.js';
 
 export const extractCommand: CliCommand = {

@@ -3,7 +3,7 @@ import type { CliCommand } from '../command.js';
 import { EXIT, flag, fmt, num, numList, openSession, printJson, required } from '../common.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { vectorJobBase } from '../vector-jobs.js';
-import { runGridJob } from '../../core/pipeline.js';
+import { runGridJob } from '../../core/jobs/pipeline.js';
 
 export const gridCommand: CliCommand = {
   name: 'grid',

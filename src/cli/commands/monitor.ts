@@ -7,7 +7,7 @@ import { JOBS } from '../../core/jobs/table.js';
 import { toyModelDir } from '../../core/toy/paths.js';
 import type { VectorKind } from '../../core/vectors/file.js';
 import { modelKind } from '../../core/backend.js';
-import { promptsFromTrait, runMonitoring, toyMonitoringPrompts, type MonitorPrompt } from '../../core/monitoring.js';
+import { promptsFromTrait, runMonitoring, toyMonitoringPrompts, type MonitorPrompt } from '../../core/jobs/monitor.js';
 
 export const monitorCommand: CliCommand = {
   name: 'monitor',

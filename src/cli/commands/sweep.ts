@@ -9,7 +9,7 @@ import { createJudge } from '../../core/judge/factory.js';
 import { isToyModelPath } from '../../core/toy/paths.js';
 import { identifyModel } from '../../core/models.js';
 import { sortRevisions } from '../../core/geometry/revisions.js';
-import { runSweep, type SweepTrait } from '../../core/sweep.js';
+import { runSweep, type SweepTrait } from '../../core/jobs/sweep.js';
 
 export const sweepCommand: CliCommand = {
   name: 'sweep',

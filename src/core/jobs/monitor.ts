@@ -9,20 +9,20 @@
  * per-prompt means are what separates prompt types). Generations and judgements are appended to the run as they
  * come (resumable like every stage); projections are recomputed, they cost one forward per prompt.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { PromptInput } from '../engine/protocol.js';
-import { modelKind } from './backend.js';
-import { systemPrompt } from './prompts.js';
-import { instructionText } from './traits/schema.js';
-import { generateAndJudge, type RowSpec } from './rows.js';
-import { mean } from './stats/descriptive.js';
-import { writeCsv } from './storage/csv.js';
-import { RunStore } from './storage/run.js';
-import type { JobBase } from './pipeline.js';
-import type { LoadedTrait } from './traits/load.js';
-import { assertVectorFits, norm, readVectorFile, vectorRow, type VectorKind } from './vectors/file.js';
-import { projectItems } from './vectors/projection.js';
+import type { PromptInput } from '../../engine/protocol.js';
+import { modelKind, type JobBase } from '../backend.js';
+import { PipelineError } from '../errors.js';
+import { systemPrompt } from '../prompts.js';
+import { instructionText } from '../traits/schema.js';
+import { generateAndJudge, type RowSpec } from '../rows.js';
+import { mean } from '../stats/descriptive.js';
+import { writeCsv } from '../storage/csv.js';
+import type { RunStore } from '../storage/run.js';
+import { modelConfig, jobLabel, sha256File, withRun } from './run.js';
+import type { LoadedTrait } from '../traits/load.js';
+import { assertVectorFits, norm, readVectorFile, vectorRow, type VectorKind } from '../vectors/file.js';
+import { projectItems } from '../vectors/projection.js';
 
 export interface MonitorPrompt {
   /** System prompt text ('' = none). */
@@ -85,28 +85,25 @@ function promptFor(kind: 'chat' | 'base', system: string, question: string): Pro
   return { messages: [...(system ? [{ role: 'system' as const, content: system }] : []), { role: 'user' as const, content: question }] };
 }
 
-const sha256 = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
-
 export async function runMonitoring(j: MonitorJob): Promise<MonitorResult> {
   const kindVec = j.kind ?? 'response_avg';
   const vec = readVectorFile(j.vectorPath);
   assertVectorFits(vec, j.vectorPath, { name: j.model.name, ...j.model.info.config });
   const v = vectorRow(vec, kindVec, j.layer);
   const vn = norm(v);
-  if (vn === 0) throw new Error(`${j.vectorPath}: row ${j.layer} is zero; nothing to project onto`);
+  if (vn === 0) throw new PipelineError('vector-invalid', `${j.vectorPath}: row ${j.layer} is zero; nothing to project onto`);
   const config = {
-    stage: 'monitor', model: { name: j.model.name, revision: j.model.revision, engine: j.model.info.compiler }, trait: j.trait, evalSha256: j.evalTrait.sha256,
-    vectorSha256: sha256(j.vectorPath), kind: kindVec, layer: j.layer, prompts: j.prompts, sampler: j.sampling, samplerPreset: j.samplerPreset,
+    stage: 'monitor', model: modelConfig(j.model), trait: j.trait, evalSha256: j.evalTrait.sha256,
+    vectorSha256: sha256File(j.vectorPath), kind: kindVec, layer: j.layer, prompts: j.prompts, sampler: j.sampling, samplerPreset: j.samplerPreset,
     samples: j.samples, seed: j.seed, maxQuestions: j.maxQuestions ?? null, judge: j.judge.id,
   };
-  const run = RunStore.open(j.ws, 'monitor', config, j.runId ?? RunStore.defaultRunId('monitor', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
   const mk = modelKind(j.model);
   const questions = j.evalTrait.data.questions.slice(0, j.maxQuestions ?? undefined);
   const rows: RowSpec[] = [];
   j.prompts.forEach((p, a) => questions.forEach((q, i) => {
     for (let s = 0; s < j.samples; s++) rows.push({ key: `mon${a}|${j.trait}_${i}#${s}`, prompt: promptFor(mk, p.system, q), question: q, seed: j.seed + i * j.samples + s });
   }));
-  try {
+  const { run, value } = await withRun({ ws: j.ws, kind: 'monitor', label: jobLabel(j), config, runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
     await generateAndJudge(rows, { model: j.model, judge: j.judge, run, sampling: j.sampling, trait: j.trait, evalPrompt: j.evalTrait.data.eval_prompt,
       chunkSize: j.chunkSize, batchSize: j.batchSize, progress: j.progress, signal: j.signal });
     // One capture per (system prompt, question): the last prompt token's hidden state at the layer, projected on v̂.
@@ -137,11 +134,7 @@ export async function runMonitoring(j: MonitorJob): Promise<MonitorResult> {
       table.map((r) => ({ ...r, [projCol]: r.prompt_last_proj })));
     writeCsv(run.path(`monitoring_${j.trait}_by_prompt.csv`), ['label', 'system_prompt', 'expected', 'projection_mean', 'trait_mean', 'coherence_mean', 'answers'],
       perPrompt.map((p) => ({ label: p.label, system_prompt: p.system, expected: p.expected, projection_mean: p.projection, trait_mean: p.trait, coherence_mean: p.coherence, answers: p.answers })));
-    run.writeJson('results.json', result);
-    run.updateManifest({ status: 'done', outputs: { answers: run.path(`monitoring_${j.trait}.csv`), byPrompt: run.path(`monitoring_${j.trait}_by_prompt.csv`) } });
-    return { run, ...result };
-  } catch (e) {
-    run.updateManifest({ status: 'failed', message: (e as Error).message });
-    throw e;
-  }
+    return { value: result, results: result, outputs: { answers: run.path(`monitoring_${j.trait}.csv`), byPrompt: run.path(`monitoring_${j.trait}_by_prompt.csv`) } };
+  });
+  return { run, ...value };
 }

@@ -7,80 +7,22 @@
  * model name/revision/commit, trait-file hash, sampler, seeds, sample counts, judge id, grid, vector hash.
  * It contains no absolute paths, so the same job in another workspace hashes the same.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { SamplingParams } from '../engine/protocol.js';
-import type { ModelHandle, ProgressSink } from './backend.js';
-import { modelKind } from './backend.js';
-import { runControls, SHUFFLE_DESIGN, type ControlMode, type ControlProjection, type ControlsResult } from './evaluation/controls.js';
-import { baselineCondition, promptCondition, steerCondition, type Condition } from './evaluation/conditions.js';
-import { evaluateConditions, type ConditionResult } from './evaluation/evaluate.js';
-import { runGrid, type GridResult } from './evaluation/grid.js';
-import { writeCombined, writeControlsCombined } from './evaluation/report.js';
-import { extract, type ExtractResult } from './extraction/extract.js';
-import { PipelineError } from './errors.js';
-import type { Judge, JudgeUsage } from './judge/types.js';
-import { RunStore } from './storage/run.js';
-import type { Workspace } from './storage/workspace.js';
-import type { LoadedTrait } from './traits/load.js';
-import { assertVectorFits, readVectorFile, vectorRow, type VectorKind } from './vectors/file.js';
+import type { JobBase } from '../backend.js';
+import { runControls, SHUFFLE_DESIGN, type ControlMode, type ControlProjection, type ControlsResult } from '../evaluation/controls.js';
+import { baselineCondition, promptCondition, steerCondition, type Condition } from '../evaluation/conditions.js';
+import { evaluateConditions, type ConditionResult } from '../evaluation/evaluate.js';
+import { runGrid, type GridResult } from '../evaluation/grid.js';
+import { writeCombined, writeControlsCombined } from '../evaluation/report.js';
+import { extract, type ExtractResult } from '../extraction/extract.js';
+import { PipelineError } from '../errors.js';
+import type { RunStore } from '../storage/run.js';
+import type { LoadedTrait } from '../traits/load.js';
+import { assertVectorFits, readVectorFile, vectorRow, type VectorKind } from '../vectors/file.js';
+import { jobLabel, modelConfig, sha256File, withRun, type RunEnd } from './run.js';
 
-export interface JobBase {
-  ws: Workspace;
-  model: ModelHandle;
-  judge: Judge;
-  trait: string;
-  sampling: SamplingParams;
-  samplerPreset?: string;
-  seed: number;
-  samples: number;
-  maxQuestions?: number;
-  runId?: string;
-  chunkSize?: number;
-  batchSize?: number;
-  progress?: ProgressSink;
-  signal?: AbortSignal;
-}
-
-const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
-
-// The compiler version is part of every run's identity: a graph change (e.g. where steering row L is added)
-// changes generations, so a run folder from an older engine must not be resumed as if it were the same run.
-function modelConfig(m: ModelHandle) {
-  return { name: m.name, revision: m.revision, commit: m.commit ?? null, engine: m.info.compiler, kind: modelKind(m), layers: m.info.config.numLayers, hidden: m.info.config.hiddenSize };
-}
-
-/** Judge usage since `start` (one judge instance may serve several runs in a session). */
-function usageSince(judge: Judge, start: JudgeUsage): JudgeUsage {
-  const u = judge.usage();
-  return { requests: u.requests - start.requests, cached: u.cached - start.cached, promptTokens: u.promptTokens - start.promptTokens,
-    completionTokens: u.completionTokens - start.completionTokens, costUsd: u.costUsd - start.costUsd };
-}
-
-/** Runs a stage, recording the run's own judge usage (summed over restarts) and its final status in the manifest. */
-async function guarded<T>(run: RunStore, judge: Judge, f: (usage: () => JudgeUsage) => Promise<T>): Promise<T> {
-  const start = judge.usage();
-  const prior = run.manifest.judgeUsage;
-  const usage = () => {
-    const u = usageSince(judge, start);
-    if (!prior) return u;
-    return { requests: u.requests + prior.requests, cached: u.cached + prior.cached, promptTokens: u.promptTokens + prior.promptTokens,
-      completionTokens: u.completionTokens + prior.completionTokens, costUsd: u.costUsd + prior.costUsd };
-  };
-  try {
-    const r = await f(usage);
-    run.updateManifest({ judgeUsage: usage() });
-    return r;
-  } catch (e) {
-    run.updateManifest({ status: 'failed', judgeUsage: usage(), message: (e as Error).message });
-    throw e;
-  }
-}
-
-function finish(run: RunStore, status: 'done' | 'not-extractable', outputs: Record<string, string>, message?: string): void {
-  run.updateManifest({ status, outputs, message });
-}
+export type { JobBase };
 
 // ---------------------------------------------------------------- extraction
 export interface ExtractJob extends JobBase { traitFile: LoadedTrait; threshold?: number; minPairs?: number; negName?: string }
@@ -92,19 +34,17 @@ export function extractConfig(j: ExtractJob): Record<string, unknown> {
 }
 
 export async function runExtraction(j: ExtractJob): Promise<ExtractJobResult> {
-  const config = extractConfig(j);
-  const runId = j.runId ?? RunStore.defaultRunId('extract', `${j.model.name}-${j.model.revision}-${j.trait}`, config);
-  const run = RunStore.open(j.ws, 'extract', config, runId);
   const vectorPath = j.ws.vectorPath(j.model.name, j.model.revision, j.trait);
   const statusPath = j.ws.vectorStatusPath(j.model.name, j.model.revision, j.trait);
-  return guarded(run, j.judge, async (usage) => {
+  const { run, value: result } = await withRun({ ws: j.ws, kind: 'extract', label: jobLabel(j), config: extractConfig(j), runId: j.runId, judge: j.judge, signal: j.signal }, async (run): Promise<RunEnd<ExtractResult>> => {
     const result = await extract({ ...j, run, vectorPath, statusPath });
-    run.writeJson('results.json', { ...result, vectorPath: result.status === 'ok' ? path.relative(j.ws.root, result.vectorPath) : undefined,
-      statusPath: result.status === 'not-extractable' ? path.relative(j.ws.root, result.statusPath) : undefined, judgeUsage: usage() });
-    finish(run, result.status === 'ok' ? 'done' : 'not-extractable',
-      result.status === 'ok' ? { vector: vectorPath } : { status: statusPath }, result.status === 'ok' ? undefined : result.reason);
-    return { run, result };
+    if (result.status === 'ok') {
+      return { value: result, outputs: { vector: vectorPath }, results: { ...result, vectorPath: path.relative(j.ws.root, result.vectorPath), statusPath: undefined } };
+    }
+    return { value: result, status: 'not-extractable', outputs: { status: statusPath }, message: result.reason,
+      results: { ...result, vectorPath: undefined, statusPath: path.relative(j.ws.root, result.statusPath) } };
   });
+  return { run, result };
 }
 
 // ---------------------------------------------------------------- evaluation jobs
@@ -132,38 +72,34 @@ export function tableContext(j: VectorJob) {
 export interface EvaluateJob extends VectorJob { layer: number; coef: number; promptBaseline?: boolean }
 export async function runEvaluation(j: EvaluateJob): Promise<{ run: RunStore; results: ConditionResult[] }> {
   const config = { stage: 'evaluate', ...vectorConfig(j), layer: j.layer, coef: j.coef, promptBaseline: !!j.promptBaseline };
-  const run = RunStore.open(j.ws, 'evaluate', config, j.runId ?? RunStore.defaultRunId('evaluate', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
-  return guarded(run, j.judge, async (usage) => {
+  const { run, value: results } = await withRun({ ws: j.ws, kind: 'evaluate', label: jobLabel(j), config, runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
     const vec = readVectorFile(j.vectorPath);
     const conds: Condition[] = [baselineCondition(), ...(j.promptBaseline ? [promptCondition()] : []), steerCondition('steer', vectorRow(vec, j.kind ?? 'response_avg', j.layer), j.layer, j.coef)];
     const results = await evaluateConditions(conds, evalOptions(j, run));
     writeCombined((n) => run.path(n), tableContext(j), results);
-    run.writeJson('results.json', { conditions: results, judgeUsage: usage() });
-    finish(run, 'done', { combined: run.path('combined.csv') });
-    return { run, results };
+    return { value: results, results: { conditions: results }, outputs: { combined: run.path('combined.csv') } };
   });
+  return { run, results };
 }
 
 export interface GridJob extends VectorJob { layers: number[]; coefs: number[]; refineStep?: number; promptBaseline?: boolean; minCoherence?: number }
 export async function runGridJob(j: GridJob): Promise<{ run: RunStore; grid: GridResult }> {
   const config = { stage: 'grid', ...vectorConfig(j), layers: j.layers, coefs: j.coefs, refineStep: j.refineStep ?? null, extendRounds: j.refineStep ? 2 : 0, promptBaseline: j.promptBaseline !== false, minCoherence: j.minCoherence ?? 50 };
-  const run = RunStore.open(j.ws, 'grid', config, j.runId ?? RunStore.defaultRunId('grid', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
-  return guarded(run, j.judge, async (usage) => {
+  const { run, value: grid } = await withRun({ ws: j.ws, kind: 'grid', label: jobLabel(j), config, runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
     const grid = await runGrid({ ...evalOptions(j, run), vectorPath: j.vectorPath, kind: j.kind, layers: j.layers, coefs: j.coefs,
       refine: j.refineStep ? { step: j.refineStep } : undefined, promptBaseline: j.promptBaseline, minCoherence: j.minCoherence });
     writeCombined((n) => run.path(n), tableContext(j), grid.results);
-    run.writeJson('results.json', { best: grid.best, baseline: grid.baseline, prompt: grid.prompt, refined: grid.refined, conditions: grid.results, judgeUsage: usage() });
-    finish(run, 'done', { combined: run.path('combined.csv') });
-    return { run, grid };
+    return { value: grid, results: { best: grid.best, baseline: grid.baseline, prompt: grid.prompt, refined: grid.refined, conditions: grid.results },
+      outputs: { combined: run.path('combined.csv') } };
   });
+  return { run, grid };
 }
 
 export interface ControlsJob extends VectorJob { layer: number; coef: number; seeds: number[]; modes: ControlMode[]; projection?: ControlProjection }
 export async function runControlsJob(j: ControlsJob): Promise<{ run: RunStore; controls: ControlsResult }> {
   const config = { stage: 'controls', ...vectorConfig(j), layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, shuffle: SHUFFLE_DESIGN,
     projection: j.projection ?? 'orthogonal' };
-  const run = RunStore.open(j.ws, 'controls', config, j.runId ?? RunStore.defaultRunId('controls', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
-  return guarded(run, j.judge, async (usage) => {
+  const { run, value: controls } = await withRun({ ws: j.ws, kind: 'controls', label: jobLabel(j), config, runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
     const meta = readVectorFile(j.vectorPath).metadata;
     const pairDiffsPath = meta.extraction_run ? path.join(j.ws.runDir(meta.extraction_run), 'pair_diffs.safetensors') : undefined;
     if (j.modes.includes('shuffled') && (!pairDiffsPath || !existsSync(pairDiffsPath))) {
@@ -172,9 +108,8 @@ export async function runControlsJob(j: ControlsJob): Promise<{ run: RunStore; c
     }
     const controls = await runControls({ ...evalOptions(j, run), vectorPath: j.vectorPath, kind: j.kind, pairDiffsPath, layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, projection: j.projection });
     writeControlsCombined(run.path('combined.csv'), tableContext(j), controls.results);
-    run.writeJson('results.json', { summary: controls.summary, projection: controls.projection, controls: controls.controls,
-      conditions: controls.results, judgeUsage: usage() });
-    finish(run, 'done', { combined: run.path('combined.csv') });
-    return { run, controls };
+    return { value: controls, results: { summary: controls.summary, projection: controls.projection, controls: controls.controls, conditions: controls.results },
+      outputs: { combined: run.path('combined.csv') } };
   });
+  return { run, controls };
 }

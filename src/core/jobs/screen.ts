@@ -12,40 +12,29 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ChatMessage, PromptInput, SamplingParams } from '../engine/protocol.js';
-import type { ModelHandle, ProgressSink } from './backend.js';
-import { PipelineError } from './errors.js';
-import type { Judge } from './judge/types.js';
-import { evalPrompt } from './prompts.js';
-import { generateAndJudge, type RowSpec } from './rows.js';
-import { mean } from './stats/descriptive.js';
-import { readCsv, writeCsv } from './storage/csv.js';
-import { RunStore } from './storage/run.js';
-import type { Workspace } from './storage/workspace.js';
-import { assertVectorFits, norm, readVectorFile, vectorRow, type VectorKind } from './vectors/file.js';
-import { projectItems } from './vectors/projection.js';
+import type { ChatMessage, PromptInput } from '../../engine/protocol.js';
+import type { JobBase } from '../backend.js';
+import { PipelineError } from '../errors.js';
+import type { Judge } from '../judge/types.js';
+import { evalPrompt } from '../prompts.js';
+import { generateAndJudge, type RowSpec } from '../rows.js';
+import { mean } from '../stats/descriptive.js';
+import { readCsv, writeCsv } from '../storage/csv.js';
+import type { RunStore } from '../storage/run.js';
+import { assertVectorFits, norm, readVectorFile, vectorRow, type VectorKind } from '../vectors/file.js';
+import { projectItems } from '../vectors/projection.js';
+import { modelConfig, jobLabel, sha256File, withRun } from './run.js';
 
 export interface ScreenSample { id: string; prompt: PromptInput; question: string; answer: string }
 
-export interface ScreenJob {
-  ws: Workspace;
-  model: ModelHandle;
-  /** Unused for scoring (screening needs no judge); recorded so runs stay comparable. */
+/** JobBase without a judge (screening judges nothing) or sample counts: `data` are the training samples. */
+export interface ScreenJob extends Omit<JobBase, 'judge' | 'samples' | 'maxQuestions'> {
   judge?: Judge;
-  trait: string;
-  samples: ScreenSample[];
+  data: ScreenSample[];
   dataSha256: string;
   vectorPath: string;
   kind?: VectorKind;
   layer: number;
-  sampling: SamplingParams;
-  samplerPreset?: string;
-  seed: number;
-  chunkSize?: number;
-  batchSize?: number;
-  runId?: string;
-  progress?: ProgressSink;
-  signal?: AbortSignal;
 }
 
 export interface ScreenedSample { id: string; question: string; projTrain: number; projOwn: number; deltaP: number }
@@ -97,36 +86,32 @@ export async function runScreening(j: ScreenJob): Promise<ScreenResult> {
   const vn = norm(v);
   if (vn === 0) throw new PipelineError('vector-invalid', `${j.vectorPath}: row ${j.layer} is zero; nothing to project onto`);
   const config = {
-    stage: 'screen', model: { name: j.model.name, revision: j.model.revision, engine: j.model.info.compiler }, trait: j.trait, dataSha256: j.dataSha256,
-    vectorSha256: createHash('sha256').update(readFileSync(j.vectorPath)).digest('hex'), kind: j.kind ?? 'response_avg', layer: j.layer,
+    stage: 'screen', model: modelConfig(j.model), trait: j.trait, dataSha256: j.dataSha256,
+    vectorSha256: sha256File(j.vectorPath), kind: j.kind ?? 'response_avg', layer: j.layer,
     sampler: j.sampling, samplerPreset: j.samplerPreset, seed: j.seed,
   };
-  const run = RunStore.open(j.ws, 'screen', config, j.runId ?? RunStore.defaultRunId('screen', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
-  try {
+  const { run, value } = await withRun({ ws: j.ws, kind: 'screen', label: jobLabel(j), config, runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
     // y'_i: the model's own answers, appended as they come (a rerun regenerates nothing).
-    const rows: RowSpec[] = j.samples.map((s, i) => ({ key: `own|${s.id}`, prompt: s.prompt, question: s.question, seed: j.seed + i }));
+    const rows: RowSpec[] = j.data.map((s, i) => ({ key: `own|${s.id}`, prompt: s.prompt, question: s.question, seed: j.seed + i }));
     await generateAndJudge(rows, { model: j.model, run, sampling: j.sampling, trait: j.trait, evalPrompt: '', metrics: [],
       chunkSize: j.chunkSize, batchSize: j.batchSize, progress: j.progress, signal: j.signal });
     // ā_ℓ over response tokens for (x, y) and (x, y'), projected on v̂.
-    const items = j.samples.flatMap((s) => [{ prompt: s.prompt, response: s.answer }, { prompt: s.prompt, response: run.generations.get(`own|${s.id}`)!.answer }]);
+    const items = j.data.flatMap((s) => [{ prompt: s.prompt, response: s.answer }, { prompt: s.prompt, response: run.generations.get(`own|${s.id}`)!.answer }]);
     const proj = await projectItems(j.model, items, 'response_avg', j.layer, v, j);
-    const out: ScreenedSample[] = j.samples.map((s, i) => ({ id: s.id, question: s.question, projTrain: proj[2 * i], projOwn: proj[2 * i + 1], deltaP: proj[2 * i] - proj[2 * i + 1] }));
+    const out: ScreenedSample[] = j.data.map((s, i) => ({ id: s.id, question: s.question, projTrain: proj[2 * i], projOwn: proj[2 * i + 1], deltaP: proj[2 * i] - proj[2 * i + 1] }));
     const finite = out.map((s) => s.deltaP).filter((d) => Number.isFinite(d));
     const datasetDeltaP = mean(finite);
     const col = `${j.model.name}_${j.trait}_proj_layer${j.layer}`;
     writeCsv(run.path(`screening_${j.trait}.csv`), ['id', 'question', 'answer', 'own_answer', col, `${col}_own`, 'projection_difference'],
       [...out].sort((a, b) => (Number.isFinite(b.deltaP) ? b.deltaP : -Infinity) - (Number.isFinite(a.deltaP) ? a.deltaP : -Infinity)).map((s) => {
-        const sample = j.samples.find((x) => x.id === s.id)!;
+        const sample = j.data.find((x) => x.id === s.id)!;
         return { id: s.id, question: s.question, answer: sample.answer, own_answer: run.generations.get(`own|${s.id}`)!.answer,
           [col]: finiteOrNull(s.projTrain), [`${col}_own`]: finiteOrNull(s.projOwn), projection_difference: finiteOrNull(s.deltaP) };
       }));
-    run.writeJson('results.json', { datasetDeltaP, samples: out.map((s) => ({ ...s, projTrain: finiteOrNull(s.projTrain), projOwn: finiteOrNull(s.projOwn), deltaP: finiteOrNull(s.deltaP) })) });
-    run.updateManifest({ status: 'done', outputs: { screening: run.path(`screening_${j.trait}.csv`) } });
-    return { run, datasetDeltaP, samples: out };
-  } catch (e) {
-    run.updateManifest({ status: 'failed', message: (e as Error).message });
-    throw e;
-  }
+    return { value: { datasetDeltaP, samples: out }, outputs: { screening: run.path(`screening_${j.trait}.csv`) },
+      results: { datasetDeltaP, samples: out.map((s) => ({ ...s, projTrain: finiteOrNull(s.projTrain), projOwn: finiteOrNull(s.projOwn), deltaP: finiteOrNull(s.deltaP) })) } };
+  });
+  return { run, ...value };
 }
 
 const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);

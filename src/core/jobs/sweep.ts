@@ -10,29 +10,26 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { SamplingParams } from '../engine/protocol.js';
-import { modelKind, type ModelHandle, type ProgressSink } from './backend.js';
-import { measureActivationNorms, normsDir, normsFile, writeNormsCsv } from './calibration.js';
-import { evalPrompt } from './prompts.js';
-import { combinedRows, applyBonferroniWithinTrait, COMBINED_COLUMNS, SIGNIFICANCE_COLUMNS } from './evaluation/report.js';
-import { writeTrajectoryCsvs } from './geometry/csv.js';
-import { loadRevisionVectors } from './geometry/sources.js';
-import { vectorTrajectory, type Trajectory } from './geometry/trajectory.js';
-import type { Judge } from './judge/types.js';
+import { modelKind, type JobBase, type ModelHandle, type ProgressSink } from '../backend.js';
+import { measureActivationNorms, normsDir, normsFile, writeNormsCsv } from '../calibration.js';
+import { evalPrompt } from '../prompts.js';
+import { combinedRows, applyBonferroniWithinTrait, COMBINED_COLUMNS, SIGNIFICANCE_COLUMNS } from '../evaluation/report.js';
+import { writeTrajectoryCsvs } from '../geometry/csv.js';
+import { loadRevisionVectors } from '../geometry/sources.js';
+import { vectorTrajectory, type Trajectory } from '../geometry/trajectory.js';
 import { runEvaluation, runExtraction, tableContext } from './pipeline.js';
-import { writeCsv, type CsvValue } from './storage/csv.js';
-import { RunStore } from './storage/run.js';
-import type { Workspace } from './storage/workspace.js';
-import type { LoadedTrait } from './traits/load.js';
-import { PipelineError } from './errors.js';
+import { writeCsv, type CsvValue } from '../storage/csv.js';
+import type { RunStore } from '../storage/run.js';
+import type { LoadedTrait } from '../traits/load.js';
+import { PipelineError } from '../errors.js';
+import { withRun } from './run.js';
 import { runTransfer, type TransferScaling } from './transfer.js';
 
 export interface SweepTrait { trait: string; extract: LoadedTrait; eval: LoadedTrait; layer: number; coef: number }
 export interface OpenedModel { model: ModelHandle; close(): Promise<void> }
 
-export interface SweepJob {
-  ws: Workspace;
-  judge: Judge;
+/** JobBase without one model, trait, seed or sample count: a sweep opens each revision and runs every trait with its own settings. */
+export interface SweepJob extends Omit<JobBase, 'model' | 'trait' | 'seed' | 'samples' | 'maxQuestions'> {
   /** Model name as used in the workspace (vectors/<model>/<revision>/…). */
   modelName: string;
   /** Revisions in training order. */
@@ -40,15 +37,8 @@ export interface SweepJob {
   /** Loads one revision (and frees it on close): the sweep holds one checkpoint at a time. */
   openModel(revision: string): Promise<OpenedModel>;
   traits: SweepTrait[];
-  sampling: SamplingParams;
-  samplerPreset?: string;
   extract: { samples: number; seed: number; threshold?: number; maxQuestions?: number };
   evaluate: { samples: number; seed: number; maxQuestions?: number };
-  chunkSize?: number;
-  batchSize?: number;
-  runId?: string;
-  progress?: ProgressSink;
-  signal?: AbortSignal;
   /** Evaluate each vector at its own checkpoint (upstream checkpoint_sweep). Default true. */
   sameCheckpoint?: boolean;
   /** Also evaluate every revision's vector on one target model (upstream transfer_sweep; ./transfer.ts). */
@@ -71,9 +61,8 @@ export async function runSweep(j: SweepJob): Promise<SweepResult> {
     extract: j.extract, evaluate: j.evaluate, sameCheckpoint: j.sameCheckpoint !== false, transferScaling: j.transfer?.scaling ?? null,
     traits: j.traits.map((t) => ({ trait: t.trait, extractSha256: t.extract.sha256, evalSha256: t.eval.sha256, layer: t.layer, coef: t.coef })),
   };
-  const run = RunStore.open(j.ws, 'sweep', config, j.runId ?? RunStore.defaultRunId('sweep', `${j.modelName}-${j.traits.map((t) => t.trait).join('+')}`, config));
-  const rows: Record<string, CsvValue>[] = [];
-  try {
+  const { run, value } = await withRun({ ws: j.ws, kind: 'sweep', label: `${j.modelName}-${j.traits.map((t) => t.trait).join('+')}`, config, runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
+    const rows: Record<string, CsvValue>[] = [];
     for (const [ri, revision] of j.revisions.entries()) {
       j.signal?.throwIfAborted();
       const { model, close } = await j.openModel(revision);
@@ -111,13 +100,10 @@ export async function runSweep(j: SweepJob): Promise<SweepResult> {
       trajectories[t.trait] = sources.length ? vectorTrajectory(loadRevisionVectors(sources, t.layer, { normsDir: normsDir(j.ws, j.modelName) }), t.layer) : null;
       if (trajectories[t.trait]) writeTrajectoryCsvs(run.path('geometry'), t.trait, trajectories[t.trait]!);
     }
-    run.writeJson('results.json', { rows: table, trajectories, transferRows });
-    run.updateManifest({ status: 'done', outputs: { combined: run.path('combined.csv'), significance: run.path('combined_significance.csv'), geometry: run.path('geometry') } });
-    return { run, rows: table, trajectories, transferRows };
-  } catch (e) {
-    run.updateManifest({ status: 'failed', message: (e as Error).message });
-    throw e;
-  }
+    return { value: { rows: table, trajectories, transferRows }, results: { rows: table, trajectories, transferRows },
+      outputs: { combined: run.path('combined.csv'), significance: run.path('combined_significance.csv'), geometry: run.path('geometry') } };
+  });
+  return { run, ...value };
 }
 
 /** Every revision's vector on the transfer target, per trait (the target's own vector, extracted there, is the reference). */

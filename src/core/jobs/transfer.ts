@@ -11,18 +11,18 @@
  *                 typical residual norm (./calibration.ts measures it).
  * The table has upstream's columns; Bonferroni counts the source checkpoints of each trait.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { rescale } from './evaluation/controls.js';
-import { baselineCondition, fmtCoef, steerCondition, type Condition } from './evaluation/conditions.js';
-import { evaluateConditions, type ConditionResult } from './evaluation/evaluate.js';
-import { applyBonferroniWithinTrait, combinedRows, COMBINED_COLUMNS, SIGNIFICANCE_COLUMNS } from './evaluation/report.js';
-import { writeCsv, type CsvValue } from './storage/csv.js';
-import { RunStore } from './storage/run.js';
-import type { JobBase } from './pipeline.js';
-import type { LoadedTrait } from './traits/load.js';
-import { assertVectorFits, norm, readVectorFile, vectorRow } from './vectors/file.js';
+import type { JobBase } from '../backend.js';
+import { PipelineError } from '../errors.js';
+import { rescale } from '../evaluation/controls.js';
+import { baselineCondition, fmtCoef, steerCondition, type Condition } from '../evaluation/conditions.js';
+import { evaluateConditions, type ConditionResult } from '../evaluation/evaluate.js';
+import { applyBonferroniWithinTrait, combinedRows, COMBINED_COLUMNS, SIGNIFICANCE_COLUMNS } from '../evaluation/report.js';
+import { writeCsv, type CsvValue } from '../storage/csv.js';
+import type { RunStore } from '../storage/run.js';
+import type { LoadedTrait } from '../traits/load.js';
+import { assertVectorFits, norm, readVectorFile, vectorRow } from '../vectors/file.js';
+import { jobLabel, sha256File, withRun } from './run.js';
 
 export type TransferScaling = 'raw' | 'match-target' | 'target-norm';
 
@@ -40,21 +40,20 @@ export interface TransferJob extends JobBase {
   targetNorm?: number;
 }
 
-const sha256 = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 const TARGET_ID = 'target';
 const SCALING_MODE: Record<TransferScaling, string> = { 'raw': 'raw', 'match-target': 'match_target_vector_norm', 'target-norm': 'target_norm' };
 
 export async function runTransfer(j: TransferJob): Promise<{ run: RunStore; rows: Record<string, CsvValue>[]; results: ConditionResult[] }> {
-  if (j.scaling === 'match-target' && !j.targetVectorPath) throw new Error('match-target scaling needs the target model\'s own vector (targetVectorPath)');
-  if (j.scaling === 'target-norm' && !(j.targetNorm! > 0)) throw new Error('target-norm scaling needs the target\'s mean hidden-state norm at the layer (targetNorm)');
+  if (j.scaling === 'match-target' && !j.targetVectorPath) throw new PipelineError('vector-missing', 'match-target scaling needs the target model\'s own vector (targetVectorPath)');
+  if (j.scaling === 'target-norm' && !(j.targetNorm! > 0)) throw new PipelineError('data-invalid', 'target-norm scaling needs the target\'s mean hidden-state norm at the layer (targetNorm)');
   const targetLabel = `${j.model.name}@${j.model.revision}`;
+  // The target's identity predates modelConfig (./run.ts) and keeps its shape, so existing transfer runs resume.
   const config = {
     stage: 'transfer', target: { name: j.model.name, revision: j.model.revision, commit: j.model.commit ?? null, engine: j.model.info.compiler },
-    trait: j.trait, evalSha256: j.evalTrait.sha256, sources: j.sources.map((s) => ({ revision: s.revision, vectorSha256: sha256(s.vectorPath) })),
-    targetVectorSha256: j.targetVectorPath ? sha256(j.targetVectorPath) : null, layer: j.layer, coef: j.coef, scaling: j.scaling, targetNorm: j.targetNorm ?? null,
+    trait: j.trait, evalSha256: j.evalTrait.sha256, sources: j.sources.map((s) => ({ revision: s.revision, vectorSha256: sha256File(s.vectorPath) })),
+    targetVectorSha256: j.targetVectorPath ? sha256File(j.targetVectorPath) : null, layer: j.layer, coef: j.coef, scaling: j.scaling, targetNorm: j.targetNorm ?? null,
     sampler: j.sampling, samplerPreset: j.samplerPreset, seed: j.seed, samples: j.samples, maxQuestions: j.maxQuestions ?? null, judge: j.judge.id,
   };
-  const run = RunStore.open(j.ws, 'transfer', config, j.runId ?? RunStore.defaultRunId('transfer', `${j.model.name}-${j.model.revision}-${j.trait}`, config));
   const fits = { name: targetLabel, ...j.model.info.config };
   const rowOf = (file: string) => {
     const v = readVectorFile(file);
@@ -79,7 +78,7 @@ export async function runTransfer(j: TransferJob): Promise<{ run: RunStore; rows
     conds.push(c);
     sourceOf.set(c.id, { revision: `${TARGET_ID}:${targetLabel}`, vectorPath: j.targetVectorPath!, filter: target.filter });
   }
-  try {
+  const { run, value } = await withRun({ ws: j.ws, kind: 'transfer', label: jobLabel(j), config, runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
     const results = await evaluateConditions(conds, { ...j, run, evalTrait: j.evalTrait.data });
     const base = results[0];
     const rows = results.slice(1).flatMap((r) => {
@@ -92,13 +91,9 @@ export async function runTransfer(j: TransferJob): Promise<{ run: RunStore; rows
     const table = [...sourcesOnly, ...rows.filter((r) => String(r.extract_revision).startsWith(`${TARGET_ID}:`))];
     writeCsv(run.path('combined.csv'), COMBINED_COLUMNS, table);
     writeCsv(run.path('combined_significance.csv'), SIGNIFICANCE_COLUMNS, table);
-    run.writeJson('results.json', { conditions: results, rows: table });
-    run.updateManifest({ status: 'done', outputs: { combined: run.path('combined.csv') } });
-    return { run, rows: table, results };
-  } catch (e) {
-    run.updateManifest({ status: 'failed', message: (e as Error).message });
-    throw e;
-  }
+    return { value: { rows: table, results }, results: { conditions: results, rows: table }, outputs: { combined: run.path('combined.csv') } };
+  });
+  return { run, ...value };
 }
 
 function parseFilter(s: string | undefined): Record<string, unknown> | undefined {

@@ -40,7 +40,8 @@ export interface RunManifest {
   configHash: string;
   /** Resolved configuration: model, revision, trait file + hash, sampler, seeds, judge, grid … */
   config: Record<string, unknown>;
-  status: 'running' | 'done' | 'failed' | 'not-extractable';
+  /** `cancelled`: stopped by its caller (Ctrl-C, Cancel); rerunning resumes it like a failed run. */
+  status: 'running' | 'done' | 'failed' | 'cancelled' | 'not-extractable';
   createdAt: string;
   updatedAt: string;
   /** How many times the run was (re)started. */

@@ -1,0 +1,70 @@
+/**
+ * One run lifecycle for every job: open (or resume) the run folder under an id derived from the configuration hash,
+ * run the job, write results.json with the run's own judge usage (summed over restarts), and close the manifest as
+ * done / not-extractable, or failed / cancelled with the message. Orchestrators (./pipeline.ts, ./monitor.ts,
+ * ./screen.ts, ./sweep.ts, ./transfer.ts) only build their configuration and compute.
+ *
+ * The configuration is everything that changes the results and no absolute paths (src/core/storage/README.md); the
+ * model part comes from `modelConfig` so every run records the same identity: name, revision, commit, engine
+ * (COMPILER_VERSION), kind (chat/base), layers and hidden size.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { modelKind, type ModelHandle } from '../backend.js';
+import type { Judge, JudgeUsage } from '../judge/types.js';
+import { RunStore, type RunKind, type RunManifest } from '../storage/run.js';
+import type { Workspace } from '../storage/workspace.js';
+
+// The compiler version is part of every run's identity: a graph change (e.g. where steering row L is added)
+// changes generations, so a run folder from an older engine must not be resumed as if it were the same run.
+export function modelConfig(m: ModelHandle) {
+  return { name: m.name, revision: m.revision, commit: m.commit ?? null, engine: m.info.compiler, kind: modelKind(m), layers: m.info.config.numLayers, hidden: m.info.config.hiddenSize };
+}
+
+/** The default run id's label for a one-model, one-trait job: model-revision-trait. */
+export const jobLabel = (j: { model: ModelHandle; trait: string }): string => `${j.model.name}-${j.model.revision}-${j.trait}`;
+
+export const sha256File = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+const ZERO: JudgeUsage = { requests: 0, cached: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+const addUsage = (a: JudgeUsage, b: JudgeUsage, sign = 1): JudgeUsage => ({ requests: a.requests + sign * b.requests, cached: a.cached + sign * b.cached,
+  promptTokens: a.promptTokens + sign * b.promptTokens, completionTokens: a.completionTokens + sign * b.completionTokens, costUsd: a.costUsd + sign * b.costUsd });
+
+export interface RunSpec {
+  ws: Workspace;
+  kind: RunKind;
+  /** What follows the kind in the default run id, e.g. "toy-persona-main-evil". */
+  label: string;
+  config: Record<string, unknown>;
+  runId?: string;
+  /** Whose usage the run records (one judge instance may serve several runs in a session). */
+  judge?: Judge;
+  signal?: AbortSignal;
+}
+
+/** What a job hands back to close its run. */
+export interface RunEnd<T> {
+  value: T;
+  /** results.json (judgeUsage is added). */
+  results: Record<string, unknown>;
+  outputs: Record<string, string>;
+  status?: Extract<RunManifest['status'], 'done' | 'not-extractable'>;
+  message?: string;
+}
+
+export async function withRun<T>(spec: RunSpec, job: (run: RunStore, usage: () => JudgeUsage) => Promise<RunEnd<T>>): Promise<{ run: RunStore; value: T }> {
+  const run = RunStore.open(spec.ws, spec.kind, spec.config, spec.runId ?? RunStore.defaultRunId(spec.kind, spec.label, spec.config));
+  const start = spec.judge?.usage() ?? ZERO;
+  const prior = run.manifest.judgeUsage ?? ZERO;
+  const usage = () => addUsage(prior, addUsage(spec.judge?.usage() ?? ZERO, start, -1));
+  const judgeUsage = () => (spec.judge ? { judgeUsage: usage() } : {});
+  try {
+    const end = await job(run, usage);
+    run.writeJson('results.json', { ...end.results, ...judgeUsage() });
+    run.updateManifest({ status: end.status ?? 'done', outputs: end.outputs, message: end.message, ...judgeUsage() });
+    return { run, value: end.value };
+  } catch (e) {
+    run.updateManifest({ status: spec.signal?.aborted ? 'cancelled' : 'failed', message: (e as Error).message, ...judgeUsage() });
+    throw e;
+  }
+}
