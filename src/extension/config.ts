@@ -4,6 +4,10 @@
  * spells a setting key by hand.
  */
 import * as vscode from 'vscode';
+import { PipelineError } from '../core/errors.js';
+import { judgeSpecFor, loadOptionsFor } from '../core/jobs/defaults.js';
+import type { JudgeSpec } from '../core/judge/factory.js';
+import type { LoadModelParams } from '../engine/protocol.js';
 
 export const CONFIG_SECTION = 'personaLab';
 
@@ -35,12 +39,25 @@ export function readSettings(): PersonaLabSettings {
 }
 
 /**
- * The settings every model load in the extension passes to the worker (threads, execution provider): one place,
- * so no command can forget one — extraction and sweeps once ignored the execution provider.
+ * The settings every model load in the extension passes to the worker (threads, execution provider), resolved like
+ * the CLI's --threads/--provider (src/core/jobs/defaults.ts): one place, so no command can forget one — extraction
+ * and sweeps once ignored the execution provider.
  */
-export function modelLoadSettings(): { threads?: number; executionProvider: ExecutionProvider } {
+export function modelLoadSettings(): Pick<LoadModelParams, 'threads' | 'executionProvider' | 'weightFormat'> {
   const s = readSettings();
-  return { threads: s.threads || undefined, executionProvider: s.executionProvider };
+  return loadOptionsFor({ threads: s.threads, provider: s.executionProvider });
+}
+
+/**
+ * The judge for a model, from personaLab.judge.* (the CLI's --judge-base-url/--judge-model, same defaults): the
+ * rubric judge on the toy model; API key from OPENAI_API_KEY.
+ */
+export function judgeSpec(toy: boolean): JudgeSpec {
+  const { baseUrl, model } = readSettings().judge;
+  // The editor has no judge choice: the toy model always gets the rubric judge (README), others the configured one.
+  const spec = judgeSpecFor({ judge: toy ? 'rubric' : 'openai', 'judge-base-url': baseUrl || undefined, 'judge-model': model || undefined }, toy);
+  if (!spec) throw new PipelineError('judge-not-configured', 'this model needs an LLM judge: set personaLab.judge.baseUrl (an OpenAI-compatible endpoint with logprobs; personaLab.judge.model picks the model) and OPENAI_API_KEY in the environment');
+  return spec;
 }
 
 /** True when a change event touches any Persona Lab setting. */

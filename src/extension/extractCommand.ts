@@ -8,15 +8,15 @@
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { PipelineError } from '../core/errors.js';
-import { createJudge, type JudgeSpec } from '../core/judge/factory.js';
+import { findTraitFile, resolveOptions, samplingFor } from '../core/jobs/defaults.js';
+import { runExtraction } from '../core/jobs/pipeline.js';
+import { JOBS } from '../core/jobs/table.js';
+import { createJudge } from '../core/judge/factory.js';
 import { identifyModel } from '../core/models.js';
-import { runExtraction } from '../core/pipeline.js';
-import { SAMPLER_PRESETS } from '../core/sampling.js';
 import { isToyModelPath } from '../core/toy/paths.js';
 import { Workspace } from '../core/storage/workspace.js';
 import { loadTraitFile } from '../core/traits/load.js';
-import { modelLoadSettings, readSettings } from './config.js';
+import { judgeSpec, modelLoadSettings } from './config.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
 import type { DiscoveredModel } from './modelDiscovery.js';
@@ -39,19 +39,21 @@ export async function extractVector(s: ExtractServices, arg?: RevisionItem | Ext
   const ws = new Workspace(root);
   const trait = args.trait ?? await pickTrait(ws, toy ? s.locations.embeddedTraitsFolder() : undefined);
   if (!trait) return undefined;
-  const traitFile = [ws.traitPath('extract', trait), path.join(s.locations.embeddedTraitsFolder(), `${trait}.json`)].find((f) => existsSync(f) && (toy || f.startsWith(root)));
-  if (!traitFile) throw new Error(`no extraction trait file for "${trait}": put it at ${ws.traitPath('extract', trait)}`);
+  const traitFile = findTraitFile('extract', trait, { ws, modelTraitsDir: toy ? path.dirname(s.locations.embeddedTraitsFolder()) : undefined });
   const spec = judgeSpec(toy);
+  // The extract job's declared defaults (src/core/jobs/table.ts), as `persona-lab extract` resolves them.
+  const o = resolveOptions(JOBS.extract, { samples: args.samples, 'max-questions': args.maxQuestions }, toy);
   const id = identifyModel(target.path, target.revision);
   return s.jobs.run(`Persona Lab: extracting ${trait} on ${id.name}@${id.revision}`, async ({ client, signal, progress }) => {
     const info = await client.loadModel({ path: target.path, revision: target.revision, ...modelLoadSettings() });
     try {
       const judge = await createJudge(spec, ws, { onRetry: (i) => s.log.warn(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) });
-      const preset = toy ? 'toy' : info.hasChatTemplate ? 'pv' : 'pp';
+      const samp = samplingFor({}, toy, info.hasChatTemplate);
       const { run, result } = await runExtraction({
         ws, model: { backend: client, info, name: id.name, revision: id.revision, commit: id.commit }, judge, trait,
-        traitFile: loadTraitFile(traitFile, { requireInstruction: true }), sampling: SAMPLER_PRESETS[preset], samplerPreset: preset,
-        seed: 0, samples: args.samples ?? (toy ? 2 : 10), maxQuestions: args.maxQuestions, progress, signal,
+        traitFile: loadTraitFile(traitFile, { requireInstruction: true }), sampling: samp.params, samplerPreset: samp.preset,
+        seed: o.seed as number, samples: o.samples as number, maxQuestions: o['max-questions'] as number | undefined,
+        threshold: o.threshold as number, minPairs: o['min-pairs'] as number, chunkSize: o['chunk-size'] as number, batchSize: o['batch-size'] as number, progress, signal,
       });
       s.refreshViews();
       const f = result.filter;
@@ -67,15 +69,6 @@ export async function extractVector(s: ExtractServices, arg?: RevisionItem | Ext
       await client.unloadModel(info.modelId).catch(() => undefined);
     }
   });
-}
-
-function judgeSpec(toy: boolean): JudgeSpec {
-  if (toy) return { kind: 'rubric' };
-  const { baseUrl, model } = readSettings().judge;
-  if (!baseUrl || !model) {
-    throw new PipelineError('judge-not-configured', 'this model needs an LLM judge: set personaLab.judge.baseUrl and personaLab.judge.model (an OpenAI-compatible endpoint with logprobs) and OPENAI_API_KEY in the environment');
-  }
-  return { kind: 'openai', baseURL: baseUrl, model, apiKey: process.env.OPENAI_API_KEY };
 }
 
 export async function pickCheckpoint(models: DiscoveredModel[], title = 'Extract a persona vector on which checkpoint?'): Promise<{ path: string; revision?: string } | undefined> {

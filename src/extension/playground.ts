@@ -18,12 +18,13 @@ import { steerCondition } from '../core/evaluation/conditions.js';
 import { RubricJudge } from '../core/judge/rubric.js';
 import { identifyModel, type ModelIdentity } from '../core/models.js';
 import { evalPrompt } from '../core/prompts.js';
-import { SAMPLER_PRESETS, type SamplerPreset } from '../core/sampling.js';
+import { samplerPresetFor } from '../core/jobs/defaults.js';
+import { SAMPLER_PRESETS } from '../core/sampling.js';
 import { modelFolderName, Workspace } from '../core/storage/workspace.js';
 import { isToyModelPath } from '../core/toy/paths.js';
 import { assertVectorFits, readVectorFile, vectorRow, VECTOR_KINDS } from '../core/vectors/file.js';
 import { WorkerError, type InferenceClient } from '../engine/client.js';
-import type { GenerateResult, GenerateRow, DiscoveredModel as LoadedModelInfo } from '../engine/protocol.js';
+import type { GenerateResult, GenerateRow, ModelInfo as LoadedModelInfo } from '../engine/protocol.js';
 import type {
   Answer, Column, ColumnMeans, FromWebview, GenerationRequest, PlaygroundVector, RenderedCounts, ToWebview,
 } from '../../webview/playground/protocol.js';
@@ -230,8 +231,7 @@ class PlaygroundPanel implements vscode.Disposable {
       }
     }
     const L = info.config.numLayers;
-    const kind: SamplerPreset = target.toy ? 'toy' : info.hasChatTemplate ? 'pv' : 'pp';
-    const preset = SAMPLER_PRESETS[kind];
+    const preset = SAMPLER_PRESETS[samplerPresetFor(target.toy, info.hasChatTemplate)];
     const defaults: GenerationRequest = {
       prompt: '', vector: this.vectors[0]?.id ?? '',
       // The toy model steers best at its last layer (models/toy-persona/manifest.json recommendedSteering); upstream
@@ -318,7 +318,7 @@ class PlaygroundPanel implements vscode.Disposable {
         ...Array.from({ length: req.n }, (_, i) => ({ prompt, seed: req.seed + i })),
         ...Array.from({ length: req.n }, (_, i) => ({ prompt, seed: req.seed + i, steer })),
       ];
-      const preset = SAMPLER_PRESETS[t.toy ? 'toy' : info.hasChatTemplate ? 'pv' : 'pp'];
+      const preset = SAMPLER_PRESETS[samplerPresetFor(t.toy, info.hasChatTemplate)];
       const where = (row: number) => ({ column: (row < req.n ? 'baseline' : 'steered') as Column, index: row % req.n });
       this.post({ type: 'started', runId: run.id, request: req, trait, scored: t.toy });
       this.s.log.info(`Steering Playground ${run.id}: ${trait} ℓ=${req.layer} c=${req.coef}, n=${req.n}, seeds ${req.seed}…${req.seed + req.n - 1}`);

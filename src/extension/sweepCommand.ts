@@ -4,17 +4,17 @@
  * progress and cancellation. Steering points come from the model's manifest (recommendedSteering) unless given.
  * Results: runs/sweep-…/combined_significance.csv and geometry/ in the workspace folder; the log gets a summary.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { findTraitFile, recommendedSteering, resolveOptions, samplingFor, steeringPoints } from '../core/jobs/defaults.js';
+import { runSweep, type SweepTrait } from '../core/jobs/sweep.js';
+import { JOBS } from '../core/jobs/table.js';
 import { createJudge } from '../core/judge/factory.js';
 import { identifyModel } from '../core/models.js';
-import { SAMPLER_PRESETS } from '../core/sampling.js';
 import { isToyModelPath } from '../core/toy/paths.js';
 import { Workspace } from '../core/storage/workspace.js';
-import { runSweep, type SweepTrait } from '../core/sweep.js';
 import { loadTraitFile } from '../core/traits/load.js';
-import { modelLoadSettings } from './config.js';
+import { judgeSpec, modelLoadSettings } from './config.js';
 import type { ExtractServices } from './extractCommand.js';
 import type { DiscoveredModel } from './modelDiscovery.js';
 import { ModelItem } from './views/modelsView.js';
@@ -32,30 +32,30 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
   if (withPaths.length < 2) throw new Error(`${model.name} has ${withPaths.length} checkpoint folder(s); a sweep needs a model with several revisions (revisions/<name>/)`);
   const revisions = args.revisions ?? (await vscode.window.showQuickPick(withPaths.map((r) => ({ label: r.name, picked: true })), { canPickMany: true, title: 'Sweep which revisions?' }))?.map((i) => i.label);
   if (!revisions?.length) return undefined;
-  const manifestFile = path.join(model.path, 'manifest.json');
-  const manifest = existsSync(manifestFile) ? JSON.parse(readFileSync(manifestFile, 'utf8')) as { recommendedSteering?: Record<string, { layer: number; coef: number }> } : {};
-  const steering = { ...manifest.recommendedSteering, ...args.steering };
+  const recommended = recommendedSteering(model.path);
   const ws = new Workspace(root);
-  const traitDir = path.join(model.path, 'traits');
-  const traitNames = args.traits ?? (await vscode.window.showQuickPick(Object.keys(steering).filter((k) => k !== 'note'), { canPickMany: true, title: 'Which traits?' }));
+  const traitNames = args.traits ?? (await vscode.window.showQuickPick(Object.keys({ ...recommended, ...args.steering }), { canPickMany: true, title: 'Which traits?' }));
   if (!traitNames?.length) return undefined;
+  const points = steeringPoints(traitNames, { explicit: args.steering, recommended });
   const traits: SweepTrait[] = traitNames.map((t) => {
-    const point = steering[t];
-    if (!point) throw new Error(`no steering point for ${t}: the model manifest has no recommendedSteering.${t}`);
-    const file = (set: 'extract' | 'eval') => [ws.traitPath(set, t), path.join(traitDir, set, `${t}.json`)].find(existsSync);
-    const ex = file('extract'), ev = file('eval');
-    if (!ex || !ev) throw new Error(`trait files for ${t} not found: put them at ${ws.traitPath('extract', t)} and ${ws.traitPath('eval', t)}`);
-    return { trait: t, extract: loadTraitFile(ex, { requireInstruction: true }), eval: loadTraitFile(ev), layer: point.layer, coef: point.coef };
+    const file = (set: 'extract' | 'eval') => findTraitFile(set, t, { ws, modelTraitsDir: path.join(model.path, 'traits') });
+    return { trait: t, extract: loadTraitFile(file('extract'), { requireInstruction: true }), eval: loadTraitFile(file('eval')), ...points[t] };
   });
   const toy = isToyModelPath(model.path);
   if (!toy) throw new Error('the sweep command runs on the embedded toy model from the editor for now; use `persona-lab sweep --judge openai …` for other models');
   const byName = new Map(withPaths.map((r) => [r.name, r.path]));
+  // The sweep job's declared defaults (src/core/jobs/table.ts), as `persona-lab sweep` resolves them.
+  const o = resolveOptions(JOBS.sweep, { 'max-questions': args.maxQuestions }, toy);
   return s.jobs.run(`Persona Lab: sweeping ${traitNames.join(', ')} over ${revisions.length} revisions of ${model.name}`, async ({ client, signal, progress }) => {
-    const judge = await createJudge({ kind: 'rubric' }, ws);
+    const judge = await createJudge(judgeSpec(toy), ws);
     const load = modelLoadSettings();
+    const samp = samplingFor({}, toy, false);
+    const maxQuestions = o['max-questions'] as number | undefined;
     const { run, rows } = await runSweep({
-      ws, judge, modelName: identifyModel(byName.get(revisions[0])!).name, revisions, traits, sampling: SAMPLER_PRESETS.toy, samplerPreset: 'toy',
-      extract: { samples: 2, seed: 0, maxQuestions: args.maxQuestions }, evaluate: { samples: 2, seed: 1000, maxQuestions: args.maxQuestions },
+      ws, judge, modelName: identifyModel(byName.get(revisions[0])!).name, revisions, traits, sampling: samp.params, samplerPreset: samp.preset,
+      extract: { samples: o.samples as number, seed: o.seed as number, threshold: o.threshold as number, maxQuestions },
+      evaluate: { samples: o['eval-samples'] as number, seed: o['eval-seed'] as number, maxQuestions },
+      chunkSize: o['chunk-size'] as number, batchSize: o['batch-size'] as number,
       openModel: async (revision) => {
         const p = byName.get(revision);
         if (!p) throw new Error(`revision ${revision} is not one of ${[...byName.keys()].join(', ')}`);
