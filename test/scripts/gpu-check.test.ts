@@ -16,7 +16,9 @@ const hasNvidia = existsSync('/dev/nvidia0') || spawnSync('nvidia-smi', ['-L']).
 const hasLavapipe = existsSync('/usr/share/vulkan/icd.d') && readdirSync('/usr/share/vulkan/icd.d').some((n) => n.startsWith('lvp_icd'));
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'persona-lab-gpu-check-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const run = (out: string, ...args: string[]) => spawnSync('bash', ['scripts/gpu-check.sh', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, OUT: out } });
+// Two fixtures keep this quick (test/engine/webgpu.test.ts covers all four); gpt2 is f16's hardest case.
+const run = (out: string, ...args: string[]) => spawnSync('bash', ['scripts/gpu-check.sh', ...args],
+  { cwd: root, encoding: 'utf8', env: { ...process.env, OUT: out, PERSONA_LAB_GPU_CHECK_FIXTURES: 'gpt2 llama_gqa' } });
 
 test('no NVIDIA GPU: says so, points at --allow-software, exits 2', { skip: hasNvidia ? 'this machine has an NVIDIA GPU' : false }, () => {
   const r = run(path.join(tmp, 'none'));
@@ -39,7 +41,7 @@ test('--allow-software: parity fixtures on WebGPU over lavapipe, one JSON with e
     parity: Record<string, Record<'f32' | 'f16', { ok: boolean; variants: { variant: string; provider: string; maxAbsLogits: number }[] }>>;
   };
   assert.deepEqual([doc.ok, doc.provider, doc.software, doc.gpu], [true, 'webgpu', true, null]);
-  assert.deepEqual(Object.keys(doc.parity).sort(), ['gpt2', 'llama_gqa', 'olmo2', 'qwen2']);
+  assert.deepEqual(Object.keys(doc.parity).sort(), ['gpt2', 'llama_gqa']);
   for (const [fx, byFormat] of Object.entries(doc.parity)) {
     for (const fmt of ['f32', 'f16'] as const) {
       assert.ok(byFormat[fmt].ok, `${fx} ${fmt}`);
