@@ -42,7 +42,7 @@ step lint 600 npm run -s lint
 # WebGPU on Mesa's software Vulkan (lavapipe), so the unit step tests the WebGPU provider without a GPU.
 # Optional: when it cannot be installed (apt unreachable, no root) this step counts nothing and
 # test/engine/webgpu.test.ts skips with the reason.
-step webgpu-setup 600 bash -c 'bash scripts/webgpu-setup.sh >/dev/null && exit 0
+step webgpu-setup 600 bash -c 'timeout 420 bash scripts/webgpu-setup.sh >/dev/null && exit 0
   echo "webgpu-setup: lavapipe unavailable; the WebGPU tests will be skipped"; echo "webgpu-setup 0 0" >> "$PERSONA_LAB_TALLY"'
 step unit "${PERSONA_LAB_UNIT_TIMEOUT:-1500}" node scripts/run-unit-tests.mjs
 if [ "$build_rc" = 0 ] && step package 300 node scripts/package.mjs; then
