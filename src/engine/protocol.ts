@@ -135,6 +135,7 @@ export interface GenerateParams {
   modelId: string;
   rows: GenerateRow[];
   sampling: SamplingParams;
+  /** Upper bound on rows per batch; the worker lowers it to fit free memory and reports its choice in `batching`. */
   batchSize?: number;
   /** Send TokenNotification per row while generating. */
   stream?: boolean;
@@ -181,7 +182,21 @@ export interface GeneratedRow {
   /** Steered rows only: what was actually added at each steered layer, in layer order. */
   steeringApplied?: SteeringApplied[];
 }
-export interface GenerateResult { rows: GeneratedRow[]; tokensPerSecond: number; elapsedMs: number }
+/**
+ * How rows were batched, chosen from free memory: `batchSize` rows per batch, as many as fit `budgetBytes`
+ * (a quarter of the memory free at the request, between 64 MiB and 2 GiB) at the estimated `bytesPerRow`
+ * (generation: KV cache + prefill activations of the longest prompt; capture: activations + outputs),
+ * capped by the request's `batchSize` (default 64 for generation).
+ * `limitedBy` says which bound chose it. Capture reports the largest forward it ran.
+ */
+export interface Batching {
+  batchSize: number;
+  requested?: number;
+  limitedBy: 'memory' | 'requested' | 'default' | 'rows';
+  budgetBytes: number;
+  bytesPerRow: number;
+}
+export interface GenerateResult { rows: GeneratedRow[]; tokensPerSecond: number; elapsedMs: number; batching?: Batching }
 export interface TokenNotificationParams { requestId: string; row: number; text: string; tokenId: number }
 
 // ---------------------------------------------------------------- capture (extraction)
@@ -213,7 +228,7 @@ export interface CapturedItem {
   hiddenStates?: Record<string, F32B64>;
   tokenIds: number[];
 }
-export interface CaptureResult { items: CapturedItem[]; layers: number; hiddenSize: number }
+export interface CaptureResult { items: CapturedItem[]; layers: number; hiddenSize: number; batching?: Batching }
 
 // ---------------------------------------------------------------- projection (monitoring)
 export interface ProjectParams {

@@ -26,11 +26,11 @@
  */
 import type { ForwardInputs, KvCache, LoadedModel } from '../model/types.js';
 import { buildStepSteer, SteerSpecError, type ResolvedSteer, type SteerPhase } from '../steering/steer.js';
-import { columns, leftPad, maskFor } from './batch.js';
+import { columns, leftPad, maskFor, PAD_ALIGN } from './batch.js';
 import { nextToken, type RowSamplingState, type SamplerConfig } from './sampler.js';
 import { RowText } from './text.js';
 import { tokenLogprob } from './logprobs.js';
-import type { SteeringApplied, TokenLogprob } from '../protocol.js';
+import type { Batching, SteeringApplied, TokenLogprob } from '../protocol.js';
 
 export interface GenRowInput {
   promptIds: number[];
@@ -122,6 +122,34 @@ const slotsOf = (active: number[]): number[] => (active.length === 1 ? [active[0
  * cache, so the attention scores of one forward stay B·heads·1024·T floats.
  */
 export const PREFILL_CHUNK = 1024;
+
+/** Most rows one generation batch holds when the request does not say. */
+export const MAX_GEN_BATCH = 64;
+
+/**
+ * Bytes one row costs while generating: its KV cache for prompt + new tokens (two stores alternate, each with
+ * 64 positions of headroom: session.ts), the float32 activations of its largest prefill forward (a chunk of
+ * ≤ PREFILL_CHUNK queries over the whole padded prompt: residual/q/k/v ≈ 6·H, MLP 3·I, scores 3·heads·T per
+ * query) and its logits row.
+ */
+export function genRowBytes(model: LoadedModel, promptLen: number, maxNewTokens: number): number {
+  const { hiddenSize: H, intermediateSize: I, numHeads, numLayers: L, numKvHeads, headDim, vocabSize: V } = model.config;
+  const P = Math.ceil(promptLen / PAD_ALIGN) * PAD_ALIGN;
+  const kvPerToken = model.info.kvBytesPerToken ?? 2 * L * numKvHeads * headDim * 4;
+  const kv = 2 * kvPerToken * (P + maxNewTokens + 64);
+  const chunk = Math.min(P, PREFILL_CHUNK);
+  return kv + 4 * chunk * (6 * H + 3 * I + 3 * numHeads * P) + 4 * V;
+}
+
+/** Rows per generation batch: as many as fit `budgetBytes`, capped by the request's batch size (or MAX_GEN_BATCH) and the rows there are. */
+export function planGenBatch(model: LoadedModel, rows: number, promptLen: number, maxNewTokens: number, requested: number | undefined, budgetBytes: number): Batching {
+  const bytesPerRow = genRowBytes(model, promptLen, maxNewTokens);
+  const fit = Math.max(1, Math.floor(budgetBytes / bytesPerRow));
+  const cap = requested ?? MAX_GEN_BATCH;
+  const batchSize = Math.min(fit, cap, rows);
+  const limitedBy = fit < Math.min(cap, rows) ? 'memory' : rows <= cap ? 'rows' : requested !== undefined ? 'requested' : 'default';
+  return { batchSize, ...(requested !== undefined ? { requested } : {}), limitedBy, budgetBytes, bytesPerRow };
+}
 
 /** Generates for one batch of rows (callers split requests into batches). Results are in input order. */
 export async function generateBatch(model: LoadedModel, rows: readonly GenRowInput[], cfg: GenConfig, hooks: GenHooks): Promise<GenRowOutput[]> {

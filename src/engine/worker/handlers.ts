@@ -3,12 +3,12 @@
  * capture loops on a loaded model. Everything here runs in the worker process.
  */
 import type { CancellationToken } from 'vscode-jsonrpc';
-import { activationBudget, autoBatchSize, captureBatch, projectBatch, type TokenizedItem } from '../capture/capture.js';
-import { generateBatch, type GenRowInput } from '../generation/generate.js';
+import { activationBudget, autoBatchSize, captureBatch, projectBatch, rowBytes, type TokenizedItem } from '../capture/capture.js';
+import { generateBatch, planGenBatch, type GenRowInput } from '../generation/generate.js';
 import { normalizeSeed } from '../generation/prng.js';
 import type { SamplerConfig } from '../generation/sampler.js';
 import {
-  encodeF32,
+  encodeF32, type Batching,
   type CaptureParams, type CaptureResult, type CapturedItem, type GenerateParams, type GenerateResult, type GeneratedRow,
   type ProjectParams, type ProjectResult, type Reduction, type TokenNotificationParams, type TokenizeParams, type TokenizeResult,
 } from '../protocol.js';
@@ -18,7 +18,6 @@ import { renderPrompt, tokenizeItem } from './prompts.js';
 import type { ModelEntry, ModelRegistry } from './registry.js';
 
 const DEFAULT_MAX_NEW_TOKENS = 64;
-const DEFAULT_GEN_BATCH = 16;
 /** OpenAI caps top_logprobs at 20; a judge needs exactly that. */
 const MAX_TOP_LOGPROBS = 20;
 const REDUCTIONS: readonly Reduction[] = ['prompt_avg', 'response_avg', 'prompt_last'];
@@ -95,7 +94,10 @@ export class Handlers {
         throw badRequest(`rows[${i}]: ${r.promptIds.length} prompt tokens + maxNewTokens ${maxNewTokens} exceed the model's ${maxPos} positions; shorten the prompt or lower maxNewTokens`);
       }
     });
-    const batchSize = Math.max(1, Math.floor(p.batchSize ?? DEFAULT_GEN_BATCH));
+    // Batch size from free memory (KV cache + prefill activations of the longest prompt), capped by the request.
+    const requested = p.batchSize === undefined || p.batchSize === null ? undefined : Math.max(1, Math.floor(p.batchSize));
+    const batching = planGenBatch(m.model, inputs.length, Math.max(...inputs.map((r) => r.promptIds.length)), maxNewTokens, requested, activationBudget());
+    const batchSize = batching.batchSize;
     const decode = m.tokenizer ? (ids: number[]) => m.tokenizer!.decode(ids, true) : undefined;
     const t0 = performance.now();
     const rows: GeneratedRow[] = new Array(inputs.length);
@@ -120,7 +122,7 @@ export class Handlers {
       });
     }
     const elapsedMs = performance.now() - t0;
-    return { rows, elapsedMs, tokensPerSecond: tokens / Math.max(1e-9, elapsedMs / 1000) };
+    return { rows, elapsedMs, tokensPerSecond: tokens / Math.max(1e-9, elapsedMs / 1000), batching };
   }
 
   private checkLength<T extends TokenizedItem>(m: ModelEntry, it: T, i: number): T {
@@ -133,9 +135,8 @@ export class Handlers {
    * Splits tokenized items into forwards that fit the activation budget, shortest first so that items of
    * similar length share a forward; `idx` maps each chunk entry back to its position in the request.
    */
-  private *batches<T extends TokenizedItem>(m: ModelEntry, items: T[], batchSize: number | undefined, out: { reductions?: number; fullHidden?: boolean }): Generator<{ idx: number[]; chunk: T[] }> {
+  private *batches<T extends TokenizedItem>(m: ModelEntry, items: T[], batchSize: number | undefined, out: { reductions?: number; fullHidden?: boolean }, budget = activationBudget()): Generator<{ idx: number[]; chunk: T[] }> {
     const order = byLength(items.map((x) => x.ids.length));
-    const budget = activationBudget();
     let start = 0;
     while (start < order.length) {
       let n = 1;
@@ -155,8 +156,18 @@ export class Handlers {
     const full = checkLayers(m, p.returnHiddenStates, 'returnHiddenStates');
     const items = p.items.map((it, i) => this.checkLength(m, tokenizeItem(m, it.prompt, it.response, `items[${i}]`), i));
     const out: CapturedItem[] = new Array(items.length);
-    for (const { idx, chunk } of this.batches(m, items, p.batchSize, { reductions: reductions.length, fullHidden: full.length > 0 })) {
+    const shape = { reductions: reductions.length, fullHidden: full.length > 0 };
+    const budgetBytes = activationBudget();
+    const requested = p.batchSize === undefined || p.batchSize === null ? undefined : Math.max(1, Math.floor(p.batchSize));
+    let batching: Batching | undefined;
+    for (const { idx, chunk } of this.batches(m, items, requested, shape, budgetBytes)) {
       if (token.isCancellationRequested) throw cancelled();
+      if (!batching || chunk.length > batching.batchSize) {
+        const bytesPerRow = rowBytes(m.model.config, chunk[chunk.length - 1].ids.length, shape);
+        const fit = Math.max(1, Math.floor(budgetBytes / bytesPerRow));
+        const limitedBy = chunk.length >= fit ? 'memory' : requested !== undefined && chunk.length >= requested ? 'requested' : 'rows';
+        batching = { batchSize: chunk.length, ...(requested !== undefined ? { requested } : {}), limitedBy, budgetBytes, bytesPerRow };
+      }
       const rows = await captureBatch(m.model, chunk, reductions, m.padTokenId, full);
       rows.forEach((r, j) => {
         const it = chunk[j];
@@ -170,7 +181,7 @@ export class Handlers {
         out[idx[j]] = item;
       });
     }
-    return { items: out, layers: m.model.config.numLayers + 1, hiddenSize: m.model.config.hiddenSize };
+    return { items: out, layers: m.model.config.numLayers + 1, hiddenSize: m.model.config.hiddenSize, batching };
   }
 
   async project(p: ProjectParams, token: CancellationToken): Promise<ProjectResult> {
