@@ -5,17 +5,19 @@
  * `--repeat` runs (default 3).
  *
  *   npx tsx scripts/bench/profile-decode.ts [--threads 2] [--repeat 3] [--new 32] [--batches 1,16,64]
- *       [--capture 64] [--small] [--weight-memory prepacked|mapped] [--ort-profile]
+ *       [--capture 64] [--small] [--weight-memory prepacked|mapped] [--baseline DIR]
  *
+ * `--baseline DIR`: DIR holds an older copy of this repository's src/ (e.g. `git archive <rev> src | tar -x -C DIR`);
+ * its engine runs in the same process, alternating with this one cell by cell and run by run, so that the
+ * shared machine's load drifts hit both equally; each cell then reports both medians and their ratio.
  * The checkpoint is written once to $PERSONA_LAB_PROFILE_DIR (default /tmp/persona-lab-profile) and reused.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../../src/engine/model/session.js';
-import { generateBatch } from '../../src/engine/generation/generate.js';
-import { captureBatch } from '../../src/engine/capture/capture.js';
+import { pathToFileURL } from 'node:url';
 import { writeRandomLlama } from '../../test/engine/worker/random-llama.js';
+import type { LoadedModel } from '../../src/engine/model/types.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -28,6 +30,7 @@ const { values: args } = parseArgs({
     small: { type: 'boolean', default: false },
     'weight-memory': { type: 'string', default: 'prepacked' },
     variant: { type: 'string', default: 'portable' },
+    baseline: { type: 'string' },
   },
 });
 const threads = Number(args.threads);
@@ -49,58 +52,70 @@ if (!existsSync(path.join(dir, 'model.safetensors'))) {
 }
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-const model = await loadModel({ kind: 'folder', path: dir }, {
-  intraOpNumThreads: threads, cacheDir: path.join(root, 'graphs'),
-  weightMemory: args['weight-memory'] as 'mapped' | 'prepacked', variant: args.variant as 'portable' | 'fused',
-});
-console.error(`loaded in ${Math.round(model.info.loadMs)} ms (cache hit ${model.info.cacheHit}), ${threads} threads, ${args['weight-memory']}, ${args.variant}`);
+
+interface Engine {
+  name: string;
+  model: LoadedModel;
+  generateBatch: typeof import('../../src/engine/generation/generate.js').generateBatch;
+  captureBatch: typeof import('../../src/engine/capture/capture.js').captureBatch;
+}
+async function engine(name: string, srcRoot: string): Promise<Engine> {
+  const mod = async (p: string) => import(pathToFileURL(path.join(srcRoot, p)).href);
+  const { loadModel } = await mod('engine/model/session.ts');
+  const { generateBatch } = await mod('engine/generation/generate.ts');
+  const { captureBatch } = await mod('engine/capture/capture.ts');
+  const model: LoadedModel = await loadModel({ kind: 'folder', path: dir }, {
+    intraOpNumThreads: threads, cacheDir: path.join(root, `graphs-${name}`),
+    weightMemory: args['weight-memory'] as 'mapped' | 'prepacked', variant: args.variant as 'portable' | 'fused',
+  });
+  console.error(`${name}: loaded in ${Math.round(model.info.loadMs)} ms (cache hit ${model.info.cacheHit}), ${threads} threads, ${args['weight-memory']}, ${args.variant}`);
+  return { name, model, generateBatch, captureBatch };
+}
+const engines = [await engine('current', path.resolve(import.meta.dirname, '..', '..', 'src'))];
+if (args.baseline) engines.push(await engine('baseline', path.resolve(args.baseline, 'src')));
 
 function prompts(n: number, len: number, salt: number): number[][] {
   return Array.from({ length: n }, (_, r) => Array.from({ length: len - (r % 5) }, (_, j) => 3 + ((r * 7919 + j * 104729 + salt) % 31000)));
 }
 
-async function gen(batch: number, steered: boolean): Promise<{ tokS: number; ms: number }> {
-  const { numLayers: L, hiddenSize: H } = model.config;
+async function gen(e: Engine, batch: number, steered: boolean): Promise<number> {
+  const { numLayers: L, hiddenSize: H } = e.model.config;
   const delta = new Float32Array(H).map((_, i) => Math.sin(i) * 0.5);
   const rows = prompts(batch, promptLen, batch).map((promptIds, i) => ({
     promptIds, seed: i, steer: steered ? [{ layer: Math.floor(L / 2), positions: 'response' as const, delta }] : undefined,
   }));
   const t0 = performance.now();
-  const outs = await generateBatch(model, rows, {
+  const outs = await e.generateBatch(e.model, rows, {
     sampler: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, minNewTokens: 0, eosTokenIds: [] },
     maxNewTokens: newTokens, eosTokenIds: [], stop: [], padTokenId: 0,
   }, { checkCancelled() {} });
   const ms = performance.now() - t0;
-  const tokens = outs.reduce((a, o) => a + o.tokenIds.length, 0);
-  return { tokS: tokens / (ms / 1000), ms };
+  return outs.reduce((a, o) => a + o.tokenIds.length, 0) / (ms / 1000);
+}
+
+async function capture(e: Engine): Promise<number> {
+  const items = prompts(captureItems, 64, 17).map((ids) => ({ ids, promptTokens: 24 }));
+  const t0 = performance.now();
+  for (let s = 0; s < items.length; s += 16) await e.captureBatch(e.model, items.slice(s, s + 16), ['prompt_avg', 'response_avg', 'prompt_last'], 0);
+  return performance.now() - t0;
+}
+
+/** Runs `fn` `repeat` times per engine, alternating engines run by run; medians per engine. */
+async function cell(label: Record<string, unknown>, unit: string, fn: (e: Engine) => Promise<number>) {
+  const runs = new Map(engines.map((e) => [e.name, [] as number[]]));
+  for (let i = 0; i < repeat; i++) for (const e of engines) runs.get(e.name)!.push(await fn(e));
+  const res: Record<string, unknown> = { ...label };
+  for (const [name, xs] of runs) res[name] = { [unit]: +median(xs).toFixed(2), runs: xs.map((x) => +x.toFixed(2)) };
+  if (engines.length > 1) res.ratio = +(median(runs.get('current')!) / median(runs.get('baseline')!)).toFixed(3);
+  console.error(JSON.stringify(res));
+  return res;
 }
 
 const results: Record<string, unknown>[] = [];
-await gen(2, false); // warm-up (allocator, thread pool)
+for (const e of engines) await gen(e, 2, false); // warm-up (allocator, thread pool)
 for (const batch of batches) {
-  for (const steered of [false, true]) {
-    const runs: number[] = [];
-    for (let i = 0; i < repeat; i++) runs.push((await gen(batch, steered)).tokS);
-    const cell = { workload: steered ? 'steered-gen' : 'gen', batch, tok_s: +median(runs).toFixed(2), runs: runs.map((x) => +x.toFixed(2)) };
-    results.push(cell);
-    console.error(JSON.stringify(cell));
-  }
+  for (const steered of [false, true]) results.push(await cell({ workload: steered ? 'steered-gen' : 'gen', batch }, 'tok_s', (e) => gen(e, batch, steered)));
 }
-if (captureItems > 0) {
-  const items = prompts(captureItems, 64, 17).map((ids) => ({ ids, promptTokens: 24 }));
-  const runs: number[] = [];
-  const before = process.memoryUsage().rss;
-  let peak = before;
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
-  for (let i = 0; i < repeat; i++) {
-    const t0 = performance.now();
-    for (let s = 0; s < items.length; s += 16) await captureBatch(model, items.slice(s, s + 16), ['prompt_avg', 'response_avg', 'prompt_last'], 0);
-    runs.push(performance.now() - t0);
-  }
-  clearInterval(timer);
-  const cell = { workload: 'capture', items: captureItems, batch: 16, ms: Math.round(median(runs)), runs: runs.map(Math.round), rss_growth_mb: Math.round((peak - before) / 2 ** 20) };
-  results.push(cell);
-  console.error(JSON.stringify(cell));
-}
-await model.dispose();
+if (captureItems > 0) results.push(await cell({ workload: 'capture', items: captureItems, batch: 16 }, 'ms', capture));
+for (const e of engines) await e.model.dispose();
 console.log(JSON.stringify({ model: `random-llama ${JSON.stringify(spec)}`, threads, weightMemory: args['weight-memory'], variant: args.variant, repeat, newTokens, promptLen, results }, null, 1));
