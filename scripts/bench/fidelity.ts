@@ -17,12 +17,19 @@
  *           time and memory say nothing about a GPU)
  * `--variants` adds int8/int4 with other block sizes, asymmetric zero points and accuracy level 0, the
  * measurements behind the defaults in src/engine/DESIGN.md ("Weight formats").
+ *
+ * `--toy-pipeline` (needs `node scripts/build.mjs`) runs the user's pipeline on the toy per format through the
+ * CLI — `extract --trait evil --weight-format F` then `grid --layers 3,4 --coefs 4,6` in a fresh workspace — and
+ * reports each vector's per-layer cosine to the f32 vector and each condition's Δτ (mean trait change vs the
+ * unsteered baseline) next to f32's.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadModel } from '../../src/engine/model/session.js';
 import type { KvCache, LoadedModel, LoadOptions, WeightFormat } from '../../src/engine/model/types.js';
+import { loadSafetensors, toFloat32 } from '../../src/engine/weights/safetensors.js';
 import { randomWeights, writeCheckpoint } from '../../test/engine/helpers/random-checkpoint.js';
 
 const argv = process.argv.slice(2);
@@ -36,6 +43,7 @@ const randomSize = opt('random', 'small');
 const only = new Set(opt('models', 'parity,toy,random').split(','));
 const variants = argv.includes('--variants');
 const jsonOut = opt('json', '');
+const toyPipeline = argv.includes('--toy-pipeline');
 const NEW_TOKENS = 64;
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -189,4 +197,41 @@ console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const c of all) {
   console.log(`| ${c.model} | ${c.format}${c.params ? ` (${c.params})` : ''} | ${c.klMean.toExponential(1)} (${c.klMax.toExponential(1)}) | ${(100 * c.top1).toFixed(1)} % | ${c.cosMin.toFixed(4)} | ${c.greedy} | ${c.msPerToken.toFixed(2)} | ${(c.residentWeightBytes / 1e6).toFixed(1)} MB |`);
 }
-if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify({ threads, cells: all }, null, 2));
+
+interface ToyRow { format: string; cosPerLayer: number[]; deltaTau: Record<string, number>; coherence: Record<string, number> }
+const toyRows: ToyRow[] = [];
+if (toyPipeline) {
+  const cli = path.join(root, 'dist', 'cli.js');
+  if (!fs.existsSync(cli)) throw new Error('--toy-pipeline runs the CLI: build it first (node scripts/build.mjs)');
+  const vec = (ws: string) => {
+    const { tensors } = loadSafetensors(path.join(ws, 'vectors', 'toy-persona', 'main', 'evil.safetensors'));
+    const t = tensors.get('response_avg_diff')!;
+    return { v: toFloat32(t), rows: t.shape[0], H: t.shape[1] };
+  };
+  let ref: ReturnType<typeof vec> | null = null;
+  for (const format of ['f32', ...formats.filter((f) => f !== 'f16' && f !== 'bf16')]) {
+    const ws = path.join(work, `ws-${format}`);
+    const common = ['--trait', 'evil', '--weight-format', format, '--provider', 'cpu', '--workspace', ws, '--threads', String(threads), '--json'];
+    execFileSync(process.execPath, [cli, 'extract', ...common], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const grid = JSON.parse(execFileSync(process.execPath, [cli, 'grid', ...common, '--layers', '3,4', '--coefs', '4,6', '--no-prompt-baseline'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as
+      { conditions: { condition: { id: string; kind: string }; deltaTraitMean?: number; coherence: { mean: number } }[] };
+    const v = vec(ws);
+    ref ??= v;
+    const cosPerLayer = Array.from({ length: v.rows }, (_, l) => cosine(ref!.v, v.v, l * v.H, v.H));
+    const deltaTau: Record<string, number> = {};
+    const coherence: Record<string, number> = {};
+    for (const c of grid.conditions) {
+      if (c.condition.kind !== 'steer') continue;
+      deltaTau[c.condition.id] = c.deltaTraitMean ?? NaN;
+      coherence[c.condition.id] = c.coherence.mean;
+    }
+    toyRows.push({ format, cosPerLayer, deltaTau, coherence });
+  }
+  const ids = Object.keys(toyRows[0].deltaTau);
+  console.log(`\n| toy, trait evil | vector cosine to f32 (layers 1..L) | ${ids.map((i) => `Δτ ${i} (coherence)`).join(' | ')} |`);
+  console.log(`| --- | --- | ${ids.map(() => '---').join(' | ')} |`);
+  for (const r of toyRows) {
+    console.log(`| ${r.format} | ${r.cosPerLayer.slice(1).map((c) => c.toFixed(4)).join(', ')} | ${ids.map((i) => `${r.deltaTau[i].toFixed(1)} (${r.coherence[i].toFixed(0)})`).join(' | ')} |`);
+  }
+}
+if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify({ threads, cells: all, toy: toyRows }, null, 2));
