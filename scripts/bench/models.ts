@@ -50,7 +50,7 @@ export const RANDOM_SPECS: Record<string, LlamaSpec> = {
   // ≈ 245 M params, 490 MB BF16 in 2 shards: the development-size model (the 258 M peer comparison).
   'random-llama-250m': { vocab: 32000, hidden: 1024, layers: 16, heads: 16, kvHeads: 4, intermediate: 2816, maxPositions: 4096, seed: 1, dtype: 'BF16', shards: 2 },
   // ≈ 12 M params: fast enough for tests.
-  'random-llama-tiny': { vocab: 4096, hidden: 256, layers: 4, heads: 8, kvHeads: 2, intermediate: 688, maxPositions: 4096, seed: 1, dtype: 'BF16', shards: 2 },
+  'random-llama-tiny': { vocab: 4096, hidden: 256, layers: 4, heads: 8, kvHeads: 2, intermediate: 704, maxPositions: 4096, seed: 1, dtype: 'BF16', shards: 2 },
 };
 
 export const MODEL_NAMES = ['toy', ...Object.keys(RANDOM_SPECS)];

@@ -2,6 +2,7 @@
  * Turns the two sides' measurements into the bench's cells, summary figures and Markdown table
  * (the shape of bench/results/latest.json is defined here).
  */
+import type { LlamaCppResult } from './llamacpp.js';
 import type { BenchModel } from './models.js';
 import { key, scalePromptsFor, type SideResult } from './sides.js';
 import { FORMAT_BYTES_PER_PARAM, type Plan } from './workloads.js';
@@ -21,6 +22,8 @@ export interface Cell {
   peer_ms?: number | null;
   ours_peak_rss_bytes?: number | null;
   peer_peak_rss_bytes?: number | null;
+  /** Which peer the peer column is: the PyTorch eager peer (default) or llama.cpp. */
+  peer?: string;
   note?: string;
 }
 
@@ -29,7 +32,11 @@ export interface ModelRun {
   peer?: SideResult;
   peerSkipped?: string;
   ours: Map<string, SideResult>;
+  llamaCpp?: LlamaCppResult[];
+  llamaCppSkipped?: string;
 }
+
+const GGUF_FOR: Record<string, string> = { f32: 'F32', int8: 'Q8_0', int4: 'Q4_0' };
 
 const r = (x: number | null | undefined, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? null : +x.toFixed(d));
 
@@ -66,6 +73,20 @@ export function buildCells(runs: ModelRun[], plan: Plan): Cell[] {
           note: 'ours: warm compile cache, fresh worker; peer: safetensors → torch tensors (float32)',
         });
       }
+      // batch-1 decode only (prefill subtracted): against the torch peer (f32) and llama.cpp in the matching GGUF type
+      const oursDecode = decodeB1(ours, plan, P);
+      if (oursDecode !== null) {
+        const peerDecode = peer ? decodeB1(peer, plan, P) : null;
+        cells.push({ workload: 'decode-b1', model: m.name, format, batch: 1, ours_tok_s: r(oursDecode, 1), peer_tok_s: r(peerDecode, 1), ratio: peerDecode ? r(oursDecode / peerDecode, 2) : null, peer: 'pytorch-eager f32' });
+        const lc = (run.llamaCpp ?? []).filter((x) => x.type === GGUF_FOR[format]);
+        if (lc.length) {
+          const best = lc.reduce((a, b) => (b.decode_b1_tok_s > a.decode_b1_tok_s ? b : a));
+          cells.push({
+            workload: 'decode-b1', model: m.name, format, batch: 1, ours_tok_s: r(oursDecode, 1), peer_tok_s: best.decode_b1_tok_s, ratio: r(oursDecode / best.decode_b1_tok_s, 2),
+            peer: `llama.cpp ${best.type}`, note: `llama.cpp best of ${lc.map((x) => `${x.threads} thread(s): ${x.decode_b1_tok_s}`).join(', ')} tok/s`,
+          });
+        }
+      }
       for (const b of plan.scaleBatches) pair('scale-batch', b, P, { prompt_tokens: P });
       for (const p of scalePromptsFor(plan, m)) pair('scale-prompt', 1, p, { prompt_tokens: p, note: 'prefill tokens/s (one new token)' });
     }
@@ -83,7 +104,7 @@ export interface Summary {
 }
 
 /** Decode-only batch-1 tokens/s: (n − 1) decode steps in (t(n tokens) − t(prefill)). */
-function decodeB1(side: SideResult, plan: Plan, P: number): number | null {
+export function decodeB1(side: SideResult, plan: Plan, P: number): number | null {
   const g = side.cells.get(key('gen', 1, P));
   const pre = side.cells.get(key('prefill', 1, P));
   if (!g || !pre || g.s <= pre.s) return null;
@@ -172,7 +193,7 @@ export function markdown(cells: Cell[], summary: Summary, skipped: { model: stri
       lines.push(`| load (ms; peak RSS) | ${c.model} | ${c.format} | | ${fmt(c.ours_ms, 0)} ms; ${mb(c.ours_peak_rss_bytes)} | ${fmt(c.peer_ms, 0)} ms; ${mb(c.peer_peak_rss_bytes)} | ${fmt(c.ratio, 2)} |`);
       continue;
     }
-    const w = c.workload === 'scale-prompt' ? `scale-prompt p${c.prompt_tokens}` : c.workload;
+    const w = c.workload === 'scale-prompt' ? `scale-prompt p${c.prompt_tokens}` : c.peer?.startsWith('llama.cpp') ? `${c.workload} vs ${c.peer}` : c.workload;
     lines.push(`| ${w} | ${c.model} | ${c.format} | ${c.batch ?? ''} | ${fmt(c.ours_tok_s)} | ${fmt(c.peer_tok_s)} | ${fmt(c.ratio, 2)} |`);
   }
   lines.push('');

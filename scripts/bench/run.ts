@@ -4,7 +4,7 @@
  *
  *   npx tsx scripts/bench/run.ts [--models toy,random-llama-1b] [--formats f32,int8,int4] [--provider cpu|cuda|webgpu]
  *     [--workloads gen,steered-gen,capture,capture-batched,load,scaling] [--threads 2] [--quick] [--no-peer] [--out FILE]
- *     [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped]
+ *     [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp]
  *
  * Models are made by the bench (scripts/bench/models.ts) and cached in .cache/bench/models; compiled graphs in
  * .cache/bench/graphs. The peer (scripts/bench/peer_torch.py) must reproduce the parity fixtures before it is timed,
@@ -17,6 +17,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ExecutionProvider, WeightFormat } from '../../src/engine/model/types.js';
 import { WEIGHT_FORMATS } from '../../src/engine/model/types.js';
+import { ensureNodeLlamaCpp, runLlamaCpp } from './llamacpp.js';
+import type { GgufType } from './gguf.js';
 import { measureMachine } from './machine.js';
 import { MODEL_NAMES, resolveModel } from './models.js';
 import { checkPeerParity, ensureTorchPython, TorchPeer, type ParityResult, type PeerThreads } from './peer.js';
@@ -29,7 +31,7 @@ const CACHE = path.join(ROOT, '.cache', 'bench');
 
 const USAGE = `usage: npx tsx scripts/bench/run.ts [--models ${MODEL_NAMES.join(',')}] [--formats ${WEIGHT_FORMATS.join(',')}]
   [--provider cpu|cuda|webgpu] [--workloads ${WORKLOADS.join(',')}] [--threads 2] [--quick] [--no-peer] [--out FILE]
-  [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped]`;
+  [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp]`;
 
 function fail(msg: string): never {
   process.stderr.write(`bench: ${msg}\n${USAGE}\n`);
@@ -54,6 +56,7 @@ export function parseBenchArgs(argv: string[]) {
         threads: { type: 'string', default: '2' }, quick: { type: 'boolean', default: false }, 'no-peer': { type: 'boolean', default: false },
         out: { type: 'string', default: path.join('bench', 'results', 'latest.json') }, batches: { type: 'string' }, 'new-tokens': { type: 'string' },
         reps: { type: 'string' }, 'capture-items': { type: 'string' }, 'peer-threads': { type: 'string' }, 'weight-memory': { type: 'string', default: 'default' },
+        'no-llama-cpp': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -84,7 +87,7 @@ export function parseBenchArgs(argv: string[]) {
     captureItems: values['capture-items'] ? ints(values['capture-items'], 'capture-items')[0] : undefined,
   });
   return {
-    models, formats, workloads, plan, threads, peerThreads, quick: values.quick, noPeer: values['no-peer'],
+    models, formats, workloads, plan, threads, peerThreads, quick: values.quick, noPeer: values['no-peer'], noLlamaCpp: values['no-peer'] || values['no-llama-cpp'],
     provider: values.provider as ExecutionProvider, out: path.resolve(ROOT, values.out), weightMemory: values['weight-memory'] === 'default' ? undefined : values['weight-memory'] as 'prepacked' | 'mapped',
   };
 }
@@ -145,6 +148,20 @@ async function main() {
       log(`  peer (torch ${torchVersion}, intra-op ${threads.intra}, BLAS ${threads.blas})…`);
       run.peer = await runPeer(python, model, plan, threads, log);
     } else run.peerSkipped = peerSkipped;
+    const ggufTypes = args.formats.map((f) => ({ f32: 'F32', int8: 'Q8_0', int4: 'Q4_0' } as Record<string, GgufType>)[f]).filter(Boolean);
+    if (args.noLlamaCpp) run.llamaCppSkipped = args.noPeer ? '--no-peer' : '--no-llama-cpp';
+    else if (args.provider !== 'cpu') run.llamaCppSkipped = 'CPU peer only';
+    else if (!plan.workloads.includes('gen')) run.llamaCppSkipped = 'needs the gen workload (decode-b1 rows)';
+    else if (ggufTypes.length) {
+      try {
+        const entry = ensureNodeLlamaCpp(path.join(CACHE, 'llama-cpp'), log);
+        log('  llama.cpp (node-llama-cpp, prebuilt CPU binaries)…');
+        run.llamaCpp = await runLlamaCpp(entry, model, ggufTypes, [...new Set([1, args.threads])], Math.min(plan.promptTokens, model.maxPositions - plan.newTokens - 1), plan.newTokens, plan.reps, log);
+      } catch (e) {
+        run.llamaCppSkipped = (e as Error).message.split('\n')[0];
+        log(`  llama.cpp skipped: ${run.llamaCppSkipped}`);
+      }
+    }
     for (const format of args.formats) {
       log(`  ours ${format}…`);
       const res = await runOurs(model, plan, { threads: args.threads, provider: args.provider, format, cacheDir: path.join(CACHE, 'graphs'), weightMemory: args.weightMemory, log });
@@ -171,6 +188,7 @@ async function main() {
           threads: Object.fromEntries(runs.map((r) => [r.model.name, r.peer?.settings])), thread_search: peerSearch,
         },
     models: runs.map((r) => ({ name: r.model.name, dir: path.relative(ROOT, r.model.dir), params: r.model.params, file_bytes: r.model.fileBytes, dtype: r.model.dtype, layers: r.model.layers, hidden: r.model.hidden, vocab: r.model.vocab })),
+    llama_cpp: Object.fromEntries(runs.map((r) => [r.model.name, r.llamaCpp ?? { skipped: r.llamaCppSkipped }])),
     ours: Object.fromEntries(runs.flatMap((r) => [...r.ours].map(([f, s]) => [`${r.model.name}/${f}`, s.skipped ? { skipped: s.skipped } : s.settings]))),
     cells,
     bandwidth_fraction_b1: summary.bandwidth_fraction_b1,

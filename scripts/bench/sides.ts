@@ -160,13 +160,13 @@ export interface PeerProbe { threads: PeerThreads; s: number; detail: Record<str
 /** A short probe for the thread search: batch-1 and batch-16 generation and a batched capture. */
 async function probe(peer: TorchPeer, m: BenchModel, plan: Plan): Promise<Record<string, number>> {
   const P = promptFor(plan, m);
-  const n = Math.min(8, plan.newTokens);
+  const n = Math.min(6, plan.newTokens);
   const b1 = await peer.request<{ times_s: number[] }>({ cmd: 'gen', prompts: makePrompts(1, P, m.vocab), new_tokens: n, warmup: 1, warmup_tokens: 2, reps: 1 });
   const bMax = Math.min(16, Math.max(...plan.batches));
   const b16 = await peer.request<{ times_s: number[] }>({ cmd: 'gen', prompts: makePrompts(bMax, P, m.vocab), new_tokens: n, warmup: 1, warmup_tokens: 2, reps: 1 });
-  const items = makeCaptureItems(8, m.vocab, m.maxPositions);
-  const cap = await peer.request<{ times_s: number[] }>({ cmd: 'capture', items, batch: 8, warmup: 0, reps: 1 });
-  return { gen_b1_s: b1.times_s[0], [`gen_b${bMax}_s`]: b16.times_s[0], capture8_s: cap.times_s[0] };
+  const items = makeCaptureItems(plan.peerCaptureBatch, m.vocab, m.maxPositions);
+  const cap = await peer.request<{ times_s: number[] }>({ cmd: 'capture', items, batch: plan.peerCaptureBatch, warmup: 0, reps: 1 });
+  return { gen_b1_s: b1.times_s[0], [`gen_b${bMax}_s`]: b16.times_s[0], [`capture${items.length}_s`]: cap.times_s[0] };
 }
 
 /** Every (intra-op, BLAS) thread pair up to `threads`: the one with the lowest geometric-mean probe time wins. */
