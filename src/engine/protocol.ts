@@ -261,7 +261,6 @@ export const CaptureRequest = new RequestType<CaptureParams, CaptureResult, void
 export const ProjectRequest = new RequestType<ProjectParams, ProjectResult, void>('project');
 export const ShutdownRequest = new RequestType<void, void, void>('shutdown');
 export const TokenNotification = new NotificationType<TokenNotificationParams>('generate/token');
-export const LogNotification = new NotificationType<{ level: 'info' | 'warn' | 'error'; message: string }>('log');
 
 /**
  * Cancellation: a cancelled generate/capture/project stops at the next forward step, frees its rows and

@@ -125,8 +125,6 @@ export const COMMANDS = {
   },
 } satisfies Record<string, Handler>;
 
-export type CommandId = keyof typeof COMMANDS;
-
 export function registerCommands(services: CommandServices): vscode.Disposable[] {
   return Object.entries(COMMANDS).map(([id, handler]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {

@@ -92,13 +92,6 @@ export function readToyManifest(dir = toyModelDir()): ToyManifest {
   return JSON.parse(readFileSync(p, 'utf8')) as ToyManifest;
 }
 
-/** Absolute folder of a revision by name ("main", "stage1-step0", ...). */
-export function toyRevisionDir(name: string, dir = toyModelDir()): string {
-  const rev = readToyManifest(dir).revisions.find((r) => r.name === name);
-  if (!rev) throw new Error(`the toy model has no revision "${name}"; see ${path.join(dir, 'manifest.json')} for the list`);
-  return path.join(dir, rev.path);
-}
-
 /**
  * True for a checkpoint of the embedded toy world (models/toy-persona/…, models/toy-persona-instruct): such models
  * are judged by the offline rubric judge and sampled with the toy preset. One rule for the CLI and the extension.

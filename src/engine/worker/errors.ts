@@ -29,7 +29,6 @@ const CODE_OF: Record<WorkerErrorReason, WorkerErrorCode> = {
   internal: WorkerErrorCodes.Internal,
 };
 
-export const workerErrorCode = (reason: WorkerErrorReason): WorkerErrorCode => CODE_OF[reason];
 export function workerErrorReason(code: number): WorkerErrorReason {
   return (Object.keys(CODE_OF) as WorkerErrorReason[]).find((r) => CODE_OF[r] === code) ?? 'internal';
 }
