@@ -23,7 +23,8 @@ import { SAMPLER_PRESETS } from '../core/sampling.js';
 import { modelFolderName, Workspace } from '../core/storage/workspace.js';
 import { isToyModelPath } from '../core/toy/paths.js';
 import { assertVectorFits, readVectorFile, vectorRow, VECTOR_KINDS } from '../core/vectors/file.js';
-import { WorkerError, type InferenceClient } from '../engine/client.js';
+import type { InferenceClient } from '../engine/client.js';
+import { isCancellation } from '../engine/errors.js';
 import type { GenerateResult, GenerateRow, ModelInfo as LoadedModelInfo } from '../engine/protocol.js';
 import type {
   Answer, Column, ColumnMeans, FromWebview, GenerationRequest, PlaygroundVector, RenderedCounts, ToWebview,
@@ -345,7 +346,7 @@ class PlaygroundPanel implements vscode.Disposable {
           },
         });
       } catch (e) {
-        if (!(run.abort.signal.aborted || (e instanceof WorkerError && e.reason === 'cancelled'))) throw e;
+        if (!(run.abort.signal.aborted || isCancellation(e))) throw e;
         cancelled = true;
       } finally {
         clearTimeout(timer);
