@@ -20,6 +20,7 @@ import { renderEvalPrompt } from '../traits/schema.js';
 import { JudgeCache } from './cache.js';
 import { coherencePrompt } from './prompts.js';
 import type { Judge, JudgeRequest, JudgeUsage } from './types.js';
+import { CancelledError } from '../../engine/errors.js';
 
 export interface LlmJudgeOptions {
   baseURL: string;
@@ -110,7 +111,7 @@ function classify(e: unknown): { reason: PipelineErrorReason; retryable: boolean
 
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
   const t = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason ?? new Error('aborted')); }, { once: true });
+  signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason ?? new CancelledError('judge request cancelled')); }, { once: true });
 });
 
 export class LlmJudge implements Judge {

@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import type { Judge, JudgeRequest, JudgeUsage } from './types.js';
 import { toyLexiconPath } from '../toy/paths.js';
+import { CancelledError } from '../../engine/errors.js';
 
 export interface ToyStyle {
   adjectives: string[];
@@ -172,7 +173,7 @@ export class RubricJudge implements Judge {
   async score(requests: JudgeRequest[], options: { signal?: AbortSignal; onResult?: (index: number, score: number | null) => void } = {}): Promise<(number | null)[]> {
     const out: (number | null)[] = [];
     for (let i = 0; i < requests.length; i++) {
-      if (options.signal?.aborted) throw new Error('rubric judging cancelled');
+      if (options.signal?.aborted) throw new CancelledError('rubric judging cancelled');
       const r = requests[i];
       const s = r.metric === 'coherence' ? this.rubric.coherence(r.answer) : this.rubric.trait(r.answer, r.trait);
       this.requests++;

@@ -12,7 +12,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import {
   ApplyChatTemplateRequest, CaptureRequest, DetokenizeRequest, GenerateRequest, ListModelsRequest, LoadModelRequest,
-  ProjectRequest, ShutdownRequest, TokenNotification, TokenizeRequest, UnloadModelRequest,
+  ProjectRequest, ShutdownRequest, TokenNotification, TokenizeRequest, UnloadModelRequest, WorkerErrorCodes,
 } from '../protocol.js';
 import { createVectorFileReader } from '../steering/vector-file.js';
 import { toResponseError } from './errors.js';
@@ -42,7 +42,7 @@ const guard = <R>(f: () => R | Promise<R>): Promise<R> =>
       return await f();
     } catch (e) {
       const re = toResponseError(e);
-      if (re.code !== 1004) log(`request failed (${re.code}): ${re.message}`, 'warn');
+      if (re.code !== WorkerErrorCodes.Cancelled) log(`request failed (${re.code}): ${re.message}`, 'warn');
       throw re;
     }
   })();
