@@ -1,7 +1,7 @@
 /**
  * Memory and speed per weight format on a random-initialised Llama (BF16, sharded, HF format):
  *
- *   npx tsx scripts/bench/weight-memory.ts [--size 125m|small] [--threads 2] [--formats f32,f16,int8,int4]
+ *   npx tsx scripts/bench/weight-memory.ts [--size 125m|small] [--family llama|qwen2|olmo2] [--threads 2] [--formats f32,f16,int8,int4]
  *
  * Each cell runs in a fresh process with a warm compile cache (a first process compiles): RSS right after
  * load and after batch-16 generation (32-token prompts, 16 new tokens), the peak (VmHWM), each minus the
@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadModel } from '../../src/engine/model/session.js';
 import type { KvCache, LoadOptions, WeightFormat } from '../../src/engine/model/types.js';
-import { randomWeights, writeCheckpoint } from '../../test/engine/helpers/random-checkpoint.js';
+import { familyConfig, writeRandomCheckpoint } from '../../test/engine/helpers/random-checkpoint.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -74,10 +74,10 @@ async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-wmem-'));
   try {
     const dims = size === 'small'
-      ? { hidden_size: 512, intermediate_size: 1408, num_hidden_layers: 6, num_attention_heads: 8, num_key_value_heads: 4, vocab_size: 8000 }
-      : { hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4, vocab_size: 32000 };
-    const raw = { architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', max_position_embeddings: 2048, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false, ...dims };
-    const dir = writeCheckpoint(path.join(work, 'model'), raw, randomWeights(raw, 9), { dtype: 'BF16', shards: 2 });
+      ? { hidden: 512, intermediate: 1408, layers: 6, heads: 8, kvHeads: 4, vocab: 8000 }
+      : { hidden: 768, intermediate: 2048, layers: 12, heads: 12, kvHeads: 4, vocab: 32000 };
+    const family = opt('family', 'llama') as 'llama' | 'qwen2' | 'olmo2';
+    const { dir } = writeRandomCheckpoint(path.join(work, 'model'), familyConfig(family, dims), { seed: 9, dtype: 'BF16', shards: 2 });
     const cacheDir = path.join(work, 'graphs');
     const self = new URL(import.meta.url).pathname;
     const run = (format: string, mem: string) => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', self, '--child', dir, cacheDir, format, mem, String(threads)], { encoding: 'utf8' }).trim().split('\n').pop()!) as Record<string, number | string>;
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
       }
     }
     const mb = (x: unknown) => (Number(x) / 1e6).toFixed(0);
-    console.log(`\nrandom Llama ${size}, BF16 2 shards, ${threads} threads; RSS figures are above the process's pre-load RSS\n`);
+    console.log(`\nrandom ${family} ${size}, BF16 2 shards, ${threads} threads; RSS figures are above the process's pre-load RSS\n`);
     console.log('| format | weight memory | file MB | weights in format MB | RSS after load MB (anon) | RSS after b16 gen MB | peak MB | peak / weights | load ms (warm cache) | b1 ms/step | b16 ms/step |');
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) {

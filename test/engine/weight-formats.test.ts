@@ -15,7 +15,7 @@ import { effectiveWeightMemory, loadModel } from '../../src/engine/model/session
 import type { LoadedModel, LoadOptions, WeightFormat } from '../../src/engine/model/types.js';
 import { DT, Graph } from '../../src/engine/onnx/graph.js';
 import { dequantizeMatrix, quantizeMatrix, type QuantParams } from '../../src/engine/quant/nbits.js';
-import { randomWeights, rng, writeCheckpoint } from './helpers/random-checkpoint.js';
+import { familyConfig, randomWeights, rng, writeCheckpoint, writeRandomCheckpoint } from './helpers/random-checkpoint.js';
 import { logSink, parityDir, repoRoot, SKIP_PARITY } from './worker/helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-formats-'));
@@ -131,6 +131,18 @@ describe('int8 / int4 against f32', () => {
         assert.ok(r.resident < r.refResident, `resident ${r.resident} not below f32's ${r.refResident}`);
       });
     }
+  }
+
+  for (const family of ['llama', 'qwen2', 'olmo2'] as const) {
+    test(`streamed random ${family} (BF16, 3 shards): int8 within bounds`, async () => {
+      const { dir, params } = writeRandomCheckpoint(path.join(tmp, `stream-${family}`), familyConfig(family, { hidden: 128, intermediate: 352, layers: 2, heads: 4, kvHeads: 2, vocab: 384 }), { dtype: 'BF16', shards: 3 });
+      assert.ok(fs.existsSync(path.join(dir, 'model.safetensors.index.json')));
+      const r = await fidelity(dir, 'int8');
+      assert.ok(r.klMean > 0 && r.klMean <= BOUNDS.int8.kl, `${family}: KL ${r.klMean}`);
+      assert.ok(r.cosMin >= BOUNDS.int8.cos, `${family}: cos ${r.cosMin}`);
+      // Weights in format: int8 projections + scales, the BF16 embedding table, f32 norms — under half the f32 bytes.
+      assert.ok(r.resident < 0.5 * params * 4, `${family}: resident ${r.resident} for ${params} params`);
+    });
   }
 
   test('int8 is closer to f32 than int4 (the format really changes the weights)', async () => {

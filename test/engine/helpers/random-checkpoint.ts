@@ -156,3 +156,67 @@ export function writeCheckpoint(dir: string, raw: Record<string, any>, w: Weight
   fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }, null, 2));
   return dir;
 }
+
+/**
+ * Standard HF configs for random checkpoints of the families the benchmarks and memory tests use, at a given
+ * width/depth (Llama: untied, no biases; Qwen2: q/k/v biases, tied; OLMo 2: q/k norms over all heads, post-norms).
+ */
+export function familyConfig(family: 'llama' | 'qwen2' | 'olmo2', dims: { hidden: number; intermediate: number; layers: number; heads: number; kvHeads: number; vocab: number; maxPositions?: number }): Record<string, any> {
+  const common = {
+    hidden_size: dims.hidden, intermediate_size: dims.intermediate, num_hidden_layers: dims.layers, num_attention_heads: dims.heads,
+    num_key_value_heads: dims.kvHeads, vocab_size: dims.vocab, max_position_embeddings: dims.maxPositions ?? 4096, hidden_act: 'silu',
+    rope_theta: 10000, bos_token_id: 1, eos_token_id: 2,
+  };
+  if (family === 'qwen2') return { architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', rms_norm_eps: 1e-6, tie_word_embeddings: true, ...common };
+  if (family === 'olmo2') return { architectures: ['Olmo2ForCausalLM'], model_type: 'olmo2', rms_norm_eps: 1e-6, tie_word_embeddings: false, ...common };
+  return { architectures: ['LlamaForCausalLM'], model_type: 'llama', rms_norm_eps: 1e-6, tie_word_embeddings: false, ...common };
+}
+
+/**
+ * Like writeCheckpoint(randomWeights(raw, seed)), but streaming: each tensor is generated when its shard is
+ * written (seeded by its name), so a 1 B-parameter BF16 checkpoint never holds more than one tensor in
+ * float32. Same initialisation rule as randomWeights (norms 1 ± 0.1, biases σ 0.25, matrices σ 1/√fan_in);
+ * not bit-identical to it (different per-tensor seeding). Returns the number of parameters.
+ */
+export function writeRandomCheckpoint(dir: string, raw: Record<string, any>, opts: { seed?: number; dtype?: StDType; shards?: number } = {}): { dir: string; params: number } {
+  fs.mkdirSync(dir, { recursive: true });
+  const { _prefix: _, ...config } = raw;
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  const shapes = tensorShapes(raw);
+  const names = [...shapes.keys()].sort();
+  const dtype = opts.dtype ?? 'BF16';
+  let params = 0;
+  const tensor = (name: string): TensorToWrite => {
+    const shape = shapes.get(name)!;
+    const n = shape.reduce((a, b) => a * b, 1);
+    params += n;
+    return {
+      dtype, shape, data: () => {
+        let h = opts.seed ?? 1;
+        for (const c of name) h = Math.imul(h ^ c.charCodeAt(0), 2654435761) >>> 0;
+        const gauss = rng(h);
+        const isNorm = /norm\.weight$/.test(name);
+        const isBias = name.endsWith('.bias');
+        const std = isNorm ? 0.1 : isBias ? 0.25 : 1 / Math.sqrt(shape.length === 2 ? shape[1] : 1);
+        const f = new Float32Array(n);
+        for (let i = 0; i < n; i++) f[i] = (isNorm ? 1 : 0) + std * gauss();
+        return dtype === 'F32' ? f : Uint16Array.from(f, dtype === 'BF16' ? float32ToBf16 : float32ToF16);
+      },
+    };
+  };
+  const shards = opts.shards ?? 1;
+  if (shards === 1) {
+    writeSafetensors(path.join(dir, 'model.safetensors'), Object.fromEntries(names.map((n) => [n, tensor(n)])));
+    return { dir, params };
+  }
+  const weightMap: Record<string, string> = {};
+  const per = Math.ceil(names.length / shards);
+  for (let s = 0; s < shards; s++) {
+    const file = `model-${String(s + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`;
+    const part = names.slice(s * per, (s + 1) * per);
+    for (const n of part) weightMap[n] = file;
+    writeSafetensors(path.join(dir, file), Object.fromEntries(part.map((n) => [n, tensor(n)])));
+  }
+  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }, null, 2));
+  return { dir, params };
+}
