@@ -60,7 +60,7 @@ async function child(dir: string, cacheDir: string, format: WeightFormat, weight
   console.log(JSON.stringify({
     format, weightMemory: m.info.weightMemory, cacheHit: m.info.cacheHit, loadMs: Math.round(m.info.loadMs),
     fileBytes: m.info.weightBytes, residentWeightBytes: m.info.residentWeightBytes, kvBytesB16: m.info.kvBytesPerToken * 16 * 48,
-    rssLoad: afterLoad.VmRSS - before.VmRSS, anonLoad: afterLoad.RssAnon - before.RssAnon, rssGen: afterGen.VmRSS - before.VmRSS,
+    rssLoad: afterLoad.VmRSS - before.VmRSS, peakLoad: afterLoad.VmHWM - before.VmRSS, anonLoad: afterLoad.RssAnon - before.RssAnon, rssGen: afterGen.VmRSS - before.VmRSS,
     peak: afterGen.VmHWM - before.VmRSS, baseline: before.VmRSS, msB1: b1, msB16: b16,
   }));
   await m.dispose();
@@ -91,10 +91,10 @@ async function main(): Promise<void> {
     }
     const mb = (x: unknown) => (Number(x) / 1e6).toFixed(0);
     console.log(`\nrandom ${family} ${size}, BF16 2 shards, ${threads} threads; RSS figures are above the process's pre-load RSS\n`);
-    console.log('| format | weight memory | file MB | weights in format MB | RSS after load MB (anon) | RSS after b16 gen MB | peak MB | peak / weights | load ms (warm cache) | b1 ms/step | b16 ms/step |');
-    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    console.log('| format | weight memory | file MB | weights in format MB | RSS after load MB (anon) | peak during load MB | RSS after b16 gen MB | peak MB | peak / weights | load ms (warm cache) | b1 ms/step | b16 ms/step |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) {
-      console.log(`| ${r.format} | ${r.weightMemory} | ${mb(r.fileBytes)} | ${mb(r.residentWeightBytes)} | ${mb(r.rssLoad)} (${mb(r.anonLoad)}) | ${mb(r.rssGen)} | ${mb(r.peak)} | ${(Number(r.peak) / Number(r.residentWeightBytes)).toFixed(2)} | ${r.loadMs} | ${Number(r.msB1).toFixed(1)} | ${Number(r.msB16).toFixed(1)} |`);
+      console.log(`| ${r.format} | ${r.weightMemory} | ${mb(r.fileBytes)} | ${mb(r.residentWeightBytes)} | ${mb(r.rssLoad)} (${mb(r.anonLoad)}) | ${mb(r.peakLoad)} | ${mb(r.rssGen)} | ${mb(r.peak)} | ${(Number(r.peak) / Number(r.residentWeightBytes)).toFixed(2)} | ${r.loadMs} | ${Number(r.msB1).toFixed(1)} | ${Number(r.msB16).toFixed(1)} |`);
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
