@@ -15,6 +15,7 @@ export type PipelineErrorReason =
   | 'judge-timeout'
   | 'judge-connection'
   | 'judge-no-logprobs'
+  | 'judge-malformed-response'
   | 'judge-bad-request'
   | 'judge-auth'
   | 'judge-not-configured'
@@ -24,6 +25,10 @@ export type PipelineErrorReason =
   | 'vector-invalid'
   | 'data-invalid'
   | 'run-mismatch'
+  // shared state and cluster runs (storage/lock.ts, slurm/)
+  | 'locked'
+  | 'units-missing'
+  | 'slurm'
   | 'backend-missing';
 
 /** `PipelineError.is(e, reason | reasons)` comes from the shared base (src/engine/errors.ts). */

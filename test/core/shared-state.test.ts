@@ -1,0 +1,80 @@
+// Shared state under concurrent writers (Slurm array tasks on one workspace): the judge cache and file locks.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import os from 'node:os';
+import path from 'node:path';
+import { JudgeCache } from '../../src/core/judge/cache.js';
+import { acquireLock, withLock } from '../../src/core/storage/lock.js';
+import { PipelineError } from '../../src/core/errors.js';
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'pl-shared-'));
+const writer = path.join(import.meta.dirname, 'helpers', 'judge-cache-writer.ts');
+
+function runWriter(dir: string, from: number, to: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', writer, dir, String(from), String(to)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`writer exited ${code}`))));
+  });
+}
+
+test('judge cache: 4 processes writing overlapping keys lose, tear and duplicate nothing', async () => {
+  const dir = tmp();
+  try {
+    // Writer w covers keys [150w, 150w + 300): every key but the first and last 150 is written by two processes.
+    const wrote = await Promise.all([0, 1, 2, 3].map((w) => runWriter(dir, 150 * w, 150 * w + 300)));
+    const file = path.join(dir, 'judge_model.jsonl');
+    const text = readFileSync(file, 'utf8');
+    assert.ok(text.endsWith('\n'));
+    const lines = text.slice(0, -1).split('\n');
+    const keys = lines.map((l) => (JSON.parse(l) as { k: string }).k); // every line parses: nothing torn or fused
+    assert.equal(new Set(keys).size, keys.length, 'no key appended twice');
+    assert.equal(keys.length, 750, 'every key present');
+    assert.ok(wrote.every((n) => n > 0));
+    const cache = new JudgeCache(dir, 'judge/model');
+    assert.equal(cache.size, 750);
+    assert.deepEqual(cache.get('key-640'), { k: 'key-640', score: 640 % 101, probs: { [String(640 % 101)]: 1, pad: 640 / 7 } });
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('judge cache: a torn tail from a crashed writer is cut under the lock; a corrupt middle line is skipped, not truncated away', () => {
+  const dir = tmp();
+  try {
+    const a = new JudgeCache(dir, 'm');
+    a.put({ k: 'a', score: 1 });
+    appendFileSync(a.file, 'garbage\n{"k":"b","score":2}\n{"k":"c","sco');
+    const b = new JudgeCache(dir, 'm');
+    assert.equal(b.get('b')?.score, 2);
+    assert.equal(b.get('c'), undefined);
+    b.put({ k: 'd', score: 4 });
+    assert.equal(readFileSync(a.file, 'utf8'), '{"k":"a","score":1}\ngarbage\n{"k":"b","score":2}\n{"k":"d","score":4}\n');
+    assert.equal(a.get('d')?.score, 4, 'another instance sees entries appended since it last read');
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('lock: a live holder is waited for and named on timeout; a dead holder\'s lock and an old one are taken over', () => {
+  const dir = tmp();
+  try {
+    const f = path.join(dir, 'x.lock');
+    const release = acquireLock(f);
+    assert.throws(() => acquireLock(f, { timeoutMs: 50 }), (e: unknown) => PipelineError.is(e, 'locked') && new RegExp(`pid ${process.pid} on ${hostname()}`).test((e as Error).message));
+    release();
+    assert.equal(existsSync(f), false);
+    // A holder that died (a pid that exited) on this host.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    writeFileSync(f, JSON.stringify({ host: hostname(), pid: Number(dead), at: new Date().toISOString() }));
+    assert.equal(withLock(f, () => 7, { timeoutMs: 2000 }), 7);
+    // A holder on another host: judged by age only.
+    writeFileSync(f, JSON.stringify({ host: 'elsewhere', pid: 1, at: '2020-01-01T00:00:00Z' }));
+    assert.throws(() => acquireLock(f, { timeoutMs: 50, staleMs: 60_000 }), /pid 1 on elsewhere/);
+    const old = (Date.now() - 120_000) / 1000;
+    utimesSync(f, old, old);
+    assert.equal(withLock(f, () => 8, { timeoutMs: 2000, staleMs: 60_000 }), 8);
+    assert.equal(existsSync(f), false);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
