@@ -4,7 +4,7 @@
  *
  *   npx tsx scripts/bench/run.ts [--models toy,random-llama-1b] [--formats f32,int8,int4] [--provider cpu|cuda|webgpu]
  *     [--workloads gen,steered-gen,capture,capture-batched,load,scaling] [--threads 2] [--quick] [--no-peer] [--out FILE]
- *     [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp]
+ *     [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2]
  *
  * Models are made by the bench (scripts/bench/models.ts) and cached in .cache/bench/models; compiled graphs in
  * .cache/bench/graphs. The peer (scripts/bench/peer_torch.py) must reproduce the parity fixtures before it is timed,
@@ -31,7 +31,7 @@ const CACHE = path.join(ROOT, '.cache', 'bench');
 
 const USAGE = `usage: npx tsx scripts/bench/run.ts [--models ${MODEL_NAMES.join(',')}] [--formats ${WEIGHT_FORMATS.join(',')}]
   [--provider cpu|cuda|webgpu] [--workloads ${WORKLOADS.join(',')}] [--threads 2] [--quick] [--no-peer] [--out FILE]
-  [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp]`;
+  [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2]`;
 
 function fail(msg: string): never {
   process.stderr.write(`bench: ${msg}\n${USAGE}\n`);
@@ -56,7 +56,7 @@ export function parseBenchArgs(argv: string[]) {
         threads: { type: 'string', default: '2' }, quick: { type: 'boolean', default: false }, 'no-peer': { type: 'boolean', default: false },
         out: { type: 'string', default: path.join('bench', 'results', 'latest.json') }, batches: { type: 'string' }, 'new-tokens': { type: 'string' },
         reps: { type: 'string' }, 'capture-items': { type: 'string' }, 'peer-threads': { type: 'string' }, 'weight-memory': { type: 'string', default: 'default' },
-        'no-llama-cpp': { type: 'boolean', default: false },
+        'no-llama-cpp': { type: 'boolean', default: false }, 'llama-cpp-threads': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -87,7 +87,7 @@ export function parseBenchArgs(argv: string[]) {
     captureItems: values['capture-items'] ? ints(values['capture-items'], 'capture-items')[0] : undefined,
   });
   return {
-    models, formats, workloads, plan, threads, peerThreads, quick: values.quick, noPeer: values['no-peer'], noLlamaCpp: values['no-peer'] || values['no-llama-cpp'],
+    models, formats, workloads, plan, threads, peerThreads, quick: values.quick, noPeer: values['no-peer'], llamaCppThreads: values['llama-cpp-threads'] ? ints(values['llama-cpp-threads'], 'llama-cpp-threads') : undefined, noLlamaCpp: values['no-peer'] || values['no-llama-cpp'],
     provider: values.provider as ExecutionProvider, out: path.resolve(ROOT, values.out), weightMemory: values['weight-memory'] === 'default' ? undefined : values['weight-memory'] as 'prepacked' | 'mapped',
   };
 }
@@ -156,7 +156,7 @@ async function main() {
       try {
         const entry = ensureNodeLlamaCpp(path.join(CACHE, 'llama-cpp'), log);
         log('  llama.cpp (node-llama-cpp, prebuilt CPU binaries)…');
-        run.llamaCpp = await runLlamaCpp(entry, model, ggufTypes, [...new Set([1, args.threads])], Math.min(plan.promptTokens, model.maxPositions - plan.newTokens - 1), plan.newTokens, plan.reps, log);
+        run.llamaCpp = await runLlamaCpp(entry, model, ggufTypes, args.llamaCppThreads ?? [...new Set([1, args.threads])], Math.min(plan.promptTokens, model.maxPositions - plan.newTokens - 1), plan.newTokens, plan.reps, log);
       } catch (e) {
         run.llamaCppSkipped = (e as Error).message.split('\n')[0];
         log(`  llama.cpp skipped: ${run.llamaCppSkipped}`);
