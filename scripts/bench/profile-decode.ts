@@ -100,12 +100,25 @@ async function capture(e: Engine): Promise<number> {
   return performance.now() - t0;
 }
 
-/** Runs `fn` `repeat` times per engine, alternating engines run by run; medians per engine. */
+/**
+ * Runs `fn` `repeat` times per engine, alternating engines run by run; medians per engine. Besides the wall-clock
+ * figure, each run's process CPU time (user + system, all threads) is recorded: on a shared, oversubscribed
+ * machine it is much steadier than wall time, and the copies this profile is about are CPU work.
+ */
 async function cell(label: Record<string, unknown>, unit: string, fn: (e: Engine) => Promise<number>) {
   const runs = new Map(engines.map((e) => [e.name, [] as number[]]));
-  for (let i = 0; i < repeat; i++) for (const e of engines) runs.get(e.name)!.push(await fn(e));
+  const cpu = new Map(engines.map((e) => [e.name, [] as number[]]));
+  for (let i = 0; i < repeat; i++) {
+    for (const e of engines) {
+      const c0 = process.cpuUsage();
+      runs.get(e.name)!.push(await fn(e));
+      const c = process.cpuUsage(c0);
+      cpu.get(e.name)!.push((c.user + c.system) / 1e6);
+    }
+  }
   const res: Record<string, unknown> = { ...label };
-  for (const [name, xs] of runs) res[name] = { [unit]: +median(xs).toFixed(2), runs: xs.map((x) => +x.toFixed(2)) };
+  for (const [name, xs] of runs) res[name] = { [unit]: +median(xs).toFixed(2), runs: xs.map((x) => +x.toFixed(2)), cpu_s: +median(cpu.get(name)!).toFixed(2) };
+  if (engines.length > 1) res.cpu_ratio = +(median(cpu.get('current')!) / median(cpu.get('baseline')!)).toFixed(3);
   if (engines.length > 1) res.ratio = +(median(runs.get('current')!) / median(runs.get('baseline')!)).toFixed(3);
   console.error(JSON.stringify(res));
   return res;

@@ -184,7 +184,8 @@ export interface GeneratedRow {
 }
 /**
  * How rows were batched, chosen from free memory: `batchSize` rows per batch, as many as fit `budgetBytes`
- * (a quarter of the memory free at the request, between 64 MiB and 2 GiB) at the estimated `bytesPerRow`
+ * (a quarter of the memory free at the request, at least 64 MiB, at most 512 MiB for capture and 8 GiB for
+ * generation) at the estimated `bytesPerRow`
  * (generation: KV cache + prefill activations of the longest prompt; capture: activations + outputs),
  * capped by the request's `batchSize` (default 64 for generation).
  * `limitedBy` says which bound chose it. Capture reports the largest forward it ran.

@@ -9,7 +9,7 @@
 import os from 'node:os';
 import type { LoadedModel, NormalizedConfig } from '../model/types.js';
 import type { Reduction } from '../protocol.js';
-import { leftPad, type PaddedBatch } from '../generation/batch.js';
+import { leftPad, PAD_ALIGN, type PaddedBatch } from '../generation/batch.js';
 import { projectRows, reductionRange, sliceRow } from './reduce.js';
 
 export interface TokenizedItem {
@@ -18,23 +18,31 @@ export interface TokenizedItem {
 }
 
 /**
- * Bytes one row of `seqLen` tokens costs in a forward without a KV past (capture, projection, prefill):
- * the float32 activations alive at once inside one block — residual, norm output, q/k/v/attention output
- * (≈ 6·H), the MLP's gate, up and product (3·I), and the attention scores, their exponentials and
- * probabilities (3·heads·S) — plus what leaves the graph: the reduced rows (k·(L+1)·H) and, when asked, every
- * hidden state (S·(L+1)·H).
+ * Bytes one row of `seqLen` tokens (padded to PAD_ALIGN) costs in a forward without a KV past (capture,
+ * projection): float32 activations per token of ≈ 16·H (residual, norm, q/k/v and their head-major and
+ * rotated copies, attention output), 6·I (MLP gate, up, activation, product) and 10·heads·S (mask, scores,
+ * exponentials, probabilities) — coefficients fitted to the peak RSS of the toy model's capture with margin
+ * (scripts/bench/profile-capture-memory.ts) — plus what leaves the graph: the reduced rows (k·(L+1)·H) and,
+ * when asked, every hidden state (S·(L+1)·H).
  */
 export function rowBytes(cfg: NormalizedConfig, seqLen: number, out: { reductions?: number; fullHidden?: boolean } = {}): number {
   const { hiddenSize: H, intermediateSize: I, numHeads, numLayers: L } = cfg;
-  const activations = seqLen * (6 * H + 3 * I + 3 * numHeads * seqLen);
+  seqLen = Math.ceil(seqLen / PAD_ALIGN) * PAD_ALIGN;
+  const activations = seqLen * (16 * H + 6 * I + 10 * numHeads * seqLen);
   const outputs = (out.reductions ?? 0) * (L + 1) * H + (out.fullHidden ? seqLen * (L + 1) * H : 0);
   return 4 * (activations + outputs);
 }
 
-/** Memory one forward may use: a quarter of the memory free now, between 64 MiB and 2 GiB. */
-export function activationBudget(): number {
-  return Math.min(2 * 2 ** 30, Math.max(64 * 2 ** 20, Math.floor(os.freemem() / 4)));
+/**
+ * Memory a batch may use: a quarter of the memory free now, between 64 MiB and `cap`. Capture's default cap
+ * (512 MiB) bounds one forward's activations, which larger batches no longer speed up; generation passes a
+ * larger one (its KV cache must live for the whole batch).
+ */
+export function activationBudget(cap = CAPTURE_BUDGET_CAP): number {
+  return Math.min(cap, Math.max(64 * 2 ** 20, Math.floor(os.freemem() / 4)));
 }
+export const CAPTURE_BUDGET_CAP = 512 * 2 ** 20;
+export const GENERATION_BUDGET_CAP = 8 * 2 ** 30;
 
 /** Rows per forward so that a forward over rows of `maxLen` tokens stays under `budgetBytes` (activations and outputs). */
 export function autoBatchSize(model: LoadedModel, maxLen: number, budgetBytes = activationBudget(), out: { reductions?: number; fullHidden?: boolean } = { reductions: 3 }): number {

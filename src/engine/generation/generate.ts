@@ -129,8 +129,8 @@ export const MAX_GEN_BATCH = 64;
 /**
  * Bytes one row costs while generating: its KV cache for prompt + new tokens (two stores alternate, each with
  * 64 positions of headroom: session.ts), the float32 activations of its largest prefill forward (a chunk of
- * ≤ PREFILL_CHUNK queries over the whole padded prompt: residual/q/k/v ≈ 6·H, MLP 3·I, scores 3·heads·T per
- * query) and its logits row.
+ * ≤ PREFILL_CHUNK queries over the whole padded prompt, per query ≈ 16·H + 6·I + 10·heads·T as capture.ts
+ * rowBytes) and its logits row.
  */
 export function genRowBytes(model: LoadedModel, promptLen: number, maxNewTokens: number): number {
   const { hiddenSize: H, intermediateSize: I, numHeads, numLayers: L, numKvHeads, headDim, vocabSize: V } = model.config;
@@ -138,7 +138,7 @@ export function genRowBytes(model: LoadedModel, promptLen: number, maxNewTokens:
   const kvPerToken = model.info.kvBytesPerToken ?? 2 * L * numKvHeads * headDim * 4;
   const kv = 2 * kvPerToken * (P + maxNewTokens + 64);
   const chunk = Math.min(P, PREFILL_CHUNK);
-  return kv + 4 * chunk * (6 * H + 3 * I + 3 * numHeads * P) + 4 * V;
+  return kv + 4 * chunk * (16 * H + 6 * I + 10 * numHeads * P) + 4 * V;
 }
 
 /** Rows per generation batch: as many as fit `budgetBytes`, capped by the request's batch size (or MAX_GEN_BATCH) and the rows there are. */

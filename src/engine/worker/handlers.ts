@@ -3,7 +3,7 @@
  * capture loops on a loaded model. Everything here runs in the worker process.
  */
 import type { CancellationToken } from 'vscode-jsonrpc';
-import { activationBudget, autoBatchSize, captureBatch, projectBatch, rowBytes, type TokenizedItem } from '../capture/capture.js';
+import { activationBudget, autoBatchSize, captureBatch, GENERATION_BUDGET_CAP, projectBatch, rowBytes, type TokenizedItem } from '../capture/capture.js';
 import { generateBatch, planGenBatch, type GenRowInput } from '../generation/generate.js';
 import { normalizeSeed } from '../generation/prng.js';
 import type { SamplerConfig } from '../generation/sampler.js';
@@ -96,7 +96,7 @@ export class Handlers {
     });
     // Batch size from free memory (KV cache + prefill activations of the longest prompt), capped by the request.
     const requested = p.batchSize === undefined || p.batchSize === null ? undefined : Math.max(1, Math.floor(p.batchSize));
-    const batching = planGenBatch(m.model, inputs.length, Math.max(...inputs.map((r) => r.promptIds.length)), maxNewTokens, requested, activationBudget());
+    const batching = planGenBatch(m.model, inputs.length, Math.max(...inputs.map((r) => r.promptIds.length)), maxNewTokens, requested, activationBudget(GENERATION_BUDGET_CAP));
     const batchSize = batching.batchSize;
     const decode = m.tokenizer ? (ids: number[]) => m.tokenizer!.decode(ids, true) : undefined;
     const t0 = performance.now();
