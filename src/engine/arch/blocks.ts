@@ -144,7 +144,6 @@ export class ModelBuilder {
    */
   private gatherRows(weight: string, rows: number, ids: string): string {
     const { value, dtype } = this.w.raw(weight, [rows, this.H]);
-    this.w.countResident(this.w.storedBytes(weight));
     let x = this.g.op('Gather', [value, ids], { axis: 0 });
     if (dtype !== DT.FLOAT) x = this.g.op('Cast', [x], { to: DT.FLOAT });
     return this.flat(x, this.H);

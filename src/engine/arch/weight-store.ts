@@ -41,9 +41,10 @@ export class WeightStore {
   private resolved = new Map<string, string>();
   private rawResolved = new Map<string, { value: string; dtype: DataType }>();
   private matrices = new Map<string, MatrixWeight>();
+  private inits = new Map<string, string>();
+  /** Run-time bytes per graph value (initializer or folded Cast), so a value used twice is counted once. */
+  private resident = new Map<string, number>();
   readonly used = new Set<string>();
-  /** Bytes the graph's weights occupy at run time in this format (each initializer counted once). */
-  residentBytes = 0;
   readonly format: WeightFormat;
 
   constructor(
@@ -88,11 +89,19 @@ export class WeightStore {
     const dtype = ONNX_DTYPES[t.dtype]!;
     this.used.add(name);
     const r = { value: this.initializer(name, t, dtype), dtype };
+    // Gathered tables stay in their file pages; counted at their stored size.
+    this.resident.set(r.value, t.byteLength);
     this.rawResolved.set(name, r);
     return r;
   }
 
-  private inits = new Map<string, string>();
+  /** Bytes the graph's weights occupy at run time in this format (each initializer or folded copy counted once). */
+  get residentBytes(): number {
+    let n = 0;
+    for (const b of this.resident.values()) n += b;
+    return n;
+  }
+
   private initializer(name: string, t: WeightEntry, dtype: DataType): string {
     let init = this.inits.get(name);
     if (!init) {
@@ -111,7 +120,7 @@ export class WeightStore {
     this.used.add(name);
     const init = this.initializer(name, t, dtype);
     const value = dtype === DT.FLOAT ? init : this.g.op('Cast', [init], { to: DT.FLOAT }, { name: `cast/${name}` });
-    this.residentBytes += (t.byteLength / BYTES[dtype]!) * 4;
+    this.resident.set(value, (t.byteLength / BYTES[dtype]!) * 4);
     this.resolved.set(name, value);
     return value;
   }
@@ -134,7 +143,7 @@ export class WeightStore {
       this.used.add(name);
       const init = this.initializer(name, t, src);
       const value = src === want ? init : this.g.op('Cast', [init], { to: want }, { name: `cast/${name}` });
-      this.residentBytes += N * K * 2;
+      this.resident.set(value, N * K * 2);
       m = { kind: 'half', value, dtype: want };
     } else {
       const { params, sink } = this.opts.quant!;
@@ -148,21 +157,11 @@ export class WeightStore {
       const B = add('B', DT.UINT8, [N, q.kBlocks, q.blob], q.data);
       const scales = add('scales', DT.FLOAT, [N * q.kBlocks], new Uint8Array(q.scales.buffer, q.scales.byteOffset, q.scales.byteLength));
       const zeroPoints = q.zeroPoints ? add('zero_points', DT.UINT8, [q.zeroPoints.length], q.zeroPoints) : null;
-      this.residentBytes += quantizedBytes(q);
+      this.resident.set(B, quantizedBytes(q));
       m = { kind: 'nbits', B, scales, zeroPoints, N, K, params };
     }
     this.matrices.set(name, m);
     return m;
-  }
-
-  /** Count bytes that stay resident for an initializer used outside get()/matrix() (e.g. gathered embeddings). */
-  countResident(bytes: number): void {
-    this.residentBytes += bytes;
-  }
-
-  /** Bytes of the stored tensor (for accounting). */
-  storedBytes(name: string): number {
-    return this.tensors.get(name)?.byteLength ?? 0;
   }
 
   /**
