@@ -27,8 +27,19 @@ export const jobLabel = (j: { model: ModelHandle; trait: string }): string => `$
 export const sha256File = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
 
 const ZERO: JudgeUsage = { requests: 0, cached: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
-const addUsage = (a: JudgeUsage, b: JudgeUsage, sign = 1): JudgeUsage => ({ requests: a.requests + sign * b.requests, cached: a.cached + sign * b.cached,
-  promptTokens: a.promptTokens + sign * b.promptTokens, completionTokens: a.completionTokens + sign * b.completionTokens, costUsd: a.costUsd + sign * b.costUsd });
+/** Fault counts by reason, summed like the rest (over restarts; minus what the judge had counted before this run). */
+function addFaults(a: Record<string, number> = {}, b: Record<string, number> = {}, sign: number): Record<string, number> | undefined {
+  const out: Record<string, number> = { ...a };
+  for (const [k, n] of Object.entries(b)) out[k] = (out[k] ?? 0) + sign * n;
+  for (const k of Object.keys(out)) if (out[k] === 0) delete out[k];
+  return Object.keys(out).length ? out : undefined;
+}
+const addUsage = (a: JudgeUsage, b: JudgeUsage, sign = 1): JudgeUsage => {
+  const faults = addFaults(a.faults, b.faults, sign);
+  return { requests: a.requests + sign * b.requests, cached: a.cached + sign * b.cached,
+    promptTokens: a.promptTokens + sign * b.promptTokens, completionTokens: a.completionTokens + sign * b.completionTokens, costUsd: a.costUsd + sign * b.costUsd,
+    ...(faults ? { faults } : {}) };
+};
 
 export interface RunSpec {
   ws: Workspace;

@@ -13,6 +13,15 @@
  *
  * Beyond upstream: bounded concurrency, retries with exponential backoff (honouring Retry-After) on
  * 429 / 5xx / timeouts / connection errors, a persistent cache, and token + cost accounting.
+ *
+ * Retry policy (hand-written around the `openai` client, which runs with maxRetries 0): the client's own retry loop
+ * would do the backoff, but it reports nothing per retry, cannot be told that a 200 with a malformed body or a
+ * first reply without logprobs in the middle of a run is worth another try, and its waits ignore our AbortSignal
+ * until the next attempt. We keep the client's timeout machinery (it covers a body that stalls mid-stream:
+ * APIConnectionTimeoutError). Each retry waits backoffMs·2^attempt (±25 % jitter, capped at maxBackoffMs), or what
+ * Retry-After / retry-after-ms says (seconds or an HTTP date, capped at maxRetryAfterMs); every retry is counted by
+ * reason in usage().faults, which withRun records in the run manifest. A request is counted in usage().requests
+ * per attempt; a score is delivered (and cached) once per prompt, only from a reply that parsed.
  */
 import OpenAI from 'openai';
 import { PipelineError, type PipelineErrorReason } from '../errors.js';
@@ -34,6 +43,8 @@ export interface LlmJudgeOptions {
   /** First backoff delay; doubles each retry (with ±25% jitter), capped at maxBackoffMs. */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /** Longest Retry-After the judge honours as given (longer ones are cut to this); default 60 s. */
+  maxRetryAfterMs?: number;
   /** Upstream passes seed=0 (best effort); DeepSeek rejects it → null. */
   seed?: number | null;
   /** Provider-specific body fields, e.g. DeepSeek {thinking: {type: "disabled"}}. */
@@ -93,16 +104,34 @@ class Semaphore {
   }
 }
 
+/** Retry-After as milliseconds: `retry-after-ms`, or `retry-after` in seconds or as an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
+  const ms = headers?.get?.('retry-after-ms');
+  if (ms && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Number(ms);
+  const ra = headers?.get?.('retry-after')?.trim();
+  if (!ra) return undefined;
+  if (/^\d+(\.\d+)?$/.test(ra)) return Number(ra) * 1000;
+  const at = Date.parse(ra);
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+}
+
+/** A reply that came back but cannot be scored, and may well be fine on the next try. */
+class TransientReply extends Error {
+  constructor(readonly reason: PipelineErrorReason, message: string) { super(message); }
+}
+
 function classify(e: unknown): { reason: PipelineErrorReason; retryable: boolean; retryAfterMs?: number } {
+  if (e instanceof TransientReply) return { reason: e.reason, retryable: true };
   if (e instanceof OpenAI.APIConnectionTimeoutError) return { reason: 'judge-timeout', retryable: true };
   if (e instanceof OpenAI.APIUserAbortError) throw e;
   if (e instanceof OpenAI.APIConnectionError) return { reason: 'judge-connection', retryable: true };
+  // A 200 whose JSON body does not parse (a proxy cut it, a server bug): the client throws the SyntaxError.
+  if (e instanceof SyntaxError) return { reason: 'judge-malformed-response', retryable: true };
   if (e instanceof OpenAI.APIError) {
-    const ra = (e.headers as Headers | undefined)?.get?.('retry-after');
-    const retryAfterMs = ra && Number.isFinite(Number(ra)) ? Number(ra) * 1000 : undefined;
-    if (e.status === 429) return { reason: 'judge-rate-limited', retryable: true, retryAfterMs };
+    const retryAfter = retryAfterMs(e.headers as Headers | undefined);
+    if (e.status === 429) return { reason: 'judge-rate-limited', retryable: true, retryAfterMs: retryAfter };
     if (e.status === 408) return { reason: 'judge-timeout', retryable: true };
-    if (e.status !== undefined && e.status >= 500) return { reason: 'judge-server-error', retryable: true, retryAfterMs };
+    if (e.status !== undefined && e.status >= 500) return { reason: 'judge-server-error', retryable: true, retryAfterMs: retryAfter };
     if (e.status === 401 || e.status === 403) return { reason: 'judge-auth', retryable: false };
     return { reason: 'judge-bad-request', retryable: false };
   }
@@ -122,6 +151,10 @@ export class LlmJudge implements Judge {
   private readonly settings: string;
   private readonly pricing: { inputPerMTok: number; outputPerMTok: number };
   private readonly u: JudgeUsage = { requests: 0, cached: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+  /** Retries by reason (judge-rate-limited, judge-timeout, …) and, under `gave-up`, requests that exhausted them. */
+  private readonly faults: Record<string, number> = {};
+  /** Set once a reply carried logprobs: from then on a reply without them is a transient fault, not a wrong endpoint. */
+  private sawLogprobs = false;
 
   constructor(private readonly o: LlmJudgeOptions) {
     this.id = `openai:${o.model}`;
@@ -133,7 +166,9 @@ export class LlmJudge implements Judge {
     this.pricing = o.pricing ?? KNOWN_PRICING[o.model] ?? { inputPerMTok: 0, outputPerMTok: 0 };
   }
 
-  usage(): JudgeUsage { return { ...this.u }; }
+  usage(): JudgeUsage {
+    return { ...this.u, ...(Object.keys(this.faults).length ? { faults: { ...this.faults } } : {}) };
+  }
 
   async score(requests: JudgeRequest[], options: { signal?: AbortSignal; onResult?: (index: number, score: number | null) => void } = {}): Promise<(number | null)[]> {
     return Promise.all(requests.map(async (r, i) => {
@@ -162,13 +197,16 @@ export class LlmJudge implements Judge {
       } catch (e) {
         if (PipelineError.is(e)) throw e;
         const c = classify(e);
+        if (c.retryable && attempt >= maxRetries) this.faults['gave-up'] = (this.faults['gave-up'] ?? 0) + 1;
         if (!c.retryable || attempt >= maxRetries) {
           const what = e instanceof Error ? e.message : String(e);
           throw new PipelineError(c.reason, `judge ${this.o.model} at ${this.o.baseURL}: ${what}` +
             (c.retryable ? ` (gave up after ${attempt + 1} attempts; lower --judge-concurrency or try later)` : ''), { status: (e as { status?: number }).status });
         }
         const base = Math.min(this.o.maxBackoffMs ?? 20_000, (this.o.backoffMs ?? 500) * 2 ** attempt);
-        const delayMs = c.retryAfterMs ?? Math.round(base * (0.75 + 0.5 * Math.random()));
+        const delayMs = c.retryAfterMs !== undefined ? Math.min(c.retryAfterMs, this.o.maxRetryAfterMs ?? 60_000)
+          : Math.round(base * (0.75 + 0.5 * Math.random()));
+        this.faults[c.reason] = (this.faults[c.reason] ?? 0) + 1;
         this.o.onRetry?.({ attempt: attempt + 1, reason: c.reason, delayMs });
         await sleep(delayMs, signal);
       }
@@ -190,10 +228,12 @@ export class LlmJudge implements Judge {
     this.u.costUsd += (pt * this.pricing.inputPerMTok + ct * this.pricing.outputPerMTok) / 1e6;
     const top = completion.choices?.[0]?.logprobs?.content?.[0]?.top_logprobs;
     if (!top || top.length === 0) {
+      if (this.sawLogprobs) throw new TransientReply('judge-no-logprobs', `judge ${this.o.model} at ${this.o.baseURL} returned a reply without logprobs`);
       throw new PipelineError('judge-no-logprobs', `judge ${this.o.model} at ${this.o.baseURL} returned no logprobs. ` +
         'The 0–100 score is a probability-weighted mean over the first token, so the endpoint must support logprobs=true and top_logprobs=20 ' +
         '(vLLM and OpenAI do; some proxies and Ollama versions do not). Use another endpoint or model.');
     }
+    this.sawLogprobs = true;
     const probs: Record<string, number> = {};
     for (const el of top) {
       const tok = this.o.mergeStrippedTokens ? el.token.trim() : el.token;

@@ -17,7 +17,12 @@ export interface JudgeRequest {
   answer: string;
 }
 
-export interface JudgeUsage { requests: number; cached: number; promptTokens: number; completionTokens: number; costUsd: number }
+export interface JudgeUsage {
+  requests: number; cached: number; promptTokens: number; completionTokens: number; costUsd: number;
+  /** Retried faults by reason (judge-rate-limited, judge-server-error, judge-timeout, judge-connection,
+   *  judge-malformed-response, judge-no-logprobs) and `gave-up` (requests that ran out of retries); absent when none. */
+  faults?: Record<string, number>;
+}
 
 export interface Judge {
   /** Stable identity used in cache keys and run manifests, e.g. "rubric:toy-persona@1" or "openai:gpt-4.1-mini". */
