@@ -16,6 +16,7 @@ import { screenCommand } from './screen.js';
 import { normsCommand } from './norms.js';
 import { vectorsExport } from './vectors-export.js';
 import { serveCommand } from './serve.js';
+import { jobsCommands } from './jobs.js';
 
 export const allCommands: CliCommand[] = [
   parityCommand,
@@ -34,4 +35,5 @@ export const allCommands: CliCommand[] = [
   vectorsExport,
   serveCommand,
   demoCommand,
+  ...jobsCommands,
 ];

@@ -9,7 +9,8 @@ import { createJudge } from '../../core/judge/factory.js';
 import { isToyModelPath } from '../../core/toy/paths.js';
 import { identifyModel } from '../../core/models.js';
 import { sortRevisions } from '../../core/geometry/revisions.js';
-import { runSweep, type SweepTrait } from '../../core/jobs/sweep.js';
+import { runSweep, runSweepUnits, type SweepJob, type SweepTrait } from '../../core/jobs/sweep.js';
+import { emitSlurmPlan } from './jobs.js';
 
 export const sweepCommand: CliCommand = {
   name: 'sweep',
@@ -38,6 +39,16 @@ export const sweepCommand: CliCommand = {
       return { trait, extract: files.extract!, eval: files.eval!, ...points[trait] };
     });
     const isToy = isToyModelPath(root);
+    if (flag(ctx, 'slurm')) {
+      // One array task per revision × trait cell (src/core/jobs/sweep.ts: sweepUnits), then the merge after them all.
+      const pinned = { revisions: revisions.join(',') };
+      return emitSlurmPlan(ctx, ws, 'sweep', `${path.basename(root)}-${traits.join('+')}`,
+        revisions.flatMap((r) => traits.map((t) => ({ id: `${r}/${t}`, overrides: { ...pinned, unit: `${r}:${t}` } }))), { ...pinned, merge: true });
+    }
+    const unitArg = str(ctx, 'unit');
+    const unit = unitArg ? { revision: unitArg.slice(0, unitArg.lastIndexOf(':')), trait: unitArg.slice(unitArg.lastIndexOf(':') + 1) } : undefined;
+    if (unit && (!revisions.includes(unit.revision) || !traits.includes(unit.trait))) throw new UsageError(`--unit ${unitArg}: needs <revision>:<trait> with a revision of ${revisions.join(', ')} and a trait of ${traits.join(', ')}`);
+    if (unit && flag(ctx, 'merge')) throw new UsageError('--unit and --merge exclude each other');
     const loadOptions = loadOptionsFor(ctx.flags);
     const client = await startWorker(ctx);
     try {
@@ -46,8 +57,9 @@ export const sweepCommand: CliCommand = {
       // The sampler depends on chat vs base, so the first revision is opened before the sweep starts; the sweep then
       // takes that open model instead of loading it a second time.
       let preopened: Awaited<ReturnType<typeof load>> | undefined;
+      const first = unit?.revision ?? revisions[0];
       const openModel = async (revision: string) => {
-        if (preopened && revision === revisions[0]) { const m = preopened; preopened = undefined; return m; }
+        if (preopened && revision === first) { const m = preopened; preopened = undefined; return m; }
         return load(revision);
       };
       const load = async (revision: string) => {
@@ -58,7 +70,7 @@ export const sweepCommand: CliCommand = {
         const id = identifyModel(p, hfCache ? revision : undefined);
         return { model: { backend: client, info, name: id.name, revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
       };
-      preopened = await load(revisions[0]);
+      preopened = await load(first);
       const samp = sampling(ctx, isToy, chat!);
       const modelName = identifyModel(hfCache ? root : path.join(root, 'revisions', revisions[0])).name;
       const transferTo = str(ctx, 'transfer-to');
@@ -74,13 +86,22 @@ export const sweepCommand: CliCommand = {
           return { model: { backend: client, info, name: id.name, revision: id.revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
         },
       } : undefined;
-      const { run, rows, trajectories, transferRows } = await runSweep({
+      const job: SweepJob = {
         transfer, sameCheckpoint: !flag(ctx, 'no-same-checkpoint'),
         ws, judge, modelName, revisions, openModel, traits: sweepTraits, sampling: samp.params, samplerPreset: samp.preset,
         extract: { samples: required(ctx, 'samples', isToy), seed: required(ctx, 'seed'), threshold: required(ctx, 'threshold'), maxQuestions: num(ctx, 'max-questions') },
         evaluate: { samples: required(ctx, 'eval-samples', isToy), seed: required(ctx, 'eval-seed'), maxQuestions: num(ctx, 'max-questions') },
         runId: str(ctx, 'run-id'), progress: progressPrinter(ctx, 'sweep'), signal: ctx.signal, ...throughput(ctx),
-      });
+      };
+      if (unit) {
+        const { runDir, ran } = await runSweepUnits(job, [unit]);
+        if (ctx.json) printJson(ctx, { unit, runDir, ran: ran.length > 0 });
+        else ctx.stdout(`${unit.revision}/${unit.trait}: ${ran.length ? 'done' : 'already done'} → ${path.relative(process.cwd(), runDir)}/units/`);
+        return EXIT.ok;
+      }
+      // The merge job opens no checkpoint but the one that told chat from base: free it before merging.
+      if (flag(ctx, 'merge') && preopened) { await preopened.close(); preopened = undefined; }
+      const { run, rows, trajectories, transferRows } = await runSweep(job, { mergeOnly: flag(ctx, 'merge') });
       if (ctx.json) { printJson(ctx, { runId: run.runId, runDir: run.dir, rows, trajectories, transferRows }); return EXIT.ok; }
       ctx.stdout(`${'revision'.padEnd(20)} ${'trait'.padEnd(12)} ${'pairs'.padStart(7)} ${'Δτ'.padStart(6)} ${'coh'.padStart(5)} ${'p (Bonf.)'.padStart(10)} ${'cos→main'.padStart(8)}`);
       for (const r of rows) {

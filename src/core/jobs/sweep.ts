@@ -8,7 +8,7 @@
  * records a `nonextractable` row and goes on. Every stage is its own resumable run (extract-…, evaluate-…), so
  * re-running an interrupted sweep redoes nothing that was completed; the sweep run only records and aggregates.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { modelKind, type JobBase, type ModelHandle, type ProgressSink } from '../backend.js';
 import { measureActivationNorms, normsDir, normsFile, writeNormsCsv } from '../calibration.js';
@@ -19,7 +19,7 @@ import { loadRevisionVectors } from '../geometry/sources.js';
 import { vectorTrajectory, type Trajectory } from '../geometry/trajectory.js';
 import { runEvaluation, runExtraction, tableContext } from './pipeline.js';
 import { writeCsv, type CsvValue } from '../storage/csv.js';
-import type { RunStore } from '../storage/run.js';
+import { RunStore, writeFileAtomic } from '../storage/run.js';
 import type { LoadedTrait } from '../traits/load.js';
 import { PipelineError } from '../errors.js';
 import { withRun } from './run.js';
@@ -55,37 +55,91 @@ export interface SweepResult {
   transferRows?: Record<string, CsvValue>[];
 }
 
-export async function runSweep(j: SweepJob): Promise<SweepResult> {
-  const config = {
+/**
+ * One independent unit of a sweep: a (revision, trait) cell — extraction at that checkpoint and steering with the
+ * result there. Cells share nothing but the checkpoint's files, so a cluster runs one per array task (../slurm/);
+ * a revision-level unit would serialise a checkpoint's traits, which are the bulk of the work. The unit writes its
+ * rows to `units/<revision>/<trait>.json` in the sweep's run folder; the merge reads them all.
+ */
+export interface SweepUnit { revision: string; trait: string }
+
+/** Every unit of the sweep, revision-major in training order, traits in the given order (the table's row order). */
+export const sweepUnits = (j: Pick<SweepJob, 'revisions' | 'traits'>): SweepUnit[] => j.revisions.flatMap((revision) => j.traits.map((t) => ({ revision, trait: t.trait })));
+
+function sweepConfig(j: SweepJob): Record<string, unknown> {
+  return {
     stage: 'sweep', model: j.modelName, revisions: j.revisions, sampler: j.sampling, samplerPreset: j.samplerPreset, judge: j.judge.id,
     extract: j.extract, evaluate: j.evaluate, sameCheckpoint: j.sameCheckpoint !== false, transferScaling: j.transfer?.scaling ?? null,
     traits: j.traits.map((t) => ({ trait: t.trait, extractSha256: t.extract.sha256, evalSha256: t.eval.sha256, layer: t.layer, coef: t.coef })),
   };
-  const { run, value } = await withRun({ ws: j.ws, kind: 'sweep', label: `${j.modelName}-${j.traits.map((t) => t.trait).join('+')}`, config, runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
-    const rows: Record<string, CsvValue>[] = [];
-    for (const [ri, revision] of j.revisions.entries()) {
-      j.signal?.throwIfAborted();
-      const { model, close } = await j.openModel(revision);
-      try {
-        // Shared activation norms of this checkpoint (geometry reports ‖v‖/mean_l2 with them).
-        writeNormsCsv(normsFile(j.ws, j.modelName, revision), await measureActivationNorms(model, calibrationPrompts(j, model), { batchSize: j.batchSize, signal: j.signal }));
-        for (const t of j.traits) {
-          const note = `${revision} (${ri + 1}/${j.revisions.length}) ${t.trait}`;
-          const base = { ws: j.ws, model, judge: j.judge, trait: t.trait, sampling: j.sampling, samplerPreset: j.samplerPreset, chunkSize: j.chunkSize, batchSize: j.batchSize, signal: j.signal,
-            progress: j.progress && ((p: Parameters<ProgressSink>[0]) => j.progress!({ ...p, note: p.note ? `${note} ${p.note}` : note })) };
-          const ex = await runExtraction({ ...base, traitFile: t.extract, samples: j.extract.samples, seed: j.extract.seed, threshold: j.extract.threshold, maxQuestions: j.extract.maxQuestions });
-          if (ex.result.status !== 'ok') {
-            rows.push(nonExtractableRow(j, t, revision, ex.result.reason, ex.result.filter as unknown as Record<string, unknown>));
-            continue;
-          }
-          if (j.sameCheckpoint === false) continue;
-          const job = { ...base, evalTrait: t.eval, instructionTrait: t.extract, vectorPath: ex.result.vectorPath, samples: j.evaluate.samples, seed: j.evaluate.seed, maxQuestions: j.evaluate.maxQuestions };
-          const ev = await runEvaluation({ ...job, layer: t.layer, coef: t.coef });
-          const ctx = tableContext(job);
-          rows.push(...combinedRows({ ...ctx, vectorPath: path.relative(j.ws.root, ex.result.vectorPath) }, ev.results).map((r) => ({ ...r, output_path: `${path.relative(j.ws.root, ev.run.dir)}/${String(r.output_path)}`, baseline_path: `${path.relative(j.ws.root, ev.run.dir)}/${String(r.baseline_path)}` })));
-        }
-      } finally { await close(); }
+}
+const sweepLabel = (j: SweepJob) => `${j.modelName}-${j.traits.map((t) => t.trait).join('+')}`;
+/** The sweep's run id (--run-id, else kind + label + config hash): the folder every unit and the merge share. */
+export const sweepRunId = (j: SweepJob): string => j.runId ?? RunStore.defaultRunId('sweep', sweepLabel(j), sweepConfig(j));
+
+const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
+export const sweepUnitFile = (runDir: string, u: SweepUnit): string => path.join(runDir, 'units', safeName(u.revision), `${safeName(u.trait)}.json`);
+// Unit rows keep non-finite numbers (a NaN mean must merge as NaN, as it would in memory).
+const encode = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { $num: String(v) } : v);
+const decode = (_k: string, v: unknown) => (v && typeof v === 'object' && '$num' in v ? Number((v as { $num: string }).$num) : v);
+const readUnit = (file: string): Record<string, CsvValue>[] => (JSON.parse(readFileSync(file, 'utf8'), decode) as { rows: Record<string, CsvValue>[] }).rows;
+
+/**
+ * Runs the given units (default: all) that have no unit file yet, one checkpoint loaded at a time, and writes each
+ * unit's file when it completes. Does not touch the sweep's manifest: array tasks run this concurrently.
+ */
+export async function runSweepUnits(j: SweepJob, units: SweepUnit[] = sweepUnits(j)): Promise<{ runDir: string; ran: SweepUnit[] }> {
+  const runDir = j.ws.runDir(sweepRunId(j));
+  const ran: SweepUnit[] = [];
+  for (const [ri, revision] of j.revisions.entries()) {
+    const todo = j.traits.filter((t) => units.some((u) => u.revision === revision && u.trait === t.trait) && !existsSync(sweepUnitFile(runDir, { revision, trait: t.trait })));
+    if (todo.length === 0) continue;
+    j.signal?.throwIfAborted();
+    const { model, close } = await j.openModel(revision);
+    try {
+      for (const t of todo) {
+        // Shared activation norms of this checkpoint (geometry reports ‖v‖/mean_l2 with them): the first trait's unit.
+        if (t === j.traits[0]) writeNormsCsv(normsFile(j.ws, j.modelName, revision), await measureActivationNorms(model, calibrationPrompts(j, model), { batchSize: j.batchSize, signal: j.signal }));
+        const rows = await sweepCell(j, t, model, `${revision} (${ri + 1}/${j.revisions.length}) ${t.trait}`);
+        const file = sweepUnitFile(runDir, { revision, trait: t.trait });
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileAtomic(file, JSON.stringify({ revision, trait: t.trait, rows }, encode, 2) + '\n');
+        ran.push({ revision, trait: t.trait });
+      }
+    } finally { await close(); }
+  }
+  return { runDir, ran };
+}
+
+/** One (revision, trait) cell: extraction, then steering at the same checkpoint; its combined rows (before Bonferroni). */
+async function sweepCell(j: SweepJob, t: SweepTrait, model: ModelHandle, note: string): Promise<Record<string, CsvValue>[]> {
+  const revision = model.revision;
+  const base = { ws: j.ws, model, judge: j.judge, trait: t.trait, sampling: j.sampling, samplerPreset: j.samplerPreset, chunkSize: j.chunkSize, batchSize: j.batchSize, signal: j.signal,
+    progress: j.progress && ((p: Parameters<ProgressSink>[0]) => j.progress!({ ...p, note: p.note ? `${note} ${p.note}` : note })) };
+  const ex = await runExtraction({ ...base, traitFile: t.extract, samples: j.extract.samples, seed: j.extract.seed, threshold: j.extract.threshold, maxQuestions: j.extract.maxQuestions });
+  if (ex.result.status !== 'ok') return [nonExtractableRow(j, t, revision, ex.result.reason, ex.result.filter as unknown as Record<string, unknown>)];
+  if (j.sameCheckpoint === false) return [];
+  const job = { ...base, evalTrait: t.eval, instructionTrait: t.extract, vectorPath: ex.result.vectorPath, samples: j.evaluate.samples, seed: j.evaluate.seed, maxQuestions: j.evaluate.maxQuestions };
+  const ev = await runEvaluation({ ...job, layer: t.layer, coef: t.coef });
+  const ctx = tableContext(job);
+  return combinedRows({ ...ctx, vectorPath: path.relative(j.ws.root, ex.result.vectorPath) }, ev.results).map((r) => ({ ...r, output_path: `${path.relative(j.ws.root, ev.run.dir)}/${String(r.output_path)}`, baseline_path: `${path.relative(j.ws.root, ev.run.dir)}/${String(r.baseline_path)}` }));
+}
+
+/**
+ * The sweep: every unit that is not done yet (`mergeOnly`: none — a cluster's merge job, after the array), then the
+ * merge — the one code path that builds combined.csv / combined_significance.csv (Bonferroni across each trait's
+ * tested checkpoints), the transfer tables and the geometry from the unit files. Idempotent: a rerun recomputes the
+ * merge from the same files and runs nothing else.
+ */
+export async function runSweep(j: SweepJob, options: { mergeOnly?: boolean } = {}): Promise<SweepResult> {
+  const { run, value } = await withRun({ ws: j.ws, kind: 'sweep', label: sweepLabel(j), config: sweepConfig(j), runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
+    if (!options.mergeOnly) await runSweepUnits(j);
+    const missing = sweepUnits(j).filter((u) => !existsSync(sweepUnitFile(run.dir, u)));
+    if (missing.length) {
+      throw new PipelineError('units-missing', `sweep ${run.runId}: ${missing.length} of ${sweepUnits(j).length} units have not completed (${missing.map((u) => `${u.revision}/${u.trait}`).join(', ')}); ` +
+        'run them (persona-lab jobs resume RUN on a cluster, or the sweep without --merge here) and merge again');
     }
+    const rows = sweepUnits(j).flatMap((u) => readUnit(sweepUnitFile(run.dir, u)));
     const table = applyBonferroniWithinTrait(rows);
     writeCsv(run.path('combined.csv'), COMBINED_COLUMNS, table);
     writeCsv(run.path('combined_significance.csv'), SIGNIFICANCE_COLUMNS, table);

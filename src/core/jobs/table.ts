@@ -67,6 +67,25 @@ export const VECTOR_OPTIONS: OptionSpec[] = [
   kindOption(),
 ];
 
+/**
+ * Cluster runs (src/core/slurm): --slurm writes a job-array plan into a run folder instead of running here; every
+ * slurm-capable job takes the same group, recorded in the plan's manifest.
+ */
+export const SLURM_OPTIONS: OptionSpec[] = [
+  { name: 'slurm', type: 'boolean', help: 'write a Slurm job-array plan (one array task per unit, then the merge) instead of running here' },
+  { name: 'submit', type: 'boolean', help: 'with --slurm: submit it with sbatch (otherwise the command is printed)' },
+  { name: 'slurm-partition', type: 'string', arg: '<name>', help: 'sbatch --partition' },
+  { name: 'slurm-account', type: 'string', arg: '<name>', help: 'sbatch --account' },
+  { name: 'slurm-qos', type: 'string', arg: '<name>', help: 'sbatch --qos' },
+  { name: 'slurm-gres', type: 'string', arg: 'gpu:1', help: 'sbatch --gres, e.g. gpu:1' },
+  { name: 'slurm-time', type: 'string', arg: 'HH:MM:SS', help: 'sbatch --time per task' },
+  { name: 'slurm-mem', type: 'string', arg: '32G', help: 'sbatch --mem per task' },
+  { name: 'slurm-cpus-per-task', type: 'int', arg: 'N', check: positive, help: 'sbatch --cpus-per-task' },
+  { name: 'slurm-throttle', type: 'int', arg: 'N', check: positive, help: 'at most N array tasks at once (--array=…%N)' },
+  { name: 'slurm-sbatch', type: 'string', arg: '"--opt=v …"', help: 'extra sbatch options, one #SBATCH line each' },
+  { name: 'slurm-setup', type: 'string', arg: '"line;;line"', help: 'shell lines run before the CLI in every job (module load …, source venv …); separated by ;; or newlines' },
+];
+
 const TRAIT: OptionSpec = { name: 'trait', type: 'string', arg: '<name>', required: true, help: 'the trait' };
 const TRAITS: OptionSpec = { name: 'trait', type: 'list', arg: '<name>[,<name>…]', required: true, help: 'one trait or several' };
 const MAX_QUESTIONS: OptionSpec = { name: 'max-questions', type: 'int', arg: 'N', check: positive, help: 'use only the first N questions' };
@@ -86,7 +105,7 @@ const EVAL_JOB: OptionSpec[] = [...VECTOR_OPTIONS, evalSamples('samples'), evalS
 export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo';
 
 export const JOBS: Record<JobName, OptionSpec[]> = {
-  extract: [TRAITS, EXTRACT_SAMPLES, EXTRACT_SEED, THRESHOLD, { name: 'min-pairs', type: 'int', default: 1, check: nonNegative, help: 'fewest kept pairs for a vector' }, MAX_QUESTIONS, ...COMMON_OPTIONS],
+  extract: [TRAITS, EXTRACT_SAMPLES, EXTRACT_SEED, THRESHOLD, { name: 'min-pairs', type: 'int', default: 1, check: nonNegative, help: 'fewest kept pairs for a vector' }, MAX_QUESTIONS, ...COMMON_OPTIONS, ...SLURM_OPTIONS],
   evaluate: [TRAIT, { ...LAYER, required: true }, { ...COEF, required: true }, { name: 'prompt-baseline', type: 'boolean', help: 'also evaluate the prompting baseline (system prompt, no steering)' }, ...EVAL_JOB],
   grid: [TRAIT,
     { name: 'layers', type: 'numlist', arg: 'LIST', help: 'layers to steer at ("a,b,c" or start:stop:step); default all, 1..L' },
@@ -104,7 +123,10 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     EXTRACT_SAMPLES, evalSamples('eval-samples'), EXTRACT_SEED, evalSeed('eval-seed'), THRESHOLD, MAX_QUESTIONS,
     { name: 'transfer-to', type: 'path', arg: '<checkpoint>', help: 'also evaluate every revision\'s vector on this model' },
     { name: 'transfer-scaling', type: 'enum', values: ['match-target', 'target-norm', 'raw'], default: 'match-target', help: 'how source vectors are scaled on the target' },
-    { name: 'no-same-checkpoint', type: 'boolean', help: 'skip steering at each source checkpoint' }, ...COMMON_OPTIONS],
+    { name: 'no-same-checkpoint', type: 'boolean', help: 'skip steering at each source checkpoint' },
+    { name: 'unit', type: 'string', arg: '<revision>:<trait>', help: 'run only this cell and write its unit file (what a Slurm array task runs)' },
+    { name: 'merge', type: 'boolean', help: 'only merge the completed cells into the tables and geometry (what the Slurm merge job runs)' },
+    ...COMMON_OPTIONS, ...SLURM_OPTIONS],
   // Transfer runs inside a sweep (--transfer-to); it has no options of its own.
   transfer: [],
   monitor: [TRAIT, { ...LAYER, type: 'int', help: 'row ℓ = hidden_states[ℓ] (default L on the toy model, else round(0.7·L))' },
@@ -134,7 +156,10 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'positions', type: 'enum', values: ['response', 'prompt', 'all'], default: 'response', help: 'where steering is added' },
     ...MODEL_OPTIONS, WORKSPACE_OPTION, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS],
   serve: [{ name: 'port', type: 'int', default: 8000, check: (v) => ((v as number) < 0 || (v as number) > 65535 ? 'must be in 0..65535 (0 = any free port)' : undefined), help: 'port (0 = any free port)' },
-    { name: 'host', type: 'string', default: '127.0.0.1', help: 'interface to listen on' },
+    { name: 'host', type: 'string', default: '127.0.0.1', help: 'interface to listen on; any address but loopback needs an API key (--api-key-env)' },
+    { name: 'api-key-env', type: 'string', arg: 'VAR', default: 'PERSONA_LAB_API_KEY', help: 'environment variable holding the key clients must send as "Authorization: Bearer <key>" (required unless bound to loopback; keys never go on the command line)' },
+    { name: 'allow-origin', type: 'list', arg: 'ORIGIN[,…]', help: 'browser origins allowed to call the server (requests with any other Origin header are refused)' },
+    { name: 'vector-dir', type: 'list', arg: 'DIR[,…]', help: 'folders whose vector files a request may name by path (default: the workspace\'s vectors for this model)' },
     { name: 'served-name', type: 'string', arg: '<id>', help: 'model id clients send (default: the model\'s name)' },
     { name: 'vectors', type: 'string', arg: 'name=file,…', help: 'named vectors, besides every vector extracted for this model in the workspace' },
     ...MODEL_OPTIONS, WORKSPACE_OPTION, ...OUTPUT_OPTIONS],

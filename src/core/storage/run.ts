@@ -8,15 +8,17 @@
  * re-judging anything that reached disk.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { FinishReason, PromptInput } from '../../engine/protocol.js';
 import { PipelineError } from '../errors.js';
 import type { JudgeMetric, JudgeUsage } from '../judge/types.js';
 import { JsonlLog } from './jsonl.js';
+import { withLock } from './lock.js';
 import type { Workspace } from './workspace.js';
 
-export type RunKind = 'extract' | 'evaluate' | 'grid' | 'controls' | 'generate' | 'sweep' | 'transfer' | 'monitor' | 'screen';
+export type RunKind = 'extract' | 'evaluate' | 'grid' | 'controls' | 'generate' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'slurm';
 
 export interface GenerationRecord {
   /** Deterministic row key, e.g. "evil_3_pos_1#0" (extraction) or "L2_c3|evil_3#1" (evaluation). */
@@ -67,8 +69,17 @@ export function configHash(config: unknown): string {
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * Writes a whole file or nothing: a temporary name unique across hosts and processes (a shared workspace may be
+ * written by tasks on several nodes), fsync'd, then renamed over the target — readers see the old or the new file.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${hostname()}-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try { writeFileSync(fd, data); fsyncSync(fd); } finally { closeSync(fd); }
   renameSync(tmp, file);
 }
 
@@ -98,6 +109,12 @@ export class RunStore {
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'manifest.json');
     const hash = configHash(config);
+    // Read-modify-write of the manifest under its lock: concurrent tasks (Slurm) that reopen a run never lose a start.
+    const manifest = withLock(`${file}.lock`, () => RunStore.openManifest(file, dir, kind, config, runId, hash));
+    return new RunStore(dir, manifest);
+  }
+
+  private static openManifest(file: string, dir: string, kind: RunKind, config: Record<string, unknown>, runId: string, hash: string): RunManifest {
     const now = new Date().toISOString();
     let manifest: RunManifest;
     if (existsSync(file)) {
@@ -112,7 +129,7 @@ export class RunStore {
         environment: { node: process.version, platform: process.platform, arch: process.arch } };
     }
     writeJsonAtomic(file, manifest);
-    return new RunStore(dir, manifest);
+    return manifest;
   }
 
   get runId(): string { return this.manifest.runId; }

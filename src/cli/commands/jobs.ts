@@ -1,0 +1,134 @@
+/**
+ * persona-lab jobs …: cluster plans written by `--slurm` (src/core/slurm). `submit`, `status` and `resume` run on the
+ * login node; `unit` and `merge` are what the array tasks and the merge job run.
+ */
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { UsageError, type CliCommand, type CliContext } from '../command.js';
+import { EXIT, printJson } from '../common.js';
+import { OUTPUT_OPTIONS } from '../../core/jobs/table.js';
+import { argvFromFlags, readPlan, slurmOptionsFrom, submitPlan, unitExitFile, writePlan, type SlurmPlan, type UnitExit } from '../../core/slurm/plan.js';
+import type { OptionValues } from '../../core/jobs/defaults.js';
+import type { Workspace } from '../../core/storage/workspace.js';
+import { planStatus, resumePlan, type PlanStatus } from '../../core/slurm/status.js';
+import { writeJsonAtomic } from '../../core/storage/run.js';
+
+const runDir = (ctx: CliContext): string => {
+  const d = ctx.args[0];
+  if (!d) throw new UsageError('give the plan\'s run folder (the one --slurm printed), e.g. .persona-lab/runs/slurm-sweep-…');
+  return path.resolve(d);
+};
+
+function printStatus(ctx: CliContext, s: PlanStatus): void {
+  const w = Math.max(4, ...s.units.map((u) => u.id.length));
+  ctx.stdout(`${'#'.padStart(3)}  ${'unit'.padEnd(w)}  ${'state'.padEnd(13)} ${'job'.padEnd(12)} source`);
+  for (const u of s.units) ctx.stdout(`${String(u.index).padStart(3)}  ${u.id.padEnd(w)}  ${u.state.padEnd(13)} ${(u.jobId ?? '').padEnd(12)} ${u.source}${u.detail ? `  ${u.detail}` : ''}`);
+  if (s.merge) ctx.stdout(`${''.padStart(3)}  ${'merge'.padEnd(w)}  ${s.merge.state.padEnd(13)} ${(s.merge.jobId ?? '').padEnd(12)} ${s.merge.source}`);
+  const done = s.units.filter((u) => u.state === 'done').length;
+  ctx.stdout(`${done}/${s.units.length} units done${s.merge ? `, merge ${s.merge.state}` : ''}`);
+}
+
+/** Runs one command line of the plan as a child CLI process, forwarding SIGTERM (scancel), and records its exit. */
+function runRecorded(plan: SlurmPlan, argv: string[], exitFile: string): Promise<number> {
+  return new Promise((resolve) => {
+    const [cmd, ...pre] = plan.cli;
+    const child = spawn(cmd, [...pre, ...argv], { stdio: 'inherit', cwd: plan.cwd });
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig === 'SIGTERM' ? 'SIGINT' : sig);
+    const onTerm = forward('SIGTERM'), onInt = forward('SIGINT');
+    process.on('SIGTERM', onTerm); process.on('SIGINT', onInt);
+    child.on('close', (code, signal) => {
+      process.off('SIGTERM', onTerm); process.off('SIGINT', onInt);
+      const c = code ?? 128 + 15;
+      // Exit 3 (not extractable) is an outcome, not a failure: the unit is done and the array stays afterok.
+      const status: UnitExit['status'] = c === EXIT.ok || c === EXIT.notExtractable ? 'done' : c === EXIT.cancelled || signal ? 'cancelled' : 'failed';
+      const exit: UnitExit = { code: c, status, at: new Date().toISOString(), host: hostname(),
+        slurmJobId: process.env.SLURM_ARRAY_JOB_ID ? `${process.env.SLURM_ARRAY_JOB_ID}_${process.env.SLURM_ARRAY_TASK_ID}` : process.env.SLURM_JOB_ID };
+      writeJsonAtomic(exitFile, exit);
+      resolve(status === 'done' ? EXIT.ok : c || EXIT.failure);
+    });
+  });
+}
+
+const jobsStatus: CliCommand = {
+  name: 'jobs status', summary: 'Every unit of a Slurm plan: done, pending, running, failed, cancelled, missing', options: OUTPUT_OPTIONS,
+  usage: 'persona-lab jobs status <plan run folder>\n  Reads squeue, scontrol show job and sacct (where accounting exists), then the run folder itself.',
+  async run(ctx) {
+    const s = planStatus(runDir(ctx));
+    if (ctx.json) printJson(ctx, s); else printStatus(ctx, s);
+    return EXIT.ok;
+  },
+};
+
+const jobsResume: CliCommand = {
+  name: 'jobs resume', summary: 'Resubmit only the failed or missing units of a Slurm plan, then the merge', options: OUTPUT_OPTIONS,
+  usage: 'persona-lab jobs resume <plan run folder>\n  Units done, queued or running are left alone; each resubmitted unit resumes its own runs. The merge is idempotent.',
+  async run(ctx) {
+    const r = resumePlan(runDir(ctx));
+    if (ctx.json) { printJson(ctx, r); return EXIT.ok; }
+    if (!r.submission) ctx.stdout('nothing to resubmit');
+    else ctx.stdout(`resubmitted ${r.resubmitted.length} unit(s) ${r.resubmitted.join(',')}${r.submission.arrayJobId ? ` as array job ${r.submission.arrayJobId}` : ''}${r.submission.mergeJobId ? `, merge job ${r.submission.mergeJobId}` : ''}`);
+    return EXIT.ok;
+  },
+};
+
+const jobsSubmit: CliCommand = {
+  name: 'jobs submit', summary: 'Submit a Slurm plan written by --slurm (sbatch the array, then the merge after it)', options: OUTPUT_OPTIONS,
+  usage: 'persona-lab jobs submit <plan run folder>',
+  async run(ctx) {
+    const sub = submitPlan(runDir(ctx));
+    if (ctx.json) printJson(ctx, sub); else ctx.stdout(`submitted array job ${sub.arrayJobId}${sub.mergeJobId ? `, merge job ${sub.mergeJobId} (afterok)` : ''}`);
+    return EXIT.ok;
+  },
+};
+
+const jobsUnit: CliCommand = {
+  name: 'jobs unit', summary: 'Run one unit of a Slurm plan (what an array task runs)', options: OUTPUT_OPTIONS,
+  usage: 'persona-lab jobs unit <plan run folder> <index>',
+  async run(ctx) {
+    const dir = runDir(ctx);
+    const plan = readPlan(dir);
+    const i = Number(ctx.args[1]);
+    if (!Number.isInteger(i) || i < 0 || i >= plan.units.length) throw new UsageError(`unit index must be 0..${plan.units.length - 1} (got ${ctx.args[1]})`);
+    ctx.stderr(`unit ${i}: ${plan.units[i].id}`);
+    return runRecorded(plan, plan.units[i].argv, unitExitFile(dir, i));
+  },
+};
+
+const jobsMerge: CliCommand = {
+  name: 'jobs merge', summary: 'Run a Slurm plan\'s merge (what the merge job runs; idempotent)', options: OUTPUT_OPTIONS,
+  usage: 'persona-lab jobs merge <plan run folder>',
+  async run(ctx) {
+    const dir = runDir(ctx);
+    const plan = readPlan(dir);
+    if (!plan.merge) throw new UsageError(`the ${plan.job} plan in ${dir} has no merge`);
+    return runRecorded(plan, plan.merge.argv, unitExitFile(dir, 'merge'));
+  },
+};
+
+export const jobsCommands: CliCommand[] = [jobsStatus, jobsResume, jobsSubmit, jobsUnit, jobsMerge];
+
+/**
+ * `--slurm` on a job: writes the plan (src/core/slurm/plan.ts) and prints how to submit it, or submits it with
+ * --submit. `units` are the unit ids with their option overrides; `merge` the merge's overrides (none: no merge).
+ */
+export function emitSlurmPlan(ctx: CliContext, ws: Workspace, job: string, label: string, units: { id: string; overrides: OptionValues }[], merge?: OptionValues): number {
+  const command = job.split(' ');
+  const base = { workspace: ws.root };
+  const plan: SlurmPlan = {
+    format: 'persona-lab-slurm/1', job, label, cwd: process.cwd(),
+    // The same CLI this process runs (node [loader flags] cli.js), found on the shared filesystem by every node.
+    cli: [process.execPath, ...process.execArgv, path.resolve(process.argv[1])],
+    units: units.map((u) => ({ id: u.id, argv: argvFromFlags(command, ctx.flags, ctx.options, { ...base, ...u.overrides }) })),
+    merge: merge ? { argv: argvFromFlags(command, ctx.flags, ctx.options, { ...base, ...merge }) } : undefined,
+    slurm: slurmOptionsFrom(ctx.flags),
+  };
+  const { dir, runId } = writePlan(ws, plan);
+  const submitted = ctx.flags.submit ? submitPlan(dir) : undefined;
+  if (ctx.json) { printJson(ctx, { runId, runDir: dir, units: plan.units.map((u) => u.id), submitted }); return EXIT.ok; }
+  const rel = path.relative(process.cwd(), dir) || '.';
+  ctx.stdout(`Slurm plan: ${plan.units.length} array task(s)${plan.merge ? ' + a merge job (afterok)' : ''} in ${rel}/ (array.sbatch${plan.merge ? ', merge.sbatch' : ''})`);
+  if (submitted) ctx.stdout(`submitted array job ${submitted.arrayJobId}${submitted.mergeJobId ? `, merge job ${submitted.mergeJobId}` : ''}; follow it with: persona-lab jobs status ${rel}`);
+  else ctx.stdout(`submit with: persona-lab jobs submit ${rel}\n  (sbatch --parsable ${rel}/array.sbatch${plan.merge ? `, then sbatch --dependency=afterok:<array job id> ${rel}/merge.sbatch` : ''})`);
+  return EXIT.ok;
+}
