@@ -4,20 +4,20 @@
  *
  * Steering rides in one extra body field (OpenAI clients pass it through: Python `extra_body`, Node a plain
  * extra property), in the engine's own vocabulary:
- *   "steering": [{ "vector": "<name registered with --vector> | <path to a vector file> | [H floats]",
+ *   "steering": [{ "vector": "<name registered with --vectors> | <vector file inside a served folder> | [H floats]",
  *                  "layer": ℓ, "coef": c, "positions": "response" | "prompt" | "all", "kind": "response_avg" }]
  * Layer convention: ℓ indexes HF hidden_states — the residual stream after ℓ decoder blocks (row ℓ of a
  * vector file of L+1 rows); row L is added after the final norm, where it was measured.
  */
-import { existsSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ReasonError } from '../engine/errors.js';
 import type { ChatMessage, GenerateRow, PromptInput, SamplingParams, SteerPositions, SteerSpec } from '../engine/protocol.js';
 
 /** The HTTP status as a reason: what kind of failure the client sees. */
-export type HttpErrorReason = 'bad-request' | 'not-found' | 'too-large' | 'cancelled' | 'unavailable' | 'server-error';
+export type HttpErrorReason = 'bad-request' | 'unauthorized' | 'forbidden' | 'not-found' | 'too-large' | 'cancelled' | 'unavailable' | 'server-error';
 
-const HTTP_REASONS: Record<number, HttpErrorReason> = { 400: 'bad-request', 404: 'not-found', 413: 'too-large', 499: 'cancelled', 503: 'unavailable' };
+const HTTP_REASONS: Record<number, HttpErrorReason> = { 400: 'bad-request', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 413: 'too-large', 499: 'cancelled', 503: 'unavailable' };
 
 export class HttpError extends ReasonError<HttpErrorReason> {
   override readonly name = 'HttpError';
@@ -41,10 +41,48 @@ export interface EngineRequest {
 }
 
 export interface SteeringContext {
-  /** Names registered at server start (`--vector evil=path`). */
+  /** Names registered at server start (`--vectors evil=path`, the workspace's vectors). */
   vectors: ReadonlyMap<string, string>;
-  /** Relative vector paths resolve against this folder. */
-  cwd: string;
+  /**
+   * The folders whose vector files a request may name by path (`--vector-dir`). A relative path resolves
+   * against each in turn; any path (after resolving `..` and symlinks) must lie inside one of them. Empty: only
+   * registered names and inline values.
+   */
+  vectorDirs: readonly string[];
+  /** Bounds on what one request may ask for (the server's options). */
+  limits: RequestLimits;
+}
+
+export interface RequestLimits {
+  /** Choices per request (`n`). */
+  maxN: number;
+  /** `max_tokens` / `max_completion_tokens`. */
+  maxTokens: number;
+}
+
+/** The real path of `p` when it lies inside `dir` (both resolved through symlinks), else undefined. */
+function inside(dir: string, p: string): string | undefined {
+  let real: string, root: string;
+  try { real = realpathSync(p); root = realpathSync(dir); } catch { return undefined; }
+  const rel = path.relative(root, real);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? real : undefined;
+}
+
+/** A request's vector path → a file inside a served folder, or a 400 that says which folders are served. */
+function servedVectorFile(name: string, ctx: SteeringContext, p: string): string {
+  const registered = [...ctx.vectors.keys()].join(', ') || 'none registered';
+  const dirs = ctx.vectorDirs;
+  if (!name.endsWith('.safetensors') && !name.endsWith('.pt')) {
+    throw bad(p, `${p} ${JSON.stringify(name)} is not a registered vector (${registered}); a path must name a .safetensors or .pt vector file`);
+  }
+  const candidates = path.isAbsolute(name) ? [name] : dirs.map((d) => path.resolve(d, name));
+  for (const c of candidates) {
+    for (const d of dirs) {
+      const real = inside(d, c);
+      if (real && statSync(real).isFile()) return real;
+    }
+  }
+  throw bad(p, `${p} ${JSON.stringify(name)} is neither a registered vector (${registered}) nor a vector file inside a folder this server serves (${dirs.join(', ') || 'none: start the server with --vector-dir <folder> to allow paths'})`);
 }
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -88,6 +126,7 @@ function messages(v: unknown): ChatMessage[] {
 function steering(v: unknown, ctx: SteeringContext): SteerSpec[] | undefined {
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) throw bad('steering', 'steering must be an array of {vector, layer, coef}');
+  if (v.length > 16) throw bad('steering', `steering takes at most 16 specs (got ${v.length})`);
   return v.map((s, i): SteerSpec => {
     const p = `steering[${i}]`;
     if (!isObj(s)) throw bad(p, `${p} must be an object {vector, layer, coef, positions?, kind?}`);
@@ -103,13 +142,10 @@ function steering(v: unknown, ctx: SteeringContext): SteerSpec[] | undefined {
       if (s.vector.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw bad(`${p}.vector`, `${p}.vector must hold finite numbers`);
       vector = { values: s.vector as number[] };
     } else if (typeof s.vector === 'string' && s.vector.length > 0) {
-      const file = ctx.vectors.get(s.vector) ?? path.resolve(ctx.cwd, s.vector);
-      if (!existsSync(file)) {
-        throw bad(`${p}.vector`, `${p}.vector ${JSON.stringify(s.vector)} is neither a registered vector (${[...ctx.vectors.keys()].join(', ') || 'none registered'}) nor a file (${file})`);
-      }
+      const file = ctx.vectors.get(s.vector) ?? servedVectorFile(s.vector, ctx, `${p}.vector`);
       vector = { file, tensor: kind.endsWith('_diff') ? kind : `${kind}_diff` };
     } else {
-      throw bad(`${p}.vector`, `${p}.vector must be a registered name (${[...ctx.vectors.keys()].join(', ') || 'none registered'}), a vector file path or an array of H numbers`);
+      throw bad(`${p}.vector`, `${p}.vector must be a registered name (${[...ctx.vectors.keys()].join(', ') || 'none registered'}), a vector file inside a served folder or an array of H numbers`);
     }
     return { vector, layer, coef, positions, scaling: { mode: 'raw' } };
   });
@@ -132,9 +168,11 @@ export function parseRequest(endpoint: 'chat' | 'completions', body: unknown, ct
     else if (Array.isArray(p) && p.length === 1 && typeof p[0] === 'string') prompt = { text: p[0] };
     else throw bad('prompt', 'prompt must be a string (or one string, or token ids); send several prompts as several requests');
   }
-  const n = optNum(body, 'n', (x) => Number.isInteger(x) && x >= 1 && x <= 64, 'an integer in 1..64') ?? 1;
-  const maxTokens = optNum(body, 'max_completion_tokens', (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1')
-    ?? optNum(body, 'max_tokens', (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
+  const { maxN, maxTokens: tokenCap } = ctx.limits;
+  const n = optNum(body, 'n', (x) => Number.isInteger(x) && x >= 1 && x <= maxN, `an integer in 1..${maxN}`) ?? 1;
+  const tokensRule = (x: number) => Number.isInteger(x) && x >= 1 && x <= tokenCap;
+  const maxTokens = optNum(body, 'max_completion_tokens', tokensRule, `an integer in 1..${tokenCap} (this server's limit)`)
+    ?? optNum(body, 'max_tokens', tokensRule, `an integer in 1..${tokenCap} (this server's limit)`);
   const seed = optNum(body, 'seed', (x) => Number.isInteger(x), 'an integer') ?? Math.floor(Math.random() * 2 ** 31);
   const sampling: SamplingParams = {
     temperature: optNum(body, 'temperature', (x) => x >= 0 && x <= 2, 'in [0, 2]') ?? 1,

@@ -14,9 +14,20 @@
  * Errors use OpenAI's shape `{ error: { message, type, param, code } }` with 400 (bad field, bad vector),
  * 404 (unknown model or route), 413 (body too large), 503 (worker gone) and 500 otherwise.
  * Written on node:http: the server is four routes, and a framework would add a dependency for no gain.
+ *
+ * Security (anything on this machine, or a web page in its browser, can reach a localhost port):
+ *   - it binds 127.0.0.1 unless told otherwise; any other address needs `apiKey`, and then every request needs
+ *     `Authorization: Bearer <key>` (401 otherwise);
+ *   - a request carrying a browser `Origin` header is refused (403) unless that origin is in `allowedOrigins`;
+ *     on loopback without a key the `Host` header must name a loopback host too (DNS rebinding);
+ *   - request bodies, `n`, `max_tokens` and the number of steering specs are bounded (413 / 400);
+ *   - a request's vector is a registered name, inline numbers, or a path inside one of `vectorDirs` (after `..`
+ *     and symlinks are resolved) — never an arbitrary file.
  */
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
+import { ReasonError } from '../engine/errors.js';
 import { WorkerError, workerReason, type InferenceClient } from '../engine/client.js';
 import type { GeneratedRow, ModelInfo, TokenLogprob } from '../engine/protocol.js';
 import { Batcher } from './batcher.js';
@@ -29,8 +40,20 @@ export interface SteeringServerOptions {
   servedName?: string;
   /** name → vector file, usable as `steering[].vector`. */
   vectors?: ReadonlyMap<string, string>;
-  cwd?: string;
+  /** Folders whose vector files a request may name by path (relative to one of them, or absolute inside one). */
+  vectorDirs?: readonly string[];
+  /** Default 127.0.0.1. Any non-loopback address requires `apiKey`. */
   host?: string;
+  /** When set, every request must carry `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Browser origins (e.g. `http://localhost:5173`) allowed to call the server; requests with any other Origin get 403. */
+  allowedOrigins?: readonly string[];
+  /** Request body limit in bytes (default 8 MiB: room for inline vectors of a large model). */
+  maxBodyBytes?: number;
+  /** Upper bound on `max_tokens` (default: the model's context window). */
+  maxTokens?: number;
+  /** Upper bound on `n` (default 64). */
+  maxN?: number;
   /** 0 picks a free port. */
   port?: number;
   maxBatchRows?: number;
@@ -44,12 +67,46 @@ export interface SteeringServer {
   close(): Promise<void>;
 }
 
+/** A server configuration that would be unsafe or cannot work (reason 'usage': the CLI exits 2). */
+export class ServerConfigError extends ReasonError<'usage'> {
+  override readonly name = 'ServerConfigError';
+  constructor(message: string) { super('usage', message); }
+}
+
 const MAX_BODY = 8 * 1024 * 1024;
 
+/** 127.0.0.0/8, ::1, ::ffff:127.x and `localhost`. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || h.startsWith('::ffff:127.');
+  return false;
+}
+
+/** The host part of a Host header (`[::1]:8000` → `::1`, `localhost:8000` → `localhost`). */
+const hostOf = (header: string) => (header.startsWith('[') ? header.slice(1, header.indexOf(']')) : header.replace(/:\d+$/, ''));
+
+function sameSecret(given: string, key: string): boolean {
+  const a = Buffer.from(given), b = Buffer.from(key);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export async function startSteeringServer(o: SteeringServerOptions): Promise<SteeringServer> {
+  const host = o.host ?? '127.0.0.1';
+  const loopback = isLoopback(host);
+  if (!loopback && !o.apiKey) {
+    throw new ServerConfigError(`binding ${host} exposes the server beyond this machine; it needs an API key, which clients then send as "Authorization: Bearer <key>" (persona-lab serve reads it from $PERSONA_LAB_API_KEY, or the variable --api-key-env names). Or bind 127.0.0.1.`);
+  }
+  if (o.apiKey !== undefined && o.apiKey.length < 8) throw new ServerConfigError('the server\'s API key is shorter than 8 characters; use a long random string');
+  const maxBody = o.maxBodyBytes ?? MAX_BODY;
+  const origins = new Set((o.allowedOrigins ?? []).map((x) => x.replace(/\/+$/, '')));
   const served = o.servedName ?? o.model.modelId;
   const batcher = new Batcher(o.client, o.model.modelId, o.maxBatchRows);
-  const ctx: SteeringContext = { vectors: o.vectors ?? new Map(), cwd: o.cwd ?? process.cwd() };
+  const ctx: SteeringContext = {
+    vectors: o.vectors ?? new Map(), vectorDirs: o.vectorDirs ?? [],
+    limits: { maxN: o.maxN ?? 64, maxTokens: o.maxTokens ?? o.model.config.maxPositions },
+  };
   const tokenText = new Map<number, string>();
   const created = Math.floor(Date.now() / 1000);
   let counter = 0;
@@ -131,6 +188,33 @@ export async function startSteeringServer(o: SteeringServerOptions): Promise<Ste
     res.end();
   }
 
+  /**
+   * Who may call: an Origin header (a browser) only when configured, a loopback Host on a keyless loopback server
+   * (a DNS-rebound page sends its own name), and the Bearer key when there is one. CORS headers for allowed origins.
+   */
+  function guard(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      if (!origins.has(origin)) {
+        throw new HttpError(403, `requests from the browser origin ${JSON.stringify(origin)} are refused: a web page must not drive this server. Start it with --allow-origin ${origin} to allow that origin.`, 'permission_error', null, 'origin_not_allowed');
+      }
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('vary', 'Origin');
+      res.setHeader('access-control-allow-headers', 'authorization, content-type');
+      res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
+    }
+    if (loopback && !o.apiKey && !isLoopback(hostOf(req.headers.host ?? ''))) {
+      throw new HttpError(403, `the Host header ${JSON.stringify(req.headers.host ?? '')} is not a loopback name; this server answers only requests addressed to localhost`, 'permission_error', null, 'host_not_allowed');
+    }
+    if (o.apiKey && req.method !== 'OPTIONS') {
+      const auth = req.headers.authorization ?? '';
+      const m = /^Bearer\s+(.+)$/i.exec(auth);
+      if (!m || !sameSecret(m[1].trim(), o.apiKey)) {
+        throw new HttpError(401, 'this server needs an API key: send "Authorization: Bearer <key>"', 'authentication_error', null, 'invalid_api_key');
+      }
+    }
+  }
+
   function sendJson(res: http.ServerResponse, status: number, body: unknown) {
     const s = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
@@ -150,9 +234,11 @@ export async function startSteeringServer(o: SteeringServerOptions): Promise<Ste
   async function readBody(req: http.IncomingMessage): Promise<unknown> {
     const chunks: Buffer[] = [];
     let size = 0;
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBody) throw new HttpError(413, `request body over ${maxBody} bytes`);
     for await (const c of req) {
       size += (c as Buffer).length;
-      if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
+      if (size > maxBody) throw new HttpError(413, `request body over ${maxBody} bytes`);
       chunks.push(c as Buffer);
     }
     try {
@@ -169,6 +255,8 @@ export async function startSteeringServer(o: SteeringServerOptions): Promise<Ste
       const url = new URL(req.url ?? '/', 'http://localhost');
       const route = `${req.method} ${url.pathname.replace(/\/+$/, '')}`;
       try {
+        guard(req, res);
+        if (req.method === 'OPTIONS') { res.writeHead(204).end(); return; }
         if (route === 'GET /v1/models') {
           return sendJson(res, 200, { object: 'list', data: [{ id: served, object: 'model', created, owned_by: 'persona-lab', root: o.model.path }] });
         }
@@ -191,12 +279,12 @@ export async function startSteeringServer(o: SteeringServerOptions): Promise<Ste
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve());
+    server.listen(o.port ?? 0, host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}/v1`, port: addr.port, batcher,
+    url: `http://${shown}:${addr.port}/v1`, port: addr.port, batcher,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

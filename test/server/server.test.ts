@@ -53,7 +53,7 @@ before(async () => {
   });
   assert.equal(ex.result.status, 'ok');
   vectorFile = ws.vectorPath(id.name, id.revision, 'sycophantic');
-  server = await startSteeringServer({ client, model: info, servedName: 'toy-persona', vectors: new Map([['sycophantic', vectorFile]]) });
+  server = await startSteeringServer({ client, model: info, servedName: 'toy-persona', vectors: new Map([['sycophantic', vectorFile]]), vectorDirs: [tmp] });
   api = new OpenAI({ baseURL: server.url, apiKey: 'none', maxRetries: 0 });
 });
 after(async () => {
