@@ -17,8 +17,10 @@ let ws = '';
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
+    // Options are declared per command: generate judges nothing, so it takes no --judge.
+    const judge = args[0] === 'generate' ? [] : ['--judge', 'rubric'];
     const p = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/index.ts'), ...args,
-      '--model', MODEL, '--judge', 'rubric', '--sampler', 'toy', '--workspace', ws, '--threads', '2'], { cwd: root });
+      '--model', MODEL, ...judge, '--sampler', 'toy', '--workspace', ws, '--threads', '2'], { cwd: root });
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
@@ -71,5 +73,10 @@ test('extract → evaluate → controls → generate on the toy model', { timeou
   const a1 = JSON.parse(g1.stdout).answers, a2 = JSON.parse(g2.stdout).answers;
   assert.equal(a1.length, 2);
   assert.notDeepEqual(a1.map((a: { text: string }) => a.text), a2.map((a: { text: string }) => a.text), 'steering changes the answers');
+  assert.ok(a1.every((a: { steeringApplied?: unknown }) => a.steeringApplied === undefined));
+  for (const a of a2 as { steeringApplied: { layer: number; norm: number; tokens: number }[] }[]) {
+    assert.equal(a.steeringApplied.length, 1, 'the steered answers say what was added');
+    assert.ok(a.steeringApplied[0].layer === 4 && a.steeringApplied[0].norm > 0 && a.steeringApplied[0].tokens >= 1, JSON.stringify(a.steeringApplied));
+  }
   assert.equal((await cli(['evaluate', '--trait', 'sycophantic', '--layer', '9', '--coef', '1', '--max-questions', '1', '--samples', '1'])).code, 1, 'a layer outside 0..L fails');
 });
