@@ -10,7 +10,8 @@ import { CONFIG_SECTION, readSettings } from './config.js';
 import { reportError } from './errors.js';
 import { extractVector, type ExtractArgs, type ExtractServices } from './extractCommand.js';
 import { runCheckpointSweep, type SweepArgs } from './sweepCommand.js';
-import { openSweepDashboard } from './sweepDashboard.js';
+import { openGrid, openJudgeResults, openSweepDashboard } from './panels/index.js';
+import type { RunArg } from './panels/runs.js';
 import type { Playground, PlaygroundArgs } from './playground.js';
 import type { ServerArgs, SteeringServerService } from './serverCommand.js';
 import type { JobRunner } from './jobs.js';
@@ -38,6 +39,9 @@ type Handler = (services: CommandServices, ...args: any[]) => unknown;
 /** What the pipeline commands (extract, sweep) need from the services. */
 const jobServices = (s: CommandServices): ExtractServices =>
   ({ log: s.log, locations: s.locations, jobs: s.jobs, listModels: () => s.models.listModels(), refreshViews: s.refreshViews });
+
+/** What the kit panels (./panels) need. */
+const panelServices = (s: CommandServices) => ({ log: s.log, locations: s.locations, extensionUri: s.extensionUri });
 
 export const COMMANDS = {
   'personaLab.refresh': (s) => {
@@ -90,9 +94,14 @@ export const COMMANDS = {
   /** Runs a checkpoint sweep (./sweepCommand.ts); from the Models view's model context menu or the palette. */
   'personaLab.runSweep': (s, arg?: ModelItem | SweepArgs) => runCheckpointSweep(jobServices(s), arg),
 
-  /** Opens a sweep run as charts + table (./sweepDashboard.ts); from a sweep run in the Runs view or the palette. */
-  'personaLab.openSweepDashboard': (s, arg?: string | { runDir?: string } | { entry?: { path: string } }) =>
-    openSweepDashboard({ log: s.log, locations: s.locations, extensionUri: s.extensionUri }, arg),
+  /** Opens a sweep run's dashboard (./panels/sweep.ts); from a sweep run in the Runs view or the palette. Live while the sweep runs. */
+  'personaLab.openSweepDashboard': (s, arg?: RunArg) => openSweepDashboard(panelServices(s), arg),
+
+  /** Every judged answer of a run (./panels/judge.ts); from an extract/evaluate/grid/controls/sweep/transfer run in Runs or the palette. */
+  'personaLab.openJudgeResults': (s, arg?: RunArg) => openJudgeResults(panelServices(s), arg),
+
+  /** A grid run's layer × coef heat-maps (./panels/grid.ts); from a grid run in Runs or the palette. */
+  'personaLab.openGrid': (s, arg?: RunArg) => openGrid(panelServices(s), arg),
 
   /** Opens the Steering Playground (./playground.ts); from a vector in the Vectors view (preselected) or the palette. */
   'personaLab.openPlayground': (s, arg?: FileTreeItem | PlaygroundArgs) => s.playground.open(arg),

@@ -9,6 +9,7 @@ import { registerCommands } from './commands.js';
 import { affectsPersonaLab } from './config.js';
 import { JobRunner } from './jobs.js';
 import { Locations } from './locations.js';
+import { registerPanelSerializers } from './panels/index.js';
 import { Playground } from './playground.js';
 import { SteeringServerService } from './serverCommand.js';
 import { ModelsViewProvider } from './views/modelsView.js';
@@ -45,7 +46,8 @@ export function activate(context: vscode.ExtensionContext): PersonaLabApi {
   const playground = new Playground({ log, locations, jobs, extensionUri: context.extensionUri, listModels: () => views.models.listModels() });
   const server = new SteeringServerService({ log, locations, jobs, listModels: () => views.models.listModels() });
   context.subscriptions.push(jobs, playground, server,
-    ...registerCommands({ log, locations, models: views.models, jobs, playground, server, refreshViews, extensionUri: context.extensionUri }));
+    ...registerCommands({ log, locations, models: views.models, jobs, playground, server, refreshViews, extensionUri: context.extensionUri }),
+    ...registerPanelSerializers({ log, locations, extensionUri: context.extensionUri }));
 
   // Keep the views in step with settings and with files that runs write into the workspace folder.
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {

@@ -1,0 +1,132 @@
+/**
+ * chart.js, themed from the editor: every colour comes from a --vscode-* variable, read again whenever the theme
+ * changes (VS Code rewrites the page's CSS variables and the body's vscode-light/-dark/-high-contrast class), and
+ * every chart is redrawn in the new colours. High-contrast themes get solid grid lines in the contrast border
+ * colour. Each chart has hover values (tooltips on by default) and PNG/CSV export buttons; the export goes to
+ * the extension, which asks where to save it (webview/kit/protocol.ts ExportMessage).
+ */
+import Chart from 'chart.js/auto';
+import type { ChartConfiguration, ChartType } from 'chart.js';
+import { el, host } from './kit.js';
+
+export interface Theme { fg: string; muted: string; grid: string; bg: string; highContrast: boolean; series: string[] }
+
+const cssVar = (name: string, fallback: string): string =>
+  getComputedStyle(document.documentElement).getPropertyValue(name).trim() || getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+
+export function theme(): Theme {
+  const highContrast = document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light');
+  const dark = document.body.classList.contains('vscode-dark') || document.body.classList.contains('vscode-high-contrast');
+  const fg = cssVar('--vscode-editor-foreground', cssVar('--vscode-foreground', dark ? '#cccccc' : '#333333'));
+  const contrast = cssVar('--vscode-contrastBorder', '');
+  return {
+    fg, highContrast,
+    muted: cssVar('--vscode-descriptionForeground', fg),
+    bg: cssVar('--vscode-editor-background', dark ? '#1e1e1e' : '#ffffff'),
+    grid: highContrast && contrast ? contrast : cssVar('--vscode-editorIndentGuide-background1', cssVar('--vscode-panel-border', dark ? '#444444' : '#dddddd')),
+    series: ['--vscode-charts-red', '--vscode-charts-blue', '--vscode-charts-green', '--vscode-charts-orange', '--vscode-charts-purple', '--vscode-charts-yellow']
+      .map((v, i) => cssVar(v, ['#f14c4c', '#3794ff', '#89d185', '#d18616', '#b180d7', '#cca700'][i])),
+  };
+}
+
+/** A dataset colour by index, from the current theme. */
+export const seriesColour = (i: number, t = theme()): string => t.series[i % t.series.length];
+
+interface Managed { chart: Chart; recolour?: (chart: Chart, t: Theme) => void }
+const charts = new Set<Managed>();
+
+function applyTheme(m: Managed, t: Theme): void {
+  const c = m.chart;
+  const o = c.options as any;
+  o.color = t.fg;
+  o.borderColor = t.grid;
+  if (o.plugins?.legend?.labels) o.plugins.legend.labels.color = t.fg;
+  if (o.plugins?.title) o.plugins.title.color = t.fg;
+  if (o.plugins?.tooltip) Object.assign(o.plugins.tooltip, { backgroundColor: t.bg, titleColor: t.fg, bodyColor: t.fg, borderColor: t.grid, borderWidth: 1 });
+  for (const s of Object.values(o.scales ?? {}) as any[]) {
+    s.ticks = { ...s.ticks, color: t.fg };
+    if (s.title) s.title.color = t.fg;
+    s.grid = { ...s.grid, color: t.grid, lineWidth: t.highContrast ? 1 : s.grid?.lineWidth ?? 1 };
+    s.border = { ...s.border, color: t.grid };
+  }
+  c.data.datasets.forEach((d: any, i: number) => {
+    if (d.kitColour === false) return;
+    const col = seriesColour(d.kitColourIndex ?? i, t);
+    d.borderColor = col;
+    d.backgroundColor = d.kitFill ? col + '66' : col;
+  });
+  m.recolour?.(c, t);
+}
+
+/** Re-themes every chart now (the kit calls it on a theme change; exported for the tests). */
+export function rethemeAll(): void {
+  const t = theme();
+  for (const m of charts) { if (!m.chart.canvas.isConnected) { m.chart.destroy(); charts.delete(m); continue; } applyTheme(m, t); m.chart.update('none'); }
+  for (const f of listeners) f(t);
+}
+const listeners = new Set<(t: Theme) => void>();
+/** Also call `f` on a theme change (for non-chart drawings such as heat-maps). */
+export function onTheme(f: (t: Theme) => void): void { listeners.add(f); }
+
+let observing = false;
+function observeTheme(): void {
+  if (observing) return;
+  observing = true;
+  let queued = false;
+  const schedule = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; rethemeAll(); }); } };
+  new MutationObserver(schedule).observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-kind', 'data-vscode-theme-id'] });
+  new MutationObserver(schedule).observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
+}
+
+export interface KitChart<T extends ChartType> {
+  /** Chart config without colours (the kit fills them from the theme; a dataset may set kitColourIndex / kitFill). */
+  config: ChartConfiguration<T>;
+  /** File name stem of the exports. */
+  name: string;
+  /** The CSV behind the chart. */
+  csv: () => string;
+  height?: number;
+  recolour?: (chart: Chart, t: Theme) => void;
+}
+
+/** Draws a themed chart with PNG/CSV export into `parent`; returns the chart. */
+export function kitChart<T extends ChartType>(parent: HTMLElement, k: KitChart<T>): Chart {
+  observeTheme();
+  const canvas = el('canvas', { 'aria-label': k.name, role: 'img' });
+  const box = el('div', { class: 'chart-box' }, canvas);
+  box.style.height = `${k.height ?? 260}px`;
+  const png = el('button', { title: 'Save this chart as a PNG image' }, 'PNG');
+  const csv = el('button', { title: 'Save the data behind this chart as CSV' }, 'CSV');
+  parent.append(box, el('div', { class: 'chart-tools' }, png, csv));
+  const opts = (k.config.options ??= {} as any) as any;
+  opts.animation = false;
+  opts.maintainAspectRatio = false;
+  opts.responsive = true;
+  opts.plugins = { ...opts.plugins, legend: { ...opts.plugins?.legend, labels: { ...opts.plugins?.legend?.labels } }, tooltip: { enabled: true, ...opts.plugins?.tooltip } };
+  opts.interaction ??= { mode: 'nearest', intersect: false };
+  const chart = new Chart(canvas, k.config as ChartConfiguration);
+  const m: Managed = { chart, recolour: k.recolour };
+  charts.add(m);
+  applyTheme(m, theme());
+  chart.update('none');
+  png.addEventListener('click', () => {
+    // The canvas is transparent: paint the editor background under it so the PNG reads like the panel.
+    const out = document.createElement('canvas');
+    out.width = canvas.width; out.height = canvas.height;
+    const g = out.getContext('2d')!;
+    g.fillStyle = theme().bg; g.fillRect(0, 0, out.width, out.height); g.drawImage(canvas, 0, 0);
+    host().post({ type: 'export', format: 'png', name: k.name, data: out.toDataURL('image/png') });
+  });
+  csv.addEventListener('click', () => host().post({ type: 'export', format: 'csv', name: k.name, data: k.csv() }));
+  return chart;
+}
+
+/** Number of non-transparent pixels on a chart's canvas (the UI suite's "did it draw" check reads it from the DOM too). */
+export function paintedPixels(canvas: HTMLCanvasElement): number {
+  const g = canvas.getContext('2d');
+  if (!g || canvas.width === 0 || canvas.height === 0) return 0;
+  const d = g.getImageData(0, 0, canvas.width, canvas.height).data;
+  let n = 0;
+  for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+  return n;
+}
