@@ -119,7 +119,9 @@ export class InferenceClient {
     const workerPath = resolveWorkerPath(opts.workerPath);
     const log = opts.log ?? (() => {});
     const execArgv = workerPath.endsWith('.ts') ? ['--import', tsxLoader(workerPath)] : [];
-    const env: Record<string, string | undefined> = { ...process.env, ...opts.env, ONNXRUNTIME_NODE_INSTALL: 'skip' };
+    // ORT_DISABLE_TELEMETRY=1: onnxruntime ≥ 1.29's official Linux/macOS builds otherwise start a 1DS telemetry uploader
+    // and keep a device id and an event cache under ~/.cache/Microsoft/DeveloperTools/.onnxruntime (README, Security).
+    const env: Record<string, string | undefined> = { ...process.env, ...opts.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ORT_DISABLE_TELEMETRY: '1' };
     if (opts.threads) env.PERSONA_LAB_THREADS = String(opts.threads);
     // Inside VS Code process.execPath is Electron: make it behave as plain Node.
     if (process.versions.electron) env.ELECTRON_RUN_AS_NODE = '1';
