@@ -66,6 +66,8 @@ stop() {
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$DIR/$f.pid"
   done
+  [ -f "$DIR/munge-dir" ] && rm -rf "$(cat "$DIR/munge-dir")" "$DIR/munge-dir"
+  return 0
 }
 
 start() {
@@ -73,16 +75,21 @@ start() {
   [ "$(id -u)" = 0 ] || { log "the local cluster runs its daemons as root; run as root"; exit 3; }
   stop
   rm -rf "$DIR"
-  mkdir -p "$DIR/state" "$DIR/spool" "$DIR/munge"
+  mkdir -p "$DIR/state" "$DIR/spool"
   chmod 755 "$DIR"
-  # munged refuses keys and sockets in places others can write to; its own 0700 folder owned by munge.
-  install -o munge -g munge -m 0700 -d "$DIR/munge"
-  install -o munge -g munge -m 0600 /etc/munge/munge.key "$DIR/munge/munge.key"
-  runuser -u munge -- /usr/sbin/munged --socket="$DIR/munge/munge.sock" --key-file="$DIR/munge/munge.key" \
-    --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/munge/munged.log" --seed-file="$DIR/munge/munged.seed" --force
-  for _ in $(seq 1 50); do [ -S "$DIR/munge/munge.sock" ] && break; sleep 0.1; done
-  cp "$DIR/munge/munged.pid" "$DIR/munged.pid"
-  chmod 0711 "$DIR/munge"
+  # munged runs as munge and refuses keys and sockets in places others can write to: its own 0700 folder owned by
+  # munge, under $DIR when munge can reach it (not inside a 0700 mktemp folder), else under /tmp.
+  local M="$DIR/munge"
+  runuser -u munge -- test -x "$DIR" 2>/dev/null || M="/tmp/persona-lab-munge-$(printf %s "$DIR" | md5sum | cut -c1-12)"
+  rm -rf "$M"
+  install -o munge -g munge -m 0700 -d "$M"
+  install -o munge -g munge -m 0600 /etc/munge/munge.key "$M/munge.key"
+  runuser -u munge -- /usr/sbin/munged --socket="$M/munge.sock" --key-file="$M/munge.key" \
+    --pid-file="$M/munged.pid" --log-file="$M/munged.log" --seed-file="$M/munged.seed" --force
+  for _ in $(seq 1 50); do [ -S "$M/munge.sock" ] && break; sleep 0.1; done
+  cp "$M/munged.pid" "$DIR/munged.pid"
+  chmod 0711 "$M"
+  echo "$M" > "$DIR/munge-dir"
 
   local cpus mem
   cpus="$(nproc)"
@@ -95,7 +102,7 @@ SlurmdPort=$SLURMD_PORT
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$DIR/munge/munge.sock
+AuthInfo=socket=$M/munge.sock
 CredType=cred/munge
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool

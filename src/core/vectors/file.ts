@@ -13,7 +13,8 @@
  * sorted order and metadata keys sorted, so the same inputs and seed give a byte-identical file (times
  * live in the run manifest).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Reduction } from '../../engine/protocol.js';
 import { loadSafetensors, writeSafetensors } from '../../engine/weights/safetensors.js';
@@ -45,7 +46,10 @@ export function writeVectorFile(file: string, v: PersonaVector): void {
     const data = v.data[k];
     if (data) tensors[tensorName(k)] = { dtype: 'F32', shape: [v.layers, v.hidden], data };
   }
-  writeSafetensors(file, tensors, meta);
+  // Whole file or nothing, under a name unique across hosts: concurrent tasks on a shared workspace read it as it was or as it is.
+  const tmp = `${file}.tmp-${hostname()}-${process.pid}`;
+  writeSafetensors(tmp, tensors, meta);
+  renameSync(tmp, file);
 }
 
 /** The kind an upstream file name states (`…_prompt_last_diff.pt`), else response_avg (upstream's default). */
