@@ -19,7 +19,7 @@ import type { ExecutionProvider, WeightFormat } from '../../src/engine/model/typ
 import { WEIGHT_FORMATS } from '../../src/engine/model/types.js';
 import { ensureNodeLlamaCpp, runLlamaCpp } from './llamacpp.js';
 import type { GgufType } from './gguf.js';
-import { measureMachine } from './machine.js';
+import { measureMachine, type MachineInfo } from './machine.js';
 import { MODEL_NAMES, resolveModel } from './models.js';
 import { checkPeerParity, ensureTorchPython, TorchPeer, type ParityResult, type PeerThreads } from './peer.js';
 import { buildCells, buildSummary, markdown, type ModelRun } from './report.js';
@@ -98,6 +98,8 @@ async function main() {
   const started = new Date();
   const loadStart = os.loadavg().map((x) => +x.toFixed(2));
   const { plan } = args;
+  // Node/onnxruntime machine figures up front (partial results use them); torch's are added at the end
+  let machine: MachineInfo = await measureMachine(args.threads);
 
   // ---- the peer: found or installed, then checked against the parity fixtures before anything is timed
   let python: string | undefined;
@@ -167,40 +169,48 @@ async function main() {
       const res = await runOurs(model, plan, { threads: args.threads, provider: args.provider, format, cacheDir: path.join(CACHE, 'graphs'), weightMemory: args.weightMemory, log });
       if (res.skipped) { skipped.push({ model: name, format, reason: res.skipped }); log(`    skipped: ${res.skipped}`); }
       run.ours.set(format, res);
+      if (!runs.includes(run)) runs.push(run);
+      emit(true);
     }
-    runs.push(run);
+    if (!runs.includes(run)) runs.push(run);
   }
 
-  const machine = await measureMachine(args.threads, torchMachine);
+  function emit(partial: boolean) {
+    const cells = buildCells(runs, plan);
+    const summary = buildSummary(runs, plan, machine.bandwidthGBs.used, machine.gemmGflops.used);
+    const loadEnd = os.loadavg().map((x) => +x.toFixed(2));
+    const result = {
+      bench: 'persona-lab npm run bench', version: 1, started: started.toISOString(), finished: new Date().toISOString(), ...(partial ? { partial: true } : {}),
+      machine: { ...machine, loadavgEnd: loadEnd, note: 'figures depend on machine load: compare only rows from the same run' },
+      settings: { threads: args.threads, provider: args.provider, formats: args.formats, workloads: args.workloads, quick: args.quick, weightMemory: args.weightMemory ?? 'default (the worker\'s: follows the checkpoint dtype)', plan },
+      peer: peerSkipped
+        ? { skipped: peerSkipped, parity }
+        : {
+            kind: 'pytorch-eager (scripts/bench/peer_torch.py: HF-faithful Llama-family forward, KV cache, upstream ActivationSteerer hook, upstream get_hidden_p_and_r capture)',
+            torch: torchVersion, python, format: 'f32', parity,
+            threads: Object.fromEntries(runs.map((r) => [r.model.name, r.peer?.settings])), thread_search: peerSearch,
+          },
+      models: runs.map((r) => ({ name: r.model.name, dir: path.relative(ROOT, r.model.dir), params: r.model.params, file_bytes: r.model.fileBytes, dtype: r.model.dtype, layers: r.model.layers, hidden: r.model.hidden, vocab: r.model.vocab })),
+      llama_cpp: Object.fromEntries(runs.map((r) => [r.model.name, r.llamaCpp ?? { skipped: r.llamaCppSkipped }])),
+      ours: Object.fromEntries(runs.flatMap((r) => [...r.ours].map(([f, s]) => [`${r.model.name}/${f}`, s.skipped ? { skipped: s.skipped } : s.settings]))),
+      cells,
+      bandwidth_fraction_b1: summary.bandwidth_fraction_b1,
+      rss_over_weight_bytes: summary.rss_over_weight_bytes,
+      rss_over_weight_bytes_at: summary.rss_over_weight_bytes_at,
+      steering_overhead: summary.steering_overhead,
+      steering_overhead_at: summary.steering_overhead_at,
+      skipped,
+      detail: summary.detail,
+    };
+    mkdirSync(path.dirname(args.out), { recursive: true });
+    writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');
+    return { cells, summary, loadEnd };
+  }
+
+  machine = await measureMachine(args.threads, torchMachine);
   machine.loadavgStart = loadStart;
-  const cells = buildCells(runs, plan);
-  const summary = buildSummary(runs, plan, machine.bandwidthGBs.used, machine.gemmGflops.used);
-  const loadEnd = os.loadavg().map((x) => +x.toFixed(2));
-  const result = {
-    bench: 'persona-lab npm run bench', version: 1, started: started.toISOString(), finished: new Date().toISOString(),
-    machine: { ...machine, loadavgEnd: loadEnd, note: 'figures depend on machine load: compare only rows from the same run' },
-    settings: { threads: args.threads, provider: args.provider, formats: args.formats, workloads: args.workloads, quick: args.quick, weightMemory: args.weightMemory ?? 'default (the worker\'s: follows the checkpoint dtype)', plan },
-    peer: peerSkipped
-      ? { skipped: peerSkipped, parity }
-      : {
-          kind: 'pytorch-eager (scripts/bench/peer_torch.py: HF-faithful Llama-family forward, KV cache, upstream ActivationSteerer hook, upstream get_hidden_p_and_r capture)',
-          torch: torchVersion, python, format: 'f32', parity,
-          threads: Object.fromEntries(runs.map((r) => [r.model.name, r.peer?.settings])), thread_search: peerSearch,
-        },
-    models: runs.map((r) => ({ name: r.model.name, dir: path.relative(ROOT, r.model.dir), params: r.model.params, file_bytes: r.model.fileBytes, dtype: r.model.dtype, layers: r.model.layers, hidden: r.model.hidden, vocab: r.model.vocab })),
-    llama_cpp: Object.fromEntries(runs.map((r) => [r.model.name, r.llamaCpp ?? { skipped: r.llamaCppSkipped }])),
-    ours: Object.fromEntries(runs.flatMap((r) => [...r.ours].map(([f, s]) => [`${r.model.name}/${f}`, s.skipped ? { skipped: s.skipped } : s.settings]))),
-    cells,
-    bandwidth_fraction_b1: summary.bandwidth_fraction_b1,
-    rss_over_weight_bytes: summary.rss_over_weight_bytes,
-    rss_over_weight_bytes_at: summary.rss_over_weight_bytes_at,
-    steering_overhead: summary.steering_overhead,
-    steering_overhead_at: summary.steering_overhead_at,
-    skipped,
-    detail: summary.detail,
-  };
-  mkdirSync(path.dirname(args.out), { recursive: true });
-  writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');
+  const { cells, summary, loadEnd } = emit(false);
+
   const header = [
     `## npm run bench — ${started.toISOString()} — ${machine.cpus}× ${machine.cpuModel}, ${args.threads} threads, provider ${args.provider}, load avg ${loadStart[0]} → ${loadEnd[0]}`,
     `bandwidth ${machine.bandwidthGBs.used} GB/s, GEMM peak ${machine.gemmGflops.used} GFLOP/s; peer: ${peerSkipped ? `skipped (${peerSkipped})` : `PyTorch ${torchVersion} eager f32, ${runs.map((r) => `${r.model.name}: intra-op ${r.peer?.settings.intraOpThreads}, BLAS ${r.peer?.settings.blasThreads}`).join('; ')}`}`,

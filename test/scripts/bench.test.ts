@@ -29,11 +29,11 @@ const bench = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx'
 describe('npm run bench on the toy (--quick --no-peer)', () => {
   test('writes one object per cell with the documented keys, the summary figures and machine info', () => {
     const out = path.join(tmp, 'latest.json');
-    const r = bench(['--models', 'toy', '--formats', 'f32', '--quick', '--reps', '1', '--no-peer', '--out', out]);
+    const r = bench(['--models', 'toy', '--formats', 'f32', '--quick', '--reps', '1', '--workloads', 'gen,steered-gen,capture,capture-batched,load', '--no-peer', '--out', out]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /\| workload \| model \| format \| batch \| ours tok\/s \| peer tok\/s \| ratio \|/);
     const j = JSON.parse(readFileSync(out, 'utf8'));
-    const workloads = new Set(['gen', 'steered-gen', 'capture', 'capture-batched', 'load', 'scale-batch', 'scale-prompt']);
+    const workloads = new Set(['gen', 'steered-gen', 'capture', 'capture-batched', 'load', 'decode-b1']);
     assert.ok(j.cells.length > 0);
     for (const c of j.cells) {
       for (const k of ['workload', 'model', 'format', 'batch', 'ours_tok_s', 'peer_tok_s', 'ratio']) assert.ok(k in c, `cell lacks ${k}: ${JSON.stringify(c)}`);
@@ -50,6 +50,7 @@ describe('npm run bench on the toy (--quick --no-peer)', () => {
         assert.ok(c && c.ours_tok_s > 0, `${w} b${b}: ${JSON.stringify(c)}`);
       }
     }
+    for (const w of ['capture', 'capture-batched', 'decode-b1']) assert.ok(j.cells.some((x: { workload: string; ours_tok_s: number }) => x.workload === w && x.ours_tok_s > 0), w);
     const load = j.cells.find((x: { workload: string }) => x.workload === 'load');
     assert.ok(load.ours_ms > 0 && load.ours_peak_rss_bytes > 0);
     assert.equal(typeof j.bandwidth_fraction_b1.toy.f32, 'number');
