@@ -1,7 +1,8 @@
 // UI suite: a normal code-server instance with the .vsix installed, driven like a user would.
 // Each check below is one counted test; a failed check is recorded and the next one still runs.
 // Usage (run.mjs calls it): node scripts/e2e/ui.mjs <url> <workspace> <installed-extension-dir> <results.json> <screenshot.png>
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { HARMLESS, closeBrowser, openBrowser, runFromPalette } from './browser.mjs';
 
@@ -24,6 +25,62 @@ const { ctx, page } = await openBrowser(process.env.TMPDIR);
 page.on('console', (m) => { if (m.type() === 'error' && !HARMLESS.test(m.text()) && process.env.PERSONA_LAB_E2E_VERBOSE) console.log(`  [browser] ${m.text()}`); });
 const sidebar = page.locator('[id="workbench.parts.sidebar"]');
 const hasToyModel = ['config.json', 'manifest.json'].some((f) => existsSync(path.join(extensionDir, 'models/toy-persona', f)));
+
+// ---- kit panels (webview/kit): helpers for the panel checks
+const artifactsDir = path.dirname(screenshot);
+const panelFrame = () => page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+/** Picks a colour theme through "Preferences: Color Theme" (the pick stays open, so not runFromPalette). */
+async function setTheme(name) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.fill('>Preferences: Color Theme');
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Preferences: Color Theme' }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
+  await input.fill(name);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+  await page.waitForTimeout(800); // the webview gets the new variables, the kit redraws the charts
+}
+/** Every chart canvas in the panel: painted pixels and the points it holds (data-points, set by the kit). */
+async function canvases(view) {
+  return view.locator('canvas').evaluateAll((cs) => cs.map((c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let painted = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) painted++;
+    return { name: c.getAttribute('aria-label'), painted, points: Number(c.dataset.points) };
+  }));
+}
+/** A screenshot of the open panel in a dark and a light theme (artifacts/e2e-<name>-{dark,light}.png); back to dark after. */
+async function themedScreenshots(name, view) {
+  await setTheme('Dark Modern');
+  await page.screenshot({ path: path.join(artifactsDir, `e2e-${name}-dark.png`) });
+  await setTheme('Light Modern');
+  const light = await canvases(view);
+  if (light.some((c) => c.painted === 0)) throw new Error(`after the switch to a light theme a chart is blank: ${JSON.stringify(light)}`);
+  await page.screenshot({ path: path.join(artifactsDir, `e2e-${name}-light.png`) });
+  await setTheme('Dark Modern');
+}
+/** Opens a palette command that asks for a run, and picks the run whose label contains `runName`. */
+async function openRunPanel(command, runName) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.fill(`>${command}`);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: command }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: runName }).first().waitFor();
+  await input.fill(runName);
+  await page.keyboard.press('Enter');
+}
+/** A real toy run made with the CLI the repository built (the same dist/ the .vsix holds). */
+function cli(...args) {
+  execFileSync(process.execPath, [path.join(repoRoot, 'dist/cli.js'), ...args, '--threads', '1', '--workspace', path.join(workspace, '.persona-lab')], { stdio: 'pipe', timeout: 300_000 });
+}
+const runOfKind = (kind, match = '') => {
+  const runs = path.join(workspace, '.persona-lab', 'runs');
+  return readdirSync(runs).find((d) => d.includes(match) && existsSync(path.join(runs, d, 'manifest.json')) && JSON.parse(readFileSync(path.join(runs, d, 'manifest.json'), 'utf8')).kind === kind);
+};
 
 try {
   console.log('UI suite');
@@ -80,13 +137,27 @@ try {
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'sweep-toy-persona-ui' }).first().waitFor();
     await page.keyboard.press('Enter');
     const view = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-    for (const trait of ['evil', 'sycophantic']) await view.locator(`section[data-trait="${trait}"] canvas`).waitFor({ timeout: 60_000 });
-    const rows = await view.locator('tbody tr').count();
+    for (const trait of ['evil', 'sycophantic']) await view.locator(`section[data-trait="${trait}"] canvas`).first().waitFor({ timeout: 60_000 });
+    const rows = await view.locator('table[data-table="revisions"] tbody tr').count();
     if (rows !== 10) throw new Error(`expected 10 table rows (5 revisions × 2 traits), found ${rows}`);
-    const firstCells = await view.locator('section[data-trait="sycophantic"] tbody tr').last().locator('td').allTextContents();
-    if (firstCells[0] !== 'main' || firstCells[5] !== '1.000') throw new Error(`last sycophantic row: ${firstCells.join(' | ')}`);
+    const lastCells = await view.locator('section[data-trait="sycophantic"] table[data-table="revisions"] tbody tr').last().locator('td').allTextContents();
+    if (lastCells[0] !== 'main' || lastCells[9] !== '1.000') throw new Error(`last sycophantic row: ${lastCells.join(' | ')}`);
+    // The layer and coef are on the page; a revision without a vector says why.
+    if (lastCells[2] !== '4' || !/^\d+$/.test(lastCells[3])) throw new Error(`layer/coef cells: ${lastCells.join(' | ')}`);
+    const noVector = await view.locator('section[data-trait="evil"] tr[data-state="no-vector"] td').last().textContent();
+    if (!/no vector — no pair passed the filter/.test(noVector ?? '')) throw new Error(`no-vector row: ${noVector}`);
+    // Charts drew data: every canvas has pixels, and the Δτ chart holds one point per revision with a vector.
+    const fixture = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/sweep/results.json'), 'utf8'));
+    const drawn = await canvases(view);
+    if (drawn.some((c) => c.painted === 0)) throw new Error(`blank chart: ${JSON.stringify(drawn)}`);
+    for (const trait of ['evil', 'sycophantic']) {
+      const want = fixture.rows.filter((r) => r.trait === trait && r.vector_exists && typeof r.delta_trait_mean === 'number').length;
+      const got = drawn.find((c) => c.name === `${trait}-delta-trait`)?.points;
+      if (got !== want) throw new Error(`${trait} Δτ chart holds ${got} points, the run has ${want}`);
+    }
     await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(path.dirname(screenshot), 'e2e-sweep-dashboard.png') });
+    await themedScreenshots('sweep-dashboard', view);
     await page.keyboard.press('Control+W');
   });
 
@@ -135,6 +206,58 @@ try {
     if (cancelled !== 64) throw new Error(`${cancelled} of 64 answers marked cancelled`);
     if (await view.locator('#generate').evaluate((b) => b.disabled)) throw new Error('Generate stays disabled after Stop');
     await page.locator('.tabs-container .tab', { hasText: 'Steering Playground' }).click();
+    await page.keyboard.press('Control+W');
+  });
+
+  await check('palette: "Persona Lab: Open Judge Results" on a real extraction run: every answer, filters change the count, histograms drew (screenshots saved)', async () => {
+    if (!hasToyModel) throw new Error('the judge results check needs the toy model');
+    cli('extract', '--trait', 'evil', '--max-questions', '3');
+    const run = runOfKind('extract', '-main-evil-');
+    const records = readFileSync(path.join(workspace, '.persona-lab', 'runs', run, 'generations.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).length;
+    await openRunPanel('Persona Lab: Open Judge Results', run);
+    const view = panelFrame();
+    const count = view.locator('#count[data-total]');
+    await count.waitFor({ timeout: 60_000 });
+    const total = Number(await count.getAttribute('data-total'));
+    if (total !== records) throw new Error(`the table holds ${total} answers, generations.jsonl ${records} records`);
+    const shown = async () => Number(await count.getAttribute('data-shown'));
+    if ((await shown()) !== records) throw new Error(`shown ${await shown()} of ${records} with no filter`);
+    await view.locator('#kept').evaluate((e) => { e.value = 'dropped'; e.dispatchEvent(new e.ownerDocument.defaultView.Event('change')); });
+    const dropped = await shown();
+    await view.locator('#kept').evaluate((e) => { e.value = ''; e.dispatchEvent(new e.ownerDocument.defaultView.Event('change')); });
+    await view.locator('#trait-min input').fill('50');
+    const high = await shown();
+    if (!(high < records && high > 0)) throw new Error(`trait ≥ 50 shows ${high} of ${records}`);
+    await view.locator('#trait-min input').fill('');
+    await view.locator('#search input').fill('zzzz-no-such-text');
+    if ((await shown()) !== 0) throw new Error(`a search for text no answer has shows ${await shown()} rows`);
+    await view.locator('#search input').fill('');
+    if (dropped >= records) throw new Error(`"dropped" shows ${dropped} of ${records}`);
+    const drawn = await canvases(view);
+    if (drawn.length !== 2 || drawn.some((c) => c.painted === 0 || !(c.points > 0))) throw new Error(`histograms: ${JSON.stringify(drawn)}`);
+    await view.locator('.vrow[data-line]').first().click();
+    await view.locator('#detail:not([hidden]) #open-record').waitFor();
+    await themedScreenshots('judge-results', view);
+    await page.locator('.tabs-container .tab', { hasText: 'Judge Results' }).click();
+    await page.keyboard.press('Control+W');
+  });
+
+  await check('palette: "Persona Lab: Open Grid Results" on a real grid: Δτ and coherence heat-maps, best point marked (screenshots saved)', async () => {
+    if (!hasToyModel) throw new Error('the grid check needs the toy model');
+    cli('grid', '--trait', 'evil', '--layers', '2,4', '--coefs', '2,6', '--max-questions', '2', '--samples', '2');
+    const run = runOfKind('grid');
+    const results = JSON.parse(readFileSync(path.join(workspace, '.persona-lab', 'runs', run, 'results.json'), 'utf8'));
+    await openRunPanel('Persona Lab: Open Grid Results', run);
+    const view = panelFrame();
+    await view.locator('section[data-map="coherence"] table.heatmap').waitFor({ timeout: 60_000 });
+    const steer = results.conditions.filter((c) => c.condition.kind === 'steer');
+    const cells = await view.locator('section[data-map="deltaTrait"] table.heatmap tbody tr').count();
+    if (cells !== 3) throw new Error(`Δτ heat-map has ${cells} rows (2 layers + the prompting baseline expected)`);
+    const marked = await view.locator('section[data-map="deltaTrait"] td.mark').count();
+    if (marked !== (results.best ? 1 : 0)) throw new Error(`${marked} marked cells, best = ${JSON.stringify(results.best?.condition)}`);
+    const drawn = await canvases(view);
+    if (drawn.length !== 1 || drawn[0].painted === 0 || drawn[0].points !== steer.length) throw new Error(`Δτ-by-coef chart: ${JSON.stringify(drawn)}, ${steer.length} grid points`);
+    await themedScreenshots('grid', view);
     await page.keyboard.press('Control+W');
   });
 

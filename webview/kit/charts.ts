@@ -109,6 +109,8 @@ export function kitChart<T extends ChartType>(parent: HTMLElement, k: KitChart<T
   charts.add(m);
   applyTheme(m, theme());
   chart.update('none');
+  // What the chart holds, for the UI suite (points drawn must equal the data behind them).
+  canvas.dataset.points = String(chart.data.datasets.reduce((s, d) => s + (d.data as unknown[]).filter((x) => x !== null && (typeof x !== 'object' || (x as { y?: unknown }).y !== null)).length, 0));
   png.addEventListener('click', () => {
     // The canvas is transparent: paint the editor background under it so the PNG reads like the panel.
     const out = document.createElement('canvas');

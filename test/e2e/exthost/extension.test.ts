@@ -194,9 +194,9 @@ describe('Persona Lab extension', () => {
       assert.ok(Number(out.rows[1].delta_trait_mean) > 10, `main Δτ ${String(out.rows[1].delta_trait_mean)}`);
       assert.ok(existsSync(path.join(out.runDir, 'combined_significance.csv')));
       assert.ok(existsSync(path.join(dataDir, 'norms', 'toy-persona', 'main_shared_norms.csv')));
-      // The dashboard webview renders the sweep: one chart per trait, one table row per revision.
-      const rendered = await vscode.commands.executeCommand<{ charts: number; rows: number }>('personaLab.openSweepDashboard', out.runDir);
-      assert.deepEqual(rendered, { charts: 1, rows: 2 });
+      // The dashboard webview renders the sweep: Δτ, coherence and cosine charts per trait, one table row per revision, one Δτ point (main).
+      const rendered = await vscode.commands.executeCommand<{ charts: number; rows: number; points: number }>('personaLab.openSweepDashboard', out.runDir);
+      assert.deepEqual(rendered, { charts: 3, rows: 2, points: 1 });
       await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
