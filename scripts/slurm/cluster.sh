@@ -117,6 +117,8 @@ SelectTypeParameters=CR_CPU_Memory
 DefMemPerCPU=256
 DependencyParameters=kill_invalid_depend
 SchedulerType=sched/backfill
+# Dependencies and the queue are evaluated every second (the default is once a minute: a merge would idle after its array).
+SchedulerParameters=sched_interval=1,bf_interval=1,sched_min_interval=100000
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none

@@ -1,6 +1,7 @@
 /** persona-lab controls: random and balanced-shuffle control directions, norm-matched, at one (layer, coef). */
 import type { CliCommand } from '../command.js';
-import { EXIT, fmt, openSession, printJson, required, steeringPoint } from '../common.js';
+import { EXIT, flag, fmt, openSession, printJson, required, steeringPoint, workspace } from '../common.js';
+import { emitSlurmPlan } from './jobs.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { vectorJobBase } from '../vector-jobs.js';
 import { runControlsJob } from '../../core/jobs/pipeline.js';
@@ -21,6 +22,8 @@ export const controlsCommand: CliCommand = {
     const modes = required<ControlMode[]>(ctx, 'modes');
     const seeds = required<number[]>(ctx, 'seeds');
     const projection = required<ControlProjection>(ctx, 'projection');
+    // Controls are one unit: one array task on the cluster.
+    if (flag(ctx, 'slurm')) return emitSlurmPlan(ctx, workspace(ctx), 'controls', trait, [{ id: trait, overrides: {} }]);
     const s = await openSession(ctx);
     try {
       const { run, controls } = await runControlsJob({ ...vectorJobBase(ctx, s, trait), layer, coef, seeds, modes, projection });

@@ -2,7 +2,8 @@
 import path from 'node:path';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
-import { EXIT, fmt, list, num, openSession, printJson, progressPrinter, required, sampling, str, throughput, traitFiles } from '../common.js';
+import { EXIT, flag, fmt, list, num, openSession, printJson, progressPrinter, required, sampling, str, throughput, traitFiles, workspace } from '../common.js';
+import { emitSlurmPlan } from './jobs.js';
 import { modelKind } from '../../core/backend.js';
 import { runExtraction } from '../../core/jobs/pipeline.js';
 import { JOBS } from '../../core/jobs/table.js';
@@ -17,6 +18,8 @@ A rerun of the same command resumes the same run (nothing completed is regenerat
   async run(ctx) {
     const traits = list(ctx, 'trait') ?? [];
     if (traits.length === 0) throw new UsageError('--trait is required');
+    // One array task per trait (each its own extraction run); no merge: the vectors are the result.
+    if (flag(ctx, 'slurm')) return emitSlurmPlan(ctx, workspace(ctx), 'extract', traits.join('+'), traits.map((t) => ({ id: t, overrides: { trait: [t] } })));
     const s = await openSession(ctx);
     try {
       const samp = sampling(ctx, s.isToy, modelKind(s.model) === 'chat');

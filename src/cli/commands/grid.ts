@@ -1,6 +1,7 @@
 /** persona-lab grid: layer × coefficient sweep with baseline, prompting baseline and a fine pass at the knee. */
 import type { CliCommand } from '../command.js';
-import { EXIT, flag, fmt, num, numList, openSession, printJson, required } from '../common.js';
+import { EXIT, flag, fmt, num, numList, openSession, printJson, required, workspace } from '../common.js';
+import { emitSlurmPlan } from './jobs.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { vectorJobBase } from '../vector-jobs.js';
 import { runGridJob } from '../../core/jobs/pipeline.js';
@@ -17,6 +18,8 @@ export const gridCommand: CliCommand = {
     // Parse every flag before starting the worker, so usage errors are immediate (exit 2).
     const layersFlag = numList(ctx, 'layers') ?? [], coefs = required<number[]>(ctx, 'coefs');
     const refineStep = num(ctx, 'refine'), minCoherence = required<number>(ctx, 'min-coherence');
+    // A grid is one unit (its refinement and best point need every layer): one array task on the cluster.
+    if (flag(ctx, 'slurm')) return emitSlurmPlan(ctx, workspace(ctx), 'grid', trait, [{ id: trait, overrides: {} }]);
     const s = await openSession(ctx);
     try {
       const L = s.model.info.config.numLayers;
