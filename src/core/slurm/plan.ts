@@ -110,7 +110,7 @@ export function sbatchScripts(plan: SlurmPlan, dir: string): { array: string; me
   const n = plan.units.length;
   const array = [...header(plan, `pl-${plan.job}`, path.join(dir, 'logs', 'unit-%a-%A.out')),
     `#SBATCH --array=0-${n - 1}${plan.slurm.throttle ? `%${plan.slurm.throttle}` : ''}`,
-    `# ${n} units: ${plan.units.map((u, i) => `${i}=${u.id}`).join(' ')}`, ...body(plan, ['jobs', 'unit', dir, '$SLURM_ARRAY_TASK_ID'])].join('\n') + '\n';
+    `# ${n} units (plan.json lists them): 0=${plan.units[0].id}${n > 1 ? ` … ${n - 1}=${plan.units[n - 1].id}` : ''}`, ...body(plan, ['jobs', 'unit', dir, '$SLURM_ARRAY_TASK_ID'])].join('\n') + '\n';
   // $SLURM_ARRAY_TASK_ID must reach the shell unquoted.
   const fixed = array.replace(`'$SLURM_ARRAY_TASK_ID'`, '"$SLURM_ARRAY_TASK_ID"');
   const merge = plan.merge ? [...header(plan, `pl-${plan.job}-merge`, path.join(dir, 'logs', 'merge-%j.out')), ...body(plan, ['jobs', 'merge', dir])].join('\n') + '\n' : undefined;
