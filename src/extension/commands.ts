@@ -10,7 +10,8 @@ import { CONFIG_SECTION, readSettings } from './config.js';
 import { reportError } from './errors.js';
 import { extractVector, type ExtractArgs, type ExtractServices } from './extractCommand.js';
 import { runCheckpointSweep, type SweepArgs } from './sweepCommand.js';
-import { openGrid, openJudgeResults, openSweepDashboard } from './panels/index.js';
+import { openGeometry, openGrid, openJudgeResults, openSweepDashboard } from './panels/index.js';
+import type { GeometryArgs } from './panels/geometry.js';
 import type { RunArg } from './panels/runs.js';
 import type { Playground, PlaygroundArgs } from './playground.js';
 import type { ServerArgs, SteeringServerService } from './serverCommand.js';
@@ -102,6 +103,9 @@ export const COMMANDS = {
 
   /** A grid run's layer × coef heat-maps (./panels/grid.ts); from a grid run in Runs or the palette. */
   'personaLab.openGrid': (s, arg?: RunArg) => openGrid(panelServices(s), arg),
+
+  /** Vector geometry of a vectors folder, workspace or upstream .pt (./panels/geometry.ts); from the Vectors view or the palette. */
+  'personaLab.showGeometry': (s, arg?: GeometryArgs | string | { entry?: { path: string } }) => openGeometry(panelServices(s), arg),
 
   /** Opens the Steering Playground (./playground.ts); from a vector in the Vectors view (preselected) or the palette. */
   'personaLab.openPlayground': (s, arg?: FileTreeItem | PlaygroundArgs) => s.playground.open(arg),

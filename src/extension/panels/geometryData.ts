@@ -1,0 +1,109 @@
+/**
+ * The Geometry panel's data (no vscode): the numbers `persona-lab geometry` prints, from the same core functions
+ * (discoverVectors → loadRevisionVectors → vectorTrajectory), for a Persona Lab vectors folder
+ * (<workspace>/vectors/<model>/<revision>/<trait>.safetensors) or an upstream one (<root>/<revision>/<trait>_<kind>_diff.pt),
+ * plus what only a picture needs: per-layer norms, the traits' cosine matrix and a 2-D MDS of the unit vectors.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseRevision } from '../../core/geometry/revisions.js';
+import { cosineMatrix } from '../../core/geometry/similarity.js';
+import { discoverVectors, findNormsFile, loadLayerRow, loadRevisionVectors, readActivationNorms, readVectorMatrix } from '../../core/geometry/sources.js';
+import { vectorTrajectory } from '../../core/geometry/trajectory.js';
+import type { VectorKind } from '../../core/vectors/file.js';
+import type { GeometryView } from '../../../webview/geometry/protocol.js';
+
+const KINDS = ['prompt_avg', 'response_avg', 'prompt_last'] as const;
+
+/** Traits with a vector file in any revision folder under root. */
+export function traitsIn(root: string): string[] {
+  const out = new Set<string>();
+  for (const rev of readdirSync(root)) {
+    const dir = path.join(root, rev);
+    if (!statSync(dir).isDirectory()) continue;
+    for (const f of readdirSync(dir)) {
+      if (f.endsWith('.safetensors')) out.add(f.slice(0, -'.safetensors'.length));
+      const m = /^(.+)_(prompt_avg|response_avg|prompt_last)_diff\.pt$/.exec(f);
+      if (m) out.add(m[1]);
+    }
+  }
+  return [...out].sort();
+}
+
+/**
+ * Activation norms for a vectors root: the workspace's norms/<model> (what sweep and norms write, as the CLI looks
+ * there), or upstream's results/<model>/activation_norms next to data/persona_vectors/<model>.
+ */
+export function normsDirFor(root: string): string | undefined {
+  const model = path.basename(root);
+  const candidates = [
+    path.join(path.dirname(path.dirname(root)), 'norms', model),
+    path.join(path.dirname(path.dirname(path.dirname(root))), 'results', model, 'activation_norms'),
+  ];
+  return candidates.find((d) => existsSync(d));
+}
+
+/** The layer the CLI's geometry uses when none is given: L/2 of a vector with L+1 rows (src/cli/commands/geometry.ts). */
+export const defaultGeometryLayer = (rows: number) => Math.floor((rows - 1) / 2);
+
+/** Classical MDS to 2-D of unit vectors from their cosine matrix (squared distance 2 − 2·cos), by power iteration. */
+export function mds2(cos: number[][]): [number, number][] {
+  const n = cos.length;
+  if (n === 0) return [];
+  if (n === 1) return [[0, 0]];
+  const d2 = cos.map((r) => r.map((c) => Math.max(0, 2 - 2 * c)));
+  const rowMean = d2.map((r) => r.reduce((a, b) => a + b, 0) / n);
+  const all = rowMean.reduce((a, b) => a + b, 0) / n;
+  const B = d2.map((r, i) => r.map((x, j) => -0.5 * (x - rowMean[i] - rowMean[j] + all)));
+  const vecs: number[][] = [], vals: number[] = [];
+  for (let k = 0; k < 2; k++) {
+    let v = Array.from({ length: n }, (_, i) => Math.cos(i + 1 + k)); // fixed start: deterministic
+    let lambda = 0;
+    for (let it = 0; it < 500; it++) {
+      const w = B.map((r) => r.reduce((s, x, j) => s + x * v[j], 0));
+      for (let p = 0; p < vecs.length; p++) { const d = w.reduce((s, x, i) => s + x * vecs[p][i], 0); for (let i = 0; i < n; i++) w[i] -= d * vecs[p][i]; }
+      const norm = Math.hypot(...w);
+      if (norm < 1e-12) { lambda = 0; break; }
+      lambda = norm;
+      v = w.map((x) => x / norm);
+    }
+    vecs.push(v); vals.push(lambda);
+  }
+  return Array.from({ length: n }, (_, i) => [vecs[0][i] * Math.sqrt(vals[0]), vecs[1][i] * Math.sqrt(vals[1])] as [number, number]);
+}
+
+export function loadGeometryView(root: string, trait: string, opts: { layer?: number; kind?: VectorKind; normsDir?: string } = {}): GeometryView {
+  const kind = opts.kind ?? 'response_avg';
+  if (!(KINDS as readonly string[]).includes(kind)) throw new Error(`kind must be one of ${KINDS.join(', ')}`);
+  const sources = discoverVectors(root, trait, kind);
+  const reference = sources[sources.length - 1];
+  const rows = readVectorMatrix(reference.file, kind).rows;
+  const layer = opts.layer ?? defaultGeometryLayer(rows);
+  if (!Number.isInteger(layer) || layer < 0 || layer >= rows) throw new Error(`layer ${layer} is outside 0..${rows - 1} (the vectors have L+1 = ${rows} rows, row ℓ = hidden_states[ℓ])`);
+  const normsDir = opts.normsDir ?? normsDirFor(root);
+  const t = vectorTrajectory(loadRevisionVectors(sources, layer, { kind, normsDir }), layer);
+  // Other traits at the reference revision (the trait's own first).
+  const refDir = path.dirname(reference.file);
+  const traits = [trait, ...traitsIn(root).filter((x) => x !== trait)].filter((x) => {
+    try { return discoverVectors(root, x, kind).some((s) => path.dirname(s.file) === refDir); } catch { return false; }
+  });
+  const traitRows = traits.map((x) => loadLayerRow(discoverVectors(root, x, kind).find((s) => path.dirname(s.file) === refDir)!.file, layer, kind));
+  const traitMatrix = cosineMatrix(traitRows);
+  const revRows = t.revisions.map((r) => loadLayerRow(sources.find((s) => s.revision === r)!.file, layer, kind));
+  const others = traits.slice(1);
+  const coords = mds2(cosineMatrix([...revRows, ...traitRows.slice(1)]));
+  const mds = [...t.revisions.map((r) => ({ label: `${trait} @ ${r}`, group: 'revision' as const })), ...others.map((x) => ({ label: `${x} @ ${t.main}`, group: 'trait' as const }))]
+    .map((p, i) => ({ ...p, x: coords[i][0], y: coords[i][1] }));
+  const perLayer = t.revisions.map((r) => {
+    const m = readVectorMatrix(sources.find((s) => s.revision === r)!.file, kind);
+    const raw = Array.from({ length: m.rows }, (_, l) => { let s = 0; for (let h = 0; h < m.hidden; h++) { const x = m.data[l * m.hidden + h]; s += x * x; } return Math.sqrt(s); });
+    const nf = normsDir ? findNormsFile(normsDir, r) : undefined;
+    const mean = nf ? readActivationNorms(nf) : undefined;
+    return { revision: r, raw, ratio: raw.map((x, l) => { const d = mean?.get(l); return d ? x / d : null; }) };
+  });
+  return {
+    source: JSON.stringify({ root, trait, layer, kind }), title: `Geometry: ${trait} (${path.basename(root)}, layer ${layer})`, root, trait, kind, layer, layers: rows,
+    normsDir: normsDir ?? null, revisions: t.revisions.map((name) => ({ name, tokens: parseRevision(name).tokens })),
+    matrix: t.matrix, toMain: t.toMain, sequential: t.sequential, norms: t.norms, traits, traitMatrix, mds, perLayer,
+  };
+}
