@@ -261,6 +261,51 @@ try {
     await page.keyboard.press('Control+W');
   });
 
+  await check('palette: "Persona Lab: Show Vector Geometry" on the published OLMo-3 .pt vectors: heat-maps and charts show the numbers upstream computed (screenshots saved)', async () => {
+    const shared = path.resolve(repoRoot, '..', 'shared', 'upstream-vectors', 'pretraining_persona');
+    if (!existsSync(shared)) throw new Error(`${shared} is missing`);
+    // The upstream folder as it would sit in a workspace: vectors/<model>/<revision>/*.pt, norms/<model>/*_shared_norms.csv.
+    const model = 'Olmo-3-1025-7B';
+    const vecRoot = path.join(workspace, '.persona-lab', 'vectors', model);
+    const src = path.join(shared, 'data', 'persona_vectors', model);
+    for (const rev of readdirSync(src)) {
+      mkdirSync(path.join(vecRoot, rev), { recursive: true });
+      for (const f of readdirSync(path.join(src, rev))) copyFileSync(path.join(src, rev, f), path.join(vecRoot, rev, f));
+    }
+    const normsSrc = path.join(shared, 'results', model, 'activation_norms');
+    mkdirSync(path.join(workspace, '.persona-lab', 'norms', model), { recursive: true });
+    for (const f of readdirSync(normsSrc)) copyFileSync(path.join(normsSrc, f), path.join(workspace, '.persona-lab', 'norms', model, f));
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.fill('>Persona Lab: Show Vector Geometry');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Persona Lab: Show Vector Geometry' }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: model }).first().waitFor();
+    await input.fill(model);
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'impolite_character_neutral_q' }).first().waitFor();
+    await input.fill('impolite_character_neutral_q');
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(500);
+    await page.keyboard.press('Enter'); // the layer input box, prefilled with the default (16)
+    const view = panelFrame();
+    await view.locator('section[data-part="revision-matrix"] table.heatmap').waitFor({ timeout: 90_000 });
+    const csv = readFileSync(path.join(shared, 'results', model, 'checkpoint_grid/impolite_transfer_to_main_v1/vector_similarity/vector_cosine_to_main_impolite_character_neutral_q_layer16.csv'), 'utf8')
+      .trim().split('\n').slice(1).map((l) => l.split(','));
+    const titles = await view.locator('section[data-part="revision-matrix"] tbody tr').last().locator('td').evaluateAll((tds) => tds.map((td) => td.getAttribute('title')));
+    for (const [rev, cos] of csv) {
+      const cell = titles.find((x) => x?.startsWith('main · ') && x.includes(` · ${rev}: `)) ?? titles.find((x) => x?.includes(`${rev}: `));
+      const ours = Number(/: (-?[\d.]+)$/.exec(cell ?? '')?.[1]);
+      if (!(Math.abs(ours - Number(cos)) < 1e-3)) throw new Error(`${rev}: panel ${cell}, upstream ${cos}`);
+    }
+    const drawn = await canvases(view);
+    if (drawn.length !== 4 || drawn.some((c) => c.painted === 0)) throw new Error(`charts: ${JSON.stringify(drawn)}`);
+    const mds = drawn.find((c) => c.name.includes('-mds-'));
+    if (mds?.points !== 16 + 3) throw new Error(`MDS scatter holds ${mds?.points} points (16 revisions + 3 other traits expected)`);
+    await themedScreenshots('geometry', view);
+    await page.keyboard.press('Control+W');
+  });
+
   await check('screenshot of the Persona Lab container saved', async () => {
     await page.locator('.activitybar .action-item a[aria-label^="Persona Lab"]').click();
     await sidebar.locator('.pane-header .title', { hasText: /^Models$/i }).waitFor();

@@ -95,6 +95,21 @@ describe('Persona Lab panels (webview kit)', function () {
     await closeAll();
   });
 
+  it('Show Vector Geometry opens the toy workspace vectors and the published upstream .pt vectors', async function () {
+    const toy = await vscode.commands.executeCommand<{ charts: number; maps: number; points: number }>('personaLab.showGeometry',
+      { root: path.join(dataDir, 'vectors', 'toy-persona'), trait: 'evil' });
+    assert.ok(toy && toy.charts === 4 && toy.maps === 2 && toy.points > 0, JSON.stringify(toy));
+    await closeAll();
+    // The repository's ../shared/upstream-vectors, when the suite runs from a checkout that has it.
+    const upstream = path.resolve(__dirname, '..', '..', '..', '..', 'shared', 'upstream-vectors', 'pretraining_persona', 'data', 'persona_vectors', 'Olmo-3-1025-7B');
+    if (!existsSync(upstream)) return;
+    const t0 = Date.now();
+    const r = await vscode.commands.executeCommand<{ charts: number; maps: number; points: number }>('personaLab.showGeometry', { root: upstream, trait: 'impolite_character_neutral_q' });
+    assert.ok(r && r.charts === 4 && r.maps === 2, JSON.stringify(r));
+    console.log(`      Geometry, 16 upstream OLMo-3-7B revisions + 3 traits: open ${Date.now() - t0} ms`);
+    await closeAll();
+  });
+
   it('Judge Results opens a 20 000-row run (figures printed)', async () => {
     const dir = path.join(dataDir, 'runs', 'evaluate-synthetic-20k');
     mkdirSync(dir, { recursive: true });
