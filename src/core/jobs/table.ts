@@ -26,6 +26,7 @@ export const JUDGE_OPTIONS: OptionSpec[] = [
   { name: 'judge-model', type: 'string', arg: '<model>', default: 'gpt-4.1-mini-2025-04-14', help: 'the LLM judge\'s model' },
   { name: 'judge-api-key-env', type: 'string', arg: 'VAR', default: 'OPENAI_API_KEY', help: 'environment variable holding the judge\'s API key' },
   { name: 'judge-concurrency', type: 'int', arg: 'N', default: 8, check: positive, help: 'parallel judge requests' },
+  { name: 'judge-rate-limit', type: 'number', arg: 'N/min', check: positive, help: 'at most N judge requests per minute from this process (each Slurm task has its own)' },
   { name: 'no-judge-cache', type: 'boolean', help: 'do not read or write the judge cache' },
   { name: 'judge-no-seed', type: 'boolean', help: 'send no seed to the judge' },
   { name: 'judge-extra-body', type: 'json', arg: 'JSON', help: 'extra request fields for the judge' },
@@ -38,7 +39,9 @@ const RUN_ID: OptionSpec = { name: 'run-id', type: 'string', arg: 'ID', help: 'r
 const TRAIT_FILE: OptionSpec = { name: 'trait-file', type: 'path', arg: 'F', help: 'extraction trait file (default: <workspace>/traits/extract/<trait>.json, else the toy\'s)' };
 const EVAL_FILE: OptionSpec = { name: 'eval-file', type: 'path', arg: 'F', help: 'evaluation trait file (default: <workspace>/traits/eval/<trait>.json, else the toy\'s)' };
 const TRAITS_DIR: OptionSpec = { name: 'traits-dir', type: 'path', arg: 'D', help: 'a folder with extract/ and eval/ trait files' };
-export const FILE_OPTIONS: OptionSpec[] = [WORKSPACE_OPTION, TRAIT_FILE, EVAL_FILE, TRAITS_DIR, RUN_ID];
+/** Input-length limit (src/core/validate/limits.ts): default derived from the model's context window and max-new-tokens. */
+export const MAX_PROMPT_CHARS: OptionSpec = { name: 'max-prompt-chars', type: 'int', arg: 'N', check: positive, help: 'longest question / instruction / prompt / dataset text accepted (default: (context window − max-new-tokens) × 8)' };
+export const FILE_OPTIONS: OptionSpec[] = [WORKSPACE_OPTION, TRAIT_FILE, EVAL_FILE, TRAITS_DIR, RUN_ID, MAX_PROMPT_CHARS];
 
 export const SAMPLING_OPTIONS: OptionSpec[] = [
   { name: 'sampler', type: 'enum', values: Object.keys(SAMPLER_PRESETS), help: 'sampler preset (default: toy on the toy model, pv for chat models, pp for base models)' },
@@ -62,6 +65,13 @@ export const THROUGHPUT_OPTIONS: OptionSpec[] = [
 ];
 
 const kindOption = (help = 'which of the vector file\'s vectors'): OptionSpec => ({ name: 'kind', type: 'enum', values: VECTOR_KINDS, default: 'response_avg', help });
+/** A vector file from elsewhere whose tensor is not named `<kind>_diff`: read this tensor (as --kind). */
+export const VECTOR_KEY: OptionSpec = { name: 'vector-key', type: 'string', arg: '<tensor>', help: 'read this tensor of the vector file instead of <kind>_diff (files from other projects)' };
+/** The worker's steering scalings (SteerScaling): raw adds coef·v, unit coef·v/‖v‖, target-norm coef·norm·v/‖v‖. */
+export const SCALING_OPTIONS: OptionSpec[] = [
+  { name: 'scaling', type: 'enum', values: ['raw', 'unit', 'target-norm'], default: 'raw', help: 'raw: add coef·v; unit: coef·v/‖v‖; target-norm: coef·N·v/‖v‖ with N = --target-norm' },
+  { name: 'target-norm', type: 'number', arg: 'N', check: positive, help: 'the norm N for --scaling target-norm' },
+];
 export const VECTOR_OPTIONS: OptionSpec[] = [
   { name: 'vector', type: 'path', arg: '<file>', help: 'vector file (.safetensors, or upstream\'s <trait>_<kind>_diff.pt); default <workspace>/vectors/<model>/<revision>/<trait>.safetensors' },
   kindOption(),
@@ -132,11 +142,11 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
   monitor: [TRAIT, { ...LAYER, type: 'int', help: 'row ℓ = hidden_states[ℓ] (default L on the toy model, else round(0.7·L))' },
     { name: 'prompts', type: 'path', arg: '<file.json>', help: 'system prompts: a JSON array of {"system", "label"?, "expected"?}' },
     { name: 'samples', type: 'int', arg: 'N', default: 1, check: positive, help: 'samples per (system prompt, question)' },
-    { name: 'seed', type: 'int', default: 2000, help: 'first seed' }, MAX_QUESTIONS, ...VECTOR_OPTIONS, ...COMMON_OPTIONS],
+    { name: 'seed', type: 'int', default: 2000, help: 'first seed' }, MAX_QUESTIONS, ...VECTOR_OPTIONS, VECTOR_KEY, ...COMMON_OPTIONS],
   screen: [TRAIT, { name: 'data', type: 'path', arg: '<file.jsonl|file.csv>', required: true, help: 'training samples' },
     { ...LAYER, type: 'int', help: 'row ℓ = hidden_states[ℓ] (default L on the toy model, else round(0.7·L))' },
     { name: 'top', type: 'int', default: 10, check: nonNegative, help: 'samples listed' }, { name: 'seed', type: 'int', default: 3000, help: 'seed of the model\'s own answers' },
-    ...VECTOR_OPTIONS, ...COMMON_OPTIONS],
+    ...VECTOR_OPTIONS, VECTOR_KEY, ...COMMON_OPTIONS],
   norms: [{ name: 'trait', type: 'string', default: 'evil', help: 'whose evaluation questions are the calibration prompts' },
     { name: 'max-questions', type: 'int', default: 20, check: positive, help: 'calibration prompts' },
     { name: 'out', type: 'path', arg: '<file.csv>', help: 'default <workspace>/norms/<model>/<revision>_shared_norms.csv' },
@@ -152,9 +162,9 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'instruction', type: 'string', arg: '<text>', default: '', help: 'with --persona' },
     { name: 'n', type: 'int', default: 1, check: positive, help: 'answers (seeds seed … seed+n−1)' }, { name: 'seed', type: 'int', default: 0, help: 'first seed' },
     { ...VECTOR_OPTIONS[0], help: 'steer with this vector file (or --trait: the workspace\'s vector)' }, { name: 'trait', type: 'string', arg: '<name>', help: 'steer with the workspace\'s vector for this trait' },
-    LAYER, COEF, VECTOR_OPTIONS[1],
+    LAYER, COEF, VECTOR_OPTIONS[1], VECTOR_KEY, ...SCALING_OPTIONS,
     { name: 'positions', type: 'enum', values: ['response', 'prompt', 'all'], default: 'response', help: 'where steering is added' },
-    ...MODEL_OPTIONS, WORKSPACE_OPTION, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS],
+    ...MODEL_OPTIONS, WORKSPACE_OPTION, MAX_PROMPT_CHARS, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS],
   serve: [{ name: 'port', type: 'int', default: 8000, check: (v) => ((v as number) < 0 || (v as number) > 65535 ? 'must be in 0..65535 (0 = any free port)' : undefined), help: 'port (0 = any free port)' },
     { name: 'host', type: 'string', default: '127.0.0.1', help: 'interface to listen on; any address but loopback needs an API key (--api-key-env)' },
     { name: 'api-key-env', type: 'string', arg: 'VAR', default: 'PERSONA_LAB_API_KEY', help: 'environment variable holding the key clients must send as "Authorization: Bearer <key>" (required unless bound to loopback; keys never go on the command line)' },

@@ -37,6 +37,8 @@ export interface LlmJudgeOptions {
   apiKey?: string;
   /** Parallel requests (upstream default 100; PP sweeps use 8). */
   concurrency?: number;
+  /** At most this many requests (retries included) per minute from this judge, evenly spaced; per process, so per Slurm task. */
+  requestsPerMinute?: number;
   /** Retries after the first attempt for retryable failures. */
   maxRetries?: number;
   timeoutMs?: number;
@@ -213,7 +215,20 @@ export class LlmJudge implements Judge {
     }
   }
 
+  /** The next free request slot under requestsPerMinute (ms since epoch). */
+  private nextSlot = 0;
+
+  private async paced(signal?: AbortSignal): Promise<void> {
+    const rpm = this.o.requestsPerMinute;
+    if (!rpm) return;
+    const now = Date.now();
+    const at = Math.max(now, this.nextSlot);
+    this.nextSlot = at + 60_000 / rpm;
+    if (at > now) await sleep(at - now, signal);
+  }
+
   private async request(prompt: string, signal?: AbortSignal): Promise<Record<string, number>> {
+    await this.paced(signal);
     const body: Record<string, unknown> = {
       model: this.o.model,
       messages: [{ role: 'user', content: prompt }],
