@@ -27,7 +27,9 @@ export const sweepCommand: CliCommand = {
   reference row, Bonferroni over the source checkpoints → transfer_combined*.csv. match-target (default) rescales each
   vector to the norm of the target's own vector (a pure direction transfer); target-norm to the target's mean hidden-state
   norm at the layer (upstream VECTOR_NORM: then coef is a fraction of it, e.g. 0.5); raw uses the vectors as they are.
-  Each revision's activation norms are written to <workspace>/norms/<model>/<revision>_shared_norms.csv (upstream format).`,
+  Each revision's activation norms are written to <workspace>/norms/<model>/<revision>_shared_norms.csv (upstream format).
+  --slurm writes a Slurm job-array plan instead (one task per revision × trait, then a merge job; --submit sbatches it;
+  persona-lab jobs status|resume RUN follow it). --unit and --merge are what those jobs run.`,
   async run(ctx) {
     const traits = list(ctx, 'trait') ?? [];
     if (traits.length === 0) throw new UsageError('--trait is required');
