@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,15 +13,16 @@ import { PipelineError } from '../../src/core/errors.js';
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'pl-shared-'));
 const writer = path.join(import.meta.dirname, 'helpers', 'judge-cache-writer.ts');
 
-function runWriter(dir: string, from: number, to: number): Promise<number> {
+function runHelper(script: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', writer, dir, String(from), String(to)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`writer exited ${code}`))));
+    p.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${path.basename(script)} exited ${code}`))));
   });
 }
+const runWriter = async (dir: string, from: number, to: number) => Number(await runHelper(writer, [dir, String(from), String(to)]));
 
 test('judge cache: 4 processes writing overlapping keys lose, tear and duplicate nothing', async () => {
   const dir = tmp();
@@ -104,4 +105,18 @@ test('judge --judge-rate-limit: requests from one process are spaced 60 s / N ap
     const span = arrivals[4] - arrivals[0];
     assert.ok(span >= 300, `5 requests arrived within ${span.toFixed(0)} ms`);
   } finally { server.closeAllConnections(); server.close(); }
+});
+
+test('compile cache: 3 processes compiling the same checkpoint into an empty cache at once all get the one valid entry', { timeout: 120_000 }, async (t) => {
+  const toyMain = path.join(import.meta.dirname, '..', '..', 'models', 'toy-persona', 'revisions', 'main');
+  if (!existsSync(path.join(toyMain, 'config.json'))) { t.skip('toy model absent'); return; }
+  const dir = tmp();
+  try {
+    const outs = (await Promise.all([0, 1, 2].map(() => runHelper(path.join(import.meta.dirname, 'helpers', 'compile-writer.ts'), [toyMain, dir]))))
+      .map((o) => JSON.parse(o) as { key: string; onnxPath: string });
+    assert.equal(new Set(outs.map((o) => o.key)).size, 1);
+    assert.deepEqual(readdirSync(dir), [outs[0].key], 'one entry, no temporary folders left behind');
+    for (const o of outs) assert.ok(existsSync(o.onnxPath));
+    assert.ok(JSON.parse(readFileSync(path.join(dir, outs[0].key, 'meta.json'), 'utf8')).key === outs[0].key);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
