@@ -20,6 +20,7 @@ import { Workspace } from '../core/storage/workspace.js';
 import { loadTraitFile, type LoadedTrait } from '../core/traits/load.js';
 import type { CliContext } from './command.js';
 import { UsageError } from './command.js';
+import { preflight } from './preflight.js';
 
 /** The exit-code table lives in ./exit-codes.ts (one place); re-exported for the commands. */
 export { EXIT } from './exit-codes.js';
@@ -126,6 +127,7 @@ export async function openSession(ctx: CliContext, opts: { judge?: boolean } = {
   if (!existsSync(mp.path)) throw new UsageError(`model folder ${mp.path} does not exist`);
   const id = identifyModel(mp.path, str(ctx, 'revision'));
   const spec = opts.judge === false ? null : judgeSpec(ctx, mp.isToy);
+  preflight(ctx, ws, mp, id); // every named input checked before the worker starts (./preflight.ts)
   ctx.stderr(`loading ${id.name}@${id.revision} …`);
   const client = await startWorker(ctx);
   try {

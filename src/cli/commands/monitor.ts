@@ -1,5 +1,5 @@
 /** persona-lab monitor: does the last prompt token's projection onto the vector predict the answer's trait? */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, type CliCommand } from '../command.js';
 import { EXIT, fmt, num, openSession, printJson, progressPrinter, required, sampling, str, throughput, traitFiles } from '../common.js';
@@ -7,7 +7,7 @@ import { JOBS } from '../../core/jobs/table.js';
 import { toyModelDir } from '../../core/toy/paths.js';
 import type { VectorKind } from '../../core/vectors/file.js';
 import { modelKind } from '../../core/backend.js';
-import { promptsFromTrait, runMonitoring, toyMonitoringPrompts, type MonitorPrompt } from '../../core/jobs/monitor.js';
+import { promptsFromTrait, readMonitorPrompts, runMonitoring, toyMonitoringPrompts, type MonitorPrompt } from '../../core/jobs/monitor.js';
 
 export const monitorCommand: CliCommand = {
   name: 'monitor',
@@ -28,7 +28,7 @@ export const monitorCommand: CliCommand = {
     try {
       const files = traitFiles(ctx, s.ws, trait, { extract: !promptsFile && !s.isToy, eval: true });
       const toyPrompts = s.isToy ? path.join(toyModelDir(), 'world', 'monitoring-prompts.json') : undefined;
-      const prompts: MonitorPrompt[] = promptsFile ? parsePrompts(promptsFile)
+      const prompts: MonitorPrompt[] = promptsFile ? readMonitorPrompts(path.resolve(promptsFile))
         : s.isToy && toyPrompts && existsSync(toyPrompts) ? toyMonitoringPrompts(toyPrompts, trait) : promptsFromTrait(files.extract!, trait);
       const L = s.model.info.config.numLayers;
       const layer = num(ctx, 'layer') ?? (s.isToy ? L : Math.round(L * 0.7));
@@ -36,7 +36,7 @@ export const monitorCommand: CliCommand = {
       if (!existsSync(vectorPath)) throw new UsageError(`no vector at ${vectorPath}: run \`persona-lab extract --trait ${trait}\` first or pass --vector`);
       const samp = sampling(ctx, s.isToy, modelKind(s.model) === 'chat');
       const r = await runMonitoring({
-        ws: s.ws, model: s.model, judge: s.judge, trait, evalTrait: files.eval!, vectorPath, kind, layer, prompts, sampling: samp.params, samplerPreset: samp.preset,
+        ws: s.ws, model: s.model, judge: s.judge, trait, evalTrait: files.eval!, vectorPath, kind, vectorKey: str(ctx, 'vector-key'), layer, prompts, sampling: samp.params, samplerPreset: samp.preset,
         samples: required(ctx, 'samples'), seed: required(ctx, 'seed'), maxQuestions: num(ctx, 'max-questions'), runId: str(ctx, 'run-id'),
         progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx),
       });
@@ -49,14 +49,3 @@ export const monitorCommand: CliCommand = {
     } finally { await s.dispose(); }
   },
 };
-
-function parsePrompts(file: string): MonitorPrompt[] {
-  let raw: unknown;
-  try { raw = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { throw new UsageError(`--prompts ${file}: not JSON (${(e as Error).message})`); }
-  if (!Array.isArray(raw) || raw.length < 3) throw new UsageError(`--prompts ${file}: expected a JSON array of at least 3 {"system": "..."} objects`);
-  return raw.map((p, i) => {
-    const o = p as { system?: unknown; label?: unknown; expected?: unknown };
-    if (typeof o.system !== 'string') throw new UsageError(`--prompts ${file}: item ${i} has no "system" string`);
-    return { system: o.system, label: typeof o.label === 'string' ? o.label : `p${i}`, expected: typeof o.expected === 'number' ? o.expected : undefined };
-  });
-}

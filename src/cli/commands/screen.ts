@@ -31,7 +31,7 @@ export const screenCommand: CliCommand = {
       const vectorPath = str(ctx, 'vector') ? path.resolve(str(ctx, 'vector')!) : s.ws.vectorPath(s.model.name, s.model.revision, trait);
       if (!existsSync(vectorPath)) throw new UsageError(`no vector at ${vectorPath}: run \`persona-lab extract --trait ${trait}\` first or pass --vector`);
       const samp = sampling(ctx, s.isToy, mk === 'chat');
-      const r = await runScreening({ ws: s.ws, model: s.model, trait, data: samples, dataSha256: sha256, vectorPath, kind, layer, sampling: samp.params, samplerPreset: samp.preset,
+      const r = await runScreening({ ws: s.ws, model: s.model, trait, data: samples, dataSha256: sha256, vectorPath, kind, vectorKey: str(ctx, 'vector-key'), layer, sampling: samp.params, samplerPreset: samp.preset,
         seed: required(ctx, 'seed'), runId: str(ctx, 'run-id'), progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx) });
       if (ctx.json) { printJson(ctx, { runId: r.run.runId, runDir: r.run.dir, layer, datasetDeltaP: r.datasetDeltaP, samples: r.samples }); return EXIT.ok; }
       ctx.stdout(`${trait}, layer ${layer}: dataset ΔP = ${fmt(r.datasetDeltaP, 4)} over ${samples.length} samples (> 0: finetuning on it would pull toward ${trait})`);

@@ -21,8 +21,10 @@ import { writeCsv } from '../storage/csv.js';
 import type { RunStore } from '../storage/run.js';
 import { modelConfig, jobLabel, sha256File, withRun } from './run.js';
 import type { LoadedTrait } from '../traits/load.js';
-import { assertVectorFits, norm, readVectorFile, vectorRow, type VectorKind } from '../vectors/file.js';
+import { assertVectorFits, checkRowUsable, readVectorFile, vectorRow, type VectorKind } from '../vectors/file.js';
 import { projectItems } from '../vectors/projection.js';
+import { checkTextLengths, type TextLimit } from '../validate/limits.js';
+import { MAX_FILE_BYTES, parseJsonText, readTextInput } from '../validate/text.js';
 
 export interface MonitorPrompt {
   /** System prompt text ('' = none). */
@@ -38,6 +40,8 @@ export interface MonitorJob extends JobBase {
   evalTrait: LoadedTrait;
   vectorPath: string;
   kind?: VectorKind;
+  /** A tensor name other than `<kind>_diff` (`--vector-key`). */
+  vectorKey?: string;
   layer: number;
   prompts: MonitorPrompt[];
 }
@@ -57,6 +61,30 @@ export function promptsFromTrait(trait: LoadedTrait, name: string): MonitorPromp
     out.push({ system: systemPrompt(name, instructionText(pair.pos)), label: `pos/${k}`, expected: 1 });
     out.push({ system: systemPrompt('helpful', instructionText(pair.neg)), label: `neg/${k}`, expected: -1 });
   }
+  return out;
+}
+
+/**
+ * A --prompts file: a JSON array of at least 3 {"system", "label"?, "expected"?} (strict UTF-8, size and, given a limit,
+ * the length of each system prompt checked before any work; every bad item listed by its JSON path).
+ */
+export function readMonitorPrompts(file: string, opts: { limit?: TextLimit } = {}): MonitorPrompt[] {
+  const input = readTextInput(file, 'prompts file', 'data-invalid', MAX_FILE_BYTES.prompts);
+  const raw = parseJsonText(input.text, file, 'prompts file', 'data-invalid');
+  if (!Array.isArray(raw) || raw.length < 3) throw new PipelineError('data-invalid', `${file}: expected a JSON array of at least 3 {"system": "..."} objects (a correlation needs 3 prompts)`);
+  const problems: string[] = [];
+  const out = raw.map((p: unknown, i: number) => {
+    const o = (typeof p === 'object' && p !== null ? p : {}) as { system?: unknown; label?: unknown; expected?: unknown };
+    if (typeof o.system !== 'string') problems.push(`$[${i}].system: item ${i} has no "system" string${o.system === null ? ' (it is null)' : ''}`);
+    if (o.label !== undefined && typeof o.label !== 'string') problems.push(`$[${i}].label must be a string`);
+    if (o.expected !== undefined && (typeof o.expected !== 'number' || !Number.isFinite(o.expected))) problems.push(`$[${i}].expected must be a number`);
+    return { system: String(o.system ?? ''), label: typeof o.label === 'string' ? o.label : `p${i}`, expected: typeof o.expected === 'number' ? o.expected : undefined };
+  });
+  if (problems.length) {
+    throw new PipelineError('data-invalid', `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.slice(0, 20).map((x) => `  ${x}`).join('\n')}` +
+      (problems.length > 20 ? `\n  … and ${problems.length - 20} more` : ''));
+  }
+  checkTextLengths(out.map((p, i) => ({ where: `$[${i}].system`, text: p.system })), opts.limit, file, 'data-invalid');
   return out;
 }
 
@@ -87,14 +115,13 @@ function promptFor(kind: 'chat' | 'base', system: string, question: string): Pro
 
 export async function runMonitoring(j: MonitorJob): Promise<MonitorResult> {
   const kindVec = j.kind ?? 'response_avg';
-  const vec = readVectorFile(j.vectorPath);
+  const vec = readVectorFile(j.vectorPath, { key: j.vectorKey, kind: kindVec });
   assertVectorFits(vec, j.vectorPath, { name: j.model.name, ...j.model.info.config });
   const v = vectorRow(vec, kindVec, j.layer);
-  const vn = norm(v);
-  if (vn === 0) throw new PipelineError('vector-invalid', `${j.vectorPath}: row ${j.layer} is zero; nothing to project onto`);
+  checkRowUsable(v, 'projection', j.vectorPath, j.layer);
   const config = {
     stage: 'monitor', model: modelConfig(j.model), trait: j.trait, evalSha256: j.evalTrait.sha256,
-    vectorSha256: sha256File(j.vectorPath), kind: kindVec, layer: j.layer, prompts: j.prompts, sampler: j.sampling, samplerPreset: j.samplerPreset,
+    vectorSha256: sha256File(j.vectorPath), kind: kindVec, layer: j.layer, ...(j.vectorKey ? { vectorKey: j.vectorKey } : {}), prompts: j.prompts, sampler: j.sampling, samplerPreset: j.samplerPreset,
     samples: j.samples, seed: j.seed, maxQuestions: j.maxQuestions ?? null, judge: j.judge.id,
   };
   const mk = modelKind(j.model);

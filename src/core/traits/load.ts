@@ -1,9 +1,11 @@
 /** Reading trait files from disk: one file, or every *.json under a folder. */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../errors.js';
-import { parseTrait, traitIssues, type TraitData, type TraitIssue } from './schema.js';
+import { checkTextLengths, type TextLimit } from '../validate/limits.js';
+import { MAX_FILE_BYTES, parseJsonText, readTextInput } from '../validate/text.js';
+import { instructionText, parseTrait, traitIssues, type TraitData, type TraitIssue } from './schema.js';
 
 export interface LoadedTrait {
   file: string;
@@ -12,16 +14,23 @@ export interface LoadedTrait {
   sha256: string;
 }
 
-export function loadTraitFile(file: string, options: { requireInstruction?: boolean } = {}): LoadedTrait {
-  let bytes: Buffer;
-  try { bytes = readFileSync(file); } catch (e) {
-    throw new PipelineError('trait-invalid', `${file}: cannot read trait file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+/**
+ * Reads and validates a trait file: size (stat first), strict UTF-8 (a leading byte-order mark is stripped), JSON, the
+ * schema, and — given a limit — the length of every question and instruction (src/core/validate).
+ */
+export function loadTraitFile(file: string, options: { requireInstruction?: boolean; limit?: TextLimit } = {}): LoadedTrait {
+  const input = readTextInput(file, 'trait file', 'trait-invalid', MAX_FILE_BYTES.trait);
+  const data = parseTrait(parseJsonText(input.text, file, 'trait file', 'trait-invalid'), file, options);
+  checkTextLengths(traitTexts(data), options.limit, file, 'trait-invalid');
+  return { file, data, sha256: createHash('sha256').update(input.bytes).digest('hex') };
+}
+
+/** Every text of a trait that becomes part of a prompt, with its JSON path. */
+function* traitTexts(d: TraitData): Generator<{ where: string; text: string }> {
+  for (const [i, q] of d.questions.entries()) yield { where: `$.questions[${i}]`, text: q };
+  for (const [i, pair] of (d.instruction ?? []).entries()) {
+    for (const side of ['pos', 'neg'] as const) yield { where: `$.instruction[${i}].${side}`, text: instructionText(pair[side]) };
   }
-  let json: unknown;
-  try { json = JSON.parse(bytes.toString('utf8')); } catch (e) {
-    throw new PipelineError('trait-invalid', `${file}: not valid JSON (${(e as Error).message})`, [{ path: '$', message: (e as Error).message }]);
-  }
-  return { file, data: parseTrait(json, file, options), sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 export interface ValidationReport { file: string; ok: boolean; issues: TraitIssue[] }
@@ -31,8 +40,8 @@ export function validateTraitPath(p: string): ValidationReport[] {
   const files = statSync(p).isDirectory() ? listJson(p) : [p];
   return files.map((file) => {
     let json: unknown;
-    try { json = JSON.parse(readFileSync(file, 'utf8')); } catch (e) {
-      return { file, ok: false, issues: [{ path: '$', message: `not valid JSON (${(e as Error).message})` }] };
+    try { json = parseJsonText(readTextInput(file, 'trait file', 'trait-invalid', MAX_FILE_BYTES.trait).text, file, 'trait file', 'trait-invalid'); } catch (e) {
+      return { file, ok: false, issues: [{ path: '$', message: PipelineError.is(e) ? (e as Error).message.replace(`${file}: `, '') : `cannot read (${(e as Error).message})` }] };
     }
     const issues = traitIssues(json);
     return { file, ok: issues.length === 0, issues };

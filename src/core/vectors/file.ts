@@ -17,7 +17,7 @@ import { mkdirSync, renameSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Reduction } from '../../engine/protocol.js';
-import { loadSafetensors, writeSafetensors } from '../../engine/weights/safetensors.js';
+import { loadSafetensors, toFloat32, writeSafetensors } from '../../engine/weights/safetensors.js';
 import { PipelineError } from '../errors.js';
 import { readTorchTensor, torchVectorKind } from './torch.js';
 
@@ -61,29 +61,74 @@ function readTorchVector(file: string): PersonaVector {
     throw new PipelineError('vector-invalid', `${file}: a persona vector is a [L+1, H] matrix (row ℓ = hidden_states[ℓ]); this tensor has shape [${t.shape.join(', ')}]`);
   }
   const kind = kindFromFileName(file);
+  assertFinite(t.data, t.shape[1], file, `${kind}_diff`);
   return { layers: t.shape[0], hidden: t.shape[1], data: { [kind]: t.data }, metadata: { format: 'torch-pt', source_dtype: t.dtype, kind } };
 }
 
-export function readVectorFile(file: string): PersonaVector {
+/** NaN or ±Inf anywhere in a [rows, H] tensor is refused, naming the row (= layer) and column of the first one. */
+export function assertFinite(data: Float32Array, hidden: number, file: string, tensor: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      const row = Math.floor(i / hidden);
+      throw new PipelineError('vector-invalid', `${file}: tensor ${tensor} row ${row} (layer ${row}), column ${i % hidden} is ${data[i]}; a vector with NaN or infinite values cannot steer or project. ` +
+        'Re-extract it (a NaN usually means a layer\'s activations overflowed, or no pair passed the filter).');
+    }
+  }
+}
+
+export interface ReadVectorOptions {
+  /** Read this tensor instead of the kinds' `<kind>_diff` names (`--vector-key`), as `kind`. */
+  key?: string;
+  /** The kind the keyed tensor stands for (default response_avg). */
+  kind?: VectorKind;
+}
+
+/**
+ * Reads a vector file and checks it on load: the tensors we or upstream write (`<kind>_diff`; `--vector-key` names any
+ * other), float [L+1, H], all of the same shape, and every value finite (NaN/±Inf refused naming the row).
+ */
+export function readVectorFile(file: string, opts: ReadVectorOptions = {}): PersonaVector {
   if (file.endsWith('.pt')) return readTorchVector(file);
   let st;
   try { st = loadSafetensors(file); } catch (e) {
     throw new PipelineError('vector-missing', `cannot read vector file ${file}: ${(e as Error).message}. Run \`persona-lab extract\` first.`);
   }
+  const found = [...st.tensors.keys()];
   const data: PersonaVector['data'] = {};
   let shape: number[] | undefined;
-  for (const k of VECTOR_KINDS) {
-    const t = st.tensors.get(tensorName(k));
+  const wanted: [VectorKind, string][] = opts.key !== undefined ? [[opts.kind ?? 'response_avg', opts.key]] : VECTOR_KINDS.map((k) => [k, tensorName(k)]);
+  if (opts.key !== undefined && !st.tensors.has(opts.key)) {
+    throw new PipelineError('vector-invalid', `${file} has no tensor ${JSON.stringify(opts.key)} (--vector-key); it has: ${found.join(', ') || 'no tensors'}`);
+  }
+  for (const [k, name] of wanted) {
+    const t = st.tensors.get(name);
     if (!t) continue;
-    if (t.dtype !== 'F32' || t.shape.length !== 2) throw new PipelineError('vector-invalid', `${file}: tensor ${tensorName(k)} is not a float32 [L+1, H] matrix`);
+    const float = ['F32', 'F16', 'BF16', 'F64'].includes(t.dtype);
+    if (!float || t.shape.length !== 2) throw new PipelineError('vector-invalid', `${file}: tensor ${name} is ${t.dtype} [${t.shape.join(', ')}], not a float [L+1, H] matrix (row ℓ = hidden_states[ℓ])`);
     if (shape && (shape[0] !== t.shape[0] || shape[1] !== t.shape[1])) throw new PipelineError('vector-invalid', `${file}: tensors have different shapes`);
     shape = t.shape;
-    data[k] = t.data as Float32Array;
+    data[k] = t.dtype === 'F32' ? t.data as Float32Array : toFloat32(t);
+    assertFinite(data[k]!, shape[1], file, name);
   }
   if (!shape) {
-    throw new PipelineError('vector-invalid', `${file} holds none of ${VECTOR_KINDS.map(tensorName).join(', ')} (it has: ${[...st.tensors.keys()].join(', ') || 'no tensors'})`);
+    throw new PipelineError('vector-invalid', `${file} holds none of the tensors Persona Lab or upstream write (${VECTOR_KINDS.map(tensorName).join(', ')}); ` +
+      `it has: ${found.join(', ') || 'no tensors'}. If one of those is the [L+1, H] persona vector, pick it with --vector-key <name>.`);
   }
   return { layers: shape[0], hidden: shape[1], data, metadata: st.metadata };
+}
+
+/** What a vector row is used for: projection and unit / target-norm scaling divide by its norm; raw steering adds it as is. */
+export type RowUse = 'projection' | 'unit' | 'target-norm' | 'raw';
+
+/**
+ * An all-zero row: refused where its norm divides (projection, unit and target-norm scaling); for raw steering it is
+ * allowed and the returned warning says that steering there adds nothing.
+ */
+export function checkRowUsable(row: Float32Array, use: RowUse, file: string, layer: number): string | undefined {
+  if (row.some((x) => x !== 0)) return undefined;
+  if (use === 'raw') return `${file}: row ${layer} is all zeros; steering at layer ${layer} adds nothing`;
+  throw new PipelineError('vector-invalid', `${file}: row ${layer} (layer ${layer}) is all zeros, so ${use === 'projection' ? 'there is no direction to project onto' : `${use} scaling would divide by a zero norm`}. ` +
+    'Pick another --layer (row 0 is often zero: the embeddings differ little between answers), or re-extract the vector.');
 }
 
 /**

@@ -12,6 +12,17 @@ import { SteerSpecError, type VectorFileReader } from './steer.js';
 
 type Entry = { name: string; shape: number[]; data: Float32Array };
 
+/** NaN or ±Inf anywhere in the tensor is refused on load, naming the row (the layer of an [L+1, H] vector). */
+function assertFinite(e: Entry, file: string): void {
+  const h = e.shape.length === 2 ? e.shape[1] : e.data.length;
+  for (let i = 0; i < e.data.length; i++) {
+    if (!Number.isFinite(e.data[i])) {
+      const row = Math.floor(i / h);
+      throw new SteerSpecError('vector-file', `vector file ${file} tensor '${e.name}' row ${row}, column ${i % h} is ${e.data[i]}: a vector file with NaN or infinite values is refused; re-extract the vector`);
+    }
+  }
+}
+
 /** A .pt vector holds one tensor, of the kind its name states; asking for another kind is an error, not a silent swap. */
 function readTorchVector(file: string, tensor: string | undefined): Entry {
   const name = `${torchVectorKind(file)}_diff`;
@@ -55,6 +66,7 @@ export function createVectorFileReader(maxEntries = 32): VectorFileReader {
     return remember(key, { name, shape: t.shape, data: toFloat32(t) });
   };
   function remember(key: string, entry: Entry): Entry {
+    assertFinite(entry, key.slice(0, key.indexOf('\0')));
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
     cache.set(key, entry);
     return entry;
