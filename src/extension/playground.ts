@@ -10,10 +10,10 @@
  * Messages are typed in webview/playground/protocol.ts. The command resolves once the panel has drawn its form
  * (and, when given a prompt, once it has drawn the finished generation), so tests can wait for it.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { panelHtml, webviewOptions } from './webview/kit.js';
 import { steerCondition } from '../core/evaluation/conditions.js';
 import { RubricJudge } from '../core/judge/rubric.js';
 import { identifyModel, type ModelIdentity } from '../core/models.js';
@@ -160,7 +160,7 @@ class PlaygroundPanel implements vscode.Disposable {
 
   constructor(private readonly s: PlaygroundServices) {
     this.panel = vscode.window.createWebviewPanel('personaLab.playground', 'Steering Playground', vscode.ViewColumn.Active,
-      { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [vscode.Uri.joinPath(s.extensionUri, 'dist')] });
+      webviewOptions(s.extensionUri, true));
     this.panel.iconPath = vscode.Uri.joinPath(s.extensionUri, 'media', 'persona-lab.svg');
     this.panel.webview.html = this.html();
     this.ready = new Promise<void>((resolve) => {
@@ -403,30 +403,8 @@ class PlaygroundPanel implements vscode.Disposable {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const nonce = randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.s.extensionUri, 'dist', 'webview', 'playground.js'));
-    return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${webview.cspSource} data:; style-src ${webview.cspSource} 'unsafe-inline'; script-src 'nonce-${nonce}';">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<style>
-body{font-family:var(--vscode-font-family);color:var(--vscode-foreground);padding:0 16px 24px}
-h2{font-weight:600;margin:12px 0 8px} .hint{color:var(--vscode-descriptionForeground);margin:4px 0 10px}
-.form{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:8px 14px;max-width:1100px;align-items:end}
-.form .wide{grid-column:1/-1} .form .span2{grid-column:span 2} .field{display:flex;flex-direction:column;gap:2px} .field vscode-textfield,.field vscode-single-select,.field vscode-textarea{width:100%}
-.layer{display:flex;gap:6px;align-items:center} .layer input[type=range]{flex:1;accent-color:var(--vscode-focusBorder)} .layer .field-layer{width:64px;flex:none}
-.actions{display:flex;gap:8px;align-items:center;margin:12px 0} #status{color:var(--vscode-descriptionForeground)}
-#notice{border-left:3px solid var(--vscode-editorWarning-foreground);padding:6px 10px;margin:10px 0;background:var(--vscode-textBlockQuote-background)}
-#error{border-left:3px solid var(--vscode-errorForeground);color:var(--vscode-errorForeground);padding:6px 10px;margin:10px 0;white-space:pre-wrap}
-.columns{display:grid;grid-template-columns:1fr 1fr;gap:16px;max-width:1400px}
-.column h3{margin:8px 0;font-weight:600} .column .mean{color:var(--vscode-descriptionForeground);margin:0 0 8px;min-height:1.2em}
-.answer{border:1px solid var(--vscode-panel-border);border-radius:4px;padding:6px 10px;margin-bottom:8px}
-.answer header{display:flex;justify-content:space-between;color:var(--vscode-descriptionForeground);font-size:90%;margin-bottom:4px}
-.answer .text{white-space:pre-wrap;font-family:var(--vscode-editor-font-family);font-size:var(--vscode-editor-font-size);min-height:1.2em}
-.answer[data-state=streaming] .text::after{content:'\\258D';opacity:.6}
-[hidden]{display:none !important}
-</style>
-</head><body><div id="root">Loading…</div><script type="module" nonce="${nonce}" src="${script}"></script></body></html>`;
+    // The kit's shell (src/extension/webview/kit.ts): strict CSP, dist/webview/playground.{js,css}.
+    return panelHtml(this.panel.webview, this.s.extensionUri, 'playground', 'Steering Playground');
   }
 
   dispose(): void {

@@ -4,6 +4,8 @@
  * extension (src/extension/playground.ts); this page only sends the form and draws what comes back. Messages are
  * typed in ./protocol.ts. Nothing is fetched: the vscode-elements components are bundled into this script.
  */
+import '../kit/kit.css';
+import './style.css';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-form-helper/index.js';
 import '@vscode-elements/elements/dist/vscode-label/index.js';
