@@ -51,6 +51,13 @@ function onDisk(ws: string): { gen: number; judge: number } {
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 const ledgerOf = (f: string) => lines(f).map((l) => JSON.parse(l) as { pid: number; event: 'start' | 'generate'; rows?: number });
 
+/** Judge requests recorded in a workspace's manifests: a sweep's manifest covers its stages' runs, else their sum. */
+function judgedOf(ws: string): number {
+  const manifests = runDirs(ws).map((d) => JSON.parse(readFileSync(path.join(d, 'manifest.json'), 'utf8')));
+  const sweep = manifests.filter((m) => m.kind === 'sweep');
+  return (sweep.length ? sweep : manifests).reduce((s, m) => s + (m.judgeUsage?.requests ?? 0), 0);
+}
+
 function walk(dir: string, base = dir, out: string[] = []): string[] {
   for (const n of readdirSync(dir)) {
     const p = path.join(dir, n);
@@ -92,6 +99,7 @@ async function killAndResume(t: { diagnostic: (s: string) => void }, job: string
     assert.equal(a.code, 0, `${job} reference run failed: ${a.stderr}`);
     const total = onDisk(wsA);
     const totalLines = total.gen + total.judge;
+    assert.equal(judgedOf(wsA), total.judge, 'the reference judges each (row, metric) once, by its manifests');
     const rowsRef = ledgerOf(ledA).filter((e) => e.event === 'generate').reduce((s, e) => s + e.rows!, 0);
     assert.equal(rowsRef, total.gen, 'the reference sends each row to the worker once');
 
@@ -182,8 +190,7 @@ async function killAndResume(t: { diagnostic: (s: string) => void }, job: string
     // Judge work: a run's manifest sums the judge usage of every start that ended (a worker kill ends it as failed; a
     // SIGKILLed CLI records nothing). Judging anything twice would push the sum past the judgements on disk; with no
     // CLI kill every start is counted and the sum must be exactly the number of judgements.
-    let judged = 0;
-    for (const d of runDirs(wsB)) judged += JSON.parse(readFileSync(path.join(d, 'manifest.json'), 'utf8')).judgeUsage?.requests ?? 0;
+    const judged = judgedOf(wsB);
     if (cliKills === 0) assert.equal(judged, total.judge, `${job}: judge requests over all starts`);
     else assert.ok(judged <= total.judge, `${job}: ${judged} judge requests recorded for ${total.judge} judgements`);
     const f: Figures = { job, kills: cliKills + workerKills, cliKills, workerKills, missed, starts, identical: differing.length === 0, rowsSent, rowsTotal: total.gen, judged,
