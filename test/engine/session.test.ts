@@ -136,14 +136,14 @@ describe('LoadedModel', () => {
     }
   }
 
-  test('KV stores: a past may be continued twice (branching) without either branch overwriting the other; ping-pong reuse after dispose; a disposed past is refused', async () => {
+  test('KV cache: a past may be continued twice (branching) without either branch overwriting the other; linear decode equals recompute; a disposed past is refused', async () => {
     const model = await load(ckpt('kv-stores', llama));
     try {
       const prompt = [1, 2, 3, 4, 5];
       const step = (past: KvCache, tok: number, t: number) => model.forward({ batch: 1, seqLen: 1, inputIds: i64([tok]), positionIds: i64([t]), attentionMask: new BigInt64Array(t + 1).fill(1n), past, logits: 'last' });
       const pre = await model.forward({ batch: 1, seqLen: 5, inputIds: i64(prompt), positionIds: i64([0, 1, 2, 3, 4]), attentionMask: new BigInt64Array(5).fill(1n), logits: 'last' });
       // Two branches from the same (live) past: each must equal its own recompute-from-scratch. Branch a
-      // advances two steps first, which is when a careless ping-pong would write into the past's store.
+      // advances two steps first (a cache that recycled its predecessor's buffers would overwrite the past here).
       const a = await step(pre.present, 7, 5);
       const a2 = await step(a.present, 8, 6);
       const b = await step(pre.present, 9, 5);
@@ -154,7 +154,7 @@ describe('LoadedModel', () => {
         assert.ok(compare(got.logits!, full.logits!, 1e-5).ok, `branch ${branch} was overwritten`);
         full.present.dispose();
       }
-      // Linear decode disposing each past (the generation loop): stores alternate, results stay exact.
+      // Linear decode disposing each past (the generation loop): results stay exact.
       pre.present.dispose();
       a.present.dispose();
       let past = a2.present;
@@ -167,7 +167,7 @@ describe('LoadedModel', () => {
       const seq = [...prompt, 7, 8, 3, 1, 4, 1, 5];
       const next = await step(past, 2, t);
       const full = await model.forward({ batch: 1, seqLen: seq.length + 1, inputIds: i64([...seq, 2]), positionIds: i64([...seq, 2].map((_, i) => i)), attentionMask: new BigInt64Array(seq.length + 1).fill(1n), logits: 'last' });
-      assert.ok(compare(next.logits!, full.logits!, 1e-5).ok, 'ping-pong decode equals recompute');
+      assert.ok(compare(next.logits!, full.logits!, 1e-5).ok, 'linear decode equals recompute');
       past.dispose();
       await assert.rejects(step(past, 1, t), /disposed/);
       assert.throws(() => past.selectRows([0]), /disposed/);

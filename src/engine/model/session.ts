@@ -30,24 +30,14 @@ type KvArray = Float32Array | Uint16Array;
 const newKvArray = (dtype: KvDtype, n: number): KvArray => (dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n));
 
 /**
- * Backing storage for one cache generation: per layer, a key and a value array of `capacity` elements, of
- * which a cache uses the first B·kvHeads·T·headDim as its [B, kvHeads, T, headDim] tensor. `holder` is
- * the live cache whose contents these are (null once it is disposed: the storage may then be reused).
- */
-interface KvStore {
-  holder: OrtKvCache | null;
-  capacity: number;
-  keys: KvArray[];
-  values: KvArray[];
-}
-
-/**
- * KV cache [B, kvHeads, P, headDim] per layer (post-RoPE keys), kept out of per-step copies: onnxruntime
- * writes each step's `present.*` straight into a pre-allocated store passed in `fetches` (no output copy
- * into fresh JS buffers), and the next step feeds views of that store as `past_key_values.*` (inputs are
- * not copied either). Two stores alternate (ping-pong): a cache remembers the store its predecessor used
- * (`spare`) and, once that predecessor is disposed, the next forward writes into it instead of allocating.
- * Stores grow with headroom, so a decode loop allocates O(log T) times, not every step.
+ * KV cache holding onnxruntime tensors [B, kvHeads, P, headDim] per layer (post-RoPE keys): each step's
+ * `present.*` outputs are fed back as the next step's `past_key_values.*` as they are.
+ *
+ * Measured alternative (issue 16), not kept: pre-allocated `present.*` outputs passed in `fetches` (onnxruntime-
+ * node writes into them in place) alternating between two JS-owned stores. On a KV-heavy random Llama (B=16,
+ * P=512, 257 MB of KV per step, 2 threads, shared machine) a decode step took 1471 ms median / 861 ms min
+ * against 990 / 473 ms for this plain hand-over (scripts/bench/profile-kv.ts, interleaved in one process):
+ * handing onnxruntime's own output buffers back as inputs costs less than writing into caller buffers.
  */
 class OrtKvCache implements KvCache {
   private disposed = false;
@@ -58,88 +48,42 @@ class OrtKvCache implements KvCache {
     readonly dtype: KvDtype,
     readonly batch: number,
     readonly pastLength: number,
-    private store: KvStore | null,
-    private spare: KvStore | null,
-  ) {
-    if (store) store.holder = this;
-  }
+    private keys: ort.Tensor[],
+    private values: ort.Tensor[],
+  ) {}
 
   static empty(owner: symbol, shape: KvShape, dtype: KvDtype, batch: number): OrtKvCache {
-    return new OrtKvCache(owner, shape, dtype, batch, 0, null, null);
+    const mk = () => new ort.Tensor(dtype, newKvArray(dtype, 0), [batch, shape.numKvHeads, 0, shape.headDim]);
+    const n = shape.numLayers;
+    return new OrtKvCache(owner, shape, dtype, batch, 0, Array.from({ length: n }, mk), Array.from({ length: n }, mk));
   }
 
-  /** Elements of one layer's key (or value) tensor for `batch` rows of `tokens` positions. */
-  elements(batch: number, tokens: number): number {
-    return batch * this.shape.numKvHeads * tokens * this.shape.headDim;
-  }
-
-  private check(): void {
-    if (this.disposed) throw new ForwardError('this KV cache was disposed; pass the `present` of the latest forward() instead', 'disposed');
-  }
-
-  /** The cache as onnxruntime tensors (views of its store; no copy). */
   tensors(): { keys: ort.Tensor[]; values: ort.Tensor[] } {
-    this.check();
-    const n = this.elements(this.batch, this.pastLength);
-    const dims = [this.batch, this.shape.numKvHeads, this.pastLength, this.shape.headDim];
-    const view = (a: KvArray | undefined) => new ort.Tensor(this.dtype, a ? a.subarray(0, n) : newKvArray(this.dtype, 0), dims);
-    const L = this.shape.numLayers;
-    return {
-      keys: Array.from({ length: L }, (_, l) => view(this.store?.keys[l])),
-      values: Array.from({ length: L }, (_, l) => view(this.store?.values[l])),
-    };
-  }
-
-  /**
-   * A store with room for `need` elements per layer for the next cache generation: this cache's spare when
-   * nobody holds it any more, else a fresh one with headroom (`reserve` elements, ≥ need).
-   */
-  takeStore(need: number, reserve: number): KvStore {
-    this.check();
-    const s = this.spare;
-    this.spare = null;
-    if (s && s.holder === null && s.capacity >= need) return s;
-    const L = this.shape.numLayers;
-    const capacity = Math.max(need, reserve);
-    return {
-      holder: null, capacity,
-      keys: Array.from({ length: L }, () => newKvArray(this.dtype, capacity)),
-      values: Array.from({ length: L }, () => newKvArray(this.dtype, capacity)),
-    };
-  }
-
-  /** The next generation: `store` now holds its data; this cache's own store becomes its spare. */
-  successor(batch: number, pastLength: number, store: KvStore): OrtKvCache {
-    return new OrtKvCache(this.owner, this.shape, this.dtype, batch, pastLength, store, this.store);
+    if (this.disposed) throw new ForwardError('this KV cache was disposed; pass the `present` of the latest forward() instead', 'disposed');
+    return { keys: this.keys, values: this.values };
   }
 
   selectRows(rows: number[]): KvCache {
-    this.check();
+    const { keys, values } = this.tensors();
     for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= this.batch) throw new ForwardError(`selectRows: row ${r} is outside 0..${this.batch - 1}`);
-    if (!this.store) return new OrtKvCache(this.owner, this.shape, this.dtype, rows.length, 0, null, null);
-    const rowSize = this.elements(1, this.pastLength);
-    const need = rows.length * rowSize;
-    const target = this.takeStore(need, need + this.elements(rows.length, KV_HEADROOM));
-    const src = this.store;
-    const pick = (from: KvArray, to: KvArray) => rows.forEach((r, i) => to.set(from.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
-    for (let l = 0; l < this.shape.numLayers; l++) {
-      pick(src.keys[l], target.keys[l]);
-      pick(src.values[l], target.values[l]);
-    }
-    return this.successor(rows.length, this.pastLength, target);
+    const rowSize = this.shape.numKvHeads * this.pastLength * this.shape.headDim;
+    const pick = (t: ort.Tensor) => {
+      const src = t.data as KvArray;
+      const out = newKvArray(this.dtype, rows.length * rowSize);
+      rows.forEach((r, i) => out.set(src.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
+      return new ort.Tensor(this.dtype, out, [rows.length, this.shape.numKvHeads, this.pastLength, this.shape.headDim]);
+    };
+    return new OrtKvCache(this.owner, this.shape, this.dtype, rows.length, this.pastLength, keys.map(pick), values.map(pick));
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.store?.holder === this) this.store.holder = null;
-    this.store = null;
-    this.spare = null;
+    for (const t of [...this.keys, ...this.values]) t.dispose?.();
+    this.keys = [];
+    this.values = [];
   }
 }
-
-/** Positions of headroom a newly allocated KV store gets beyond what the step needs (decode appends one per step). */
-const KV_HEADROOM = 64;
 
 function publicConfig(c: ArchConfig): NormalizedConfig {
   return {
@@ -275,21 +219,15 @@ class OrtModel implements LoadedModel {
       feeds[IO.pastKey(l)] = keys[l];
       feeds[IO.pastValue(l)] = values[l];
     }
-    // present.* go straight into a pre-allocated store (see OrtKvCache): no per-step output copy.
-    const need = past.elements(B, P + S);
-    const store = past.takeStore(need, past.elements(B, P + S + KV_HEADROOM));
-    const presentDims = [B, this.kvShape.numKvHeads, P + S, this.kvShape.headDim];
-    const fetches: Record<string, ort.Tensor | null> = {};
-    for (let l = 0; l < L; l++) {
-      fetches[IO.presentKey(l)] = new ort.Tensor(this.kvDtype, store.keys[l].subarray(0, need), presentDims);
-      fetches[IO.presentValue(l)] = new ort.Tensor(this.kvDtype, store.values[l].subarray(0, need), presentDims);
-    }
-    if (inputs.logits !== 'none') fetches[IO.logits] = null;
-    if (inputs.hiddenStates) for (let i = 0; i <= L; i++) fetches[IO.hiddenState(i)] = null;
-    if (capture) fetches[IO.captured] = null;
+    const fetches: string[] = [];
+    for (let l = 0; l < L; l++) fetches.push(IO.presentKey(l), IO.presentValue(l));
+    if (inputs.logits !== 'none') fetches.push(IO.logits);
+    if (inputs.hiddenStates) for (let i = 0; i <= L; i++) fetches.push(IO.hiddenState(i));
+    if (capture) fetches.push(IO.captured);
     const out = await session.run(feeds, fetches);
 
-    const result: ForwardOutputs = { present: past.successor(B, P + S, store) };
+    const present = (name: (l: number) => string) => Array.from({ length: L }, (_, l) => out[name(l)]);
+    const result: ForwardOutputs = { present: new OrtKvCache(this.id, this.kvShape, this.kvDtype, B, P + S, present(IO.presentKey), present(IO.presentValue)) };
     if (inputs.logits !== 'none') {
       const logits = out[IO.logits].data as Float32Array;
       expect('logits output', logits.length, B * (inputs.logits === 'all' ? S : 1) * V);
