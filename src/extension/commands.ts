@@ -20,6 +20,8 @@ import type { Locations } from './locations.js';
 import type { DiscoveredModel } from './modelDiscovery.js';
 import type { FileTreeItem } from './views/fileTree.js';
 import { ModelItem, RevisionItem, type ModelsViewProvider } from './views/modelsView.js';
+import { computeNorms, runVectorJob, type ResearchArgs, type ResearchServices } from './jobs/research.js';
+import { cancelJob, restartWorker, setJudgeApiKey, unloadModels, workerActions, type WorkerServices } from './jobs/worker.js';
 
 export interface CommandServices {
   log: vscode.LogOutputChannel;
@@ -33,7 +35,20 @@ export interface CommandServices {
   extensionUri: vscode.Uri;
   /** Refresh every Persona Lab view. */
   refreshViews(): void;
+  /** workspaceState: the palette commands' last picks. */
+  memory: vscode.Memento;
+  /** Where Set Judge API Key keeps the judge's key. */
+  secrets: vscode.SecretStorage;
 }
+
+/**
+ * Commands that load a model, call a judge or start the server: refused in an untrusted workspace (Restricted Mode),
+ * with the reason and a way to trust it; the views and result panels keep working.
+ */
+export const NEEDS_TRUST: ReadonlySet<string> = new Set([
+  'personaLab.extractVector', 'personaLab.runSweep', 'personaLab.openPlayground', 'personaLab.startServer',
+  'personaLab.evaluateSteering', 'personaLab.runGrid', 'personaLab.runControls', 'personaLab.computeNorms',
+]);
 
 type Handler = (services: CommandServices, ...args: any[]) => unknown;
 
@@ -43,6 +58,10 @@ const jobServices = (s: CommandServices): ExtractServices =>
 
 /** What the kit panels (./panels) need. */
 const panelServices = (s: CommandServices) => ({ log: s.log, locations: s.locations, extensionUri: s.extensionUri });
+
+/** What the research commands (./jobs/research.ts) need. */
+const researchServices = (s: CommandServices): ResearchServices => ({ ...jobServices(s), memory: s.memory, secrets: s.secrets });
+const workerServices = (s: CommandServices): WorkerServices => ({ log: s.log, jobs: s.jobs, secrets: s.secrets });
 
 export const COMMANDS = {
   'personaLab.refresh': (s) => {
@@ -115,6 +134,31 @@ export const COMMANDS = {
 
   'personaLab.stopServer': (s) => s.server.stop(),
 
+  /** Baseline vs steered at one layer and coef, with the prompting baseline (./jobs/research.ts; `persona-lab evaluate`). */
+  'personaLab.evaluateSteering': (s, arg?: ResearchArgs) => runVectorJob(researchServices(s), 'evaluate', plainArgs(arg)),
+
+  /** Layer × coefficient grid with the best point (`persona-lab grid`). */
+  'personaLab.runGrid': (s, arg?: ResearchArgs) => runVectorJob(researchServices(s), 'grid', plainArgs(arg)),
+
+  /** Random and label-shuffle controls at one layer and coef (`persona-lab controls`). */
+  'personaLab.runControls': (s, arg?: ResearchArgs) => runVectorJob(researchServices(s), 'controls', plainArgs(arg)),
+
+  /** Per-layer activation norms on calibration prompts (`persona-lab norms`). */
+  'personaLab.computeNorms': (s, arg?: ResearchArgs) => computeNorms(researchServices(s), plainArgs(arg)),
+
+  /** The judge's API key into SecretStorage (./jobs/worker.ts); an argument is the key (tests). */
+  'personaLab.setJudgeApiKey': (s, key?: string) => setJudgeApiKey(workerServices(s), typeof key === 'string' ? key : undefined),
+
+  'personaLab.restartWorker': (s) => restartWorker(workerServices(s)),
+
+  'personaLab.unloadModels': (s) => unloadModels(workerServices(s)),
+
+  /** Cancels a running job (a pick when several run); an argument: a job id, or 'all'. */
+  'personaLab.cancelJob': (s, arg?: number | 'all') => cancelJob(workerServices(s), typeof arg === 'number' || arg === 'all' ? arg : undefined),
+
+  /** The worker status-bar item's menu (./statusBar.ts). */
+  'personaLab.workerActions': (s) => workerActions(workerServices(s)),
+
   /** Opens a model's manifest/config (or a revision's config.json); without an argument, asks which model. */
   'personaLab.revealModel': async (s, node?: ModelItem | RevisionItem) => {
     let file: string | undefined;
@@ -138,9 +182,20 @@ export const COMMANDS = {
   },
 } satisfies Record<string, Handler>;
 
+/** A palette call passes nothing, a tree item passes its node: only a plain argument object is arguments. */
+function plainArgs(arg: unknown): ResearchArgs {
+  return arg && typeof arg === 'object' && Object.getPrototypeOf(arg) === Object.prototype ? arg as ResearchArgs : {};
+}
+
 export function registerCommands(services: CommandServices): vscode.Disposable[] {
   return Object.entries(COMMANDS).map(([id, handler]) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      if (NEEDS_TRUST.has(id) && !vscode.workspace.isTrusted) {
+        services.log.info(`${id}: refused in Restricted Mode (untrusted workspace).`);
+        void vscode.window.showWarningMessage('Persona Lab: this workspace is not trusted, so Persona Lab loads no model, calls no judge and starts no server here (the views still browse). Trust the workspace to run it.', 'Manage Workspace Trust')
+          .then((b) => (b ? vscode.commands.executeCommand('workbench.trust.manage') : undefined));
+        return undefined;
+      }
       try {
         return await (handler as Handler)(services, ...args);
       } catch (err) {

@@ -52,12 +52,21 @@ export function modelLoadSettings(): Pick<LoadModelParams, 'threads' | 'executio
  * The judge for a model, from personaLab.judge.* (the CLI's --judge-base-url/--judge-model, same defaults): the
  * rubric judge on the toy model; API key from OPENAI_API_KEY.
  */
-export function judgeSpec(toy: boolean): JudgeSpec {
+export function judgeSpec(toy: boolean, apiKey?: string): JudgeSpec {
   const { baseUrl, model } = readSettings().judge;
   // The editor has no judge choice: the toy model always gets the rubric judge (README), others the configured one.
   const spec = judgeSpecFor({ judge: toy ? 'rubric' : 'openai', 'judge-base-url': baseUrl || undefined, 'judge-model': model || undefined }, toy);
-  if (!spec) throw new PipelineError('judge-not-configured', 'this model needs an LLM judge: set personaLab.judge.baseUrl (an OpenAI-compatible endpoint with logprobs; personaLab.judge.model picks the model) and OPENAI_API_KEY in the environment');
-  return spec;
+  if (!spec) throw new PipelineError('judge-not-configured', 'this model needs an LLM judge: set personaLab.judge.baseUrl (an OpenAI-compatible endpoint with logprobs; personaLab.judge.model picks the model) and its key with "Persona Lab: Set Judge API Key" (or OPENAI_API_KEY in the environment)');
+  // A key from SecretStorage ("Set Judge API Key") wins over the environment; it goes only into the judge's requests.
+  return spec.kind === 'openai' && apiKey ? { ...spec, apiKey } : spec;
+}
+
+/** The SecretStorage key under which "Set Judge API Key" keeps the judge's key (never in settings, logs, manifests or caches). */
+export const JUDGE_KEY_SECRET = 'personaLab.judge.apiKey';
+
+/** judgeSpec with the key from SecretStorage, when one was set. */
+export async function judgeSpecWithSecret(toy: boolean, secrets: vscode.SecretStorage | undefined): Promise<JudgeSpec> {
+  return judgeSpec(toy, toy ? undefined : await secrets?.get(JUDGE_KEY_SECRET));
 }
 
 /** True when a change event touches any Persona Lab setting. */

@@ -12,6 +12,7 @@ import { Locations } from './locations.js';
 import { registerPanelSerializers } from './panels/index.js';
 import { Playground } from './playground.js';
 import { SteeringServerService } from './serverCommand.js';
+import { WorkerStatusBar } from './statusBar.js';
 import { ModelsViewProvider } from './views/modelsView.js';
 import { RunsViewProvider } from './views/runsView.js';
 import { TraitsViewProvider } from './views/traitsView.js';
@@ -20,9 +21,16 @@ import { VectorsViewProvider } from './views/vectorsView.js';
 /** View ids as contributed in package.json (`contributes.views.personaLab`). */
 export const VIEW_IDS = { models: 'personaLab.models', traits: 'personaLab.traits', vectors: 'personaLab.vectors', runs: 'personaLab.runs' } as const;
 
+/** Shown at the top of every view in an untrusted workspace. */
+export const UNTRUSTED_MESSAGE = 'Restricted Mode: this workspace is not trusted, so Persona Lab loads no model, calls no judge and starts no server here. Trust the workspace to run jobs.';
+
 /** What activate() returns: the live view providers, for the extension-host tests and other extensions. */
 export interface PersonaLabApi {
   views: { models: ModelsViewProvider; traits: TraitsViewProvider; vectors: VectorsViewProvider; runs: RunsViewProvider };
+  /** The inference worker's status-bar item. */
+  workerStatus: WorkerStatusBar;
+  /** The session's jobs and worker (running jobs, cancel, restart). */
+  jobs: JobRunner;
 }
 
 export function activate(context: vscode.ExtensionContext): PersonaLabApi {
@@ -38,15 +46,24 @@ export function activate(context: vscode.ExtensionContext): PersonaLabApi {
     runs: new RunsViewProvider(locations),
   };
   const refreshViews = () => Object.values(views).forEach((v) => v.refresh());
+  const treeViews: vscode.TreeView<unknown>[] = [];
   for (const [key, provider] of Object.entries(views) as [keyof typeof views, vscode.TreeDataProvider<unknown> & vscode.Disposable][]) {
-    context.subscriptions.push(provider, vscode.window.createTreeView(VIEW_IDS[key], { treeDataProvider: provider, showCollapseAll: key !== 'vectors' }));
+    const tree = vscode.window.createTreeView(VIEW_IDS[key], { treeDataProvider: provider, showCollapseAll: key !== 'vectors' });
+    treeViews.push(tree);
+    context.subscriptions.push(provider, tree);
   }
+  // Restricted Mode: the views browse, and say why nothing runs (commands.ts refuses model, judge and server commands).
+  const showTrust = () => { for (const t of treeViews) t.message = vscode.workspace.isTrusted ? undefined : UNTRUSTED_MESSAGE; };
+  showTrust();
+  context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => { showTrust(); refreshViews(); log.info('Workspace trusted: models, judges and the server are enabled.'); }));
 
   const jobs = new JobRunner(log);
   const playground = new Playground({ log, locations, jobs, extensionUri: context.extensionUri, listModels: () => views.models.listModels() });
   const server = new SteeringServerService({ log, locations, jobs, listModels: () => views.models.listModels() });
-  context.subscriptions.push(jobs, playground, server,
-    ...registerCommands({ log, locations, models: views.models, jobs, playground, server, refreshViews, extensionUri: context.extensionUri }),
+  const workerStatus = new WorkerStatusBar(jobs);
+  context.subscriptions.push(jobs, playground, server, workerStatus,
+    ...registerCommands({ log, locations, models: views.models, jobs, playground, server, refreshViews, extensionUri: context.extensionUri,
+      memory: context.workspaceState, secrets: context.secrets }),
     ...registerPanelSerializers({ log, locations, extensionUri: context.extensionUri }));
 
   // Keep the views in step with settings and with files that runs write into the workspace folder.
@@ -64,7 +81,7 @@ export function activate(context: vscode.ExtensionContext): PersonaLabApi {
   }
 
   log.info(`Models: ${views.models.listModels().map((m) => m.name).join(', ') || 'none found'}; workspace folder: ${root ?? '(no folder open)'}`);
-  return { views };
+  return { views, workerStatus, jobs };
 }
 
 export function deactivate(): void {

@@ -1,0 +1,133 @@
+/**
+ * The palette commands on the toy model, through vscode.commands.executeCommand with the picks given as the argument
+ * object (the seam every command takes: a given value skips its pick): Evaluate Steering, Run Layer × Coef Grid,
+ * Run Controls and Compute Activation Norms write the same run folders as the CLI; Cancel Job stops a running job
+ * as information; Restart Inference Worker stops the worker and the next job starts a fresh one; the worker's
+ * status-bar item follows it; Set Judge API Key keeps the key out of the workspace, the logs and the settings.
+ */
+import * as assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { PersonaLabApi } from '../../../src/extension/extension.js';
+
+const ext = () => vscode.extensions.getExtension<PersonaLabApi>('persona-lab.persona-lab')!;
+const manifest = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { kind: string; status: string; config?: Record<string, unknown> };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+/** Every file under `dir` (skipping node_modules) whose text contains `needle`. */
+function filesContaining(dir: string, needle: string): string[] {
+  const hits: string[] = [];
+  const walk = (d: string) => {
+    for (const n of readdirSync(d)) {
+      const f = path.join(d, n);
+      const st = statSync(f);
+      if (st.isDirectory()) { if (n !== 'node_modules') walk(f); } else if (st.size < 50_000_000 && readFileSync(f).includes(needle)) hits.push(f);
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return hits;
+}
+
+describe('Persona Lab palette commands (toy model)', function () {
+  this.timeout(600_000);
+  let api: PersonaLabApi;
+  let dataDir: string;
+  let toyMain: string;
+  const SENTINEL = `sk-persona-lab-sentinel-${process.pid}-7f3a`;
+
+  before(async function () {
+    api = await ext().activate();
+    const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    assert.ok(root, 'the suite needs an open workspace folder');
+    dataDir = path.join(root, '.persona-lab');
+    toyMain = path.join(ext().extensionPath, 'models', 'toy-persona', 'revisions', 'main');
+    if (!existsSync(toyMain)) this.skip();
+    rmSync(dataDir, { recursive: true, force: true });
+    assert.equal(await vscode.commands.executeCommand('personaLab.setJudgeApiKey', SENTINEL), 'stored');
+    const ex = await vscode.commands.executeCommand<{ status: string }>('personaLab.extractVector', { modelPath: toyMain, trait: 'evil', maxQuestions: 3 });
+    assert.equal(ex?.status, 'ok');
+  });
+
+  after(() => { rmSync(dataDir, { recursive: true, force: true }); });
+
+  it('Evaluate Steering runs baseline, prompting baseline and steered on the stored vector', async () => {
+    const out = await vscode.commands.executeCommand<{ runDir: string; summary: string }>('personaLab.evaluateSteering',
+      { modelPath: toyMain, trait: 'evil', layer: 4, coef: 6, maxQuestions: 2, samples: 2 });
+    assert.ok(out, 'no outcome');
+    const m = manifest(out.runDir);
+    assert.equal(m.kind, 'evaluate');
+    assert.equal(m.status, 'done');
+    assert.match(out.summary, /^Δτ -?\d/);
+    assert.ok(existsSync(path.join(out.runDir, 'generations.jsonl')));
+  });
+
+  it('Run Layer × Coef Grid writes a grid run with a best point or the reason there is none', async () => {
+    const out = await vscode.commands.executeCommand<{ runDir: string; summary: string }>('personaLab.runGrid',
+      { modelPath: toyMain, trait: 'evil', layers: [2, 4], coefs: [2, 6], maxQuestions: 2, samples: 2 });
+    assert.ok(out);
+    assert.equal(manifest(out.runDir).kind, 'grid');
+    assert.equal(manifest(out.runDir).status, 'done');
+    assert.match(out.summary, /best layer [24], coef|no point with coherence/);
+  });
+
+  it('Run Controls compares the real vector with random and shuffled directions', async () => {
+    const out = await vscode.commands.executeCommand<{ runDir: string; summary: string }>('personaLab.runControls',
+      { modelPath: toyMain, trait: 'evil', layer: 4, coef: 6, seeds: [0], maxQuestions: 2, samples: 2 });
+    assert.ok(out);
+    assert.equal(manifest(out.runDir).kind, 'controls');
+    assert.match(out.summary, /real Δτ .*random Δτ .*shuffled Δτ/);
+  });
+
+  it('Compute Activation Norms writes one row per hidden_states layer (L + 1)', async () => {
+    const out = await vscode.commands.executeCommand<{ file: string; layers: number }>('personaLab.computeNorms', { modelPath: toyMain, maxQuestions: 3 });
+    assert.ok(out);
+    const cfg = JSON.parse(readFileSync(path.join(toyMain, 'config.json'), 'utf8')) as { num_hidden_layers: number };
+    assert.equal(out.layers, cfg.num_hidden_layers + 1);
+    assert.equal(readFileSync(out.file, 'utf8').trim().split('\n').length, cfg.num_hidden_layers + 2, 'header + L + 1 rows');
+  });
+
+  it('shows the worker in the status bar while it runs, idle between jobs', () => {
+    assert.ok(api.jobs.workerPid, 'no worker after the jobs');
+    assert.match(api.workerStatus.text, /PL \S+ (\d+ MiB )?idle/);
+  });
+
+  it('Cancel Job stops a running grid as information (no error), and the job leaves the running list', async () => {
+    const running = vscode.commands.executeCommand('personaLab.runGrid', { modelPath: toyMain, trait: 'evil', layers: [1, 2, 3, 4], coefs: [1, 2, 3, 4, 5], maxQuestions: 5, samples: 3 });
+    for (let i = 0; i < 200 && api.jobs.active().length === 0; i++) await sleep(50);
+    assert.equal(api.jobs.active().length, 1, 'the grid never showed up as running');
+    assert.match(api.jobs.active()[0].title, /Layer × Coef Grid — evil/);
+    await sleep(1500);
+    assert.equal(await vscode.commands.executeCommand('personaLab.cancelJob', 'all'), 1);
+    // reportError turns the cancellation into information: the command resolves to undefined instead of rejecting.
+    assert.equal(await running, undefined);
+    assert.equal(api.jobs.active().length, 0);
+  });
+
+  it('Restart Inference Worker stops the worker; the next job starts a fresh one', async () => {
+    const before = api.jobs.workerPid;
+    assert.ok(before);
+    await vscode.commands.executeCommand('personaLab.restartWorker');
+    assert.equal(api.jobs.workerPid, undefined);
+    for (let i = 0; i < 100 && alive(before); i++) await sleep(50);
+    assert.equal(alive(before), false, 'the old worker is still running');
+    const out = await vscode.commands.executeCommand<{ layers: number }>('personaLab.computeNorms', { modelPath: toyMain, maxQuestions: 2 });
+    assert.ok(out);
+    assert.ok(api.jobs.workerPid && api.jobs.workerPid !== before);
+  });
+
+  it('keeps the judge API key only in SecretStorage: not in the workspace, the logs or the settings', async () => {
+    const ws = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    assert.deepEqual(filesContaining(ws, SENTINEL), [], 'key found in the workspace');
+    // scripts/e2e/codeServer.mjs: <run>/workspace and <run>/user-data (logs/, User/settings.json) side by side.
+    const userData = path.join(path.dirname(ws), 'user-data');
+    assert.ok(existsSync(path.join(userData, 'logs')), `no log folder at ${userData}`);
+    assert.ok(filesContaining(path.join(userData, 'logs'), 'Judge API key stored in SecretStorage').length > 0, 'the log lines were not found where the key is looked for');
+    assert.deepEqual(filesContaining(path.join(userData, 'logs'), SENTINEL), [], 'key found in the logs');
+    const settings = path.join(userData, 'User', 'settings.json');
+    if (existsSync(settings)) assert.ok(!readFileSync(settings, 'utf8').includes(SENTINEL), 'key found in the user settings');
+    assert.ok(!JSON.stringify(vscode.workspace.getConfiguration('personaLab')).includes(SENTINEL), 'key found in the personaLab settings');
+    assert.equal(await vscode.commands.executeCommand('personaLab.setJudgeApiKey', ''), 'removed');
+  });
+});
