@@ -19,6 +19,11 @@ export class Locations {
     return path.join(this.extensionPath, 'models', name);
   }
 
+  /** The bundled headless CLI (dist/cli.js): what Slurm jobs submitted from the editor run. */
+  cliScript(): string {
+    return path.join(this.extensionPath, 'dist', 'cli.js');
+  }
+
   /** Trait files that come with the toy model (used to extract its persona vectors). */
   embeddedTraitsFolder(): string {
     return path.join(this.embeddedModel('toy-persona'), 'traits', 'extract');

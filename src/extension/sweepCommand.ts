@@ -18,9 +18,12 @@ import { judgeSpec, modelLoadSettings } from './config.js';
 import type { ExtractServices } from './extractCommand.js';
 import type { DiscoveredModel } from './modelDiscovery.js';
 import { ModelItem } from './views/modelsView.js';
+import { buildPlan, submitPlan, sweepPlanUnits, writePlan, type Submission } from '../core/slurm/plan.js';
 
-export interface SweepArgs { modelPath?: string; revisions?: string[]; traits?: string[]; steering?: Record<string, { layer: number; coef: number }>; maxQuestions?: number }
-export interface SweepOutcome { runDir: string; rows: Record<string, unknown>[] }
+export interface SweepArgs { modelPath?: string; revisions?: string[]; traits?: string[]; steering?: Record<string, { layer: number; coef: number }>; maxQuestions?: number;
+  /** Where to run: this machine (the extension's worker) or Slurm (sbatch on this host, e.g. a login node under Remote-SSH). */
+  where?: 'local' | 'slurm' }
+export interface SweepOutcome { runDir: string; rows: Record<string, unknown>[]; submitted?: Submission }
 
 export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | SweepArgs): Promise<SweepOutcome | undefined> {
   const root = s.locations.workspaceDataFolder();
@@ -43,6 +46,12 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
   });
   const toy = isToyModelPath(model.path);
   if (!toy) throw new Error('the sweep command runs on the embedded toy model from the editor for now; use `persona-lab sweep --judge openai …` for other models');
+  const where = args.where ?? (await vscode.window.showQuickPick([
+    { label: 'This machine', description: 'the extension\'s inference worker', where: 'local' as const },
+    { label: 'Slurm', description: 'sbatch on this host: one array task per revision × trait, then the merge', where: 'slurm' as const },
+  ], { title: 'Run the sweep where?' }))?.where;
+  if (!where) return undefined;
+  if (where === 'slurm') return submitSweepToSlurm(s, ws, model.path, revisions, traits, args.maxQuestions);
   const byName = new Map(withPaths.map((r) => [r.name, r.path]));
   // The sweep job's declared defaults (src/core/jobs/table.ts), as `persona-lab sweep` resolves them.
   const o = resolveOptions(JOBS.sweep, { 'max-questions': args.maxQuestions }, toy);
@@ -71,6 +80,26 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
       .then((b) => (b ? vscode.commands.executeCommand('personaLab.openSweepDashboard', run.dir) : undefined));
     return { runDir: run.dir, rows };
   });
+}
+
+/**
+ * The same plan as `persona-lab sweep … --slurm --submit` (src/core/slurm/plan.ts), from the editor's picks; the Runs
+ * view then shows its units' states. The jobs run the extension's own CLI (dist/cli.js) with this host's Node (an
+ * Electron host runs as node), so the extension folder must be on a filesystem the compute nodes see.
+ */
+function submitSweepToSlurm(s: ExtractServices, ws: Workspace, modelPath: string, revisions: string[], traits: SweepTrait[], maxQuestions?: number): SweepOutcome {
+  const names = traits.map((t) => t.trait);
+  const flags = { model: modelPath, revisions: revisions.join(','), trait: names, steering: traits.map((t) => `${t.trait}=${t.layer}:${t.coef}`).join(','),
+    ...(maxQuestions !== undefined ? { 'max-questions': maxQuestions } : {}) };
+  const { units, merge } = sweepPlanUnits(revisions, names);
+  const plan = buildPlan({ job: 'sweep', label: `${path.basename(modelPath)}-${names.join('+')}`, flags, specs: JOBS.sweep, ws, units, merge,
+    cli: [process.execPath, s.locations.cliScript()], cwd: ws.root, setup: process.versions.electron ? ['export ELECTRON_RUN_AS_NODE=1'] : [] });
+  const { dir } = writePlan(ws, plan);
+  const submitted = submitPlan(dir);
+  s.log.info(`sweep submitted to Slurm: array job ${submitted.arrayJobId} (${plan.units.length} units), merge job ${submitted.mergeJobId}; plan ${dir}`);
+  s.refreshViews();
+  void vscode.window.showInformationMessage(`Persona Lab: sweep submitted to Slurm — array job ${submitted.arrayJobId}, ${plan.units.length} units; the Runs view shows their states.`);
+  return { runDir: dir, rows: [], submitted };
 }
 
 async function pickModel(models: DiscoveredModel[]): Promise<DiscoveredModel | undefined> {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { argvFromFlags, compressRanges, sbatchScripts, slurmOptionsFrom, type SlurmPlan } from '../../src/core/slurm/plan.js';
+import { argvFromFlags, buildPlan, compressRanges, sbatchScripts, slurmOptionsFrom, sweepPlanUnits, type SlurmPlan } from '../../src/core/slurm/plan.js';
+import { Workspace } from '../../src/core/storage/workspace.js';
 import { JOBS } from '../../src/core/jobs/table.js';
 import { parseArgs } from '../../src/cli/args.js';
 import { cli } from '../cli/helpers.js';
@@ -46,4 +47,16 @@ test('extract --slurm over several traits: one unit per trait, no merge; nothing
     assert.deepEqual(plan.units[1].argv, ['extract', '--trait', 'humorous', '--samples', '1', '--workspace', ws]);
     assert.equal(plan.merge, undefined);
   } finally { rmSync(ws, { recursive: true, force: true }); }
+});
+
+test('the editor\'s sweep picks make the same unit command lines the CLI parses (buildPlan + sweepPlanUnits)', () => {
+  const ws = new Workspace(path.resolve('/tmp/pl-ws'));
+  const flags = { model: '/ext/models/toy-persona', revisions: 'stage1-step550,main', trait: ['evil', 'sycophantic'], steering: 'evil=4:6,sycophantic=4:3' };
+  const { units, merge } = sweepPlanUnits(['stage1-step550', 'main'], ['evil', 'sycophantic']);
+  const plan = buildPlan({ job: 'sweep', label: 'toy', flags, specs: JOBS.sweep, ws, cli: ['node', '/ext/dist/cli.js'], cwd: ws.root, units, merge, setup: ['export ELECTRON_RUN_AS_NODE=1'] });
+  assert.deepEqual(plan.units.map((u) => u.id), ['stage1-step550/evil', 'stage1-step550/sycophantic', 'main/evil', 'main/sycophantic']);
+  const parsed = parseArgs(plan.units[2].argv.slice(1), JOBS.sweep).flags;
+  assert.deepEqual(parsed, { trait: ['evil', 'sycophantic'], revisions: 'stage1-step550,main', steering: 'evil=4:6,sycophantic=4:3', unit: 'main:evil', model: '/ext/models/toy-persona', workspace: ws.root });
+  assert.deepEqual(parseArgs(plan.merge!.argv.slice(1), JOBS.sweep).flags.merge, true);
+  assert.deepEqual(plan.slurm.setup, ['export ELECTRON_RUN_AS_NODE=1']);
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { UsageError, type CliCommand, type CliContext } from '../command.js';
 import { EXIT, printJson } from '../common.js';
 import { OUTPUT_OPTIONS } from '../../core/jobs/table.js';
-import { argvFromFlags, readPlan, slurmOptionsFrom, submitPlan, unitExitFile, writePlan, type SlurmPlan, type UnitExit } from '../../core/slurm/plan.js';
+import { buildPlan, readPlan, submitPlan, unitExitFile, writePlan, type SlurmPlan, type UnitExit } from '../../core/slurm/plan.js';
 import type { OptionValues } from '../../core/jobs/defaults.js';
 import type { Workspace } from '../../core/storage/workspace.js';
 import { planStatus, resumePlan, type PlanStatus } from '../../core/slurm/status.js';
@@ -113,16 +113,8 @@ export const jobsCommands: CliCommand[] = [jobsStatus, jobsResume, jobsSubmit, j
  * --submit. `units` are the unit ids with their option overrides; `merge` the merge's overrides (none: no merge).
  */
 export function emitSlurmPlan(ctx: CliContext, ws: Workspace, job: string, label: string, units: { id: string; overrides: OptionValues }[], merge?: OptionValues): number {
-  const command = job.split(' ');
-  const base = { workspace: ws.root };
-  const plan: SlurmPlan = {
-    format: 'persona-lab-slurm/1', job, label, cwd: process.cwd(),
-    // The same CLI this process runs (node [loader flags] cli.js), found on the shared filesystem by every node.
-    cli: [process.execPath, ...process.execArgv, path.resolve(process.argv[1])],
-    units: units.map((u) => ({ id: u.id, argv: argvFromFlags(command, ctx.flags, ctx.options, { ...base, ...u.overrides }) })),
-    merge: merge ? { argv: argvFromFlags(command, ctx.flags, ctx.options, { ...base, ...merge }) } : undefined,
-    slurm: slurmOptionsFrom(ctx.flags),
-  };
+  // The same CLI this process runs (node [loader flags] cli.js), found on the shared filesystem by every node.
+  const plan = buildPlan({ job, label, flags: ctx.flags, specs: ctx.options, ws, cli: [process.execPath, ...process.execArgv, path.resolve(process.argv[1])], cwd: process.cwd(), units, merge });
   const { dir, runId } = writePlan(ws, plan);
   const submitted = ctx.flags.submit ? submitPlan(dir) : undefined;
   if (ctx.json) { printJson(ctx, { runId, runDir: dir, units: plan.units.map((u) => u.id), submitted }); return EXIT.ok; }

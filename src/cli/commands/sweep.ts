@@ -11,6 +11,7 @@ import { identifyModel } from '../../core/models.js';
 import { sortRevisions } from '../../core/geometry/revisions.js';
 import { runSweep, runSweepUnits, type SweepJob, type SweepTrait } from '../../core/jobs/sweep.js';
 import { emitSlurmPlan } from './jobs.js';
+import { sweepPlanUnits } from '../../core/slurm/plan.js';
 
 export const sweepCommand: CliCommand = {
   name: 'sweep',
@@ -43,9 +44,8 @@ export const sweepCommand: CliCommand = {
     const isToy = isToyModelPath(root);
     if (flag(ctx, 'slurm')) {
       // One array task per revision × trait cell (src/core/jobs/sweep.ts: sweepUnits), then the merge after them all.
-      const pinned = { revisions: revisions.join(',') };
-      return emitSlurmPlan(ctx, ws, 'sweep', `${path.basename(root)}-${traits.join('+')}`,
-        revisions.flatMap((r) => traits.map((t) => ({ id: `${r}/${t}`, overrides: { ...pinned, unit: `${r}:${t}` } }))), { ...pinned, merge: true });
+      const { units, merge } = sweepPlanUnits(revisions, traits);
+      return emitSlurmPlan(ctx, ws, 'sweep', `${path.basename(root)}-${traits.join('+')}`, units, merge);
     }
     const unitArg = str(ctx, 'unit');
     const unit = unitArg ? { revision: unitArg.slice(0, unitArg.lastIndexOf(':')), trait: unitArg.slice(unitArg.lastIndexOf(':') + 1) } : undefined;

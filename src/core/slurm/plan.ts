@@ -117,6 +117,31 @@ export function sbatchScripts(plan: SlurmPlan, dir: string): { array: string; me
   return { array: fixed, merge };
 }
 
+/**
+ * A job's plan from its option values (the CLI's parsed argv or the editor's picks, same names): each unit and the
+ * merge run `command` with those options plus their overrides and the workspace made absolute; the Slurm options come
+ * from the `--slurm-*` values. `cli` is how nodes start the CLI: [node, cli.js] (an Electron host runs it as node).
+ */
+export function buildPlan(o: { job: string; label: string; flags: OptionValues; specs: readonly OptionSpec[]; ws: Workspace; cli: string[]; cwd: string;
+  units: { id: string; overrides: OptionValues }[]; merge?: OptionValues; setup?: string[] }): SlurmPlan {
+  const command = o.job.split(' ');
+  const base = { workspace: o.ws.root };
+  const slurm = slurmOptionsFrom(o.flags);
+  if (o.setup?.length) slurm.setup = [...o.setup, ...(slurm.setup ?? [])];
+  return {
+    format: 'persona-lab-slurm/1', job: o.job, label: o.label, cwd: o.cwd, cli: o.cli,
+    units: o.units.map((u) => ({ id: u.id, argv: argvFromFlags(command, o.flags, o.specs, { ...base, ...u.overrides }) })),
+    merge: o.merge ? { argv: argvFromFlags(command, o.flags, o.specs, { ...base, ...o.merge }) } : undefined,
+    slurm,
+  };
+}
+
+/** A sweep's units (revision × trait, as src/core/jobs/sweep.ts splits it) and merge, for buildPlan. */
+export function sweepPlanUnits(revisions: string[], traits: string[]): { units: { id: string; overrides: OptionValues }[]; merge: OptionValues } {
+  const pinned = { revisions: revisions.join(',') };
+  return { units: revisions.flatMap((r) => traits.map((t) => ({ id: `${r}/${t}`, overrides: { ...pinned, unit: `${r}:${t}` } }))), merge: { ...pinned, merge: true } };
+}
+
 /** Writes the plan's run folder (idempotent: the same plan reopens the same folder) and returns it. */
 export function writePlan(ws: Workspace, plan: SlurmPlan): { dir: string; runId: string; scripts: { array: string; merge?: string } } {
   const config = { ...plan } as unknown as Record<string, unknown>;
