@@ -8,6 +8,7 @@
  *   2    usage: a bad command line (UsageError / OptionError, reason 'usage'), or a --model / --revision
  *        that does not exist (CheckpointError 'not-found' | 'bad-revision', ToyModelNotFoundError)
  *   3    not extractable (PipelineError 'not-extractable'; extract returns it when a trait's pairs do not pass)
+ *   4    disk full (PipelineError 'disk-full': ENOSPC / EDQUOT while writing the workspace; free space and rerun to resume)
  *   130  cancelled: Ctrl-C (SIGINT) or any cancellation (isCancellation: reason 'cancelled', an AbortError) — not a failure
  */
 import { isCancellation, reasonOf } from '../engine/errors.js';
@@ -15,7 +16,7 @@ import { CheckpointError } from '../engine/model/checkpoint.js';
 import { PipelineError } from '../core/errors.js';
 import { ToyModelNotFoundError } from '../core/toy/paths.js';
 
-export const EXIT = { ok: 0, failure: 1, usage: 2, notExtractable: 3, cancelled: 130 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, notExtractable: 3, diskFull: 4, cancelled: 130 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export type ExitKind = keyof typeof EXIT;
@@ -26,6 +27,7 @@ export function exitKindFor(e: unknown, aborted = false): Exclude<ExitKind, 'ok'
   if (reasonOf(e) === 'usage') return 'usage';
   if (CheckpointError.is(e, ['not-found', 'bad-revision']) || ToyModelNotFoundError.is(e)) return 'usage';
   if (PipelineError.is(e, 'not-extractable')) return 'notExtractable';
+  if (PipelineError.is(e, 'disk-full')) return 'diskFull';
   return 'failure';
 }
 

@@ -25,6 +25,7 @@ export type PipelineErrorReason =
   | 'vector-invalid'
   | 'data-invalid'
   | 'run-mismatch'
+  | 'disk-full'
   // shared state and cluster runs (storage/lock.ts, slurm/)
   | 'locked'
   | 'units-missing'

@@ -22,13 +22,14 @@ const root = path.resolve(import.meta.dirname, '..', '..');
 const TOY = path.join(root, 'models', 'toy-persona', 'revisions', 'main');
 
 test('exit codes come from error classes and reasons, in one table', () => {
-  assert.deepEqual(EXIT, { ok: 0, failure: 1, usage: 2, notExtractable: 3, cancelled: 130 });
+  assert.deepEqual(EXIT, { ok: 0, failure: 1, usage: 2, notExtractable: 3, diskFull: 4, cancelled: 130 });
   assert.equal(exitCodeFor(new UsageError('--trait is required')), 2);
   assert.equal(exitCodeFor(new CheckpointError('not-found', 'model folder /x does not exist')), 2);
   assert.equal(exitCodeFor(new CheckpointError('no-weights', 'no safetensors')), 1);
   assert.equal(exitCodeFor(new ToyModelNotFoundError(['/a'])), 2);
   assert.equal(exitCodeFor(new PipelineError('not-extractable', 'too few pairs')), 3);
   assert.equal(exitCodeFor(new PipelineError('judge-auth', 'bad key')), 1);
+  assert.equal(exitCodeFor(new PipelineError('disk-full', 'no space left')), 4);
   assert.equal(exitCodeFor(new SteerSpecError('vector-shape', 'wrong H')), 1);
   assert.equal(exitCodeFor(new WorkerError(WorkerErrorCodes.Cancelled, 'cancelled')), 130);
   assert.equal(exitCodeFor(new DOMException('This operation was aborted', 'AbortError')), 130);

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { modelKind, type ModelHandle } from '../backend.js';
 import type { Judge, JudgeUsage } from '../judge/types.js';
+import { diskFullError } from '../storage/jsonl.js';
 import { RunStore, type RunKind, type RunManifest } from '../storage/run.js';
 import type { Workspace } from '../storage/workspace.js';
 
@@ -74,8 +75,13 @@ export async function withRun<T>(spec: RunSpec, job: (run: RunStore, usage: () =
     run.writeJson('results.json', { ...end.results, ...judgeUsage() });
     run.updateManifest({ status: end.status ?? 'done', outputs: end.outputs, message: end.message, ...judgeUsage() });
     return { run, value: end.value };
-  } catch (e) {
-    run.updateManifest({ status: spec.signal?.aborted ? 'cancelled' : 'failed', message: (e as Error).message, ...judgeUsage() });
+  } catch (err) {
+    // A full disk anywhere in the job (logs, CSVs, vectors) is one clear error; recording it may fail for the same
+    // reason, and must not hide it.
+    const e = diskFullError(err) ?? err;
+    try {
+      run.updateManifest({ status: spec.signal?.aborted ? 'cancelled' : 'failed', message: (e as Error).message, ...judgeUsage() });
+    } catch (m) { if (!diskFullError(m)) throw m; }
     throw e;
   }
 }

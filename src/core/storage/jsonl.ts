@@ -9,7 +9,7 @@
  * stderr, the extension host in its log). A line that does not parse *before* the last one is not a crash
  * artefact: it is refused with the file and line number, and nothing is truncated.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../errors.js';
 
@@ -60,14 +60,32 @@ export class JsonlLog<T> {
     return new JsonlLog<T>(file, records, repair);
   }
 
-  /** Appends records as lines and fsyncs before returning: once this resolves, the batch is durable. */
+  /**
+   * Appends records as lines and fsyncs before returning: once this returns, the batch is durable. A write that
+   * fails part-way (a full disk: write(2) first returns a short count, then ENOSPC) is cut back to the file's size
+   * before it, so the log never keeps half a batch, and reported as PipelineError 'disk-full'.
+   */
   append(batch: readonly T[], options: { fsync?: boolean } = {}): void {
     if (batch.length === 0) return;
+    const data = Buffer.from(batch.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const fd = openSync(this.file, 'a');
+    const start = fstatSync(fd).size;
     try {
-      writeSync(fd, batch.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off);
       if (options.fsync !== false) fsyncSync(fd);
+    } catch (e) {
+      try { ftruncateSync(fd, start); } catch { /* the torn tail is cut on the next open */ }
+      throw diskFullError(e, this.file) ?? e;
     } finally { closeSync(fd); }
     this.records.push(...batch);
   }
+}
+
+/** ENOSPC / EDQUOT as PipelineError 'disk-full' naming the file; undefined for any other error. */
+export function diskFullError(e: unknown, file?: string): PipelineError | undefined {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
+  const where = file ?? (e as NodeJS.ErrnoException).path;
+  return new PipelineError('disk-full', `${code === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on the device'}${where ? ` writing ${where}` : ''}. ` +
+    'Everything recorded before it is intact: free some space (or move the workspace with --workspace) and rerun the same command — it resumes where it stopped.');
 }

@@ -8,7 +8,7 @@
  * re-judging anything that reached disk.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { FinishReason, PromptInput } from '../../engine/protocol.js';
@@ -78,9 +78,14 @@ export function writeJsonAtomic(file: string, value: unknown): void {
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.tmp-${hostname()}-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try { writeFileSync(fd, data); fsyncSync(fd); } finally { closeSync(fd); }
-  renameSync(tmp, file);
+  try {
+    const fd = openSync(tmp, 'w');
+    try { writeFileSync(fd, data); fsyncSync(fd); } finally { closeSync(fd); }
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true }); // a full disk leaves no half-written temporary behind; the old file stays whole
+    throw e;
+  }
 }
 
 export class RunStore {
