@@ -37,8 +37,13 @@ export const generateCommand: CliCommand = {
       const n = required<number>(ctx, 'n'), seed = required<number>(ctx, 'seed');
       const res = await s.model.backend.generate({ modelId: s.model.info.modelId, sampling: sampling(ctx, s.isToy, chat).params,
         rows: Array.from({ length: n }, (_, i) => ({ prompt, seed: seed + i, steer })) }, { signal: ctx.signal });
-      if (ctx.json) printJson(ctx, { prompt: res.rows[0]?.promptText, answers: res.rows.map((r) => ({ text: r.text, finishReason: r.finishReason, tokens: r.tokenIds.length })) });
-      else res.rows.forEach((r, i) => ctx.stdout(`${n > 1 ? `[${i}] ` : ''}${r.text}`));
+      // "Was the vector applied?": the norm the engine actually added per steered layer, and on how many tokens.
+      if (ctx.json) printJson(ctx, { prompt: res.rows[0]?.promptText, answers: res.rows.map((r) => ({ text: r.text, finishReason: r.finishReason, tokens: r.tokenIds.length, ...(r.steeringApplied ? { steeringApplied: r.steeringApplied } : {}) })) });
+      else {
+        res.rows.forEach((r, i) => ctx.stdout(`${n > 1 ? `[${i}] ` : ''}${r.text}`));
+        const applied = res.rows[0]?.steeringApplied;
+        if (applied) ctx.stderr(`steering applied: ${applied.map((a) => `layer ${a.layer} ‖Δ‖ ${a.norm.toPrecision(4)} on ${a.tokens} tokens`).join('; ')} (answer 1)`);
+      }
       return EXIT.ok;
     } finally { await s.dispose(); }
   },
