@@ -16,8 +16,14 @@ import { toyModelDir } from '../core/toy/paths.js';
 import { loadTraitFile } from '../core/traits/load.js';
 import { contextWindowOf, promptTextLimit, type TextLimit } from '../core/validate/limits.js';
 import { assertVectorFits, checkRowUsable, readVectorFile, vectorRow, type RowUse, type VectorKind } from '../core/vectors/file.js';
+import { ReasonError } from '../engine/errors.js';
 import type { CliContext } from './command.js';
-import { UsageError } from './command.js';
+
+/** An input refused before any work: reason 'usage', so the CLI exits 2 and prints the one paragraph (without the option list). */
+export class InputError extends ReasonError<'usage'> {
+  override readonly name = 'InputError';
+  constructor(message: string, cause?: unknown) { super('usage', message, { cause }); }
+}
 
 const has = (ctx: CliContext, name: string) => ctx.options.some((o) => o.name === name);
 const flagStr = (ctx: CliContext, name: string) => (has(ctx, name) ? ctx.flags[name] as string | undefined : undefined);
@@ -52,7 +58,7 @@ export function preflight(ctx: CliContext, ws: Workspace, model: { path: string;
   try {
     check(ctx, ws, model, id);
   } catch (e) {
-    if (PipelineError.is(e, ['trait-invalid', 'data-invalid', 'vector-invalid', 'vector-missing'])) throw new UsageError((e as Error).message);
+    if (PipelineError.is(e, ['trait-invalid', 'data-invalid', 'vector-invalid', 'vector-missing'])) throw new InputError((e as Error).message, e);
     throw e;
   }
 }
