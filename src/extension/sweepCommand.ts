@@ -46,10 +46,12 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
   });
   const toy = isToyModelPath(model.path);
   if (!toy) throw new Error('the sweep command runs on the embedded toy model from the editor for now; use `persona-lab sweep --judge openai …` for other models');
-  const where = args.where ?? (await vscode.window.showQuickPick([
+  // Asked in the interactive flow only: a caller passing SweepArgs (tests, other commands) runs here unless it says slurm.
+  const interactive = arg === undefined || arg instanceof ModelItem;
+  const where = args.where ?? (!interactive ? 'local' : (await vscode.window.showQuickPick([
     { label: 'This machine', description: 'the extension\'s inference worker', where: 'local' as const },
     { label: 'Slurm', description: 'sbatch on this host: one array task per revision × trait, then the merge', where: 'slurm' as const },
-  ], { title: 'Run the sweep where?' }))?.where;
+  ], { title: 'Run the sweep where?' }))?.where);
   if (!where) return undefined;
   if (where === 'slurm') return submitSweepToSlurm(s, ws, model.path, revisions, traits, args.maxQuestions);
   const byName = new Map(withPaths.map((r) => [r.name, r.path]));
