@@ -132,7 +132,12 @@ export const COMMANDS = {
   /** Starts the steering server (./serverCommand.ts), or shows the running one's URL with Copy/Stop. */
   'personaLab.startServer': (s, arg?: ServerArgs) => s.server.start(arg),
 
-  'personaLab.stopServer': (s) => s.server.stop(),
+  /** Stops the steering server; says so when none runs (stopping nothing used to be silent). */
+  'personaLab.stopServer': async (s) => {
+    const stopped = await s.server.stop();
+    if (!stopped) void vscode.window.showInformationMessage('Persona Lab: no steering server is running.');
+    return stopped;
+  },
 
   /** Baseline vs steered at one layer and coef, with the prompting baseline (./jobs/research.ts; `persona-lab evaluate`). */
   'personaLab.evaluateSteering': (s, arg?: ResearchArgs) => runVectorJob(researchServices(s), 'evaluate', plainArgs(arg)),

@@ -421,12 +421,16 @@ class PlaygroundPanel implements vscode.Disposable {
 
 /** The form's values as numbers in range, or an error that names the field. */
 function validate(r: GenerationRequest, numLayers: number): GenerationRequest {
+  // An emptied field arrives as NaN/null (never read as 0: layer 0 is the embeddings, coef 0 no steering).
+  const empty = (v: unknown, name: string) => { if (v === null || v === undefined || v === '' || Number.isNaN(v)) throw new Error(`${name} is empty: type a number`); };
   const int = (v: unknown, name: string, lo: number, hi: number) => {
+    empty(v, name);
     const x = Number(v);
     if (!Number.isInteger(x) || x < lo || x > hi) throw new Error(`${name} must be a whole number in ${lo}..${hi} (got ${String(v)})`);
     return x;
   };
   const real = (v: unknown, name: string, lo: number, hi: number) => {
+    empty(v, name);
     const x = Number(v);
     if (!Number.isFinite(x) || x < lo || x > hi) throw new Error(`${name} must be a number in ${lo}..${hi} (got ${String(v)})`);
     return x;

@@ -65,8 +65,9 @@ export class SteeringServerService implements vscode.Disposable {
     const status: ServerStatus = { url: server.url, model: id.name, vectors: [...vectors.keys()] };
     this.running = { server, status, unload: () => client.unloadModel(info.modelId).catch(() => undefined) };
     client.onExit(() => { if (this.running?.server === server) void this.stop('the inference worker stopped'); });
-    this.item.text = `$(broadcast) ${id.name} :${server.port}`;
-    this.item.tooltip = `Persona Lab steering server: ${server.url} (OpenAI-compatible; vectors: ${status.vectors.join(', ') || 'none'}). Click for actions.`;
+    this.item.text = `$(broadcast) ${id.name}@${id.revision} :${server.port}`;
+    this.item.tooltip = `Persona Lab steering server: ${id.name}@${id.revision} at ${server.url} (OpenAI-compatible; vectors: ${status.vectors.join(', ') || 'none'}). Click for actions.`;
+    this.item.accessibilityInformation = { label: `Persona Lab steering server for ${id.name} at revision ${id.revision}, port ${server.port}` };
     this.item.show();
     this.s.log.info(`Steering server: ${id.name}@${id.revision} at ${server.url}; vectors ${status.vectors.join(', ') || 'none'}`);
     void vscode.window.showInformationMessage(`Persona Lab steering server: ${server.url}`, 'Copy URL').then((a) => {

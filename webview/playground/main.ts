@@ -133,15 +133,27 @@ function selectVector(id: string): void {
 
 function readForm(): GenerationRequest {
   return {
-    prompt: prompt.value, vector: chosenVector, layer: Number(layer.value), coef: Number(coef.value), n: Number(n.value),
-    seed: Number(seed.value), temperature: Number(temperature.value), maxTokens: Number(maxTokens.value),
+    prompt: prompt.value, vector: chosenVector, layer: fieldNumber(layer), coef: fieldNumber(coef), n: fieldNumber(n),
+    seed: fieldNumber(seed), temperature: fieldNumber(temperature), maxTokens: fieldNumber(maxTokens),
   };
+}
+
+/** A field's number; an emptied field is NaN (Number('') would be 0: layer 0 = the embeddings, coef 0 = no steering), which the extension refuses by name. */
+function fieldNumber(f: VscodeTextfield): number {
+  return String(f.value ?? '').trim() === '' ? Number.NaN : Number(f.value);
+}
+
+/** Drops the answers of an earlier run, so a new error is not read next to results it did not produce. */
+function clearResults(): void {
+  currentRun = undefined;
+  cards = { baseline: [], steered: [] };
+  for (const c of COLUMNS) { columns[c].mean.textContent = ''; columns[c].answers.replaceChildren(); }
 }
 
 /** Sends the form; `auto` (the command asked for a run) reports a refusal to the extension, which is waiting. */
 function requestGeneration(auto = false): void {
   if (running) return;
-  const refuse = (message: string) => { showError(message); if (auto) vscode.postMessage({ type: 'error', message }); };
+  const refuse = (message: string) => { clearResults(); showError(message); if (auto) vscode.postMessage({ type: 'error', message }); };
   showError(undefined);
   const req = readForm();
   if (!req.prompt.trim()) return refuse('Type a prompt first.');
@@ -234,6 +246,9 @@ window.addEventListener('message', (e: MessageEvent<ToWebview>) => {
       case 'error':
         if (m.runId && currentRun && m.runId !== currentRun && !running) break;
         setRunning(false);
+        // An error for a request whose run never started drawing (refused, e.g. an emptied field) leaves no stale
+        // answers of the previous run under it; a run that failed mid-stream keeps what it streamed.
+        if (!m.runId || m.runId !== currentRun) clearResults();
         showError(m.message);
         break;
     }

@@ -122,6 +122,11 @@ class TransientReply extends Error {
   constructor(readonly reason: PipelineErrorReason, message: string) { super(message); }
 }
 
+/** The key replaced by a placeholder wherever it appears in a text. */
+function redactKey(text: string, key: string | undefined): string {
+  return key && key.length >= 4 ? text.split(key).join('<redacted API key>') : text;
+}
+
 function classify(e: unknown): { reason: PipelineErrorReason; retryable: boolean; retryAfterMs?: number } {
   if (e instanceof TransientReply) return { reason: e.reason, retryable: true };
   if (e instanceof OpenAI.APIConnectionTimeoutError) return { reason: 'judge-timeout', retryable: true };
@@ -201,7 +206,8 @@ export class LlmJudge implements Judge {
         const c = classify(e);
         if (c.retryable && attempt >= maxRetries) this.faults['gave-up'] = (this.faults['gave-up'] ?? 0) + 1;
         if (!c.retryable || attempt >= maxRetries) {
-          const what = e instanceof Error ? e.message : String(e);
+          // A server may echo the key in its error ("Incorrect API key provided: sk-…"); the message reaches logs and manifests.
+          const what = redactKey(e instanceof Error ? e.message : String(e), this.o.apiKey ?? process.env.OPENAI_API_KEY);
           throw new PipelineError(c.reason, `judge ${this.o.model} at ${this.o.baseURL}: ${what}` +
             (c.retryable ? ` (gave up after ${attempt + 1} attempts; lower --judge-concurrency or try later)` : ''), { status: (e as { status?: number }).status });
         }

@@ -46,7 +46,11 @@ export class FileTreeItem extends vscode.TreeItem {
     super(entry.name, entry.isDirectory ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
     const uri = vscode.Uri.file(entry.path);
     this.resourceUri = uri;
-    this.tooltip = entry.path;
+    // Tooltip and screen-reader label: the name and what it is, not the full filesystem path (the path is one hover
+    // away in "Reveal in Explorer"/"Copy Path" through resourceUri).
+    const kind = entry.isDirectory ? 'folder' : formatSize(entry.size);
+    this.tooltip = `${entry.name} (${kind})`;
+    this.accessibilityInformation = { label: `${entry.name}, ${kind}` };
     this.contextValue = contextValue;
     if (!entry.isDirectory) {
       this.description = formatSize(entry.size);

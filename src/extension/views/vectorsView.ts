@@ -2,6 +2,8 @@
  * Vectors view: persona-vector files in the workspace folder's vectors/ (safetensors with
  * [L+1, hidden] rows indexed like HF hidden_states, plus their status/metadata files).
  */
+import { readdirSync, type Dirent } from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Locations } from '../locations.js';
 import { FileTreeItem, type DirEntry } from './fileTree.js';
@@ -19,4 +21,15 @@ export class VectorsViewProvider extends WorkspaceFolderViewProvider {
     if (vector) item.iconPath = new vscode.ThemeIcon('arrow-both');
     return item;
   }
+
+  /** Folders that hold no vector file anywhere below (a revision where every trait was not extractable: only status files) are hidden. */
+  override getChildren(node?: FileTreeItem): FileTreeItem[] {
+    return super.getChildren(node).filter((i) => !i.entry.isDirectory || holdsVector(i.entry.path));
+  }
+}
+
+export function holdsVector(dir: string, depth = 0): boolean {
+  let entries: Dirent[];
+  try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return false; }
+  return entries.some((e) => (e.isFile() && (e.name.endsWith('.safetensors') || e.name.endsWith('.pt'))) || (depth < 4 && e.isDirectory() && holdsVector(path.join(dir, e.name), depth + 1)));
 }
