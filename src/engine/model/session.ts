@@ -34,10 +34,11 @@ const newKvArray = (dtype: KvDtype, n: number): KvArray => (dtype === 'float16' 
  * `present.*` outputs are fed back as the next step's `past_key_values.*` as they are.
  *
  * Measured alternative (issue 16), not kept: pre-allocated `present.*` outputs passed in `fetches` (onnxruntime-
- * node writes into them in place) alternating between two JS-owned stores. On a KV-heavy random Llama (B=16,
- * P=512, 257 MB of KV per step, 2 threads, shared machine) a decode step took 1471 ms median / 861 ms min
- * against 990 / 473 ms for this plain hand-over (scripts/bench/profile-kv.ts, interleaved in one process):
- * handing onnxruntime's own output buffers back as inputs costs less than writing into caller buffers.
+ * node writes into them in place) alternating between two JS-owned stores. On the same graph (KV-heavy random
+ * Llama, B=16, P=512, 257 MB of KV per step, 2 threads, a machine at load 15–25) one decode step took
+ * 1420 ms median / 812 ms min pre-allocated against 1771 / 950 ms fetched by name, 6 runs each: within the
+ * noise, so the simpler hand-over stays. (An earlier A/B that blamed the stores compared source trees that
+ * also differed by other commits; see DESIGN.md.)
  */
 class OrtKvCache implements KvCache {
   private disposed = false;
