@@ -29,19 +29,19 @@ const hasToyModel = ['config.json', 'manifest.json'].some((f) => existsSync(path
 // ---- kit panels (webview/kit): helpers for the panel checks
 const artifactsDir = path.dirname(screenshot);
 const panelFrame = () => page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-/** Picks a colour theme through "Preferences: Color Theme" (the pick stays open, so not runFromPalette). */
+/** Switches the colour theme through the workspace settings (applied live, like a pick in "Preferences: Color Theme"). */
 async function setTheme(name) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget .quick-input-box input');
-  await input.fill('>Preferences: Color Theme');
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Preferences: Color Theme' }).first().waitFor();
-  await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
-  await input.fill(name);
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
-  await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
-  await page.waitForTimeout(800); // the webview gets the new variables, the kit redraws the charts
+  const file = path.join(workspace, '.vscode', 'settings.json');
+  mkdirSync(path.dirname(file), { recursive: true });
+  const settings = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8') || '{}') : {};
+  if (settings['workbench.colorTheme'] === name) return;
+  settings['workbench.colorTheme'] = name;
+  writeFileSync(file, JSON.stringify(settings, null, 2));
+  await page.waitForFunction((n) => {
+    const cls = document.querySelector('.monaco-workbench')?.className ?? '';
+    return n.includes('High Contrast') ? cls.includes('hc-black') : n.includes('Light') ? cls.includes('vs') && !cls.includes('vs-dark') : cls.includes('vs-dark');
+  }, name, { timeout: 30_000 });
+  await page.waitForTimeout(1000); // the webview gets the new variables, the kit redraws the charts
 }
 /** Every chart canvas in the panel: painted pixels and the points it holds (data-points, set by the kit). */
 async function canvases(view) {
@@ -53,14 +53,14 @@ async function canvases(view) {
   }));
 }
 /** A screenshot of the open panel in a dark and a light theme (artifacts/e2e-<name>-{dark,light}.png); back to dark after. */
-async function themedScreenshots(name, view) {
-  await setTheme('Dark Modern');
-  await page.screenshot({ path: path.join(artifactsDir, `e2e-${name}-dark.png`) });
-  await setTheme('Light Modern');
-  const light = await canvases(view);
-  if (light.some((c) => c.painted === 0)) throw new Error(`after the switch to a light theme a chart is blank: ${JSON.stringify(light)}`);
-  await page.screenshot({ path: path.join(artifactsDir, `e2e-${name}-light.png`) });
-  await setTheme('Dark Modern');
+async function themedScreenshots(name, view, themes = [['dark', 'Default Dark Modern'], ['light', 'Default Light Modern']]) {
+  for (const [label, theme] of themes) {
+    await setTheme(theme);
+    const drawn = await canvases(view);
+    if (drawn.some((c) => c.painted === 0)) throw new Error(`after the switch to ${theme} a chart is blank: ${JSON.stringify(drawn)}`);
+    await page.screenshot({ path: path.join(artifactsDir, `e2e-${name}-${label}.png`) });
+  }
+  await setTheme('Default Light Modern');
 }
 /** Opens a palette command that asks for a run, and picks the run whose label contains `runName`. */
 async function openRunPanel(command, runName) {
@@ -157,7 +157,7 @@ try {
     }
     await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(path.dirname(screenshot), 'e2e-sweep-dashboard.png') });
-    await themedScreenshots('sweep-dashboard', view);
+    await themedScreenshots('sweep-dashboard', view, [['dark', 'Default Dark Modern'], ['light', 'Default Light Modern'], ['hc', 'Default High Contrast']]);
     await page.keyboard.press('Control+W');
   });
 

@@ -54,6 +54,8 @@ function applyTheme(m: Managed, t: Theme): void {
     const col = seriesColour(d.kitColourIndex ?? i, t);
     d.borderColor = col;
     d.backgroundColor = d.kitFill ? col + '66' : col;
+    d.pointBackgroundColor = col;
+    d.pointBorderColor = col;
   });
   m.recolour?.(c, t);
 }
@@ -102,7 +104,8 @@ export function kitChart<T extends ChartType>(parent: HTMLElement, k: KitChart<T
   opts.animation = false;
   opts.maintainAspectRatio = false;
   opts.responsive = true;
-  opts.plugins = { ...opts.plugins, legend: { ...opts.plugins?.legend, labels: { ...opts.plugins?.legend?.labels } }, tooltip: { enabled: true, ...opts.plugins?.tooltip } };
+  // chart.js/auto's Colors plugin would paint its own palette over the theme's: off.
+  opts.plugins = { ...opts.plugins, colors: { enabled: false }, legend: { ...opts.plugins?.legend, labels: { ...opts.plugins?.legend?.labels } }, tooltip: { enabled: true, ...opts.plugins?.tooltip } };
   opts.interaction ??= { mode: 'nearest', intersect: false };
   const chart = new Chart(canvas, k.config as ChartConfiguration);
   const m: Managed = { chart, recolour: k.recolour };
