@@ -9,10 +9,13 @@
  * (COMPILER_VERSION), kind (chat/base), layers and hidden size.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, utimesSync } from 'node:fs';
+import path from 'node:path';
 import { modelKind, type ModelHandle } from '../backend.js';
 import type { Judge, JudgeUsage } from '../judge/types.js';
+import { PipelineError } from '../errors.js';
 import { diskFullError } from '../storage/jsonl.js';
+import { acquireLock, describeHolder } from '../storage/lock.js';
 import { RunStore, type RunKind, type RunManifest } from '../storage/run.js';
 import type { Workspace } from '../storage/workspace.js';
 
@@ -64,8 +67,40 @@ export interface RunEnd<T> {
   message?: string;
 }
 
+/** A run lock not refreshed for this long is stale (its holder hangs, or died on another host); the holder refreshes it every RUN_LOCK_HEARTBEAT_MS. */
+export const RUN_LOCK_STALE_MS = 5 * 60_000;
+const RUN_LOCK_HEARTBEAT_MS = 30_000;
+
+/**
+ * One process per run: `<run>/run.lock` names its holder (pid, host, start time) and is held for the whole job. A second
+ * process on the same run (CLI + CLI, CLI + editor) is refused at once with the holder named, before the run is touched.
+ * A lock left by a dead process is taken over: on this host at once (its pid is gone), from another host once its
+ * heartbeat is older than RUN_LOCK_STALE_MS.
+ */
+function lockRun(ws: Workspace, runId: string): () => void {
+  const dir = ws.runDir(runId);
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'run.lock');
+  let release: () => void;
+  try { release = acquireLock(file, { timeoutMs: 0, staleMs: RUN_LOCK_STALE_MS }); } catch (e) {
+    if (!PipelineError.is(e, 'locked')) throw e;
+    throw new PipelineError('locked', `run ${runId} is in use by ${describeHolder(file)} (another persona-lab process: a CLI, the editor or a cluster task). ` +
+      'Wait for it to finish or stop it, then rerun the same command: it resumes. A lock whose process died is taken over by itself ' +
+      `(on this host at once, from another host after ${RUN_LOCK_STALE_MS / 60_000} minutes); ${file} names the holder.`);
+  }
+  const beat = setInterval(() => { try { const now = new Date(); utimesSync(file, now, now); } catch { /* gone: released or taken over */ } }, RUN_LOCK_HEARTBEAT_MS);
+  beat.unref();
+  return () => { clearInterval(beat); release(); };
+}
+
 export async function withRun<T>(spec: RunSpec, job: (run: RunStore, usage: () => JudgeUsage) => Promise<RunEnd<T>>): Promise<{ run: RunStore; value: T }> {
-  const run = RunStore.open(spec.ws, spec.kind, spec.config, spec.runId ?? RunStore.defaultRunId(spec.kind, spec.label, spec.config));
+  const runId = spec.runId ?? RunStore.defaultRunId(spec.kind, spec.label, spec.config);
+  const unlock = lockRun(spec.ws, runId);
+  try { return await withLockedRun(spec, runId, job); } finally { unlock(); }
+}
+
+async function withLockedRun<T>(spec: RunSpec, runId: string, job: (run: RunStore, usage: () => JudgeUsage) => Promise<RunEnd<T>>): Promise<{ run: RunStore; value: T }> {
+  const run = RunStore.open(spec.ws, spec.kind, spec.config, runId);
   const start = spec.judge?.usage() ?? ZERO;
   const prior = run.manifest.judgeUsage ?? ZERO;
   const usage = () => addUsage(prior, addUsage(spec.judge?.usage() ?? ZERO, start, -1));
