@@ -125,7 +125,7 @@ export async function openSession(ctx: CliContext, opts: { judge?: boolean } = {
   const ws = workspace(ctx);
   const mp = modelPath(ctx);
   if (!existsSync(mp.path)) throw new UsageError(`model folder ${mp.path} does not exist`);
-  const id = identifyModel(mp.path, str(ctx, 'revision'));
+  const id = identifyModel(mp.path, str(ctx, 'revision'), loadOptionsFor(ctx.flags).weightFormat);
   const spec = opts.judge === false ? null : judgeSpec(ctx, mp.isToy);
   preflight(ctx, ws, mp, id); // every named input checked before the worker starts (./preflight.ts)
   ctx.stderr(`loading ${id.name}@${id.revision} …`);

@@ -6,10 +6,22 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { WeightFormat } from '../engine/model/types.js';
 
 export interface ModelIdentity { name: string; revision: string; commit?: string }
 
-export function identifyModel(modelPath: string, revision?: string): ModelIdentity {
+/**
+ * A checkpoint served in another weight format than f32 gives other generations and vectors, so it is another model
+ * for results: its name carries the format ("toy-persona-int8"), which keeps its runs and vector files apart from
+ * the f32 ones (same run ids and paths as before for f32). Without this an int8 run resumed the f32 run's
+ * generations and overwrote its vector.
+ */
+export function identifyModel(modelPath: string, revision?: string, weightFormat?: WeightFormat): ModelIdentity {
+  const id = identifyCheckpoint(modelPath, revision);
+  return weightFormat && weightFormat !== 'f32' ? { ...id, name: `${id.name}-${weightFormat}` } : id;
+}
+
+function identifyCheckpoint(modelPath: string, revision?: string): ModelIdentity {
   const abs = path.resolve(modelPath);
   const parent = path.basename(path.dirname(abs));
   if (parent === 'revisions') {

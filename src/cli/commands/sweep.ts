@@ -69,12 +69,12 @@ export const sweepCommand: CliCommand = {
         ctx.stderr(`loading ${path.basename(root)}@${revision} …`);
         const info = await client.loadModel({ path: p, revision: hfCache ? revision : undefined, ...loadOptions });
         chat ??= info.hasChatTemplate;
-        const id = identifyModel(p, hfCache ? revision : undefined);
+        const id = identifyModel(p, hfCache ? revision : undefined, loadOptions.weightFormat);
         return { model: { backend: client, info, name: id.name, revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
       };
       preopened = await load(first);
       const samp = sampling(ctx, isToy, chat!);
-      const modelName = identifyModel(hfCache ? root : path.join(root, 'revisions', revisions[0])).name;
+      const modelName = identifyModel(hfCache ? root : path.join(root, 'revisions', revisions[0]), undefined, loadOptions.weightFormat).name;
       const transferTo = str(ctx, 'transfer-to');
       const scaling = required(ctx, 'transfer-scaling');
       if (transferTo && !existsSync(transferTo)) throw new UsageError(`--transfer-to ${transferTo} does not exist`);
@@ -84,7 +84,7 @@ export const sweepCommand: CliCommand = {
           const p = path.resolve(transferTo);
           ctx.stderr(`loading transfer target ${p} …`);
           const info = await client.loadModel({ path: p, ...loadOptions });
-          const id = identifyModel(p);
+          const id = identifyModel(p, undefined, loadOptions.weightFormat);
           return { model: { backend: client, info, name: id.name, revision: id.revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
         },
       } : undefined;
