@@ -103,3 +103,29 @@ test('datasets and prompt files: per-line problems by line number, null content 
   assert.match(await refused(['monitor', '--trait', 'evil', '--vector', v, '--prompts', file('p.json', JSON.stringify([{ system: 'a' }, { system: null }, { system: 'c' }]))]),
     /p\.json: 1 problem:\n {2}\$\[1\]\.system: item 1 has no "system" string \(it is null\)/);
 });
+
+test('generate: --vector-key reads another project\'s tensor, --scaling unit|target-norm|raw sets what the worker adds; a zero row refused for unit', { skip, timeout: 180_000 }, async () => {
+  const other = path.join(tmp, 'keyed.safetensors');
+  const data = new Float32Array((L + 1) * H).map((_, i) => Math.sin(i) * 0.5);
+  writeSafetensors(other, { direction: { dtype: 'F32', shape: [L + 1, H], data } });
+  let n2 = 0;
+  for (let i = 2 * H; i < 3 * H; i++) n2 += data[i] * data[i];
+  const run = async (extra: string[]) => {
+    const r = await cli(['generate', '--prompt', 'how do i clean a hat ?', '--vector', other, '--vector-key', 'direction', '--layer', '2', '--coef', '3',
+      '--max-new-tokens', '4', '--json', '--workspace', path.join(tmp, 'gen-ws'), ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout).answers[0].steeringApplied as { layer: number; norm: number }[])[0];
+  };
+  const unit = await run(['--scaling', 'unit']);
+  assert.equal(unit.layer, 2);
+  assert.ok(Math.abs(unit.norm - 3) < 1e-3, `unit: ‖Δ‖ = coef (${unit.norm})`);
+  const target = await run(['--scaling', 'target-norm', '--target-norm', '10']);
+  assert.ok(Math.abs(target.norm - 30) < 1e-2, `target-norm: ‖Δ‖ = coef·N (${target.norm})`);
+  const raw = await run([]);
+  assert.ok(Math.abs(raw.norm - 3 * Math.sqrt(n2)) < 1e-3 * raw.norm, `raw: ‖Δ‖ = coef·‖v‖ (${raw.norm} vs ${3 * Math.sqrt(n2)})`);
+  assert.match(await refused(['generate', '--prompt', 'hi', '--layer', '2', '--coef', '1', '--scaling', 'target-norm', '--vector', other, '--vector-key', 'direction']),
+    /--scaling target-norm and --target-norm N go together/);
+  const zero = vector('zero2.safetensors', (d) => d.fill(0, 2 * H, 3 * H));
+  assert.match(await refused(['generate', '--prompt', 'hi', '--layer', '2', '--coef', '1', '--scaling', 'unit', '--vector', zero]),
+    /zero2\.safetensors: row 2 \(layer 2\) is all zeros, so unit scaling would divide by a zero norm/);
+});
