@@ -127,8 +127,8 @@ export const PREFILL_CHUNK = 1024;
 export const MAX_GEN_BATCH = 64;
 
 /**
- * Bytes one row costs while generating: its KV cache for prompt + new tokens (two stores alternate, each with
- * 64 positions of headroom: session.ts), the float32 activations of its largest prefill forward (a chunk of
+ * Bytes one row costs while generating: its KV cache for prompt + new tokens (past and present live at once
+ * during a step; 64 positions of margin), the float32 activations of its largest prefill forward (a chunk of
  * ≤ PREFILL_CHUNK queries over the whole padded prompt, per query ≈ 16·H + 6·I + 10·heads·T as capture.ts
  * rowBytes) and its logits row.
  */
