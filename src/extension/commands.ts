@@ -3,7 +3,7 @@
  * place, with its handler. The extension-host E2E suite reads package.json and fails if a
  * contributed command is missing from the running extension.
  */
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_SECTION, readSettings } from './config.js';
@@ -151,6 +151,31 @@ export const COMMANDS = {
   /** Per-layer activation norms on calibration prompts (`persona-lab norms`). */
   'personaLab.computeNorms': (s, arg?: ResearchArgs) => computeNorms(researchServices(s), plainArgs(arg)),
 
+  /** Copies a trait shipped with the extension (extract and eval files) into the workspace's traits/, where edits last, and opens it. */
+  'personaLab.copyTraitToWorkspace': async (s, node?: FileTreeItem | string) => {
+    const root = s.locations.workspaceDataFolder();
+    if (!root) { void vscode.window.showErrorMessage('Open a folder first (File > Open Folder): traits are copied into its Persona Lab workspace folder.'); return undefined; }
+    const shipped = s.locations.embeddedTraitsFolder();
+    const name = typeof node === 'string' ? node : node?.entry ? path.basename(node.entry.path, '.json')
+      : await vscode.window.showQuickPick(readdirSync(shipped).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)), { title: 'Copy which trait to the workspace?' });
+    if (!name) return undefined;
+    const copied: string[] = [];
+    for (const set of ['extract', 'eval'] as const) {
+      const from = path.join(path.dirname(shipped), set, `${name}.json`);
+      const to = path.join(root, 'traits', set, `${name}.json`);
+      if (!existsSync(from)) continue;
+      if (existsSync(to)) throw new Error(`${path.join('traits', set, `${name}.json`)} already exists in the workspace folder; edit that one (nothing was overwritten)`);
+      mkdirSync(path.dirname(to), { recursive: true });
+      copyFileSync(from, to);
+      copied.push(to);
+    }
+    if (copied.length === 0) throw new Error(`no shipped trait "${name}"`);
+    s.log.info(`Copied trait ${name} to ${copied.join(', ')}`);
+    s.refreshViews();
+    await vscode.window.showTextDocument(vscode.Uri.file(copied[0]), { preview: false });
+    return copied;
+  },
+
   /** The judge's API key into SecretStorage (./jobs/worker.ts); an argument is the key (tests). */
   'personaLab.setJudgeApiKey': (s, key?: string) => setJudgeApiKey(workerServices(s), typeof key === 'string' ? key : undefined),
 
@@ -159,7 +184,8 @@ export const COMMANDS = {
   'personaLab.unloadModels': (s) => unloadModels(workerServices(s)),
 
   /** Cancels a running job (a pick when several run); an argument: a job id, or 'all'. */
-  'personaLab.cancelJob': (s, arg?: number | 'all') => cancelJob(workerServices(s), typeof arg === 'number' || arg === 'all' ? arg : undefined),
+  'personaLab.cancelJob': (s, arg?: number | 'all' | { jobId?: number }) =>
+    cancelJob(workerServices(s), typeof arg === 'number' || arg === 'all' ? arg : typeof arg === 'object' && typeof arg?.jobId === 'number' ? arg.jobId : undefined),
 
   /** The worker status-bar item's menu (./statusBar.ts). */
   'personaLab.workerActions': (s) => workerActions(workerServices(s)),

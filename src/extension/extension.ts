@@ -61,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): PersonaLabApi {
   const playground = new Playground({ log, locations, jobs, extensionUri: context.extensionUri, listModels: () => views.models.listModels() });
   const server = new SteeringServerService({ log, locations, jobs, listModels: () => views.models.listModels() });
   const workerStatus = new WorkerStatusBar(jobs);
+  views.runs.showLiveJobs(jobs);
   context.subscriptions.push(jobs, playground, server, workerStatus,
     ...registerCommands({ log, locations, models: views.models, jobs, playground, server, refreshViews, extensionUri: context.extensionUri,
       memory: context.workspaceState, secrets: context.secrets }),

@@ -10,9 +10,30 @@ import { FileTreeItem, type DirEntry } from './fileTree.js';
 import { WorkspaceFolderViewProvider } from './workspaceFolderView.js';
 import { isActive, planStatus, type PlanStatus } from '../../core/slurm/status.js';
 
+/** What the Runs view shows of the jobs running in this window (../jobs.ts JobRunner). */
+export interface LiveJobs {
+  active(): { id: number; title: string; started: number; line: string }[];
+  onDidChange: vscode.Event<void>;
+}
+
 export class RunsViewProvider extends WorkspaceFolderViewProvider {
   constructor(locations: Locations) {
     super(locations, 'runs');
+  }
+
+  private live: LiveJobs | undefined;
+  private liveSub: vscode.Disposable | undefined;
+  private tick: ReturnType<typeof setInterval> | undefined;
+
+  /** Shows this window's running jobs on top (status, progress, elapsed; Cancel), refreshed as they report and every second. */
+  showLiveJobs(jobs: LiveJobs): void {
+    this.live = jobs;
+    this.liveSub?.dispose();
+    this.liveSub = jobs.onDidChange(() => {
+      this.refresh();
+      if (jobs.active().length && !this.tick) this.tick = setInterval(() => this.refresh(), 1000);
+      if (!jobs.active().length && this.tick) { clearInterval(this.tick); this.tick = undefined; }
+    });
   }
 
   /** Set while a Slurm plan in view has queued or running units: the view refreshes itself until none has. */
@@ -23,6 +44,11 @@ export class RunsViewProvider extends WorkspaceFolderViewProvider {
     const kind = depth === 0 && entry.isDirectory ? runKind(entry.path) : undefined;
     const item = new FileTreeItem(entry, kind ? `personaLab.run.${kind}` : 'personaLab.runFile', depth);
     if (kind) item.iconPath = new vscode.ThemeIcon(kind === 'slurm' ? 'server-process' : 'history');
+    if (kind && kind !== 'slurm') {
+      const m = runManifest(entry.path);
+      const secs = m?.createdAt && m.updatedAt ? Math.max(0, Math.round((Date.parse(m.updatedAt) - Date.parse(m.createdAt)) / 1000)) : undefined;
+      if (m?.status) item.description = `${kind} · ${m.status}${secs !== undefined && Number.isFinite(secs) ? ` · ${secs < 60 ? `${secs}s` : `${Math.floor(secs / 60)}m ${String(secs % 60).padStart(2, '0')}s`}` : ''}`;
+    }
     if (kind === 'slurm') {
       const st = slurmStatus(entry.path);
       if (st) {
@@ -43,8 +69,8 @@ export class RunsViewProvider extends WorkspaceFolderViewProvider {
       if (st?.merge) tasks.push(unitItem(node.entry.path, 'merge', st.merge.state, st.merge.jobId));
       return [...tasks, ...items];
     }
-    // Run ids start with a timestamp, so reverse name order is newest first.
-    return node ? items : items.reverse();
+    // Run ids start with a timestamp, so reverse name order is newest first; running jobs of this window on top.
+    return node ? items : [...(this.live?.active() ?? []).map(liveItem), ...items.reverse()];
   }
 
   private pollSoon(): void {
@@ -53,6 +79,8 @@ export class RunsViewProvider extends WorkspaceFolderViewProvider {
 
   override dispose(): void {
     if (this.poll) clearTimeout(this.poll);
+    if (this.tick) clearInterval(this.tick);
+    this.liveSub?.dispose();
     super.dispose();
   }
 }
@@ -72,6 +100,26 @@ function unitItem(planDir: string, label: string, state: string, jobId?: string)
   item.command = undefined;
   item.tooltip = `${label}: ${state}${jobId ? ` (Slurm job ${jobId})` : ''}`;
   return item;
+}
+
+/** A job running in this window: title, its last progress line and elapsed time; context action Cancel Job. */
+function liveItem(j: { id: number; title: string; started: number; line: string }): FileTreeItem {
+  const secs = Math.round((Date.now() - j.started) / 1000);
+  const elapsed = secs < 60 ? `${secs}s` : `${Math.floor(secs / 60)}m ${String(secs % 60).padStart(2, '0')}s`;
+  const item = new FileTreeItem({ name: j.title, path: `#job-${j.id}`, isDirectory: false, size: 0 }, 'personaLab.activeJob', 0);
+  item.id = `personaLab.activeJob.${j.id}`;
+  item.description = `running · ${j.line} · ${elapsed}`;
+  item.iconPath = new vscode.ThemeIcon('sync~spin');
+  item.resourceUri = undefined;
+  item.command = undefined;
+  item.tooltip = `${j.title}\nrunning for ${elapsed}: ${j.line}`;
+  item.accessibilityInformation = { label: `${j.title}, running for ${elapsed}, ${j.line}` };
+  (item as FileTreeItem & { jobId?: number }).jobId = j.id;
+  return item;
+}
+
+function runManifest(dir: string): { status?: string; createdAt?: string; updatedAt?: string } | undefined {
+  try { return JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { status?: string; createdAt?: string; updatedAt?: string }; } catch { return undefined; }
 }
 
 /** The kind in a run folder's manifest ('unknown' when it has none or it does not parse). */

@@ -10,7 +10,7 @@ class TraitSourceItem extends vscode.TreeItem {
   constructor(label: string, readonly folder: string, count: number) {
     super(label, vscode.TreeItemCollapsibleState.Expanded);
     this.description = `${count} trait${count === 1 ? '' : 's'}`;
-    this.tooltip = folder;
+    this.tooltip = label === 'Workspace' ? 'Trait files in the Persona Lab workspace folder (traits/)' : 'Trait files shipped with the toy model (read-only: copy one to the workspace to edit it)';
     this.iconPath = new vscode.ThemeIcon('folder-library');
     this.contextValue = 'personaLab.traitSource';
   }
@@ -36,10 +36,14 @@ export class TraitsViewProvider implements vscode.TreeDataProvider<TraitsNode>, 
 
   getChildren(node?: TraitsNode): TraitsNode[] {
     if (node instanceof TraitSourceItem) {
+      // Traits shipped in the installed extension's folder: edits there are lost on update, so they offer
+      // "Copy to Workspace" (personaLab.copyTraitToWorkspace) and say so.
+      const shipped = node.folder === this.locations.embeddedTraitsFolder();
       return traitFiles(node.folder).map((e) => {
-        const item = new FileTreeItem(e, 'personaLab.trait');
+        const item = new FileTreeItem(e, shipped ? 'personaLab.shippedTrait' : 'personaLab.trait');
         item.label = e.name.replace(/\.json$/, '');
-        item.iconPath = new vscode.ThemeIcon('symbol-property');
+        item.iconPath = new vscode.ThemeIcon(shipped ? 'lock' : 'symbol-property');
+        if (shipped) item.tooltip = `${e.name}: shipped with the extension (edits are lost on update); use "Copy to Workspace" to edit it`;
         return item;
       });
     }

@@ -99,10 +99,19 @@ describe('Persona Lab palette commands (toy model)', function () {
     assert.equal(api.jobs.active().length, 1, 'the grid never showed up as running');
     assert.match(api.jobs.active()[0].title, /Layer × Coef Grid — evil/);
     await sleep(1500);
+    // Live in Runs: the running job on top, with its progress and elapsed time, and a Cancel action.
+    const top = (await api.views.runs.getChildren())?.[0];
+    assert.equal(top?.contextValue, 'personaLab.activeJob');
+    assert.match(String(top?.description), /^running · .+ · \d+s$/);
     assert.equal(await vscode.commands.executeCommand('personaLab.cancelJob', 'all'), 1);
     // reportError turns the cancellation into information: the command resolves to undefined instead of rejecting.
     assert.equal(await running, undefined);
     assert.equal(api.jobs.active().length, 0);
+    assert.notEqual((await api.views.runs.getChildren())?.[0]?.contextValue, 'personaLab.activeJob');
+    // Finished runs say their kind, status and duration.
+    const described = ((await api.views.runs.getChildren()) ?? []).map((i) => String(i.description));
+    assert.ok(described.some((d) => /^grid · cancelled · \d+s$/.test(d)), `no cancelled grid in Runs: ${described.join(' | ')}`);
+    assert.ok(described.some((d) => /^evaluate · done · \d+s$/.test(d)), `no finished evaluation in Runs: ${described.join(' | ')}`);
   });
 
   it('Restart Inference Worker stops the worker; the next job starts a fresh one', async () => {
@@ -129,5 +138,19 @@ describe('Persona Lab palette commands (toy model)', function () {
     if (existsSync(settings)) assert.ok(!readFileSync(settings, 'utf8').includes(SENTINEL), 'key found in the user settings');
     assert.ok(!JSON.stringify(vscode.workspace.getConfiguration('personaLab')).includes(SENTINEL), 'key found in the personaLab settings');
     assert.equal(await vscode.commands.executeCommand('personaLab.setJudgeApiKey', ''), 'removed');
+  });
+
+  it('offers "Copy to Workspace" on traits shipped with the extension, and copies extract + eval files without overwriting', async () => {
+    const sources = (await api.views.traits.getChildren()) ?? [];
+    const shipped = sources.find((n) => String(n.label).startsWith('Toy model'));
+    assert.ok(shipped, 'no shipped trait source');
+    const items = (await api.views.traits.getChildren(shipped)) ?? [];
+    assert.ok(items.length > 0 && items.every((i) => i.contextValue === 'personaLab.shippedTrait'));
+    assert.ok(items.every((i) => !String(i.tooltip).includes(ext().extensionPath)), 'tooltips show the extension folder path');
+    const copied = await vscode.commands.executeCommand<string[]>('personaLab.copyTraitToWorkspace', 'impolite');
+    assert.deepEqual(copied?.map((f) => path.relative(dataDir, f)), [path.join('traits', 'extract', 'impolite.json'), path.join('traits', 'eval', 'impolite.json')]);
+    // A second copy would overwrite the user's edits: refused (the command reports it and returns nothing).
+    assert.equal(await vscode.commands.executeCommand('personaLab.copyTraitToWorkspace', 'impolite'), undefined);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 });
