@@ -227,6 +227,7 @@ try {
     await view.locator('#kept').evaluate((e) => { e.value = ''; e.dispatchEvent(new e.ownerDocument.defaultView.Event('change')); });
     await view.locator('#trait-min input').fill('50');
     const high = await shown();
+    console.log(`    Judge Results: ${records} answers; trait ≥ 50 → ${high} shown, filter + sort ${await count.getAttribute('data-ms')} ms in the webview`);
     if (!(high < records && high > 0)) throw new Error(`trait ≥ 50 shows ${high} of ${records}`);
     await view.locator('#trait-min input').fill('');
     await view.locator('#search input').fill('zzzz-no-such-text');

@@ -4,7 +4,8 @@
  * actions fit the run kind, and Judge Results stays quick on a 20 000-row run (figures printed, not asserted).
  */
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -34,8 +35,9 @@ describe('Persona Lab panels (webview kit)', function () {
     const sweep = await vscode.commands.executeCommand<{ runDir: string }>('personaLab.runSweep', { modelPath: toy, revisions: ['stage1-step0', 'main'], traits: ['sycophantic'], maxQuestions: 3 });
     assert.ok(sweep?.runDir);
     // A real grid through the CLI the extension ships (no editor command runs grids yet).
-    execFileSync(process.execPath, [path.join(ext().extensionPath, 'dist', 'cli.js'), 'grid', '--trait', 'evil', '--layers', '2,4', '--coefs', '2,6', '--max-questions', '2',
-      '--samples', '2', '--threads', '1', '--workspace', dataDir], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, stdio: 'pipe', timeout: 300_000 });
+    // Asynchronously: a synchronous child would block the extension host for the grid's duration.
+    await promisify(execFile)(process.execPath, [path.join(ext().extensionPath, 'dist', 'cli.js'), 'grid', '--trait', 'evil', '--layers', '2,4', '--coefs', '2,6', '--max-questions', '2',
+      '--samples', '2', '--threads', '1', '--workspace', dataDir], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, timeout: 300_000 });
     for (const d of readdirSync(path.join(dataDir, 'runs'))) {
       const kind = (JSON.parse(readFileSync(path.join(dataDir, 'runs', d, 'manifest.json'), 'utf8')) as { kind: string }).kind;
       if (kind === 'sweep') runs.sweep = path.join(dataDir, 'runs', d);
