@@ -78,7 +78,7 @@ export class Batcher {
         try {
           // Seeds are explicit per row, so the shared sampling.seed is irrelevant to the result.
           const res = await this.client.generate({ modelId: this.modelId, rows, sampling: group[0].sampling, logprobs: group[0].logprobs },
-            { signal: group.length === 1 ? group[0].signal : undefined, onToken: streamed ? (n: TokenNotificationParams) => streamed(n.row, n.text, n.tokenId) : undefined });
+            { signal: allAborted(group.map((j) => j.signal)), onToken: streamed ? (n: TokenNotificationParams) => streamed(n.row, n.text, n.tokenId) : undefined });
           let at = 0;
           for (const j of group) { j.resolve(res.rows.slice(at, at + j.rows.length)); at += j.rows.length; }
         } catch (e) {
@@ -89,4 +89,19 @@ export class Batcher {
       this.busy = false;
     }
   }
+}
+
+/**
+ * A signal for a batch shared by several requests: it aborts once every request in it has (each client disconnected),
+ * so the worker stops the batch at its next step; while one client still waits the batch runs on (the worker cancels
+ * whole requests, not single rows), and an abandoned request's rows are dropped from the answer.
+ */
+export function allAborted(signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  if (signals.some((s) => !s)) return undefined;
+  if (signals.length === 1) return signals[0];
+  const ac = new AbortController();
+  const check = () => { if (!ac.signal.aborted && signals.every((s) => s!.aborted)) ac.abort(signals[0]!.reason); };
+  for (const s of signals) s!.addEventListener('abort', check, { once: true });
+  check();
+  return ac.signal;
 }
