@@ -102,5 +102,9 @@ function checkVector(ctx: CliContext, ws: Workspace, model: { path: string }, id
   if (layer === undefined || !Number.isInteger(layer) || layer < 0 || layer >= v.layers || !v.data[kind]) return;
   const use: RowUse = has(ctx, 'data') || has(ctx, 'prompts') ? 'projection' : ((ctx.flags.scaling as RowUse | undefined) ?? 'raw');
   const warning = checkRowUsable(vectorRow(v, kind, layer), use, file, layer);
-  if (warning) ctx.stderr(`warning: ${warning}`);
+  // Raw steering with a zero row is harmless in itself, but the worker refuses steering that would add nothing (a
+  // silent no-op hides bugs; src/engine/steering/steer.ts), so say it now rather than after the model loaded.
+  if (warning && (ctx.flags.coef as number | undefined) !== 0) {
+    throw new InputError(`${warning}, and the worker refuses steering that adds nothing: pick another --layer, or --coef 0 to run unsteered on purpose`);
+  }
 }

@@ -128,4 +128,6 @@ test('generate: --vector-key reads another project\'s tensor, --scaling unit|tar
   const zero = vector('zero2.safetensors', (d) => d.fill(0, 2 * H, 3 * H));
   assert.match(await refused(['generate', '--prompt', 'hi', '--layer', '2', '--coef', '1', '--scaling', 'unit', '--vector', zero]),
     /zero2\.safetensors: row 2 \(layer 2\) is all zeros, so unit scaling would divide by a zero norm/);
+  assert.match(await refused(['evaluate', '--trait', 'evil', '--layer', '2', '--coef', '4', '--vector', zero]),
+    /zero2\.safetensors: row 2 is all zeros; steering at layer 2 adds nothing, and the worker refuses steering that adds nothing: pick another --layer, or --coef 0/);
 });
