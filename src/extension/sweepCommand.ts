@@ -33,11 +33,17 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
   if (!model) { if (args.modelPath) throw new Error(`${args.modelPath} is not a model in the Models view`); return undefined; }
   const withPaths = model.revisions.filter((r): r is typeof r & { path: string } => typeof r.path === 'string');
   if (withPaths.length < 2) throw new Error(`${model.name} has ${withPaths.length} checkpoint folder(s); a sweep needs a model with several revisions (revisions/<name>/)`);
-  const revisions = args.revisions ?? (await vscode.window.showQuickPick(withPaths.map((r) => ({ label: r.name, picked: true })), { canPickMany: true, title: 'Sweep which revisions?' }))?.map((i) => i.label);
+  // `main` (the final checkpoint) first and focused; the sweep still runs the picked revisions in training order.
+  const order = withPaths.map((r) => r.name);
+  const revisions = args.revisions ?? (await vscode.window.showQuickPick(
+    [...withPaths].sort((a, b) => Number(b.name === 'main') - Number(a.name === 'main')).map((r) => ({ label: r.name, description: r.name === 'main' ? 'final checkpoint' : undefined, picked: true })),
+    { canPickMany: true, title: 'Sweep which revisions? (run in training order)' }))?.map((i) => i.label).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  if (revisions?.length === 0) { void vscode.window.showWarningMessage('Persona Lab: no revision selected, so no sweep was started. Tick at least one revision and press OK.'); return undefined; }
   if (!revisions?.length) return undefined;
   const recommended = recommendedSteering(model.path);
   const ws = new Workspace(root);
   const traitNames = args.traits ?? (await vscode.window.showQuickPick(Object.keys({ ...recommended, ...args.steering }), { canPickMany: true, title: 'Which traits?' }));
+  if (traitNames?.length === 0) { void vscode.window.showWarningMessage('Persona Lab: no trait selected, so no sweep was started. Tick at least one trait (Space) and press OK.'); return undefined; }
   if (!traitNames?.length) return undefined;
   const points = steeringPoints(traitNames, { explicit: args.steering, recommended });
   const traits: SweepTrait[] = traitNames.map((t) => {
