@@ -10,6 +10,7 @@ import { JOBS } from '../../core/jobs/table.js';
 import { modelKind } from '../../core/backend.js';
 import { runControlsJob, runExtraction, runGridJob } from '../../core/jobs/pipeline.js';
 import { TOY_PROTOCOL as P } from '../../core/toy/protocol.js';
+import { buildReport, type ReportResult } from '../../core/report/build.js';
 
 export const demoCommand: CliCommand = {
   name: 'demo',
@@ -46,8 +47,10 @@ export const demoCommand: CliCommand = {
           best: b ? { layer: b.condition.layer, coef: b.condition.coef, deltaTrait: b.deltaTraitMean, coherence: b.coherence.mean, p: b.traitPaired?.primaryPTwoSided } : null,
           controls });
       }
+      // The report is built from the stored runs only (a rerun that computed nothing rebuilds it in seconds).
+      const report: ReportResult | null = flag(ctx, 'no-report') ? null : buildReport(s.ws);
       const seconds = (Date.now() - started) / 1000;
-      if (ctx.json) printJson(ctx, { model: `${s.model.name}@${s.model.revision}`, seconds, traits: rows, judgeUsage: s.judge.usage() });
+      if (ctx.json) printJson(ctx, { model: `${s.model.name}@${s.model.revision}`, seconds, traits: rows, judgeUsage: s.judge.usage(), report: report?.file ?? null });
       else {
         ctx.stdout(`Persona Lab demo — ${s.model.name}@${s.model.revision}, judge ${s.judge.id}, ${seconds.toFixed(0)} s`);
         ctx.stdout('trait         pairs    pos τ  neg τ  base τ  prompt Δτ  best steering (coh ≥ 50)');
@@ -59,6 +62,7 @@ export const demoCommand: CliCommand = {
             (r.controls ? `; controls Δτ random ${fmt(r.controls.random)}, shuffled ${fmt(r.controls.shuffled)}` : ''));
         }
         ctx.stdout(`workspace: ${s.ws.root}`);
+        if (report) ctx.stdout(`report: ${report.file} (${report.figures.length} figures; open it in a browser)`);
       }
       return rows.every((r) => r.status === 'ok') ? EXIT.ok : EXIT.notExtractable;
     } finally { await s.dispose(); }

@@ -17,6 +17,7 @@ import { normsCommand } from './norms.js';
 import { vectorsExport } from './vectors-export.js';
 import { serveCommand } from './serve.js';
 import { jobsCommands } from './jobs.js';
+import { reportCommand } from './report.js';
 
 export const allCommands: CliCommand[] = [
   parityCommand,
@@ -35,5 +36,6 @@ export const allCommands: CliCommand[] = [
   vectorsExport,
   serveCommand,
   demoCommand,
+  reportCommand,
   ...jobsCommands,
 ];

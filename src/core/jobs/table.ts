@@ -27,6 +27,8 @@ export const JUDGE_OPTIONS: OptionSpec[] = [
   { name: 'judge-api-key-env', type: 'string', arg: 'VAR', default: 'OPENAI_API_KEY', help: 'environment variable holding the judge\'s API key' },
   { name: 'judge-concurrency', type: 'int', arg: 'N', default: 8, check: positive, help: 'parallel judge requests' },
   { name: 'judge-rate-limit', type: 'number', arg: 'N/min', check: positive, help: 'at most N judge requests per minute from this process (each Slurm task has its own)' },
+  { name: 'judge-retries', type: 'int', arg: 'N', default: 5, check: nonNegative, help: 'retries per judge request on 429, 5xx, timeouts, connection errors and malformed replies (exponential backoff with jitter, Retry-After honoured)' },
+  { name: 'judge-timeout', type: 'number', arg: 'S', default: 60, check: positive, help: 'seconds per judge request attempt (a reply that stalls mid-body counts)' },
   { name: 'no-judge-cache', type: 'boolean', help: 'do not read or write the judge cache' },
   { name: 'judge-no-seed', type: 'boolean', help: 'send no seed to the judge' },
   { name: 'judge-extra-body', type: 'json', arg: 'JSON', help: 'extra request fields for the judge' },
@@ -112,7 +114,7 @@ const evalSeed = (name: string): OptionSpec => ({ name, type: 'int', default: P.
 export const COMMON_OPTIONS: OptionSpec[] = [...MODEL_OPTIONS, ...JUDGE_OPTIONS, ...FILE_OPTIONS, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS, ...THROUGHPUT_OPTIONS];
 const EVAL_JOB: OptionSpec[] = [...VECTOR_OPTIONS, evalSamples('samples'), evalSeed('seed'), MAX_QUESTIONS, ...COMMON_OPTIONS];
 
-export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo';
+export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo' | 'report';
 
 export const JOBS: Record<JobName, OptionSpec[]> = {
   extract: [TRAITS, EXTRACT_SAMPLES, EXTRACT_SEED, THRESHOLD, { name: 'min-pairs', type: 'int', default: 1, check: nonNegative, help: 'fewest kept pairs for a vector' }, MAX_QUESTIONS, ...COMMON_OPTIONS, ...SLURM_OPTIONS],
@@ -178,5 +180,8 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'refine', type: 'number', default: P.refineStep, check: positive, help: 'fine step at the knee' },
     { ...EXTRACT_SAMPLES, default: P.extractSamples, toyDefault: undefined }, { ...evalSamples('eval-samples'), default: P.evalSamples, toyDefault: undefined },
     { name: 'control-seeds', type: 'numlist', default: [...P.controlSeeds], help: 'control seeds' }, { name: 'no-controls', type: 'boolean', help: 'skip the controls' },
+    { name: 'no-report', type: 'boolean', help: 'do not write the HTML report at the end' },
     MAX_QUESTIONS, EXTRACT_SEED, ...COMMON_OPTIONS],
+  // Reads stored runs only (positional RUN ids, default the latest per kind and trait): no model, no judge.
+  report: [{ name: 'out', type: 'path', arg: '<dir>', help: 'default <workspace>/report' }, WORKSPACE_OPTION, ...OUTPUT_OPTIONS],
 };

@@ -1,0 +1,97 @@
+/**
+ * The HTML report (issue 13) built from real runs on the toy organism (real worker, rubric judge, small sizes):
+ * every section the runs allow, one CSV per figure beside the page, whose numbers are the runs' own, valid
+ * self-contained HTML (chart.js inlined, nothing fetched), the same bytes when rebuilt, and clear refusals.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { InferenceClient } from '../../src/engine/client.js';
+import type { ModelHandle } from '../../src/core/backend.js';
+import { RubricJudge } from '../../src/core/judge/rubric.js';
+import { runControlsJob, runExtraction, runGridJob } from '../../src/core/jobs/pipeline.js';
+import { runMonitoring, toyMonitoringPrompts } from '../../src/core/jobs/monitor.js';
+import { SAMPLER_PRESETS } from '../../src/core/sampling.js';
+import { Workspace } from '../../src/core/storage/workspace.js';
+import { readCsv } from '../../src/core/storage/csv.js';
+import { loadTraitFile } from '../../src/core/traits/load.js';
+import { identifyModel } from '../../src/core/models.js';
+import { buildReport, classicalMds } from '../../src/core/report/build.js';
+import { PipelineError } from '../../src/core/errors.js';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const TOY = path.join(root, 'models', 'toy-persona');
+const MODEL = path.join(TOY, 'revisions', 'main');
+const TRAITS = ['evil', 'humorous'];
+let client: InferenceClient | undefined;
+let model: ModelHandle;
+let tmp = '';
+
+before(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-report-'));
+  client = await InferenceClient.start({ threads: 2 });
+  const info = await client.loadModel({ path: MODEL, threads: 2 });
+  const id = identifyModel(MODEL);
+  model = { backend: client, info, name: id.name, revision: id.revision };
+});
+after(async () => { await client?.dispose(); if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+
+test('report from toy runs: every section, CSV beside each figure, self-contained valid HTML, deterministic', { timeout: 600_000 }, async () => {
+  const ws = new Workspace(tmp);
+  assert.throws(() => buildReport(ws), (e: unknown) => PipelineError.is(e, 'data-invalid') && /no finished .* runs/.test((e as Error).message));
+  for (const trait of TRAITS) {
+    const base = { ws, model, judge: new RubricJudge(), trait, sampling: SAMPLER_PRESETS.toy, samplerPreset: 'toy', chunkSize: 128, batchSize: 64 };
+    const ex = await runExtraction({ ...base, traitFile: loadTraitFile(path.join(TOY, 'traits', 'extract', `${trait}.json`)), samples: 2, seed: 0, maxQuestions: 4 });
+    assert.equal(ex.result.status, 'ok');
+    if (ex.result.status !== 'ok') return;
+    const evalTrait = loadTraitFile(path.join(TOY, 'traits', 'eval', `${trait}.json`));
+    const job = { ...base, evalTrait, vectorPath: ex.result.vectorPath, samples: 1, seed: 1000, maxQuestions: 4 };
+    const { grid } = await runGridJob({ ...job, layers: [3, 4], coefs: [4, 6] });
+    const b = grid.best ?? grid.conditions.find((c) => c.condition.kind === 'steer')!;
+    await runControlsJob({ ...job, layer: b.condition.layer!, coef: b.condition.coef!, seeds: [0], modes: ['random', 'shuffled'] });
+    await runMonitoring({ ...base, evalTrait, vectorPath: ex.result.vectorPath, layer: 4, prompts: toyMonitoringPrompts(path.join(TOY, 'world', 'monitoring-prompts.json'), trait).slice(0, 8),
+      samples: 1, seed: 2000, maxQuestions: 2 });
+  }
+  const r = buildReport(ws);
+  const ids = r.figures.map((f) => f.id);
+  for (const id of ['steering_table', 'grid_delta_trait_evil', 'grid_coherence_evil', 'grid_delta_trait_humorous', 'controls', 'trait_cosine', 'trait_mds', 'monitoring']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
+  for (const s of ['Steering', 'Controls', 'Geometry', 'Monitoring']) assert.ok(r.figures.some((f) => f.section === s), s);
+  const html = readFileSync(r.file, 'utf8');
+  // Valid, self-contained HTML: doctype, every figure closed with its caption and CSV link; nothing loaded from elsewhere.
+  assert.match(html, /^<!doctype html>/);
+  assert.equal((html.match(/<figure /g) ?? []).length, r.figures.length);
+  assert.equal((html.match(/<\/figure>/g) ?? []).length, r.figures.length);
+  assert.equal((html.match(/<script/g) ?? []).length, (html.match(/<\/script>/g) ?? []).length);
+  assert.doesNotMatch(html, /(src|href)\s*=\s*["']?(https?:)?\/\//i);
+  assert.doesNotMatch(html, /url\(\s*["']?https?:/i);
+  assert.match(html, /Chart\b/, 'chart.js inlined');
+  for (const f of r.figures) {
+    assert.ok(f.caption.length > 20 && !f.caption.includes('\n'), `${f.id}: a one-line caption`);
+    assert.ok(html.includes(`href="${f.id}.csv"`), `${f.id} links its CSV`);
+    const rows = readCsv(readFileSync(path.join(r.dir, `${f.id}.csv`), 'utf8'));
+    assert.equal(rows.length, f.rows.length, `${f.id}.csv rows`);
+    assert.ok(rows.length > 0, `${f.id}.csv not empty`);
+  }
+  // The numbers are the runs' own: the evil Δτ heat-map's cells equal the grid's combined_significance.csv.
+  const gridRun = readdirSync(ws.runsDir).find((d) => d.startsWith('grid-') && d.includes('-evil-'))!;
+  const stored = readCsv(readFileSync(path.join(ws.runDir(gridRun), 'combined_significance.csv'), 'utf8')).filter((x) => x.mode === 'steer');
+  const heat = readCsv(readFileSync(path.join(r.dir, 'grid_delta_trait_evil.csv'), 'utf8'));
+  for (const s of stored) assert.equal(Number(heat.find((h) => h.layer === `L${s.layer}` && Number(h.coef) === Number(s.coef))!.value), Number(s.delta_trait_mean));
+  const mon = readCsv(readFileSync(path.join(r.dir, 'monitoring.csv'), 'utf8'));
+  assert.deepEqual(mon.map((m) => m.trait).sort(), [...TRAITS].sort());
+  const ctrl = readCsv(readFileSync(path.join(r.dir, 'controls.csv'), 'utf8'));
+  assert.deepEqual([...new Set(ctrl.map((c) => c.mode))].sort(), ['random', 'real', 'shuffled']);
+  // Rebuilt from the same runs: the same bytes; and a named run that does not exist is refused.
+  assert.equal(readFileSync(buildReport(ws).file, 'utf8'), html);
+  assert.throws(() => buildReport(ws, { runs: ['no-such-run'] }), /no run no-such-run/);
+  assert.ok(existsSync(path.join(r.dir, 'index.html')));
+});
+
+test('classical MDS recovers distances of points on a line', () => {
+  const pts = [0, 1, 3];
+  const xy = classicalMds(pts.map((a) => pts.map((b) => Math.abs(a - b))));
+  const d = (i: number, j: number) => Math.hypot(xy[i][0] - xy[j][0], xy[i][1] - xy[j][1]);
+  assert.ok(Math.abs(d(0, 1) - 1) < 1e-6 && Math.abs(d(0, 2) - 3) < 1e-6 && Math.abs(d(1, 2) - 2) < 1e-6, JSON.stringify(xy));
+});
