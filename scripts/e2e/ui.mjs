@@ -62,6 +62,12 @@ async function themedScreenshots(name, view, themes = [['dark', 'Default Dark Mo
   }
   await setTheme('Default Light Modern');
 }
+/** Closes a panel's editor tab with the workbench (not the webview) focused, so later keys reach the workbench. */
+async function closeTab(title) {
+  await page.locator('.tabs-container .tab', { hasText: title }).first().click();
+  await page.keyboard.press('Control+W');
+  await page.locator('.tabs-container .tab', { hasText: title }).first().waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {});
+}
 /** Opens a palette command that asks for a run, and picks the run whose label contains `runName`. */
 async function openRunPanel(command, runName) {
   await page.keyboard.press('F1');
@@ -158,7 +164,7 @@ try {
     await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(path.dirname(screenshot), 'e2e-sweep-dashboard.png') });
     await themedScreenshots('sweep-dashboard', view, [['dark', 'Default Dark Modern'], ['light', 'Default Light Modern'], ['hc', 'Default High Contrast']]);
-    await page.keyboard.press('Control+W');
+    await closeTab('Sweep: sweep-toy-persona-ui');
   });
 
   await check('palette: "Persona Lab: Open Steering Playground" streams baseline and steered answers side by side (screenshot saved)', async () => {
@@ -239,8 +245,7 @@ try {
     await view.locator('.vrow[data-line]').first().click();
     await view.locator('#detail:not([hidden]) #open-record').waitFor();
     await themedScreenshots('judge-results', view);
-    await page.locator('.tabs-container .tab', { hasText: 'Judge Results' }).click();
-    await page.keyboard.press('Control+W');
+    await closeTab('Judge Results');
   });
 
   await check('palette: "Persona Lab: Open Grid Results" on a real grid: Δτ and coherence heat-maps, best point marked (screenshots saved)', async () => {
@@ -259,7 +264,7 @@ try {
     const drawn = await canvases(view);
     if (drawn.length !== 1 || drawn[0].painted === 0 || drawn[0].points !== steer.length) throw new Error(`Δτ-by-coef chart: ${JSON.stringify(drawn)}, ${steer.length} grid points`);
     await themedScreenshots('grid', view);
-    await page.keyboard.press('Control+W');
+    await closeTab('Grid:');
   });
 
   await check('palette: "Persona Lab: Show Vector Geometry" on the published OLMo-3 .pt vectors: heat-maps and charts show the numbers upstream computed (screenshots saved)', async () => {
@@ -304,7 +309,7 @@ try {
     const mds = drawn.find((c) => c.name.includes('-mds-'));
     if (mds?.points !== 16 + 3) throw new Error(`MDS scatter holds ${mds?.points} points (16 revisions + 3 other traits expected)`);
     await themedScreenshots('geometry', view);
-    await page.keyboard.press('Control+W');
+    await closeTab('Geometry:');
   });
 
   await check('screenshot of the Persona Lab container saved', async () => {
