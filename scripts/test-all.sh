@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # `npm test`: everything, in order, on a fresh Debian machine (no GPU; network only for the npm
 # registry and the Debian archive, used by the one-time E2E setup):
-#   build → lint → WebGPU setup (lavapipe; optional) → unit/integration tests (node:test) → package (.vsix) → E2E setup →
-#   E2E UI suite and extension-host suite in code-server, against the .vsix just built.
+#   build → lint → WebGPU setup (lavapipe; optional) → unit, integration and faults tiers (node:test) →
+#   package (.vsix) → E2E setup → E2E UI suite and extension-host suite in code-server, against the .vsix just built.
 # A failing step does not stop the later ones (except that E2E needs the .vsix and its tools),
 # and the script exits non-zero if anything failed. The last line is the total over all suites:
-#   N passed, N failed
+#   N passed, N failed, N skipped
 # Counting: build, lint, package and E2E setup count as one check each; unit tests count node's
 # test-runner totals; the extension-host suite counts mocha tests; the UI suite counts its checks.
 set -uo pipefail
@@ -43,8 +43,12 @@ step lint 600 npm run -s lint
 # Optional: when it cannot be installed (apt unreachable, no root) this step counts nothing and
 # test/engine/webgpu.test.ts skips with the reason.
 step webgpu-setup 600 bash -c 'timeout 420 bash scripts/webgpu-setup.sh >/dev/null && exit 0
-  echo "webgpu-setup: lavapipe unavailable; the WebGPU tests will be skipped"; echo "webgpu-setup 0 0" >> "$PERSONA_LAB_TALLY"'
-step unit "${PERSONA_LAB_UNIT_TIMEOUT:-1500}" node scripts/run-unit-tests.mjs
+  echo "webgpu-setup: lavapipe unavailable; the WebGPU tests will be skipped"; echo "webgpu-setup 0 0 1" >> "$PERSONA_LAB_TALLY"'
+# Test tiers by file name (scripts/run-unit-tests.mjs): pure units, then integration (real checkpoints, the
+# worker, CLI, HTTP, the local Slurm cluster), then fault injection at reduced counts.
+step unit "${PERSONA_LAB_UNIT_TIMEOUT:-300}" node scripts/run-unit-tests.mjs --tier unit
+step integration "${PERSONA_LAB_INTEGRATION_TIMEOUT:-2700}" node scripts/run-unit-tests.mjs --tier integration
+step faults "${PERSONA_LAB_FAULTS_TIMEOUT:-900}" node scripts/run-unit-tests.mjs --tier faults
 if [ "$build_rc" = 0 ] && step package 300 node scripts/package.mjs; then
   if step e2e-setup 1200 bash scripts/e2e/setup.sh; then
     step e2e 900 node scripts/e2e/run.mjs
@@ -58,7 +62,8 @@ fi
 
 printf '\n=== summary ===\n'
 printf '%s\n' "${TIMINGS[@]}"
-awk '{ printf "%-14s %s passed, %s failed\n", $1, $2, $3 }' "$TALLY"
-read -r passed failed < <(awk '{ p += $2; f += $3 } END { print p + 0, f + 0 }' "$TALLY")
-echo "$passed passed, $failed failed"
+awk '{ printf "%-14s %s passed, %s failed, %s skipped\n", $1, $2, $3, $4 + 0 }' "$TALLY"
+# Skips are counted too: a test that skips (no ../shared, no lavapipe, not root for Slurm) must show up.
+read -r passed failed skipped < <(awk '{ p += $2; f += $3; s += $4 } END { print p + 0, f + 0, s + 0 }' "$TALLY")
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

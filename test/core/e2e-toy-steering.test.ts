@@ -39,7 +39,6 @@ let client: InferenceClient | undefined;
 let model: ModelHandle;
 let tmp = '';
 const available = existsSync(path.join(MODEL, 'config.json'));
-const best = new Map<string, ConditionResult>();
 
 before(async () => {
   if (!available) return;
@@ -57,16 +56,34 @@ function job(trait: string) {
   return { ws: new Workspace(tmp), model, judge: new RubricJudge(), trait, sampling: SAMPLER_PRESETS.toy, samplerPreset: 'toy', chunkSize: 128, batchSize: 64 };
 }
 
+const traitFiles = (trait: string) => ({
+  extractFile: loadTraitFile(path.join(TOY, 'traits', 'extract', `${trait}.json`), { requireInstruction: true }),
+  evalFile: loadTraitFile(path.join(TOY, 'traits', 'eval', `${trait}.json`)),
+});
+
+// Extraction + grid per trait, once per process: each test asks for what it needs, so the tests do not depend on
+// each other's order (the controls test run alone computes its best points itself; runs resume from the workspace).
+const grids = new Map<string, ReturnType<typeof extractAndGrid>>();
+async function extractAndGrid(trait: string) {
+  const { extractFile, evalFile } = traitFiles(trait);
+  const ex = await runExtraction({ ...job(trait), traitFile: extractFile, ...EXTRACT });
+  if (ex.result.status !== 'ok') return { ex, grid: undefined };
+  const { grid } = await runGridJob({ ...job(trait), evalTrait: evalFile, instructionTrait: extractFile, vectorPath: ex.result.vectorPath, ...EVAL, ...GRID });
+  return { ex, grid };
+}
+function gridFor(trait: string) {
+  if (!grids.has(trait)) grids.set(trait, extractAndGrid(trait));
+  return grids.get(trait)!;
+}
+
 test('steering: best (layer, coef) per trait with coherence ≥ 50 reaches Δτ ≥ 20 (≥ 30 for two traits)', { timeout: 600_000 }, async (t) => {
   if (!available) { t.skip(`toy model not found at ${MODEL}`); return; }
+  const best = new Map<string, ConditionResult>();
   for (const trait of TRAITS) {
-    const extractFile = loadTraitFile(path.join(TOY, 'traits', 'extract', `${trait}.json`), { requireInstruction: true });
-    const evalFile = loadTraitFile(path.join(TOY, 'traits', 'eval', `${trait}.json`));
-    const ex = await runExtraction({ ...job(trait), traitFile: extractFile, ...EXTRACT });
+    const { ex, grid } = await gridFor(trait);
     assert.equal(ex.result.status, 'ok', `${trait}: ${ex.result.status === 'ok' ? '' : ex.result.reason}`);
-    if (ex.result.status !== 'ok') continue;
+    if (ex.result.status !== 'ok' || !grid) continue;
     const f = ex.result.filter;
-    const { grid } = await runGridJob({ ...job(trait), evalTrait: evalFile, instructionTrait: extractFile, vectorPath: ex.result.vectorPath, ...EVAL, ...GRID });
     const b = grid.best;
     t.diagnostic(`${trait}: pairs ${f.pairs_kept}/${f.pairs_total} (pos τ ${fmt(f.pos_trait_mean)}, neg τ ${fmt(f.neg_trait_mean)}); baseline τ ${fmt(grid.baseline.trait.mean)} coh ${fmt(grid.baseline.coherence.mean)}; ` +
       `prompting Δτ ${fmt(grid.prompt?.deltaTraitMean)}; best ${b ? `L${b.condition.layer} c${b.condition.coef}: Δτ ${fmt(b.deltaTraitMean)} coh ${fmt(b.coherence.mean)} p ${b.traitPaired?.primaryPTwoSided.toPrecision(2)}` : 'none'}; refined ${JSON.stringify(grid.refined)}`);
@@ -80,12 +97,13 @@ test('steering: best (layer, coef) per trait with coherence ≥ 50 reaches Δτ 
 
 test('controls: random and matched-pairs shuffle directions, norm-matched at the best (layer, coef), 3 seeds', { timeout: 600_000 }, async (t) => {
   if (!available) { t.skip(`toy model not found at ${MODEL}`); return; }
-  if (best.size === 0) { t.skip('no best steering point from the grid test'); return; }
   const failures: string[] = [];
-  let withinIssueBound = 0;
-  for (const [trait, b] of best) {
-    const extractFile = loadTraitFile(path.join(TOY, 'traits', 'extract', `${trait}.json`), { requireInstruction: true });
-    const evalFile = loadTraitFile(path.join(TOY, 'traits', 'eval', `${trait}.json`));
+  let withinIssueBound = 0, cells = 0;
+  for (const trait of TRAITS) {
+    const b = (await gridFor(trait)).grid?.best;
+    if (!b) { failures.push(`${trait}: no best steering point (extraction or grid found none)`); continue; }
+    cells += 2;
+    const { extractFile, evalFile } = traitFiles(trait);
     const ws = new Workspace(tmp);
     const { controls } = await runControlsJob({ ...job(trait), evalTrait: evalFile, instructionTrait: extractFile, vectorPath: ws.vectorPath(model.name, model.revision, trait),
       ...EVAL, layer: b.condition.layer!, coef: b.condition.coef!, seeds: CONTROL_SEEDS, modes: ['random', 'shuffled'] });
@@ -113,6 +131,6 @@ test('controls: random and matched-pairs shuffle directions, norm-matched at the
       }
     }
   }
-  t.diagnostic(`issue bound |mean Δτ| ≤ 5 over seeds ${CONTROL_SEEDS.join(',')}: met by ${withinIssueBound} of ${2 * best.size} (trait, control) cells`);
+  t.diagnostic(`issue bound |mean Δτ| ≤ 5 over seeds ${CONTROL_SEEDS.join(',')}: met by ${withinIssueBound} of ${cells} (trait, control) cells`);
   assert.deepEqual(failures, []);
 });
