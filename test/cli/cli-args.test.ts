@@ -48,7 +48,7 @@ test('one sampler rule, one judge spec, one set of load options', () => {
   assert.deepEqual(judgeSpecFor({}, true), { kind: 'rubric' });
   assert.equal(judgeSpecFor({}, false), undefined);
   const llm = judgeSpecFor({ 'judge-base-url': 'http://x/v1' }, true, { OPENAI_API_KEY: 'k' });
-  assert.deepEqual(llm && { ...llm }, { kind: 'openai', baseURL: 'http://x/v1', model: 'gpt-4.1-mini-2025-04-14', apiKey: 'k', concurrency: 8, cache: true,
+  assert.deepEqual(llm && { ...llm }, { kind: 'openai', baseURL: 'http://x/v1', model: 'gpt-4.1-mini-2025-04-14', apiKey: 'k', concurrency: 8, maxRetries: 5, timeoutMs: 60_000, cache: true,
     seed: undefined, extraBody: undefined, pricing: undefined });
   assert.deepEqual(loadOptionsFor({ threads: 0, provider: 'cpu', 'weight-format': 'f16' }), { threads: undefined, executionProvider: 'cpu', weightFormat: 'f16' });
   assert.deepEqual(loadOptionsFor({}), { threads: undefined, executionProvider: 'auto', weightFormat: undefined });

@@ -56,7 +56,8 @@ export function judgeSpecFor(given: OptionValues, toy: boolean, env: NodeJS.Proc
   const inputPrice = v['judge-input-price'] as number | undefined;
   return {
     kind: 'openai', baseURL, model: v['judge-model'] as string, apiKey: env[v['judge-api-key-env'] as string],
-    concurrency: v['judge-concurrency'] as number, ...(v['judge-rate-limit'] !== undefined ? { requestsPerMinute: v['judge-rate-limit'] as number } : {}), cache: !v['no-judge-cache'], seed: v['judge-no-seed'] ? null : undefined,
+    concurrency: v['judge-concurrency'] as number, ...(v['judge-rate-limit'] !== undefined ? { requestsPerMinute: v['judge-rate-limit'] as number } : {}), maxRetries: v['judge-retries'] as number, timeoutMs: (v['judge-timeout'] as number) * 1000,
+    cache: !v['no-judge-cache'], seed: v['judge-no-seed'] ? null : undefined,
     extraBody: v['judge-extra-body'] as Record<string, unknown> | undefined,
     pricing: inputPrice !== undefined ? { inputPerMTok: inputPrice, outputPerMTok: v['judge-output-price'] as number } : undefined,
   };

@@ -6,7 +6,7 @@ import type { Judge } from './types.js';
 
 export type JudgeSpec =
   | { kind: 'rubric' }
-  | { kind: 'openai'; baseURL: string; model: string; apiKey?: string; concurrency?: number; requestsPerMinute?: number; cache?: boolean; seed?: number | null;
+  | { kind: 'openai'; baseURL: string; model: string; apiKey?: string; concurrency?: number; requestsPerMinute?: number; maxRetries?: number; timeoutMs?: number; cache?: boolean; seed?: number | null;
       extraBody?: Record<string, unknown>; pricing?: { inputPerMTok: number; outputPerMTok: number } };
 
 export async function createJudge(spec: JudgeSpec, ws: Workspace, extra: Pick<LlmJudgeOptions, 'onRetry'> = {}): Promise<Judge> {
@@ -14,6 +14,7 @@ export async function createJudge(spec: JudgeSpec, ws: Workspace, extra: Pick<Ll
     // DeepSeek (PP's second judge): no seed parameter, and its tokens are stripped and merged before scoring (digest §3.2).
     const deepseek = spec.model.toLowerCase().startsWith('deepseek');
     return new LlmJudge({ baseURL: spec.baseURL, model: spec.model, apiKey: spec.apiKey, concurrency: spec.concurrency, requestsPerMinute: spec.requestsPerMinute,
+      maxRetries: spec.maxRetries, timeoutMs: spec.timeoutMs,
       seed: spec.seed !== undefined ? spec.seed : deepseek ? null : 0, mergeStrippedTokens: deepseek, extraBody: spec.extraBody, pricing: spec.pricing,
       cacheDir: spec.cache === false ? undefined : ws.judgeCacheDir, ...extra });
   }
