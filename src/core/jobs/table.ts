@@ -29,8 +29,6 @@ export const JUDGE_OPTIONS: OptionSpec[] = [
   { name: 'judge-rate-limit', type: 'number', arg: 'N/min', check: positive, help: 'at most N judge requests per minute from this process (each Slurm task has its own)' },
   { name: 'judge-retries', type: 'int', arg: 'N', default: 5, check: nonNegative, help: 'retries per judge request on 429, 5xx, timeouts, connection errors and malformed replies (exponential backoff with jitter, Retry-After honoured)' },
   { name: 'judge-timeout', type: 'number', arg: 'S', default: 60, check: positive, help: 'seconds per judge request attempt (a reply that stalls mid-body counts)' },
-  { name: 'judge-retries', type: 'int', arg: 'N', default: 5, check: nonNegative, help: 'retries per judge request on 429, 5xx, timeouts, connection errors and malformed replies (exponential backoff with jitter, Retry-After honoured)' },
-  { name: 'judge-timeout', type: 'number', arg: 'S', default: 60, check: positive, help: 'seconds per judge request attempt (a reply that stalls mid-body counts)' },
   { name: 'no-judge-cache', type: 'boolean', help: 'do not read or write the judge cache' },
   { name: 'judge-no-seed', type: 'boolean', help: 'send no seed to the judge' },
   { name: 'judge-extra-body', type: 'json', arg: 'JSON', help: 'extra request fields for the judge' },
