@@ -7,7 +7,7 @@
  *
  * Quantization follows ggml's reference quantize_row_q8_0 / quantize_row_q4_0 (blocks of 32 with an f16 scale).
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { readSafetensorsHeader, readTensor, toFloat32, float32ToF16, type SafetensorsHeader } from '../../src/engine/weights/safetensors.js';
 
@@ -93,9 +93,10 @@ function writeKv(b: Buf, [k, t, v]: KV) {
   else { b.u32(9); b.u32(5); b.u64((v as number[]).length); for (const x of v as number[]) b.i32(x); }
 }
 
-/** Writes `<modelDir>/bench-<type>.gguf` once (reused while the stamp matches); returns its path. */
-export function ensureGguf(modelDir: string, type: GgufType, log: (m: string) => void = () => {}): string {
-  const file = path.join(modelDir, `bench-${type.toLowerCase()}.gguf`);
+/** Writes `<outDir>/bench-<type>.gguf` once (reused afterwards; never into the model folder); returns its path. */
+export function ensureGguf(modelDir: string, type: GgufType, outDir: string, log: (m: string) => void = () => {}): string {
+  mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, `bench-${type.toLowerCase()}.gguf`);
   if (existsSync(file)) return file;
   const raw = JSON.parse(readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as Record<string, number & string & boolean>;
   if (raw.model_type !== 'llama') throw new Error(`GGUF export is written for llama checkpoints, not ${raw.model_type}`);

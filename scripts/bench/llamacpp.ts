@@ -37,13 +37,13 @@ interface LlamaModule {
 }
 
 /** Batch-1 greedy decode of `newTokens` tokens after a `prompt`-token prefill, per GGUF type and thread count. */
-export async function runLlamaCpp(entry: string, m: BenchModel, types: GgufType[], threadCounts: number[], promptTokens: number, newTokens: number, reps: number, log: (m: string) => void): Promise<LlamaCppResult[]> {
+export async function runLlamaCpp(entry: string, ggufDir: string, m: BenchModel, types: GgufType[], threadCounts: number[], promptTokens: number, newTokens: number, reps: number, log: (m: string) => void): Promise<LlamaCppResult[]> {
   const mod = (await import(pathToFileURL(entry).href)) as LlamaModule;
   const llama = await mod.getLlama({ build: 'never', gpu: false, logLevel: 'error', progressLogs: false });
   const out: LlamaCppResult[] = [];
   try {
     for (const type of types) {
-      const file = ensureGguf(m.dir, type, log);
+      const file = ensureGguf(m.dir, type, ggufDir, log);
       const model = await llama.loadModel({ modelPath: file, gpuLayers: 0, useMmap: true });
       try {
         for (const threads of threadCounts) {

@@ -158,7 +158,7 @@ async function main() {
       try {
         const entry = ensureNodeLlamaCpp(path.join(CACHE, 'llama-cpp'), log);
         log('  llama.cpp (node-llama-cpp, prebuilt CPU binaries)…');
-        run.llamaCpp = await runLlamaCpp(entry, model, ggufTypes, args.llamaCppThreads ?? [...new Set([1, args.threads])], Math.min(plan.promptTokens, model.maxPositions - plan.newTokens - 1), plan.newTokens, plan.reps, log);
+        run.llamaCpp = await runLlamaCpp(entry, path.join(CACHE, 'gguf', model.name), model, ggufTypes, args.llamaCppThreads ?? [...new Set([1, args.threads])], Math.min(plan.promptTokens, model.maxPositions - plan.newTokens - 1), plan.newTokens, plan.reps, log);
       } catch (e) {
         run.llamaCppSkipped = (e as Error).message.split('\n')[0];
         log(`  llama.cpp skipped: ${run.llamaCppSkipped}`);
