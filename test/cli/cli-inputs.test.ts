@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PipelineError } from '../../src/core/errors.js';
 import { writeVectorFile } from '../../src/core/vectors/file.js';
+import { exitCodeFor } from '../../src/cli/exit-codes.js';
+import { InputError } from '../../src/cli/preflight.js';
 import { writeSafetensors } from '../../src/engine/weights/safetensors.js';
 import { cli } from './helpers.js';
 
@@ -35,6 +38,11 @@ const vector = (name: string, fill: (data: Float32Array) => void, hidden = H) =>
   writeVectorFile(f, { layers: L + 1, hidden, data: { response_avg: data }, metadata: {} });
   return f;
 };
+
+test('an input refused before any work is a usage error (exit 2); the same reader error mid-run stays a failure (exit 1)', () => {
+  assert.equal(exitCodeFor(new InputError('x.json: not valid UTF-8')), 2);
+  assert.equal(exitCodeFor(new PipelineError('data-invalid', 'x')), 1);
+});
 
 /** Runs the CLI and checks the refusal's form; returns stderr for the message checks. */
 async function refused(args: string[]): Promise<string> {
