@@ -52,7 +52,7 @@ describe('Persona Lab panels (webview kit)', function () {
   it('gives each run in Runs a context value that names its kind, so only fitting actions show', async () => {
     api.views.runs.refresh();
     const items = (await api.views.runs.getChildren()) ?? [];
-    const ctx = Object.fromEntries(items.map((i) => [path.basename((i as { entry: { path: string } }).entry.path), i.contextValue]));
+    const ctx = Object.fromEntries(items.flatMap((i) => { const p = (i as { entry?: { path?: string } }).entry?.path; return p ? [[path.basename(p), i.contextValue]] : []; }));
     assert.equal(ctx[path.basename(runs.sweep)], 'personaLab.run.sweep');
     assert.equal(ctx[path.basename(runs.grid)], 'personaLab.run.grid');
     assert.equal(ctx[path.basename(runs.extract)], 'personaLab.run.extract');
