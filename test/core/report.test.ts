@@ -49,7 +49,7 @@ test('report from toy runs: every section, CSV beside each figure, self-containe
     const evalTrait = loadTraitFile(path.join(TOY, 'traits', 'eval', `${trait}.json`));
     const job = { ...base, evalTrait, vectorPath: ex.result.vectorPath, samples: 1, seed: 1000, maxQuestions: 4 };
     const { grid } = await runGridJob({ ...job, layers: [3, 4], coefs: [4, 6] });
-    const b = grid.best ?? grid.conditions.find((c) => c.condition.kind === 'steer')!;
+    const b = grid.best ?? grid.results.find((c) => c.condition.kind === 'steer')!;
     await runControlsJob({ ...job, layer: b.condition.layer!, coef: b.condition.coef!, seeds: [0], modes: ['random', 'shuffled'] });
     await runMonitoring({ ...base, evalTrait, vectorPath: ex.result.vectorPath, layer: 4, prompts: toyMonitoringPrompts(path.join(TOY, 'world', 'monitoring-prompts.json'), trait).slice(0, 8),
       samples: 1, seed: 2000, maxQuestions: 2 });

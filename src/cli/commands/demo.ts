@@ -9,15 +9,23 @@ import { EXIT, flag, fmt, num, openSession, printJson, progressPrinter, required
 import { JOBS } from '../../core/jobs/table.js';
 import { modelKind } from '../../core/backend.js';
 import { runControlsJob, runExtraction, runGridJob } from '../../core/jobs/pipeline.js';
+import { runMonitoring, toyMonitoringPrompts } from '../../core/jobs/monitor.js';
+import { toyModelDir } from '../../core/toy/paths.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { TOY_PROTOCOL as P } from '../../core/toy/protocol.js';
 import { buildReport, type ReportResult } from '../../core/report/build.js';
+
+/** The monitor job's own default seed (one place: the job table). */
+const MONITOR_SEED = JOBS.monitor.find((o) => o.name === 'seed')!.default as number;
 
 export const demoCommand: CliCommand = {
   name: 'demo',
   summary: 'Run the pipeline end to end on the embedded toy model and print a summary',
   options: JOBS.demo,
   usage: `persona-lab demo [options]
-  The toy protocol (src/core/toy/protocol.ts): extraction, a coarse grid refined at the knee, controls at the best point.`,
+  The toy protocol (src/core/toy/protocol.ts): extraction, a coarse grid refined at the knee, controls at the best point,
+  monitoring on the toy's styled system prompts; ends by writing the HTML report (<workspace>/report/index.html).`,
   async run(ctx) {
     const traits = required<string[]>(ctx, 'traits');
     const started = Date.now();
@@ -42,7 +50,16 @@ export const demoCommand: CliCommand = {
           const c = await runControlsJob({ ...evalJob, layer: b.condition.layer!, coef: b.condition.coef!, seeds: required(ctx, 'control-seeds'), modes: ['random', 'shuffled'] });
           controls = { random: c.controls.summary.random.meanDeltaTrait, shuffled: c.controls.summary.shuffled.meanDeltaTrait };
         }
-        rows.push({ trait, status: 'ok', pairsKept: f.pairs_kept, pairsTotal: f.pairs_total, posTrait: f.pos_trait_mean, negTrait: f.neg_trait_mean,
+        // Monitoring for the report: the toy's styled system prompts, last-prompt projection at row L vs the judged trait
+        // (two evaluation questions per prompt keep it to a small share of the demo's time).
+        let monitorR: number | null = null;
+        const toyPrompts = s.isToy ? path.join(toyModelDir(), 'world', 'monitoring-prompts.json') : undefined;
+        if (toyPrompts && existsSync(toyPrompts) && !flag(ctx, 'no-monitor')) {
+          const m = await runMonitoring({ ...common, evalTrait: files.eval!, vectorPath: ex.result.vectorPath, layer: s.model.info.config.numLayers,
+            prompts: toyMonitoringPrompts(toyPrompts, trait), samples: 1, seed: MONITOR_SEED, maxQuestions: required<number>(ctx, 'monitor-questions') });
+          monitorR = m.rAnswers;
+        }
+        rows.push({ trait, status: 'ok', monitorR, pairsKept: f.pairs_kept, pairsTotal: f.pairs_total, posTrait: f.pos_trait_mean, negTrait: f.neg_trait_mean,
           baselineTrait: grid.baseline.trait.mean, promptDelta: grid.prompt?.deltaTraitMean ?? null,
           best: b ? { layer: b.condition.layer, coef: b.condition.coef, deltaTrait: b.deltaTraitMean, coherence: b.coherence.mean, p: b.traitPaired?.primaryPTwoSided } : null,
           controls });
@@ -59,7 +76,8 @@ export const demoCommand: CliCommand = {
           const b = r.best;
           ctx.stdout(`${r.trait.padEnd(12)}  ${`${r.pairsKept}/${r.pairsTotal}`.padEnd(7)}  ${fmt(r.posTrait).padStart(5)}  ${fmt(r.negTrait).padStart(5)}  ${fmt(r.baselineTrait).padStart(6)}  ${fmt(r.promptDelta).padStart(9)}  ` +
             (b ? `L${b.layer} c${b.coef}: Δτ ${fmt(b.deltaTrait)}, coherence ${fmt(b.coherence)}, p ${b.p?.toPrecision(2)}` : 'none') +
-            (r.controls ? `; controls Δτ random ${fmt(r.controls.random)}, shuffled ${fmt(r.controls.shuffled)}` : ''));
+            (r.controls ? `; controls Δτ random ${fmt(r.controls.random)}, shuffled ${fmt(r.controls.shuffled)}` : '') +
+            (r.monitorR !== null && r.monitorR !== undefined ? `; monitoring r ${r.monitorR.toFixed(2)}` : ''));
         }
         ctx.stdout(`workspace: ${s.ws.root}`);
         if (report) ctx.stdout(`report: ${report.file} (${report.figures.length} figures; open it in a browser)`);

@@ -180,6 +180,8 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'refine', type: 'number', default: P.refineStep, check: positive, help: 'fine step at the knee' },
     { ...EXTRACT_SAMPLES, default: P.extractSamples, toyDefault: undefined }, { ...evalSamples('eval-samples'), default: P.evalSamples, toyDefault: undefined },
     { name: 'control-seeds', type: 'numlist', default: [...P.controlSeeds], help: 'control seeds' }, { name: 'no-controls', type: 'boolean', help: 'skip the controls' },
+    { name: 'monitor-questions', type: 'int', default: 2, check: positive, help: 'evaluation questions per monitoring system prompt (the toy has 55 prompts per trait)' },
+    { name: 'no-monitor', type: 'boolean', help: 'skip monitoring' },
     { name: 'no-report', type: 'boolean', help: 'do not write the HTML report at the end' },
     MAX_QUESTIONS, EXTRACT_SEED, ...COMMON_OPTIONS],
   // Reads stored runs only (positional RUN ids, default the latest per kind and trait): no model, no judge.
