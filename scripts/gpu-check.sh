@@ -11,7 +11,7 @@
 #    .cache/webgpu/libvulkan.so.1 (carry that folder with the checkout).
 # 2. Parity fixtures on that provider, both graph variants: f32 within 1e-4 (parity's own verdict);
 #    f16 logits within 5e-2 (atol = rtol), hidden states within 0.15 abs, greedy tokens equal
-#    (half-precision compute; test/engine/webgpu.test.ts states the measured values).
+#    (half-precision compute; test/engine/webgpu.integration.test.ts states the measured values).
 # 3. The bench's generation and capture on the ~1 B random Llama in f32 and f16
 #    (scripts/bench/run.ts --provider P --models random-llama-1b --formats f32,f16 --workloads gen,steered-gen,capture).
 # 4. Where transformers + torch with CUDA are installed: the peer researchers use today, HF generate +

@@ -8,7 +8,7 @@
 //
 // Targets are the folders of node_modules/onnxruntime-node/bin/napi-v6/<platform>/<arch> (1.30:
 // linux-x64, linux-arm64, darwin-arm64, win32-x64, win32-arm64; it ships no darwin-x64 build).
-// Each package carries only its own platform's native files (test/scripts/package.test.ts checks).
+// Each package carries only its own platform's native files (test/scripts/package.integration.test.ts checks).
 //
 // Why a staging folder: the bundles (dist/*) already contain every JavaScript dependency except
 // onnxruntime-node, a native addon that must ship as files. vsce either packs no node_modules at

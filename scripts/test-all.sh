@@ -41,7 +41,7 @@ step build 300 node scripts/build.mjs; build_rc=$?
 step lint 600 npm run -s lint
 # WebGPU on Mesa's software Vulkan (lavapipe), so the unit step tests the WebGPU provider without a GPU.
 # Optional: when it cannot be installed (apt unreachable, no root) this step counts nothing and
-# test/engine/webgpu.test.ts skips with the reason.
+# test/engine/webgpu.integration.test.ts skips with the reason.
 step webgpu-setup 600 bash -c 'timeout 420 bash scripts/webgpu-setup.sh >/dev/null && exit 0
   echo "webgpu-setup: lavapipe unavailable; the WebGPU tests will be skipped"; echo "webgpu-setup 0 0 1" >> "$PERSONA_LAB_TALLY"'
 # Test tiers by file name (scripts/run-unit-tests.mjs): pure units, then integration (real checkpoints, the

@@ -6,7 +6,6 @@ import { judgeSpecFor, loadOptionsFor, resolveOptions, samplerPresetFor, samplin
 import { OptionError } from '../../src/core/jobs/options.js';
 import { JOBS } from '../../src/core/jobs/table.js';
 import { TOY_PROTOCOL } from '../../src/core/toy/protocol.js';
-import { cli } from './helpers.js';
 
 test('a boolean option takes no value: --json before a positional leaves the positional', () => {
   const { args, flags } = parseArgs(['--json', 'v.safetensors', '--kind=prompt_avg'], [{ name: 'json', type: 'boolean', help: '' }, { name: 'kind', type: 'enum', values: ['prompt_avg'], help: '' }]);
@@ -60,18 +59,4 @@ test('steering points: per trait, else one --layer/--coef, else the manifest\'s;
   assert.deepEqual(steeringPoints(['evil'], { layer: 2, coef: 1, recommended: rec }), { evil: { layer: 2, coef: 1 } });
   assert.throws(() => steeringPoints(['impolite'], { recommended: rec }), /no steering point for impolite/);
   assert.throws(() => parseSteering('evil=4'), /must be trait=layer:coef/);
-});
-
-test('the CLI: --help is generated from the table (defaults shown), a bad option is exit 2 before any model loads', async () => {
-  const help = await cli(['sweep', '--help']);
-  assert.equal(help.code, 0);
-  assert.match(help.stdout, /--eval-samples N +samples per evaluation question \(default 4 on the toy model, else 10\)/);
-  assert.match(help.stdout, /--provider auto\|cpu\|cuda\|webgpu/);
-  const bad = await cli(['grid', '--trait', 'evil', '--layr', '3']);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /unknown option --layr; valid options: .*--layers/);
-  assert.doesNotMatch(bad.stderr, /loading/);
-  const swallowed = await cli(['vectors', 'export', '--json', '/nonexistent/evil.safetensors']);
-  assert.equal(swallowed.code, 2);
-  assert.match(swallowed.stderr, /\/nonexistent\/evil\.safetensors does not exist/, '--json takes no value: the file stays the positional');
 });

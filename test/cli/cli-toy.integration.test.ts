@@ -1,7 +1,7 @@
 /**
  * The pipeline commands on the embedded toy model, as a script would drive them: extract → evaluate →
  * controls → generate, --json on stdout, upstream CSV columns on disk. Small sizes: this checks wiring,
- * exit codes and file formats; the science thresholds live in test/core/e2e-toy-steering.test.ts.
+ * exit codes and file formats; the science thresholds live in test/core/toy-steering.integration.test.ts.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -16,7 +16,7 @@ const hasNvidia = existsSync('/dev/nvidia0') || spawnSync('nvidia-smi', ['-L']).
 const hasLavapipe = existsSync('/usr/share/vulkan/icd.d') && readdirSync('/usr/share/vulkan/icd.d').some((n) => n.startsWith('lvp_icd'));
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'persona-lab-gpu-check-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-// Two fixtures keep this quick (test/engine/webgpu.test.ts covers all four); gpt2 is f16's hardest case.
+// Two fixtures keep this quick (test/engine/webgpu.integration.test.ts covers all four); gpt2 is f16's hardest case.
 const run = (out: string, ...args: string[]) => spawnSync('bash', ['scripts/gpu-check.sh', ...args],
   { cwd: root, encoding: 'utf8', env: { ...process.env, OUT: out, PERSONA_LAB_GPU_CHECK_FIXTURES: 'gpt2 llama_gqa' } });
 

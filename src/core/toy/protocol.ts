@@ -1,7 +1,7 @@
 /**
  * The toy organism's evaluation protocol — one place for the settings that `persona-lab demo`, every job's
  * toy-model defaults (src/core/jobs/table.ts: extract, evaluate, grid, controls and sweep, from the CLI or the
- * editor) and the issue-6 end-to-end test (test/core/e2e-toy-steering.test.ts) share, so the numbers in
+ * editor) and the issue-6 end-to-end test (test/core/toy-steering.integration.test.ts) share, so the numbers in
  * src/core/README.md are what a user reproduces.
  *
  *   extraction  every extraction question × 5 instruction pairs × 2 samples (≈ 200 pairs before filtering)

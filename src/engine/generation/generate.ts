@@ -8,7 +8,7 @@
  * Then one forward per decode step over the still-active rows; finished rows leave the KV cache
  * (KvCache.selectRows), so they cost nothing afterwards. Cancellation is checked before every forward.
  *
- * Batch invariance (tested bitwise in test/engine/worker/batch-invariance.test.ts): a row's random stream is
+ * Batch invariance (tested bitwise in test/engine/worker/batch-invariance.integration.test.ts): a row's random stream is
  * a pure function of (row seed, step) (prng.ts) and the sampler sees only that row's logits; the logits
  * themselves are made independent of the neighbours by two measures, each of which alone was measured
  * insufficient on the toy model (40 rows, mixed lengths, steering, temperature 0.8):

@@ -1,7 +1,7 @@
 /**
  * Parity check of a compiled graph against a reference dump (format: ../shared/fixtures/parity/README.md):
  * `<dir>/config.json + model.safetensors` (the checkpoint) and `<dir>/expected.safetensors`.
- * Used by `persona-lab parity` and by test/engine/parity.test.ts.
+ * Used by `persona-lab parity` and by test/engine/parity.integration.test.ts.
  *
  * Conventions checked: logits and all L+1 hidden states at valid (attention_mask = 1) positions
  * (hidden_states[0] everywhere); greedy decoding step by step *with the KV cache*; steering with

@@ -1,4 +1,4 @@
-// One process compiling the toy checkpoint into a given compile cache (test/core/shared-state.test.ts runs several at once).
+// One process compiling the toy checkpoint into a given compile cache (test/core/shared-state.integration.test.ts runs several at once).
 import { lookupArchitecture } from '../../../src/engine/arch/registry.js';
 import { openCheckpoint } from '../../../src/engine/model/checkpoint.js';
 import { compileToCache } from '../../../src/engine/model/compile.js';

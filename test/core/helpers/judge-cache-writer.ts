@@ -1,4 +1,4 @@
-// A judge-cache writer process for test/core/shared-state.test.ts: puts keys from..to (some shared with the other
+// A judge-cache writer process for test/core/shared-state.integration.test.ts: puts keys from..to (some shared with the other
 // writers) into the cache in <dir>, each after a get() miss, as a judge task would.
 import { JudgeCache } from '../../../src/core/judge/cache.js';
 

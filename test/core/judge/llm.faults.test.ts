@@ -139,7 +139,7 @@ test('extraction judged through the faulty server: same judgements as a clean ju
   const { loadTraitFile } = await import('../../../src/core/traits/load.js');
   const { RubricJudge } = await import('../../../src/core/judge/rubric.js');
   const rubric = new RubricJudge();
-  // The toy rubric's score read out of the rendered prompt, as in test/core/e2e-llm-judge.test.ts.
+  // The toy rubric's score read out of the rendered prompt, as in test/core/judge-llm-http.integration.test.ts.
   const score = (prompt: string) => {
     const answer = /\[ANSWER START\]\n([\s\S]*)\n\[ANSWER END\]/.exec(prompt)?.[1] ?? '';
     const trait = /displays the trait: \*\*(\w+)\*\*/.exec(prompt)?.[1];
