@@ -50,61 +50,49 @@ function runRecorded(plan: SlurmPlan, argv: string[], exitFile: string): Promise
   });
 }
 
-const jobsStatus: CliCommand = {
-  name: 'jobs status', summary: 'Every unit of a Slurm plan: done, pending, running, failed, cancelled, missing', options: OUTPUT_OPTIONS,
-  usage: 'persona-lab jobs status <plan run folder>\n  Reads squeue, scontrol show job and sacct (where accounting exists), then the run folder itself.',
-  async run(ctx) {
-    const s = planStatus(runDir(ctx));
+/** A `jobs …` command on one plan folder (the first positional); the rest of the declaration is what differs. */
+function planCommand(name: string, summary: string, usage: string, act: (dir: string, ctx: CliContext) => number | Promise<number>): CliCommand {
+  return { name: `jobs ${name}`, summary, usage: `persona-lab jobs ${name} <plan run folder>${usage}`, options: OUTPUT_OPTIONS, run: (ctx) => Promise.resolve(act(runDir(ctx), ctx)) };
+}
+
+const submitted = (sub: { arrayJobId?: string; mergeJobId?: string }, merge = ' (afterok)'): string =>
+  `${sub.arrayJobId ? `array job ${sub.arrayJobId}` : ''}${sub.mergeJobId ? `, merge job ${sub.mergeJobId}${merge}` : ''}`;
+
+const jobsStatus = planCommand('status', 'Every unit of a Slurm plan: done, pending, running, failed, cancelled, missing',
+  '\n  Reads squeue, scontrol show job and sacct (where accounting exists), then the run folder itself.', (dir, ctx) => {
+    const s = planStatus(dir);
     if (ctx.json) printJson(ctx, s); else printStatus(ctx, s);
     return EXIT.ok;
-  },
-};
+  });
 
-const jobsResume: CliCommand = {
-  name: 'jobs resume', summary: 'Resubmit only the failed or missing units of a Slurm plan, then the merge', options: OUTPUT_OPTIONS,
-  usage: 'persona-lab jobs resume <plan run folder>\n  Units done, queued or running are left alone; each resubmitted unit resumes its own runs. The merge is idempotent.',
-  async run(ctx) {
-    const r = resumePlan(runDir(ctx));
+const jobsResume = planCommand('resume', 'Resubmit only the failed or missing units of a Slurm plan, then the merge',
+  '\n  Units done, queued or running are left alone; each resubmitted unit resumes its own runs. The merge is idempotent.', (dir, ctx) => {
+    const r = resumePlan(dir);
     if (ctx.json) { printJson(ctx, r); return EXIT.ok; }
     if (!r.submission) ctx.stdout('nothing to resubmit');
-    else ctx.stdout(`resubmitted ${r.resubmitted.length} unit(s) ${r.resubmitted.join(',')}${r.submission.arrayJobId ? ` as array job ${r.submission.arrayJobId}` : ''}${r.submission.mergeJobId ? `, merge job ${r.submission.mergeJobId}` : ''}`);
+    else ctx.stdout(`resubmitted ${r.resubmitted.length} unit(s) ${r.resubmitted.join(',')}${r.submission.arrayJobId ? ` as ${submitted(r.submission, '')}` : ''}`);
     return EXIT.ok;
-  },
-};
+  });
 
-const jobsSubmit: CliCommand = {
-  name: 'jobs submit', summary: 'Submit a Slurm plan written by --slurm (sbatch the array, then the merge after it)', options: OUTPUT_OPTIONS,
-  usage: 'persona-lab jobs submit <plan run folder>',
-  async run(ctx) {
-    const sub = submitPlan(runDir(ctx));
-    if (ctx.json) printJson(ctx, sub); else ctx.stdout(`submitted array job ${sub.arrayJobId}${sub.mergeJobId ? `, merge job ${sub.mergeJobId} (afterok)` : ''}`);
-    return EXIT.ok;
-  },
-};
+const jobsSubmit = planCommand('submit', 'Submit a Slurm plan written by --slurm (sbatch the array, then the merge after it)', '', (dir, ctx) => {
+  const sub = submitPlan(dir);
+  if (ctx.json) printJson(ctx, sub); else ctx.stdout(`submitted ${submitted(sub)}`);
+  return EXIT.ok;
+});
 
-const jobsUnit: CliCommand = {
-  name: 'jobs unit', summary: 'Run one unit of a Slurm plan (what an array task runs)', options: OUTPUT_OPTIONS,
-  usage: 'persona-lab jobs unit <plan run folder> <index>',
-  async run(ctx) {
-    const dir = runDir(ctx);
-    const plan = readPlan(dir);
-    const i = Number(ctx.args[1]);
-    if (!Number.isInteger(i) || i < 0 || i >= plan.units.length) throw new UsageError(`unit index must be 0..${plan.units.length - 1} (got ${ctx.args[1]})`);
-    ctx.stderr(`unit ${i}: ${plan.units[i].id}`);
-    return runRecorded(plan, plan.units[i].argv, unitExitFile(dir, i));
-  },
-};
+const jobsUnit = planCommand('unit', 'Run one unit of a Slurm plan (what an array task runs)', ' <index>', (dir, ctx) => {
+  const plan = readPlan(dir);
+  const i = Number(ctx.args[1]);
+  if (!Number.isInteger(i) || i < 0 || i >= plan.units.length) throw new UsageError(`unit index must be 0..${plan.units.length - 1} (got ${ctx.args[1]})`);
+  ctx.stderr(`unit ${i}: ${plan.units[i].id}`);
+  return runRecorded(plan, plan.units[i].argv, unitExitFile(dir, i));
+});
 
-const jobsMerge: CliCommand = {
-  name: 'jobs merge', summary: 'Run a Slurm plan\'s merge (what the merge job runs; idempotent)', options: OUTPUT_OPTIONS,
-  usage: 'persona-lab jobs merge <plan run folder>',
-  async run(ctx) {
-    const dir = runDir(ctx);
-    const plan = readPlan(dir);
-    if (!plan.merge) throw new UsageError(`the ${plan.job} plan in ${dir} has no merge`);
-    return runRecorded(plan, plan.merge.argv, unitExitFile(dir, 'merge'));
-  },
-};
+const jobsMerge = planCommand('merge', 'Run a Slurm plan\'s merge (what the merge job runs; idempotent)', '', (dir) => {
+  const plan = readPlan(dir);
+  if (!plan.merge) throw new UsageError(`the ${plan.job} plan in ${dir} has no merge`);
+  return runRecorded(plan, plan.merge.argv, unitExitFile(dir, 'merge'));
+});
 
 export const jobsCommands: CliCommand[] = [jobsStatus, jobsResume, jobsSubmit, jobsUnit, jobsMerge];
 
@@ -116,11 +104,11 @@ export function emitSlurmPlan(ctx: CliContext, ws: Workspace, job: string, label
   // The same CLI this process runs (node [loader flags] cli.js), found on the shared filesystem by every node.
   const plan = buildPlan({ job, label, flags: ctx.flags, specs: ctx.options, ws, cli: [process.execPath, ...process.execArgv, path.resolve(process.argv[1])], cwd: process.cwd(), units, merge });
   const { dir, runId } = writePlan(ws, plan);
-  const submitted = ctx.flags.submit ? submitPlan(dir) : undefined;
-  if (ctx.json) { printJson(ctx, { runId, runDir: dir, units: plan.units.map((u) => u.id), submitted }); return EXIT.ok; }
+  const sub = ctx.flags.submit ? submitPlan(dir) : undefined;
+  if (ctx.json) { printJson(ctx, { runId, runDir: dir, units: plan.units.map((u) => u.id), submitted: sub }); return EXIT.ok; }
   const rel = path.relative(process.cwd(), dir) || '.';
   ctx.stdout(`Slurm plan: ${plan.units.length} array task(s)${plan.merge ? ' + a merge job (afterok)' : ''} in ${rel}/ (array.sbatch${plan.merge ? ', merge.sbatch' : ''})`);
-  if (submitted) ctx.stdout(`submitted array job ${submitted.arrayJobId}${submitted.mergeJobId ? `, merge job ${submitted.mergeJobId}` : ''}; follow it with: persona-lab jobs status ${rel}`);
+  if (sub) ctx.stdout(`submitted ${submitted(sub, '')}; follow it with: persona-lab jobs status ${rel}`);
   else ctx.stdout(`submit with: persona-lab jobs submit ${rel}\n  (sbatch --parsable ${rel}/array.sbatch${plan.merge ? `, then sbatch --dependency=afterok:<array job id> ${rel}/merge.sbatch` : ''})`);
   return EXIT.ok;
 }
