@@ -36,7 +36,7 @@ const expectedScore = (prompt: string) => {
 const fastJudge = (baseURL: string, extra: Partial<ConstructorParameters<typeof LlmJudge>[0]> = {}) =>
   new LlmJudge({ baseURL, model: 'fault-judge', apiKey: 'test', concurrency: 8, maxRetries: 6, backoffMs: 2, maxBackoffMs: 20, timeoutMs: 2000, ...extra });
 
-test('every fault kind, seeded: retried and counted by reason; nothing judged twice, nothing dropped', { timeout: 120_000 }, async (t) => {
+test('every fault kind, seeded: retried and counted by reason; nothing judged twice, nothing dropped', { timeout: FULL ? 900_000 : 120_000 }, async (t) => {
   const seeds = FULL ? [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] : [1, 2];
   const prompts = FULL ? 400 : 120;
   let injectedTotal = 0, lost = 0, duplicated = 0;
