@@ -20,7 +20,7 @@ import type { Locations } from './locations.js';
 import type { DiscoveredModel } from './modelDiscovery.js';
 import type { FileTreeItem } from './views/fileTree.js';
 import { ModelItem, RevisionItem, type ModelsViewProvider } from './views/modelsView.js';
-import { computeNorms, runVectorJob, type ResearchArgs, type ResearchServices } from './jobs/research.js';
+import { computeNorms, runProjectionJob, runVectorJob, type ResearchArgs, type ResearchServices } from './jobs/research.js';
 import { cancelJob, restartWorker, setJudgeApiKey, unloadModels, workerActions, type WorkerServices } from './jobs/worker.js';
 
 export interface CommandServices {
@@ -47,7 +47,7 @@ export interface CommandServices {
  */
 export const NEEDS_TRUST: ReadonlySet<string> = new Set([
   'personaLab.extractVector', 'personaLab.runSweep', 'personaLab.openPlayground', 'personaLab.startServer',
-  'personaLab.evaluateSteering', 'personaLab.runGrid', 'personaLab.runControls', 'personaLab.computeNorms',
+  'personaLab.evaluateSteering', 'personaLab.runGrid', 'personaLab.runControls', 'personaLab.computeNorms', 'personaLab.monitorPrompts', 'personaLab.screenDataset',
 ]);
 
 type Handler = (services: CommandServices, ...args: any[]) => unknown;
@@ -147,6 +147,12 @@ export const COMMANDS = {
 
   /** Random and label-shuffle controls at one layer and coef (`persona-lab controls`). */
   'personaLab.runControls': (s, arg?: ResearchArgs) => runVectorJob(researchServices(s), 'controls', plainArgs(arg)),
+
+  /** Prompt-projection monitoring (`persona-lab monitor`). */
+  'personaLab.monitorPrompts': (s, arg?: ResearchArgs) => runProjectionJob(researchServices(s), 'monitor', plainArgs(arg)),
+
+  /** Training-data screening by projection difference ΔP (`persona-lab screen`). */
+  'personaLab.screenDataset': (s, arg?: ResearchArgs) => runProjectionJob(researchServices(s), 'screen', plainArgs(arg)),
 
   /** Per-layer activation norms on calibration prompts (`persona-lab norms`). */
   'personaLab.computeNorms': (s, arg?: ResearchArgs) => computeNorms(researchServices(s), plainArgs(arg)),

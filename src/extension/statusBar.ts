@@ -41,11 +41,17 @@ export class WorkerStatusBar implements vscode.Disposable {
       return;
     }
     if (!this.timer) this.timer = setInterval(() => { void this.refresh(); }, 5000);
+    // Busy/idle and memory now; the loaded models' names once the worker answers.
+    this.render(pid);
     try {
       const list = await (await this.jobs.client()).listModels();
       this.models = list.map((m) => `${m.path.split(/[\\/]/).slice(-1)[0]}${m.revision ? `@${m.revision}` : ''}`).join(', ');
       this.provider = [...new Set(list.map((m) => m.executionProvider))].join('/');
     } catch { /* the worker is going away: keep the last names until onExit clears them */ }
+    if (this.jobs.workerPid === pid) this.render(pid);
+  }
+
+  private render(pid: number): void {
     const active = this.jobs.active();
     const mem = residentMiB(pid);
     const state = active.length ? `busy: ${active[0].title}${active.length > 1 ? ` (+${active.length - 1})` : ''}` : 'idle';

@@ -70,6 +70,14 @@ export class Picks {
     return { layer, coef };
   }
 
+  /** A layer (row ℓ of hidden_states): the caller's, else an input box prefilled with the last one or the model's recommended layer. */
+  async layer(given: number | undefined, recommended: number | undefined, title: string): Promise<number | undefined> {
+    if (given !== undefined) return given;
+    const v = await this.number(`${title}: project at which layer? (row ℓ of hidden_states; the last row is after the final norm)`, 'Layer', this.last<number>('layer') ?? recommended, { integer: true, min: 0 });
+    if (v !== undefined) await this.remember('layer', v);
+    return v;
+  }
+
   private async number(title: string, name: string, value: number | undefined, opts: { integer?: boolean; min?: number }): Promise<number | undefined> {
     const text = await vscode.window.showInputBox({ title, value: value === undefined ? '' : String(value), validateInput: (t) => { const v = parseNumberField(t, name, opts); return typeof v === 'string' ? v : undefined; } });
     if (text === undefined) return undefined;

@@ -6,12 +6,15 @@
  * job under the JobRunner (cancellable progress, live in Runs). Arguments given by a caller (tests, other
  * extensions, a Runs "rerun") skip the matching pick.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { modelKind, type ModelHandle } from '../../core/backend.js';
 import { measureActivationNorms, normsFile, writeNormsCsv } from '../../core/calibration.js';
 import { findTraitFile, recommendedSteering, resolveOptions, samplingFor, type OptionValues } from '../../core/jobs/defaults.js';
 import { runControlsJob, runEvaluation, runGridJob, type VectorJob } from '../../core/jobs/pipeline.js';
+import { promptsFromTrait, readMonitorPrompts, runMonitoring, toyMonitoringPrompts, type MonitorPrompt } from '../../core/jobs/monitor.js';
+import { readScreenData, runScreening } from '../../core/jobs/screen.js';
 import { JOBS, type JobName } from '../../core/jobs/table.js';
 import { createJudge } from '../../core/judge/factory.js';
 import { identifyModel } from '../../core/models.js';
@@ -34,6 +37,10 @@ export interface ResearchArgs {
   /** Controls only. */
   seeds?: number[];
   samples?: number; maxQuestions?: number;
+  /** Monitor only: a JSON array of {"system", "label"?, "expected"?} (default: the toy's graded prompts, else the trait's instructions). */
+  promptsFile?: string;
+  /** Screen only: the training samples (.jsonl or .csv). */
+  dataFile?: string;
 }
 
 export interface ResearchServices extends ExtractServices {
@@ -46,7 +53,8 @@ export interface ResearchServices extends ExtractServices {
 export interface ResearchOutcome { runDir: string; summary: string }
 
 type VectorJobKind = Extract<JobName, 'evaluate' | 'grid' | 'controls'>;
-const TITLES: Record<VectorJobKind | 'norms', string> = { evaluate: 'Evaluate Steering', grid: 'Layer × Coef Grid', controls: 'Controls', norms: 'Activation Norms' };
+const TITLES: Record<VectorJobKind | 'norms' | 'monitor' | 'screen', string> = { evaluate: 'Evaluate Steering', grid: 'Layer × Coef Grid', controls: 'Controls', norms: 'Activation Norms',
+  monitor: 'Monitor Prompts', screen: 'Screen Dataset' };
 
 /** Evaluate Steering, Run Layer × Coef Grid or Run Controls on a checkpoint's stored vector. */
 export async function runVectorJob(s: ResearchServices, kind: VectorJobKind, args: ResearchArgs = {}): Promise<ResearchOutcome | undefined> {
@@ -146,6 +154,70 @@ export async function computeNorms(s: ResearchServices, args: ResearchArgs = {})
     }
   });
 }
+
+/**
+ * Monitor Prompts (`persona-lab monitor`: does the last prompt token's projection onto v predict the answer's trait score?) or
+ * Screen Dataset (`persona-lab screen`: each training sample's projection difference ΔP against the model's own answer).
+ * The layer is asked for (prefilled with the last one, else the model's recommended steering layer) when not given.
+ */
+export async function runProjectionJob(s: ResearchServices, job: 'monitor' | 'screen', args: ResearchArgs = {}): Promise<ResearchOutcome | undefined> {
+  const ws = workspaceOf(s);
+  if (!ws) return undefined;
+  const picks = new Picks(s.memory, job);
+  const target = await picks.checkpoint(s.listModels(), args, `${TITLES[job]}: on which checkpoint?`);
+  if (!target) return undefined;
+  const toy = isToyModelPath(target.path);
+  const modelTraitsDir = toy ? path.dirname(s.locations.embeddedTraitsFolder()) : undefined;
+  const trait = await picks.trait(ws, s.locations.embeddedTraitsFolder(), args.trait, `${TITLES[job]}: which trait?`);
+  if (!trait) return undefined;
+  const id = identifyModel(target.path, target.revision);
+  const vectorPath = ws.vectorPath(id.name, id.revision, trait);
+  if (!existsSync(vectorPath)) throw new Error(`no ${trait} vector for ${id.name}@${id.revision} yet: run "Persona Lab: Extract Persona Vector…" on it first`);
+  let dataFile = args.dataFile;
+  if (job === 'screen' && !dataFile) {
+    dataFile = (await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Screen', title: 'Screen which training data? (JSONL of {"messages"} or {"question","answer"}, or CSV)',
+      filters: { 'Training data': ['jsonl', 'csv'] } }))?.[0]?.fsPath;
+    if (!dataFile) return undefined;
+  }
+  const recommended = recommendedSteering(target.path)[trait] ?? recommendedSteering(path.dirname(path.dirname(target.path)))[trait];
+  const layer = await picks.layer(args.layer, recommended?.layer, TITLES[job]);
+  if (layer === undefined) return undefined;
+  const o = resolveOptions(JOBS[job], job === 'monitor' ? { samples: args.samples, 'max-questions': args.maxQuestions } : {}, toy);
+  const evalTrait = job === 'monitor' ? loadTraitFile(findTraitFile('eval', trait, { ws, modelTraitsDir })) : undefined;
+  const spec = job === 'monitor' ? await judgeSpecWithSecret(toy, s.secrets) : undefined;
+  return s.jobs.run(`Persona Lab: ${TITLES[job]} — ${trait} on ${id.name}@${id.revision} at layer ${layer}`, async ({ client, signal, progress }) => {
+    const info = await client.loadModel({ path: target.path, revision: target.revision, ...modelLoadSettings() });
+    try {
+      if (layer > info.config.numLayers) throw new Error(`layer ${layer} is out of range: ${id.name} has rows 0..${info.config.numLayers} (hidden_states)`);
+      const model: ModelHandle = { backend: client, info, name: id.name, revision: id.revision, commit: id.commit };
+      const samp = samplingFor({}, toy, modelKind(model) === 'chat');
+      const common = { ws, model, trait, vectorPath, kind: o.kind as VectorKind, layer, sampling: samp.params, samplerPreset: samp.preset, seed: o.seed as number,
+        chunkSize: o['chunk-size'] as number, batchSize: o['batch-size'] as number, progress, signal };
+      let out: ResearchOutcome;
+      if (job === 'monitor') {
+        const toyPrompts = toy ? path.join(path.dirname(modelTraitsDir!), 'world', 'monitoring-prompts.json') : undefined;
+        const prompts: MonitorPrompt[] = args.promptsFile ? readMonitorPrompts(args.promptsFile)
+          : toyPrompts && existsSync(toyPrompts) ? toyMonitoringPrompts(toyPrompts, trait)
+            : promptsFromTrait(loadTraitFile(findTraitFile('extract', trait, { ws, modelTraitsDir }), { requireInstruction: true }), trait);
+        const judge = await createJudge(spec!, ws, { onRetry: (i) => s.log.warn(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) });
+        const r = await runMonitoring({ ...common, judge, evalTrait: evalTrait!, prompts, samples: o.samples as number, maxQuestions: o['max-questions'] as number | undefined });
+        out = { runDir: r.run.dir, summary: `r(projection, trait) ${fmt3(r.rAnswers)} over answers, ${fmt3(r.rPromptMeans)} over ${r.prompts.length} system prompts` };
+      } else {
+        const { samples, sha256 } = readScreenData(dataFile!, modelKind(model));
+        const r = await runScreening({ ...common, data: samples, dataSha256: sha256 });
+        out = { runDir: r.run.dir, summary: `dataset ΔP ${fmt3(r.datasetDeltaP)} over ${samples.length} samples (> 0 pulls toward ${trait})` };
+      }
+      s.refreshViews();
+      s.log.info(`${TITLES[job]} ${trait}: ${out.summary} (${out.runDir})`);
+      void vscode.window.showInformationMessage(`Persona Lab: ${TITLES[job]} ${trait}: ${out.summary}`, 'Reveal Run').then((b) => (b ? vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(out.runDir)) : undefined));
+      return out;
+    } finally {
+      await client.unloadModel(info.modelId).catch(() => undefined);
+    }
+  });
+}
+
+const fmt3 = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(3));
 
 function workspaceOf(s: ResearchServices): Workspace | undefined {
   const root = s.locations.workspaceDataFolder();

@@ -6,7 +6,7 @@
  * status-bar item follows it; Set Judge API Key keeps the key out of the workspace, the logs and the settings.
  */
 import * as assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PersonaLabApi } from '../../../src/extension/extension.js';
@@ -86,6 +86,33 @@ describe('Persona Lab palette commands (toy model)', function () {
     const cfg = JSON.parse(readFileSync(path.join(toyMain, 'config.json'), 'utf8')) as { num_hidden_layers: number };
     assert.equal(out.layers, cfg.num_hidden_layers + 1);
     assert.equal(readFileSync(out.file, 'utf8').trim().split('\n').length, cfg.num_hidden_layers + 2, 'header + L + 1 rows');
+  });
+
+  it('Monitor Prompts correlates the last prompt token\'s projection with the judged trait over the toy\'s graded prompts', async () => {
+    const out = await vscode.commands.executeCommand<{ runDir: string; summary: string }>('personaLab.monitorPrompts',
+      { modelPath: toyMain, trait: 'evil', layer: 4, maxQuestions: 2 });
+    assert.ok(out);
+    assert.equal(manifest(out.runDir).kind, 'monitor');
+    assert.equal(manifest(out.runDir).status, 'done');
+    assert.match(out.summary, /^r\(projection, trait\) -?[\d.–]+ over answers, -?[\d.–]+ over \d+ system prompts$/);
+  });
+
+  it('Screen Dataset scores every training sample by ΔP and writes the screening table', async () => {
+    // Training data made from the extraction run's generations: pos (evil) and neg (helpful) answers to the same questions.
+    const exRun = readdirSync(path.join(dataDir, 'runs')).map((d) => path.join(dataDir, 'runs', d)).find((d) => manifest(d).kind === 'extract')!;
+    const gens = readFileSync(path.join(exRun, 'generations.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const q = (g: Record<string, unknown>) => String(g.question ?? '');
+    const a = (g: Record<string, unknown>) => String(g.answer ?? g.response ?? '');
+    const pol = (g: Record<string, unknown>) => String(g.polarity ?? g.condition ?? '');
+    const rows = gens.filter((g) => q(g) && a(g)).slice(0, 12).map((g, i) => ({ id: `${pol(g)}-${i}`, question: q(g), answer: a(g) }));
+    assert.ok(rows.length >= 4, `too few generations to screen: ${Object.keys(gens[0] ?? {}).join(',')}`);
+    const data = path.join(dataDir, 'train.jsonl');
+    writeFileSync(data, rows.map((r) => JSON.stringify(r)).join('\n'));
+    const out = await vscode.commands.executeCommand<{ runDir: string; summary: string }>('personaLab.screenDataset', { modelPath: toyMain, trait: 'evil', layer: 4, dataFile: data });
+    assert.ok(out);
+    assert.equal(manifest(out.runDir).kind, 'screen');
+    assert.match(out.summary, new RegExp(`^dataset ΔP -?[\\d.]+ over ${rows.length} samples`));
+    assert.equal(readFileSync(path.join(out.runDir, 'screening_evil.csv'), 'utf8').trim().split('\n').length, rows.length + 1, 'header + one row per sample');
   });
 
   it('shows the worker in the status bar while it runs, idle between jobs', () => {
