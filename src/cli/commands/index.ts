@@ -18,6 +18,7 @@ import { vectorsExport } from './vectors-export.js';
 import { serveCommand } from './serve.js';
 import { jobsCommands } from './jobs.js';
 import { reportCommand } from './report.js';
+import { vectorsImport } from './vectors-import.js';
 
 export const allCommands: CliCommand[] = [
   parityCommand,
@@ -34,6 +35,7 @@ export const allCommands: CliCommand[] = [
   normsCommand,
   geometryCommand,
   vectorsExport,
+  vectorsImport,
   serveCommand,
   demoCommand,
   reportCommand,

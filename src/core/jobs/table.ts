@@ -114,7 +114,7 @@ const evalSeed = (name: string): OptionSpec => ({ name, type: 'int', default: P.
 export const COMMON_OPTIONS: OptionSpec[] = [...MODEL_OPTIONS, ...JUDGE_OPTIONS, ...FILE_OPTIONS, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS, ...THROUGHPUT_OPTIONS];
 const EVAL_JOB: OptionSpec[] = [...VECTOR_OPTIONS, evalSamples('samples'), evalSeed('seed'), MAX_QUESTIONS, ...COMMON_OPTIONS];
 
-export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo' | 'report';
+export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo' | 'report' | 'vectors-export' | 'vectors-import';
 
 export const JOBS: Record<JobName, OptionSpec[]> = {
   extract: [TRAITS, EXTRACT_SAMPLES, EXTRACT_SEED, THRESHOLD, { name: 'min-pairs', type: 'int', default: 1, check: nonNegative, help: 'fewest kept pairs for a vector' }, MAX_QUESTIONS, ...COMMON_OPTIONS, ...SLURM_OPTIONS],
@@ -186,4 +186,15 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     MAX_QUESTIONS, EXTRACT_SEED, ...COMMON_OPTIONS],
   // Reads stored runs only (positional RUN ids, default the latest per kind and trait): no model, no judge.
   report: [{ name: 'out', type: 'path', arg: '<dir>', help: 'default <workspace>/report' }, WORKSPACE_OPTION, ...OUTPUT_OPTIONS],
+  'vectors-export': [
+    { name: 'kind', type: 'enum', values: [...VECTOR_KINDS, 'all'], default: 'response_avg', help: 'which vector (all: the three kinds)' },
+    { name: 'format', type: 'enum', values: ['pt', 'gguf'], default: 'pt', help: 'pt: upstream\'s bare tensor; gguf: a llama.cpp / repeng control vector (rows 2..L−1 as direction.1..L−2)' },
+    { name: 'layers', type: 'numlist', arg: 'LIST', help: 'with --format gguf: only these rows (default every row llama.cpp can take)' },
+    { name: 'model-hint', type: 'string', arg: '<type>', help: 'with --format gguf: controlvector.model_hint (default the vector\'s model_type metadata, else "llama")' },
+    { name: 'out', type: 'path', arg: '<file|folder>', help: 'output file or folder (default: next to the input)' },
+    ...OUTPUT_OPTIONS],
+  'vectors-import': [
+    { name: 'out', type: 'path', arg: '<file.safetensors>', required: true, help: 'the Persona Lab vector file to write (response_avg rows)' },
+    { name: 'drop-last', type: 'boolean', help: 'leave out direction.(L−1) (llama.cpp adds it before the final norm, which no row of ours is)' },
+    ...MODEL_OPTIONS.slice(0, 2), ...OUTPUT_OPTIONS],
 };
