@@ -179,9 +179,11 @@ export function collectFigures(ws: Workspace, runIds?: string[]): { figures: Rep
       const trait = f.replace(/^vector_cosine_to_main_/, '').replace(/_layer\d+\.csv$/, '');
       for (const r of readCsvFile(path.join(geo, f))) toMain.set(`${trait}|${r.revision}`, n(r.cosine_similarity_to_main));
     }
+    // The revision the cosines are taken to (geometry's "main": the sweep's last revision) has cosine 1 with itself.
+    const mainRev = (sweep.manifest.config.revisions as string[] | undefined)?.at(-1) ?? 'main';
     const em = rows.filter((r) => r.mode === 'steer').map((r) => ({ trait: r.trait, revision: r.extract_revision, tokens_seen: tokens.get(r.extract_revision) ?? null,
       delta_trait: n(r.delta_trait_mean), coherence: n(r.output_coherence_mean), p_bonferroni: n(r.trait_primary_p_two_sided_bonferroni_within_trait),
-      significant: (n(r.trait_primary_p_two_sided_bonferroni_within_trait) ?? 1) < 0.05, cosine_to_main: toMain.get(`${r.trait}|${r.extract_revision}`) ?? null }))
+      significant: (n(r.trait_primary_p_two_sided_bonferroni_within_trait) ?? 1) < 0.05, cosine_to_main: toMain.get(`${r.trait}|${r.extract_revision}`) ?? (r.extract_revision === mainRev && toMain.size ? 1 : null) }))
       .sort((a, b) => a.trait.localeCompare(b.trait) || (a.tokens_seen ?? 0) - (b.tokens_seen ?? 0));
     if (em.length) {
       figures.push({ id: 'emergence', section: 'Emergence across pretraining', title: 'Emergence across the toy\'s pretraining revisions',
