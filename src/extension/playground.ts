@@ -86,9 +86,12 @@ interface Target { path: string; revision?: string; id: ModelIdentity; toy: bool
 
 const READY_TIMEOUT_MS = 60_000;
 
-/** One playground panel per window; opening it again reveals it and applies the new arguments. */
+/**
+ * One playground panel per checkpoint (model@revision): opening it again for the same checkpoint reveals it and applies
+ * the new arguments; a ▷ on a vector of another revision opens that revision's own panel beside it.
+ */
 export class Playground implements vscode.Disposable {
-  private panel: PlaygroundPanel | undefined;
+  private readonly panels = new Map<string, PlaygroundPanel>();
 
   constructor(private readonly s: PlaygroundServices) {}
 
@@ -101,11 +104,14 @@ export class Playground implements vscode.Disposable {
     }
     const target = await this.resolveTarget(new Workspace(root), args);
     if (!target) return undefined;
-    if (!this.panel) {
-      this.panel = new PlaygroundPanel(this.s);
-      this.panel.onDidDispose(() => { this.panel = undefined; });
+    const key = `${path.resolve(target.path)}@${target.revision ?? ''}`;
+    let panel = this.panels.get(key);
+    if (!panel) {
+      panel = new PlaygroundPanel(this.s);
+      this.panels.set(key, panel);
+      panel.onDidDispose(() => { if (this.panels.get(key) === panel) this.panels.delete(key); });
     }
-    return this.panel.show(new Workspace(root), target, args);
+    return panel.show(new Workspace(root), target, args);
   }
 
   /** The checkpoint: given, or the one a workspace vector file was extracted on, or the toy model, or a pick. */
@@ -131,7 +137,8 @@ export class Playground implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.panel?.dispose();
+    for (const p of [...this.panels.values()]) p.dispose();
+    this.panels.clear();
   }
 }
 

@@ -167,6 +167,19 @@ describe('Persona Lab palette commands (toy model)', function () {
     assert.equal(await vscode.commands.executeCommand('personaLab.setJudgeApiKey', ''), 'removed');
   });
 
+  it('opens one Steering Playground per revision: another revision gets its own panel, the same one is revealed', async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const tabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputWebview).map((t) => t.label).sort();
+    const other = path.join(path.dirname(toyMain), 'stage1-step0');
+    await vscode.commands.executeCommand('personaLab.openPlayground', { modelPath: toyMain });
+    await vscode.commands.executeCommand('personaLab.openPlayground', { modelPath: other });
+    await vscode.commands.executeCommand('personaLab.openPlayground', { modelPath: toyMain });
+    const open = tabs();
+    assert.equal(open.length, 2, `tabs: ${open.join(', ')}`);
+    assert.ok(open.some((t) => t.endsWith('@main')) && open.some((t) => t.endsWith('@stage1-step0')), `tabs: ${open.join(', ')}`);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
   it('offers "Copy to Workspace" on traits shipped with the extension, and copies extract + eval files without overwriting', async () => {
     const sources = (await api.views.traits.getChildren()) ?? [];
     const shipped = sources.find((n) => String(n.label).startsWith('Toy model'));
