@@ -48,7 +48,7 @@ function listRuns(ws: Workspace, only?: string[]): RunInfo[] {
     const dir = ws.runDir(id);
     const mf = path.join(dir, 'manifest.json');
     if (!existsSync(mf)) {
-      if (only?.length) throw new PipelineError('data-invalid', `report: no run ${id} in ${ws.runsDir} (persona-lab jobs lists the runs)`);
+      if (only?.length) throw new PipelineError('data-invalid', `no run ${id} in ${ws.runsDir} (persona-lab jobs lists the runs)`);
       continue;
     }
     const manifest = JSON.parse(readFileSync(mf, 'utf8')) as RunManifest;
@@ -304,7 +304,7 @@ export function loadChartJs(): string {
     }
     dir = path.dirname(dir);
   }
-  throw new PipelineError('data-invalid', `report: chart.js not found (looked in ${tried.slice(0, 4).join(', ')} …); run node scripts/build.mjs`);
+  throw new PipelineError('data-invalid', `chart.js not found (looked in ${tried.slice(0, 4).join(', ')} …); run node scripts/build.mjs`);
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -409,7 +409,7 @@ ${sections.map((s) => `<section id="sec-${esc(s.replace(/\W+/g, '-'))}"><h2>${es
 /** Builds `<workspace>/report/index.html` and a CSV per figure from the stored runs. */
 export function buildReport(ws: Workspace, opts: { runs?: string[]; outDir?: string; chartJs?: string; title?: string } = {}): ReportResult {
   const { figures, runs, summary } = collectFigures(ws, opts.runs);
-  if (!figures.length) throw new PipelineError('data-invalid', `report: no finished grid, controls, sweep, monitor or screen runs in ${ws.runsDir}; run persona-lab demo (npm start) first`);
+  if (!figures.length) throw new PipelineError('data-invalid', `no finished grid, controls, sweep, monitor or screen runs in ${ws.runsDir}; run persona-lab demo (npm start) first`);
   const dir = opts.outDir ?? path.join(ws.root, 'report');
   mkdirSync(dir, { recursive: true });
   for (const f of figures) writeFileSync(path.join(dir, `${f.id}.csv`), toCsv(f.columns, f.rows));
