@@ -35,8 +35,16 @@ import type { ArchConfig } from './config.js';
 import { CompileError } from './errors.js';
 import type { GraphVariant, WeightFormat } from './types.js';
 
-/** Bump when the emitted graph changes for the same inputs (invalidates every cache entry). */
+/**
+ * Bump when the emitted graph can compute different outputs for the same inputs (invalidates every cache entry,
+ * and is part of every run's identity in core, so runs made before do not resume).
+ */
 export const COMPILER_VERSION = 'persona-lab-compiler/4';
+/**
+ * Bump when the emitted graph changes but its outputs stay bit-identical: only the graph cache is invalidated,
+ * run identities are kept. 2: graph outputs renamed in place instead of Identity copies (DESIGN.md).
+ */
+export const GRAPH_REVISION = 2;
 
 /** The weight format plus, for int8/int4, the quantization parameters (part of the cache key). */
 export interface FormatSpec {
@@ -71,6 +79,7 @@ export interface CompiledGraph {
 export function cacheKey(ckpt: Checkpoint, variant: GraphVariant, fmt: FormatSpec = { format: 'f32' }): { key: string; material: unknown } {
   const material = {
     compiler: COMPILER_VERSION,
+    graph: GRAPH_REVISION,
     variant,
     // f32 keeps the pre-format key material shape (no extra field) so only the compiler version decides.
     ...(fmt.format === 'f32' ? {} : { format: fmt.format, quant: fmt.quant ?? null }),

@@ -69,6 +69,9 @@ export class Graph {
   private initNames = new Set<string>();
   private usedNodeNames = new Set<string>();
   private scopeStack: string[] = [];
+  /** Node outputs renamed to the graph output they became (see output()); applied to node inputs on encode. */
+  private renamed = new Map<string, string>();
+  private producer = new Map<string, NodeRec>();
 
   constructor(readonly name: string) {}
 
@@ -87,9 +90,21 @@ export class Graph {
     return name;
   }
 
-  /** Declare a graph output. If `value` differs from `name`, an Identity gives it the public name. */
+  /**
+   * Declare a graph output. If `value` differs from `name`, the node producing `value` is given the public name
+   * as its output (its consumers follow on encode). An Identity would do the same, but onnxruntime runs it as a
+   * copy on every run, fetched or not: on a KV-heavy decode step the present.* Identities copied the whole KV
+   * cache a second time (DESIGN.md). The Identity remains for a value that is a graph input, an initializer or
+   * already another output.
+   */
   output(name: string, dtype: DataType, dims: Dim[], value: string = name): string {
-    if (value !== name) this.nodes.push({ op: 'Identity', domain: '', name: `/outputs/${name}`, inputs: [value], outputs: [name], attrs: {} });
+    const node = value !== name && !this.renamed.has(value) ? this.producer.get(value) : undefined;
+    if (node) {
+      node.outputs = node.outputs.map((o) => (o === value ? name : o));
+      this.renamed.set(value, name);
+    } else if (value !== name) {
+      this.nodes.push({ op: 'Identity', domain: '', name: `/outputs/${name}`, inputs: [this.renamed.get(value) ?? value], outputs: [name], attrs: {} });
+    }
     this.outputs.push({ name, dtype, dims });
     return name;
   }
@@ -133,7 +148,9 @@ export class Graph {
     const outs = Array.isArray(opts.outputs)
       ? opts.outputs
       : Array.from({ length: opts.outputs ?? 1 }, (_, i) => `${name}/output_${i}`);
-    this.nodes.push({ op, domain: opts.domain ?? '', name, inputs, outputs: outs, attrs });
+    const rec: NodeRec = { op, domain: opts.domain ?? '', name, inputs, outputs: [...outs], attrs };
+    this.nodes.push(rec);
+    for (const o of outs) if (o) this.producer.set(o, rec);
     return outs;
   }
 
@@ -145,7 +162,7 @@ export class Graph {
   /** Serialize to ModelProto bytes. */
   encode(opts: { irVersion: number; opsets: Record<string, number>; producer?: string; docString?: string }): Uint8Array {
     const g = new ProtoWriter();
-    for (const n of this.nodes) g.message(1, encodeNode(n));
+    for (const n of this.nodes) g.message(1, encodeNode({ ...n, inputs: n.inputs.map((i) => this.renamed.get(i) ?? i) }));
     g.string(2, this.name);
     for (const t of this.inits) g.message(5, encodeInit(t));
     for (const v of this.inputs) g.message(11, encodeValueInfo(v));
