@@ -8,6 +8,8 @@ import { PipelineError } from '../core/errors.js';
 import { judgeSpecFor, loadOptionsFor } from '../core/jobs/defaults.js';
 import type { JudgeSpec } from '../core/judge/factory.js';
 import type { LoadModelParams } from '../engine/protocol.js';
+import type { WeightFormat } from '../engine/model/types.js';
+import { identifyModel, type ModelIdentity } from '../core/models.js';
 
 export const CONFIG_SECTION = 'personaLab';
 
@@ -19,6 +21,8 @@ export interface PersonaLabSettings {
   /** Workspace data folder, relative to the first workspace folder unless absolute. */
   workspaceFolder: string;
   executionProvider: ExecutionProvider;
+  /** How weights live in memory (personaLab.weightFormat, the CLI's --weight-format). */
+  weightFormat: WeightFormat;
   /** Intra-op threads for onnxruntime; 0 lets onnxruntime decide. */
   threads: number;
   judge: { baseUrl: string; model: string };
@@ -32,6 +36,7 @@ export function readSettings(): PersonaLabSettings {
     modelPaths: c.get<string[]>('modelPaths', []).filter((p) => typeof p === 'string' && p.trim() !== ''),
     workspaceFolder: c.get<string>('workspaceFolder', '.persona-lab') || '.persona-lab',
     executionProvider: c.get<ExecutionProvider>('executionProvider', 'auto'),
+    weightFormat: c.get<WeightFormat>('weightFormat', 'f32'),
     threads: Math.max(0, Math.floor(c.get<number>('threads', 0))),
     judge: { baseUrl: c.get<string>('judge.baseUrl', ''), model: c.get<string>('judge.model', '') },
     serverPort: Math.max(0, Math.min(65535, Math.floor(c.get<number>('server.port', 8000)))),
@@ -45,7 +50,12 @@ export function readSettings(): PersonaLabSettings {
  */
 export function modelLoadSettings(): Pick<LoadModelParams, 'threads' | 'executionProvider' | 'weightFormat'> {
   const s = readSettings();
-  return loadOptionsFor({ threads: s.threads, provider: s.executionProvider });
+  return loadOptionsFor({ threads: s.threads, provider: s.executionProvider, 'weight-format': s.weightFormat });
+}
+
+/** A checkpoint's identity for runs and vector folders under the weight-format setting (core's identifyModel rule). */
+export function modelIdentity(modelPath: string, revision?: string): ModelIdentity {
+  return identifyModel(modelPath, revision, modelLoadSettings().weightFormat);
 }
 
 /**

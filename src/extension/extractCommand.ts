@@ -12,11 +12,10 @@ import { findTraitFile, resolveOptions, samplingFor } from '../core/jobs/default
 import { runExtraction } from '../core/jobs/pipeline.js';
 import { JOBS } from '../core/jobs/table.js';
 import { createJudge } from '../core/judge/factory.js';
-import { identifyModel } from '../core/models.js';
 import { isToyModelPath } from '../core/toy/paths.js';
 import { Workspace } from '../core/storage/workspace.js';
 import { loadTraitFile } from '../core/traits/load.js';
-import { judgeSpec, modelLoadSettings } from './config.js';
+import { judgeSpec, modelIdentity, modelLoadSettings } from './config.js';
 import type { JobRunner } from './jobs.js';
 import type { Locations } from './locations.js';
 import type { DiscoveredModel } from './modelDiscovery.js';
@@ -43,7 +42,7 @@ export async function extractVector(s: ExtractServices, arg?: RevisionItem | Ext
   const spec = judgeSpec(toy);
   // The extract job's declared defaults (src/core/jobs/table.ts), as `persona-lab extract` resolves them.
   const o = resolveOptions(JOBS.extract, { samples: args.samples, 'max-questions': args.maxQuestions }, toy);
-  const id = identifyModel(target.path, target.revision);
+  const id = modelIdentity(target.path, target.revision);
   return s.jobs.run(`Persona Lab: extracting ${trait} on ${id.name}@${id.revision}`, async ({ client, signal, progress }) => {
     const info = await client.loadModel({ path: target.path, revision: target.revision, ...modelLoadSettings() });
     try {

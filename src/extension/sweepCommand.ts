@@ -10,11 +10,10 @@ import { findTraitFile, recommendedSteering, resolveOptions, samplingFor, steeri
 import { runSweep, type SweepTrait } from '../core/jobs/sweep.js';
 import { JOBS } from '../core/jobs/table.js';
 import { createJudge } from '../core/judge/factory.js';
-import { identifyModel } from '../core/models.js';
 import { isToyModelPath } from '../core/toy/paths.js';
 import { Workspace } from '../core/storage/workspace.js';
 import { loadTraitFile } from '../core/traits/load.js';
-import { judgeSpec, modelLoadSettings } from './config.js';
+import { judgeSpec, modelIdentity, modelLoadSettings } from './config.js';
 import type { ExtractServices } from './extractCommand.js';
 import type { DiscoveredModel } from './modelDiscovery.js';
 import { ModelItem } from './views/modelsView.js';
@@ -69,7 +68,7 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
     const samp = samplingFor({}, toy, false);
     const maxQuestions = o['max-questions'] as number | undefined;
     const { run, rows } = await runSweep({
-      ws, judge, modelName: identifyModel(byName.get(revisions[0])!).name, revisions, traits, sampling: samp.params, samplerPreset: samp.preset,
+      ws, judge, modelName: modelIdentity(byName.get(revisions[0])!).name, revisions, traits, sampling: samp.params, samplerPreset: samp.preset,
       extract: { samples: o.samples as number, seed: o.seed as number, threshold: o.threshold as number, maxQuestions },
       evaluate: { samples: o['eval-samples'] as number, seed: o['eval-seed'] as number, maxQuestions },
       chunkSize: o['chunk-size'] as number, batchSize: o['batch-size'] as number,
@@ -77,7 +76,7 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
         const p = byName.get(revision);
         if (!p) throw new Error(`revision ${revision} is not one of ${[...byName.keys()].join(', ')}`);
         const info = await client.loadModel({ path: p, ...load });
-        const id = identifyModel(p);
+        const id = modelIdentity(p);
         return { model: { backend: client, info, name: id.name, revision, commit: id.commit }, close: () => client.unloadModel(info.modelId) };
       },
       progress, signal,

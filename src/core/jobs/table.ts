@@ -15,7 +15,7 @@ const positive = (v: unknown) => ((v as number) <= 0 ? 'must be > 0' : undefined
 export const MODEL_OPTIONS: OptionSpec[] = [
   { name: 'model', type: 'path', arg: '<checkpoint folder>', help: 'HF checkpoint folder, HF cache repo folder or revisions/ folder; default: the embedded toy model' },
   { name: 'revision', type: 'string', arg: '<name>', help: 'checkpoint revision (branch, tag, commit, or the toy\'s revisions/<name>); default main' },
-  { name: 'provider', type: 'enum', values: ['auto', 'cpu', 'cuda', 'webgpu'], default: 'auto', help: 'execution provider (auto tries cuda, webgpu, then cpu)' },
+  { name: 'provider', type: 'enum', values: ['auto', 'cpu', 'cuda', 'webgpu'], default: 'auto', help: 'execution provider (auto: CUDA when its libraries are installed, then WebGPU when the machine has a GPU device, then CPU)' },
   { name: 'weight-format', type: 'enum', values: ['f32', 'f16', 'bf16', 'int8', 'int4'], help: 'how weights live in memory (the worker\'s default: f32)' },
   { name: 'threads', type: 'int', arg: 'N', check: nonNegative, help: 'onnxruntime intra-op threads (default: onnxruntime decides)' },
 ];

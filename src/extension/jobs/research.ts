@@ -17,14 +17,13 @@ import { promptsFromTrait, readMonitorPrompts, runMonitoring, toyMonitoringPromp
 import { readScreenData, runScreening } from '../../core/jobs/screen.js';
 import { JOBS, type JobName } from '../../core/jobs/table.js';
 import { createJudge } from '../../core/judge/factory.js';
-import { identifyModel } from '../../core/models.js';
 import { evalPrompt } from '../../core/prompts.js';
 import { isToyModelPath } from '../../core/toy/paths.js';
 import { Workspace } from '../../core/storage/workspace.js';
 import { loadTraitFile, type LoadedTrait } from '../../core/traits/load.js';
 import type { VectorKind } from '../../core/vectors/file.js';
 import type { ControlMode, ControlProjection } from '../../core/evaluation/controls.js';
-import { judgeSpecWithSecret, modelLoadSettings } from '../config.js';
+import { judgeSpecWithSecret, modelIdentity, modelLoadSettings } from '../config.js';
 import type { ExtractServices } from '../extractCommand.js';
 import { Picks, type Checkpoint } from './picks.js';
 
@@ -67,7 +66,7 @@ export async function runVectorJob(s: ResearchServices, kind: VectorJobKind, arg
   const modelTraitsDir = toy ? path.dirname(s.locations.embeddedTraitsFolder()) : undefined;
   const trait = await picks.trait(ws, s.locations.embeddedTraitsFolder(), args.trait, `${TITLES[kind]}: which trait?`);
   if (!trait) return undefined;
-  const id = identifyModel(target.path, target.revision);
+  const id = modelIdentity(target.path, target.revision);
   const vectorPath = ws.vectorPath(id.name, id.revision, trait);
   const given: OptionValues = { samples: args.samples, 'max-questions': args.maxQuestions };
   let point: { layer: number; coef: number } | undefined;
@@ -134,7 +133,7 @@ export async function computeNorms(s: ResearchServices, args: ResearchArgs = {})
   const o = resolveOptions(JOBS.norms, { trait: args.trait, 'max-questions': args.maxQuestions }, toy);
   const trait = o.trait as string;
   const evalTrait = loadTraitFile(findTraitFile('eval', trait, { ws, modelTraitsDir: toy ? path.dirname(s.locations.embeddedTraitsFolder()) : undefined }));
-  const id = identifyModel(target.path, target.revision);
+  const id = modelIdentity(target.path, target.revision);
   return s.jobs.run(`Persona Lab: activation norms of ${id.name}@${id.revision}`, async ({ client, signal, progress }) => {
     const info = await client.loadModel({ path: target.path, revision: target.revision, ...modelLoadSettings() });
     try {
@@ -170,7 +169,7 @@ export async function runProjectionJob(s: ResearchServices, job: 'monitor' | 'sc
   const modelTraitsDir = toy ? path.dirname(s.locations.embeddedTraitsFolder()) : undefined;
   const trait = await picks.trait(ws, s.locations.embeddedTraitsFolder(), args.trait, `${TITLES[job]}: which trait?`);
   if (!trait) return undefined;
-  const id = identifyModel(target.path, target.revision);
+  const id = modelIdentity(target.path, target.revision);
   const vectorPath = ws.vectorPath(id.name, id.revision, trait);
   if (!existsSync(vectorPath)) throw new Error(`no ${trait} vector for ${id.name}@${id.revision} yet: run "Persona Lab: Extract Persona Vector…" on it first`);
   let dataFile = args.dataFile;
