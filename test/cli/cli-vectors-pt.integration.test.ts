@@ -48,9 +48,10 @@ test('generate steers with a .pt vector exactly as with the same safetensors vec
   assert.notDeepEqual(JSON.parse(plain.stdout).answers, JSON.parse(st.stdout).answers, 'the steering must change the answers for this test to mean anything');
 });
 
-test('a vector made for another model (OLMo-3-7B [33, 4096] on the toy) fails with exit 1 and says why', async (t) => {
+test('a vector made for another model (OLMo-3-7B [33, 4096] on the toy) is refused before the model loads (exit 2) and says why', async (t) => {
   if (!existsSync(olmo) || !existsSync(path.join(toyMain, 'config.json'))) { t.skip('upstream vectors or toy model absent'); return; }
   const r = await cli(['generate', '--prompt', 'hi', '--vector', olmo, '--layer', '2', '--coef', '1', '--workspace', tmp]);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2, r.stderr);
+  assert.doesNotMatch(r.stderr, /loading /, 'the shape is checked from config.json before the worker starts');
   assert.match(r.stderr, /is \[33, 4096\] but toy-persona takes \[5, 128\].*made for a different model/);
 });
