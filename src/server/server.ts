@@ -32,6 +32,7 @@ import { WorkerError, workerReason, type InferenceClient } from '../engine/clien
 import type { GeneratedRow, ModelInfo, TokenLogprob } from '../engine/protocol.js';
 import { Batcher } from './batcher.js';
 import { HttpError, parseRequest, type EngineRequest, type SteeringContext } from './requests.js';
+import { SteerSpecError } from '../engine/steering/steer.js';
 
 export interface SteeringServerOptions {
   client: InferenceClient;
@@ -223,7 +224,8 @@ export async function startSteeringServer(o: SteeringServerOptions): Promise<Ste
   function sendError(res: http.ServerResponse, e: unknown) {
     let err: HttpError;
     if (e instanceof HttpError) err = e;
-    else if (workerReason(e) === 'bad-request') err = new HttpError(400, (e as Error).message, 'invalid_request_error');
+    // A refusal from the worker names the field when it is the steering's (e.g. a vector that adds nothing).
+    else if (workerReason(e) === 'bad-request') err = new HttpError(400, (e as Error).message, 'invalid_request_error', SteerSpecError.is(e) ? 'steering' : null);
     else if (WorkerError.is(e, 'died')) err = new HttpError(503, `the inference worker stopped: ${e.message}. Restart the server.`, 'server_error');
     else if (WorkerError.is(e, 'cancelled')) err = new HttpError(499, 'request cancelled', 'server_error');
     else err = new HttpError(500, e instanceof Error ? e.message : String(e), 'server_error');

@@ -180,7 +180,7 @@ test('errors are OpenAI-shaped and name what to fix', { skip }, async () => {
   const zeros = new Array(info.config.hiddenSize).fill(0);
   await assert.rejects(api.chat.completions.create({ model: 'toy-persona', messages,
     // @ts-expect-error: extension field
-    steering: [{ vector: zeros, layer: 4, coef: 2 }] }), (e: APIError) => e.status === 400 && /add nothing/.test(e.message));
+    steering: [{ vector: zeros, layer: 4, coef: 2 }] }), (e: APIError) => e.status === 400 && e.param === 'steering' && /add nothing/.test(e.message));
   const off = await api.chat.completions.create({ model: 'toy-persona', messages, max_tokens: 4,
     // @ts-expect-error: extension field
     steering: [{ vector: zeros, layer: 4, coef: 0 }] });
