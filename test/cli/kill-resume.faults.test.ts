@@ -125,8 +125,10 @@ async function killAndResume(t: { diagnostic: (s: string) => void }, job: string
           if (who === 'worker' && workers.length === 0) return;
           killed = true; clearInterval(timer);
           setTimeout(() => {
-            if (who === 'cli') r.p.kill('SIGKILL');
-            else process.kill(workers[workers.length - 1].pid, 'SIGKILL');
+            if (who === 'cli') { r.p.kill('SIGKILL'); return; }
+            // The worker may have finished its last request and exited during the delay: then the kill missed
+            // (the start ends with exit 0 and is counted as missed below), not an error of the test.
+            try { process.kill(workers[workers.length - 1].pid, 'SIGKILL'); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e; }
           }, delayMs);
         }, 5);
         void r.done.then(() => clearInterval(timer));

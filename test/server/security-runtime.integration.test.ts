@@ -26,7 +26,8 @@ test('a model load in the worker writes no onnxruntime telemetry state under the
   const cache = process.env.PERSONA_LAB_CACHE || path.join(os.homedir(), '.cache', 'persona-lab', 'graphs');
   try {
     // The compile cache stays where it is (named explicitly), so only what onnxruntime itself writes lands in `home`.
-    const client = await InferenceClient.start({ threads: 1, env: { HOME: home, PERSONA_LAB_CACHE: cache, ORT_DISABLE_TELEMETRY: '0' } });
+    // CI='' so that onnxruntime would write its state here if the worker did not opt out (it stays quiet under CI=true).
+    const client = await InferenceClient.start({ threads: 1, env: { HOME: home, PERSONA_LAB_CACHE: cache, ORT_DISABLE_TELEMETRY: '0', CI: '' } });
     let graph: string;
     try {
       const info = await client.loadModel({ path: MODEL, threads: 1 });
@@ -39,6 +40,9 @@ test('a model load in the worker writes no onnxruntime telemetry state under the
     // Control: the bare runtime, same home, no variable → the telemetry folder appears.
     const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
     delete env.ORT_DISABLE_TELEMETRY;
+    // onnxruntime also stays quiet when it sees a CI environment (CI=true, as .ci/run sets): the control must look
+    // like a user's machine, or it would write nothing and prove nothing.
+    for (const k of ['CI', 'CONTINUOUS_INTEGRATION', 'GITHUB_ACTIONS', 'TF_BUILD', 'JENKINS_URL', 'GITLAB_CI', 'BUILDKITE', 'CIRCLECI', 'TRAVIS', 'BUILD_ID']) delete env[k];
     const p = spawnSync(process.execPath, ['-e', `require('onnxruntime-node').InferenceSession.create(${JSON.stringify(graph)}).then(() => console.log('loaded'))`],
       { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
     assert.match(p.stdout, /loaded/, p.stderr);
