@@ -21,6 +21,7 @@
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
+import { mulberry32 } from '../../src/core/rng.js';
 
 export const FAULTS = ['429', '429-retry-after', '500', '502', '503', 'timeout', 'reset', 'malformed', 'no-logprobs', 'slow', 'stall'] as const;
 export type Fault = (typeof FAULTS)[number];
@@ -51,17 +52,8 @@ export interface FaultJudge {
 /** A stable 0..100 score per prompt (what a deterministic judge would say). */
 export const hashScore = (prompt: string): number => createHash('sha256').update(prompt).digest().readUInt32BE(0) % 101;
 
-/** mulberry32: small, seeded, good enough to place faults. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded randomness to place faults: the project's one generator (src/core/rng.ts). */
+export const prng = mulberry32;
 
 /** Faults with probability `rate` per request, kinds drawn from `kinds`, at most `maxInARow` consecutive faults per prompt. */
 export function seededPlan(seed: number, o: { rate: number; kinds?: readonly Fault[]; maxInARow: number }): (n: number, prompt: string) => Fault | null {
