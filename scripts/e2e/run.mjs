@@ -21,7 +21,7 @@ const { values: opts } = parseArgs({ options: { suite: { type: 'string', multipl
 const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const vsix = path.resolve(opts.vsix ?? path.join(ROOT, 'dist', `${manifest.name}-${manifest.version}.vsix`));
 const suites = opts.suite ?? ['ui', 'exthost'];
-const SUITE_TIMEOUT_MS = Number(process.env.PERSONA_LAB_E2E_SUITE_TIMEOUT_MS ?? 300_000);
+const SUITE_TIMEOUT_MS = Number(process.env.PERSONA_LAB_E2E_SUITE_TIMEOUT_MS ?? 600_000);
 const artifacts = path.join(ROOT, 'artifacts');
 
 requireSetup();

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { HARMLESS, closeBrowser, openBrowser, runFromPalette } from './browser.mjs';
 
 const [url, workspace, extensionDir, resultsFile, screenshot] = process.argv.slice(2);
@@ -311,6 +312,16 @@ try {
     await themedScreenshots('geometry', view);
     await closeTab('Geometry:');
   });
+
+  // More checks, one module per area (scripts/e2e/ui/*.mjs, in name order): each exports
+  // `default async function (t)` and calls t.check(...) with the helpers below.
+  const uiDir = path.join(import.meta.dirname, 'ui');
+  const helpers = { page, check, sidebar, panelFrame, canvases, themedScreenshots, setTheme, closeTab, openRunPanel, cli, runOfKind, runFromPalette,
+    workspace, extensionDir, repoRoot, artifactsDir, hasToyModel };
+  for (const f of existsSync(uiDir) ? readdirSync(uiDir).filter((n) => n.endsWith('.mjs')).sort() : []) {
+    const mod = await import(pathToFileURL(path.join(uiDir, f)).href);
+    await mod.default(helpers);
+  }
 
   await check('screenshot of the Persona Lab container saved', async () => {
     await page.locator('.activitybar .action-item a[aria-label^="Persona Lab"]').click();
