@@ -22,6 +22,7 @@ import type { FileTreeItem } from './views/fileTree.js';
 import { ModelItem, RevisionItem, type ModelsViewProvider } from './views/modelsView.js';
 import { computeNorms, runProjectionJob, runVectorJob, type ResearchArgs, type ResearchServices } from './jobs/research.js';
 import { cancelJob, restartWorker, setJudgeApiKey, unloadModels, workerActions, type WorkerServices } from './jobs/worker.js';
+import { createTraitFromDescription, exportVector, importVector, runTransferSweep, type CreateTraitArgs, type ExportVectorArgs, type ImportVectorArgs, type TransferSweepArgs } from './jobs/vectorsAndTraits.js';
 
 export interface CommandServices {
   log: vscode.LogOutputChannel;
@@ -48,6 +49,7 @@ export interface CommandServices {
 export const NEEDS_TRUST: ReadonlySet<string> = new Set([
   'personaLab.extractVector', 'personaLab.runSweep', 'personaLab.openPlayground', 'personaLab.startServer',
   'personaLab.evaluateSteering', 'personaLab.runGrid', 'personaLab.runControls', 'personaLab.computeNorms', 'personaLab.monitorPrompts', 'personaLab.screenDataset',
+  'personaLab.runTransferSweep', 'personaLab.createTraitFromDescription',
 ]);
 
 type Handler = (services: CommandServices, ...args: any[]) => unknown;
@@ -156,6 +158,18 @@ export const COMMANDS = {
 
   /** Per-layer activation norms on calibration prompts (`persona-lab norms`). */
   'personaLab.computeNorms': (s, arg?: ResearchArgs) => computeNorms(researchServices(s), plainArgs(arg)),
+
+  /** A .pt, .safetensors or GGUF vector into the workspace's vectors/ for a checkpoint (./jobs/vectorsAndTraits.ts; `persona-lab vectors import`). */
+  'personaLab.importVector': (s, arg?: ImportVectorArgs) => importVector(researchServices(s), plainArgs(arg) as ImportVectorArgs),
+
+  /** A workspace vector as safetensors, upstream's .pt or a GGUF control vector (`persona-lab vectors export`); from the palette or a vector in Vectors. */
+  'personaLab.exportVector': (s, arg?: FileTreeItem | ExportVectorArgs) => exportVector(researchServices(s), arg),
+
+  /** Extract + eval trait files written by the configured chat model (`persona-lab traits generate`). */
+  'personaLab.createTraitFromDescription': (s, arg?: CreateTraitArgs) => createTraitFromDescription(researchServices(s), plainArgs(arg) as CreateTraitArgs),
+
+  /** A checkpoint sweep whose vectors are also evaluated on a target model (`persona-lab sweep --transfer-to`); opens in the sweep dashboard. */
+  'personaLab.runTransferSweep': (s, arg?: TransferSweepArgs) => runTransferSweep(researchServices(s), plainArgs(arg) as TransferSweepArgs),
 
   /** Copies a trait shipped with the extension (extract and eval files) into the workspace's traits/, where edits last, and opens it. */
   'personaLab.copyTraitToWorkspace': async (s, node?: FileTreeItem | string) => {
