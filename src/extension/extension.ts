@@ -58,7 +58,8 @@ export function activate(context: vscode.ExtensionContext): PersonaLabApi {
   context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => { showTrust(); refreshViews(); log.info('Workspace trusted: models, judges and the server are enabled.'); }));
 
   const jobs = new JobRunner(log);
-  const playground = new Playground({ log, locations, jobs, extensionUri: context.extensionUri, listModels: () => views.models.listModels() });
+  const playground = new Playground({ log, locations, jobs, extensionUri: context.extensionUri, listModels: () => views.models.listModels(),
+    memory: context.workspaceState, secrets: context.secrets });
   const server = new SteeringServerService({ log, locations, jobs, listModels: () => views.models.listModels() });
   const workerStatus = new WorkerStatusBar(jobs);
   views.runs.showLiveJobs(jobs);

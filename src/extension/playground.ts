@@ -1,60 +1,82 @@
 /**
- * Steering Playground: a webview panel (webview/playground/main.ts) where a prompt is answered n times without
- * steering and n times steered with a persona vector at one layer and coefficient, side by side, streamed token
- * by token. Both columns are ONE generate request on the session's worker (JobRunner.client()): rows 0..n−1
- * baseline, rows n..2n−1 steered, row i and row n+i with the same seed (seed + i), so the only difference between
- * the columns is the steering. Steering is core's steerCondition (positions 'response', raw coef) with row ℓ of the
- * vector file's response_avg vector; the model is loaded once per checkpoint and kept while the panel is open.
- * For the embedded toy model every answer also gets the offline rubric judge's trait and coherence scores.
+ * Steering Playground: a webview panel (webview/playground/main.ts, on the webview kit) where a prompt is answered
+ * n times without steering and n times steered, side by side, streamed token by token. Steering is one or more rows
+ * (vector, layer ℓ, coef) applied together, with the worker's positions (response/prompt/all) and scaling
+ * (raw/unit/target-norm). Both columns are ONE generate request on the session's worker (JobRunner.client()):
+ * rows 0..n−1 baseline, rows n..2n−1 steered, row i and row n+i with the same seed (seed + i), so the only difference
+ * between the columns is the steering. Each steered answer shows the norm the worker reports it actually added per
+ * layer. After a run every answer gets a per-token heat-map: the worker's `project` (the monitor's projection of
+ * hidden_states[ℓ] onto unit(v[ℓ]), an unsteered forward over prompt + answer) for each steering row. "Judge these
+ * answers" scores them with the configured judge (the rubric judge on the toy model, where it also runs by itself;
+ * the LLM judge with the SecretStorage key otherwise); "Save as prompt file" appends the prompt with the settings to
+ * `prompts/playground-<model>-<revision>.jsonl` in the workspace folder.
  *
- * Messages are typed in webview/playground/protocol.ts. The command resolves once the panel has drawn its form
- * (and, when given a prompt, once it has drawn the finished generation), so tests can wait for it.
+ * One panel per checkpoint (model@revision); the palette command asks which checkpoint; the panel comes back after a
+ * window reload (WebviewPanelSerializer over the { source, form } its webview saved). Messages are typed and parsed
+ * in webview/playground/protocol.ts. The command resolves once the panel has drawn its form (and, when given a
+ * prompt, once it has drawn the finished generation), so tests can wait for it.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { panelHtml, webviewOptions } from './webview/kit.js';
-import { steerCondition } from '../core/evaluation/conditions.js';
-import { RubricJudge } from '../core/judge/rubric.js';
+import { createJudge } from '../core/judge/factory.js';
+import type { Judge, JudgeRequest } from '../core/judge/types.js';
 import { identifyModel, type ModelIdentity } from '../core/models.js';
 import { evalPrompt } from '../core/prompts.js';
-import { samplerPresetFor } from '../core/jobs/defaults.js';
+import { findTraitFile, samplerPresetFor } from '../core/jobs/defaults.js';
 import { SAMPLER_PRESETS } from '../core/sampling.js';
 import { modelFolderName, Workspace } from '../core/storage/workspace.js';
 import { isToyModelPath } from '../core/toy/paths.js';
-import { assertVectorFits, readVectorFile, vectorRow, VECTOR_KINDS } from '../core/vectors/file.js';
+import { loadTraitFile } from '../core/traits/load.js';
+import { assertVectorFits, readVectorFile, vectorRow, VECTOR_KINDS, type PersonaVector } from '../core/vectors/file.js';
 import type { InferenceClient } from '../engine/client.js';
 import { isCancellation } from '../engine/errors.js';
-import type { GenerateResult, GenerateRow, ModelInfo as LoadedModelInfo } from '../engine/protocol.js';
-import type {
-  Answer, Column, ColumnMeans, FromWebview, GenerationRequest, PlaygroundVector, RenderedCounts, ToWebview,
+import { encodeF32, type GenerateResult, type GenerateRow, type ModelInfo as LoadedModelInfo, type PromptInput } from '../engine/protocol.js';
+import {
+  parseFromWebview, parseState, type Answer, type Column, type ColumnMeans, type FromWebview, type GenerationRequest, type HeatRow,
+  type PlaygroundVector, type RenderedCounts, type Score, type SteerRow, type ToWebview,
 } from '../../webview/playground/protocol.js';
-import { modelLoadSettings } from './config.js';
-import { pickCheckpoint } from './extractCommand.js';
+import { judgeSpecWithSecret, modelLoadSettings } from './config.js';
 import type { JobRunner } from './jobs.js';
+import { Picks } from './jobs/picks.js';
 import type { Locations } from './locations.js';
 import type { DiscoveredModel } from './modelDiscovery.js';
+import { columnMeans, promptFileLine, steerSpecs, tokenHeat, validateRequest } from './playground/request.js';
 import { FileTreeItem } from './views/fileTree.js';
 
+export const PLAYGROUND_VIEW_TYPE = 'personaLab.playground';
+
 /** Arguments for scripted use (tests, other commands). Without `prompt` the panel only opens. */
-export interface PlaygroundArgs extends Partial<Omit<GenerationRequest, 'vector'>> {
-  /** A checkpoint folder (default: the vector's model, else the embedded toy model's main revision). */
+export interface PlaygroundArgs extends Partial<Omit<GenerationRequest, 'steer'>> {
+  /** A checkpoint folder (default: the vector's model, else the playground shown last, else a pick). */
   modelPath?: string;
   revision?: string;
-  /** A trait name (a vector of this model in the workspace folder) or a vector file path. */
+  /** One steering row: a trait name (a vector of this model in the workspace folder) or a vector file path … */
   vector?: string;
+  layer?: number;
+  coef?: number;
+  /** … or several rows (vector as above). */
+  steer?: Partial<SteerRow>[];
   /** With a prompt, generate at once (default true). */
   run?: boolean;
+  /** After the run: score the answers with the configured judge (as the panel's "Judge these answers"). */
+  judge?: boolean;
+  /** After the run: save the prompt as a prompt file (as the panel's "Save as prompt file"). */
+  savePromptFile?: boolean;
 }
 
 export interface PlaygroundRun {
   runId: string;
   request: GenerationRequest;
-  trait: string;
+  /** Per steering row: the vector's trait. */
+  traits: string[];
   cancelled: boolean;
   baseline: Answer[];
   steered: Answer[];
+  heatRows: HeatRow[];
   means?: Record<Column, ColumnMeans>;
+  judge?: string;
   /** What the webview drew (its 'done' message). */
   rendered: RenderedCounts;
 }
@@ -71,6 +93,10 @@ export interface PlaygroundOutcome {
   form: GenerationRequest;
   notice?: string;
   run?: PlaygroundRun;
+  /** With `judge`: the scores as the panel drew them. */
+  judged?: { judge: string; scores: Score[]; means: Record<Column, ColumnMeans>; drawn: { scored: number; means: number } };
+  /** With `savePromptFile`: the file written and its line count. */
+  saved?: { file: string; lines: number };
   error?: string;
 }
 
@@ -80,11 +106,17 @@ export interface PlaygroundServices {
   jobs: JobRunner;
   extensionUri: vscode.Uri;
   listModels(): DiscoveredModel[];
+  /** Remembers the last checkpoint picked (workspaceState). */
+  memory: vscode.Memento;
+  /** The judge's API key ("Set Judge API Key"). */
+  secrets?: vscode.SecretStorage;
 }
 
 interface Target { path: string; revision?: string; id: ModelIdentity; toy: boolean }
 
 const READY_TIMEOUT_MS = 60_000;
+const make = (p: string, revision?: string): Target => ({ path: p, revision, id: identifyModel(p, revision), toy: isToyModelPath(p) });
+const sourceOf = (t: Target) => JSON.stringify({ path: t.path, revision: t.revision });
 
 /**
  * One playground panel per checkpoint (model@revision): opening it again for the same checkpoint reveals it and applies
@@ -92,59 +124,97 @@ const READY_TIMEOUT_MS = 60_000;
  */
 export class Playground implements vscode.Disposable {
   private readonly panels = new Map<string, PlaygroundPanel>();
+  private readonly subs: vscode.Disposable[] = [];
+  /** The checkpoint shown last (scripted calls without a model reuse it). */
+  private lastKey: string | undefined;
 
-  constructor(private readonly s: PlaygroundServices) {}
+  constructor(private readonly s: PlaygroundServices) {
+    // After a window reload VS Code hands back each open playground with the state its webview saved.
+    this.subs.push(vscode.window.registerWebviewPanelSerializer(PLAYGROUND_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel, state) => {
+        const saved = parseState(state);
+        let src: { path?: unknown; revision?: unknown } = {};
+        try { src = saved ? JSON.parse(saved.source) as typeof src : {}; } catch { /* not ours */ }
+        const root = this.s.locations.workspaceDataFolder();
+        if (typeof src.path !== 'string' || !existsSync(path.join(src.path, 'config.json')) || !root) {
+          this.s.log.info(`Not restoring a Steering Playground: ${typeof src.path === 'string' ? `${src.path} is no longer a checkpoint` : 'it saved no checkpoint'}`);
+          panel.dispose();
+          return;
+        }
+        const target = make(src.path, typeof src.revision === 'string' ? src.revision : undefined);
+        try {
+          await this.panelFor(target, panel).show(new Workspace(root), target, { form: saved?.form });
+        } catch (e) { this.s.log.warn(`Could not restore the Steering Playground for ${target.id.name}@${target.id.revision}: ${errorMessage(e)}`); }
+      },
+    }));
+  }
 
   async open(arg?: FileTreeItem | PlaygroundArgs): Promise<PlaygroundOutcome | undefined> {
     const root = this.s.locations.workspaceDataFolder();
     if (!root) { void vscode.window.showErrorMessage('The Steering Playground reads persona vectors from the workspace folder. Open a folder first (File > Open Folder).'); return undefined; }
     const args: PlaygroundArgs = arg instanceof FileTreeItem ? { vector: arg.entry.path } : arg ?? {};
-    if (args.vector && /[\\/]/.test(args.vector) && !args.vector.endsWith('.safetensors') && !args.vector.endsWith('.pt')) {
-      throw new Error(`${args.vector} is not a vector file (.safetensors or upstream .pt)`);
+    for (const v of [args.vector, ...(args.steer ?? []).map((r) => r.vector)]) {
+      if (v && /[\\/]/.test(v) && !v.endsWith('.safetensors') && !v.endsWith('.pt')) throw new Error(`${v} is not a vector file (.safetensors or upstream .pt)`);
     }
-    const target = await this.resolveTarget(new Workspace(root), args);
+    const target = await this.resolveTarget(new Workspace(root), args, arg === undefined);
     if (!target) return undefined;
-    const key = `${path.resolve(target.path)}@${target.revision ?? ''}`;
-    let panel = this.panels.get(key);
-    if (!panel) {
-      panel = new PlaygroundPanel(this.s);
-      this.panels.set(key, panel);
-      panel.onDidDispose(() => { if (this.panels.get(key) === panel) this.panels.delete(key); });
-    }
-    return panel.show(new Workspace(root), target, args);
+    return this.panelFor(target).show(new Workspace(root), target, args);
   }
 
-  /** The checkpoint: given, or the one a workspace vector file was extracted on, or the toy model, or a pick. */
-  private async resolveTarget(ws: Workspace, args: PlaygroundArgs): Promise<Target | undefined> {
-    const make = (p: string, revision?: string): Target => ({ path: p, revision, id: identifyModel(p, revision), toy: isToyModelPath(p) });
+  private panelFor(target: Target, adopt?: vscode.WebviewPanel): PlaygroundPanel {
+    const key = `${path.resolve(target.path)}@${target.revision ?? ''}`;
+    this.lastKey = key;
+    let panel = this.panels.get(key);
+    if (panel && adopt) { adopt.dispose(); return panel; }
+    if (!panel) {
+      const created = new PlaygroundPanel(this.s, adopt);
+      panel = created;
+      this.panels.set(key, created);
+      created.onDidDispose(() => { if (this.panels.get(key) === created) this.panels.delete(key); });
+    }
+    return panel;
+  }
+
+  /**
+   * The checkpoint: given; or the one a workspace vector file was extracted on; or (scripted, without a model) the
+   * playground shown last; or a pick — the palette command always asks, offering the last pick first, then `main`.
+   */
+  private async resolveTarget(ws: Workspace, args: PlaygroundArgs, fromPalette: boolean): Promise<Target | undefined> {
     if (args.modelPath) return make(args.modelPath, args.revision);
     const vectorsRoot = path.join(ws.root, 'vectors');
-    if (args.vector && path.isAbsolute(args.vector) && path.dirname(path.dirname(path.dirname(args.vector))) === vectorsRoot) {
+    const file = [args.vector, ...(args.steer ?? []).map((r) => r.vector)].find((v) => v && path.isAbsolute(v));
+    if (file && path.dirname(path.dirname(path.dirname(file))) === vectorsRoot) {
       // vectors/<model>/<revision>/<trait>.safetensors: find the checkpoint whose folder names match.
-      const revDir = path.basename(path.dirname(args.vector)), modelDir = path.basename(path.dirname(path.dirname(args.vector)));
+      const revDir = path.basename(path.dirname(file)), modelDir = path.basename(path.dirname(path.dirname(file)));
       for (const m of this.s.listModels()) {
         for (const r of m.revisions.length ? m.revisions : [{ name: 'main', path: m.path }]) {
           const t = r.path ? make(r.path) : make(m.path, r.name);
           if (modelFolderName(t.id.name) === modelDir && modelFolderName(t.id.revision) === revDir) return t;
         }
       }
-      throw new Error(`${args.vector} was extracted on ${modelDir}@${revDir}, which is not in the Models view: add its checkpoint folder with "Persona Lab: Add Model Folder" (or pass modelPath)`);
+      throw new Error(`${file} was extracted on ${modelDir}@${revDir}, which is not in the Models view: add its checkpoint folder with "Persona Lab: Add Model Folder" (or pass modelPath)`);
     }
-    const toyMain = path.join(this.s.locations.embeddedModel('toy-persona'), 'revisions', 'main');
-    if (existsSync(path.join(toyMain, 'config.json'))) return make(toyMain);
-    const picked = await pickCheckpoint(this.s.listModels(), 'Open the Steering Playground on which checkpoint?');
+    if (!fromPalette && this.lastKey) {
+      const last = this.panels.get(this.lastKey);
+      if (last?.target) return last.target;
+    }
+    const picked = await new Picks(this.s.memory, 'playground').checkpoint(this.s.listModels(), {}, 'Open the Steering Playground on which checkpoint?');
     return picked ? make(picked.path, picked.revision) : undefined;
   }
 
   dispose(): void {
     for (const p of [...this.panels.values()]) p.dispose();
     this.panels.clear();
+    for (const d of this.subs) d.dispose();
   }
 }
 
 type PanelEvent = FromWebview | { type: 'run-failed'; runId?: string; message: string };
 
 interface RunState { seq: number; id: string; abort: AbortController }
+
+/** A finished run, kept for the command's answer, "Judge these answers" and the heat-map. */
+interface FinishedRun extends Omit<PlaygroundRun, 'rendered'> { seq: number; prompt: string; answers: Answer[] }
 
 class PlaygroundPanel implements vscode.Disposable {
   private readonly panel: vscode.WebviewPanel;
@@ -154,31 +224,37 @@ class PlaygroundPanel implements vscode.Disposable {
   private readonly ready: Promise<void>;
   private isDisposed = false;
   private ws: Workspace | undefined;
-  private target: Target | undefined;
+  target: Target | undefined;
   private vectors: PlaygroundVector[] = [];
   private notice: string | undefined;
   /** The loaded model, for one worker client and one checkpoint (key). */
   private model: { client: InferenceClient; key: string; info: Promise<LoadedModelInfo> } | undefined;
-  private judge: RubricJudge | undefined;
+  private judge: { key: string; judge: Judge } | undefined;
   private run: RunState | undefined;
   private seq = 0;
-  /** Finished runs by id, until the webview reports it drew them. */
-  private readonly finished = new Map<string, Omit<PlaygroundRun, 'rendered'> & { seq: number }>();
+  /** Finished runs by id (the last few). */
+  private readonly finished = new Map<string, FinishedRun>();
 
-  constructor(private readonly s: PlaygroundServices) {
-    this.panel = vscode.window.createWebviewPanel('personaLab.playground', 'Steering Playground', vscode.ViewColumn.Active,
+  constructor(private readonly s: PlaygroundServices, adopt?: vscode.WebviewPanel) {
+    this.panel = adopt ?? vscode.window.createWebviewPanel(PLAYGROUND_VIEW_TYPE, 'Steering Playground', vscode.ViewColumn.Active,
       webviewOptions(s.extensionUri, true));
+    if (adopt) this.panel.webview.options = webviewOptions(s.extensionUri, true);
     this.panel.iconPath = vscode.Uri.joinPath(s.extensionUri, 'media', 'persona-lab.svg');
-    this.panel.webview.html = this.html();
     this.ready = new Promise<void>((resolve) => {
       const sub = this.events.event((m) => { if (m.type === 'ready') { sub.dispose(); resolve(); } });
     });
-    this.panel.webview.onDidReceiveMessage((m: FromWebview) => this.onMessage(m));
+    this.panel.webview.onDidReceiveMessage((raw: unknown) => {
+      const m = parseFromWebview(raw);
+      if (m) this.onMessage(m);
+      else this.s.log.warn('Steering Playground: ignored a malformed message from the webview');
+    });
     this.panel.onDidDispose(() => this.dispose());
+    // The kit's shell (src/extension/webview/kit.ts): strict CSP, dist/webview/playground.{js,css}.
+    this.panel.webview.html = panelHtml(this.panel.webview, s.extensionUri, 'playground', 'Steering Playground');
   }
 
   /** Shows `target` with `args` applied; resolves when the webview drew it (and, with a prompt, the generation). */
-  async show(ws: Workspace, target: Target, args: PlaygroundArgs): Promise<PlaygroundOutcome> {
+  async show(ws: Workspace, target: Target, args: PlaygroundArgs & { form?: Partial<GenerationRequest> }): Promise<PlaygroundOutcome> {
     this.ws = ws;
     this.panel.reveal();
     await this.until(this.ready, READY_TIMEOUT_MS, 'the Steering Playground did not start within 60 s (see the webview developer tools)');
@@ -194,14 +270,26 @@ class PlaygroundPanel implements vscode.Disposable {
     const ev = await done;
     if (ev.type === 'run-failed' || ev.type === 'error') return { ...outcome, error: ev.message };
     if (ev.type !== 'done') throw new Error(`unexpected ${ev.type}`);
-    const run = this.finished.get(ev.runId)!;
-    this.finished.delete(ev.runId);
-    const { seq: _seq, ...rest } = run;
-    return { ...outcome, run: { ...rest, rendered: ev.rendered } };
+    const { seq: _seq, prompt: _prompt, answers: _answers, ...rest } = this.finished.get(ev.runId)!;
+    const out: PlaygroundOutcome = { ...outcome, run: { ...rest, rendered: ev.rendered } };
+    if (args.judge && !ev.cancelled) {
+      const drawnJudge = this.next<Extract<FromWebview, { type: 'judge-drawn' }>>((m) => m.type === 'judge-drawn' && m.runId === ev.runId);
+      drawnJudge.catch(() => undefined);
+      const judged = await this.judgeRun(ev.runId);
+      if ('error' in judged) return { ...out, error: judged.error };
+      const d = await this.until(drawnJudge, READY_TIMEOUT_MS, 'the Steering Playground did not draw the judge scores within 60 s');
+      out.judged = { ...judged, drawn: { scored: d.scored, means: d.means } };
+    }
+    if (args.savePromptFile) {
+      const saved = this.savePrompts(rest.request);
+      if ('error' in saved) return { ...out, error: saved.error };
+      out.saved = saved;
+    }
+    return out;
   }
 
   /** Loads the model (if needed), lists the vectors, and sends the form's content; a failure is shown in the panel too. */
-  private async init(target: Target, args: PlaygroundArgs, autoRun: boolean): Promise<void> {
+  private async init(target: Target, args: PlaygroundArgs & { form?: Partial<GenerationRequest> }, autoRun: boolean): Promise<void> {
     if (this.target && this.target.path !== target.path) this.run?.abort.abort(new Error('the playground switched model'));
     this.target = target;
     const label = `${target.id.name}@${target.id.revision}`;
@@ -215,7 +303,20 @@ class PlaygroundPanel implements vscode.Disposable {
     }
   }
 
-  private async sendForm(target: Target, label: string, args: PlaygroundArgs, autoRun: boolean): Promise<void> {
+  /** A vector named by trait or by path: one of this checkpoint's, or a file added to the list. */
+  private findVector(name: string, label: string, dir: string): string {
+    const asPath = path.resolve(name);
+    const found = this.vectors.find((v) => v.id === asPath || v.trait === name);
+    if (found) return found.id;
+    if (/[\\/]/.test(name) && existsSync(asPath)) {
+      const trait = path.basename(asPath).replace(/\.(safetensors|pt)$/, '').replace(/_(prompt_avg|response_avg|prompt_last)_diff$/, '');
+      this.vectors.push({ id: asPath, trait, label: `${trait} (${asPath})` });
+      return asPath;
+    }
+    throw new Error(`no vector "${name}" for ${label}: vectors are read from ${dir}`);
+  }
+
+  private async sendForm(target: Target, label: string, args: PlaygroundArgs & { form?: Partial<GenerationRequest> }, autoRun: boolean): Promise<void> {
     let info: LoadedModelInfo;
     try {
       info = (await this.loadModel()).info;
@@ -225,37 +326,31 @@ class PlaygroundPanel implements vscode.Disposable {
     const dir = this.ws!.vectorDir(target.id.name, target.id.revision);
     this.vectors = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort()
       .map((f) => ({ id: path.join(dir, f), trait: f.slice(0, -'.safetensors'.length), label: f.slice(0, -'.safetensors'.length) })) : [];
-    let preselect: string | undefined;
-    if (args.vector) {
-      const asPath = path.resolve(args.vector);
-      const found = this.vectors.find((v) => v.id === asPath || v.trait === args.vector);
-      if (found) preselect = found.id;
-      else if (/[\\/]/.test(args.vector) && existsSync(asPath)) {
-        const trait = path.basename(asPath).replace(/\.(safetensors|pt)$/, '').replace(/_(prompt_avg|response_avg|prompt_last)_diff$/, '');
-        this.vectors.push({ id: asPath, trait, label: `${trait} (${asPath})` });
-        preselect = asPath;
-      } else {
-        throw new Error(`no vector "${args.vector}" for ${label}: vectors are read from ${dir}`);
-      }
-    }
     const L = info.config.numLayers;
     const preset = SAMPLER_PRESETS[samplerPresetFor(target.toy, info.hasChatTemplate)];
+    // The toy model steers best at its last layer (models/toy-persona/manifest.json recommendedSteering); upstream
+    // persona_vectors steers Qwen2.5-7B at layer 20 of 28 with coef 2.
+    const row: SteerRow = { vector: this.vectors[0]?.id ?? '', layer: target.toy ? Math.min(4, L) : Math.round((L * 20) / 28), coef: target.toy ? 4 : 2 };
     const defaults: GenerationRequest = {
-      prompt: '', vector: this.vectors[0]?.id ?? '',
-      // The toy model steers best at its last layer (models/toy-persona/manifest.json recommendedSteering); upstream
-      // persona_vectors steers Qwen2.5-7B at layer 20 of 28 with coef 2.
-      layer: target.toy ? Math.min(4, L) : Math.round((L * 20) / 28), coef: target.toy ? 4 : 2,
+      prompt: '', steer: [row], positions: 'response', scaling: 'raw', targetNorm: 1,
       n: 4, seed: 0, temperature: preset.temperature, maxTokens: target.toy ? preset.maxNewTokens : Math.min(preset.maxNewTokens, 128),
     };
-    const fields: Partial<GenerationRequest> = {};
-    for (const k of ['prompt', 'layer', 'coef', 'n', 'seed', 'temperature', 'maxTokens'] as const) if (args[k] !== undefined) (fields as Record<string, unknown>)[k] = args[k];
-    if (preselect) fields.vector = preselect;
+    const fields: Partial<GenerationRequest> = { ...(args.form ?? {}) };
+    if (fields.steer) fields.steer = fields.steer.filter((r) => this.vectors.some((v) => v.id === r.vector)); // a restored form: vectors that still exist
+    if (fields.steer?.length === 0) delete fields.steer;
+    for (const k of ['prompt', 'positions', 'scaling', 'targetNorm', 'n', 'seed', 'temperature', 'maxTokens'] as const) if (args[k] !== undefined) (fields as Record<string, unknown>)[k] = args[k];
+    if (args.steer?.length) {
+      fields.steer = args.steer.map((r) => ({ vector: r.vector ? this.findVector(r.vector, label, dir) : row.vector, layer: r.layer ?? row.layer, coef: r.coef ?? row.coef }));
+    } else if (args.vector !== undefined || args.layer !== undefined || args.coef !== undefined) {
+      fields.steer = [{ vector: args.vector ? this.findVector(args.vector, label, dir) : row.vector, layer: args.layer ?? row.layer, coef: args.coef ?? row.coef }];
+    }
     const notice = this.notice = this.vectors.length === 0
       ? `No persona vectors for ${label} yet. Run "Persona Lab: Extract Persona Vector…" on this checkpoint first (or \`persona-lab extract\`); the playground reads ${dir}.`
       : undefined;
     this.post({
       type: 'init', model: { name: target.id.name, revision: target.id.revision, path: target.path, numLayers: L, toy: target.toy },
       vectors: this.vectors, vectorDir: dir, defaults, preset: Object.keys(fields).length ? fields : undefined, autoRun: autoRun && !notice, notice,
+      source: sourceOf(target),
     });
     if (autoRun && notice) this.events.fire({ type: 'run-failed', message: notice });
   }
@@ -288,6 +383,16 @@ class PlaygroundPanel implements vscode.Disposable {
       case 'generate': void this.generate(m.request); break;
       case 'stop': this.run?.abort.abort(new Error('stopped')); break;
       case 'extract': void this.extract(); break;
+      case 'judge': void this.judgeRun(m.runId); break;
+      case 'save-prompts': {
+        const r = this.savePrompts(m.request);
+        if (!('error' in r)) {
+          void vscode.window.showInformationMessage(`Saved the prompt to ${path.basename(r.file)} (${r.lines} prompt${r.lines === 1 ? '' : 's'}).`, 'Open').then((a) => {
+            if (a === 'Open') void vscode.window.showTextDocument(vscode.Uri.file(r.file));
+          });
+        }
+        break;
+      }
       case 'error': this.s.log.error(`Steering Playground (webview): ${m.message}`); break;
       case 'ready':
         // A reloaded webview (developer tools) asks again: send the form again.
@@ -312,27 +417,39 @@ class PlaygroundPanel implements vscode.Disposable {
     const t0 = Date.now();
     try {
       const { client, info } = await this.loadModel();
-      const req = validate(raw, info.config.numLayers);
-      const vector = this.vectors.find((v) => v.id === req.vector);
-      if (!vector) throw new Error(this.vectors.length ? 'pick a persona vector' : 'no persona vectors yet: run "Persona Lab: Extract Persona Vector…" first');
+      const req = validateRequest(raw, info.config.numLayers);
       const t = this.target!;
-      const file = readVectorFile(vector.id);
-      assertVectorFits(file, vector.id, { name: `${t.id.name}@${t.id.revision}`, ...info.config });
-      const kind = file.data.response_avg ? 'response_avg' : VECTOR_KINDS.find((k) => file.data[k])!;
-      const steer = steerCondition('steer', vectorRow(file, kind, req.layer), req.layer, req.coef, { positions: 'response' }).steer;
-      const trait = file.metadata.trait || vector.trait;
+      // Every row's vector: listed for this checkpoint, of this model's shape, its response_avg (else first) kind.
+      const files = new Map<string, PersonaVector>();
+      const rows = req.steer.map((s, i) => {
+        const vector = this.vectors.find((v) => v.id === s.vector);
+        if (!vector) throw new Error(this.vectors.length ? `pick a persona vector${req.steer.length > 1 ? ` (steering row ${i + 1})` : ''}` : 'no persona vectors yet: run "Persona Lab: Extract Persona Vector…" first');
+        let file = files.get(vector.id);
+        if (!file) {
+          file = readVectorFile(vector.id);
+          assertVectorFits(file, vector.id, { name: `${t.id.name}@${t.id.revision}`, ...info.config });
+          files.set(vector.id, file);
+        }
+        const kind = file.data.response_avg ? 'response_avg' : VECTOR_KINDS.find((k) => file.data[k])!;
+        return { file: vector.id, trait: file.metadata.trait || vector.trait, values: vectorRow(file, kind, s.layer) };
+      });
+      const steer = steerSpecs(req, rows);
+      const traits = rows.map((r) => r.trait);
       const prompt = evalPrompt(info.hasChatTemplate ? 'chat' : 'base', req.prompt);
-      const rows: GenerateRow[] = [
+      const genRows: GenerateRow[] = [
         ...Array.from({ length: req.n }, (_, i) => ({ prompt, seed: req.seed + i })),
         ...Array.from({ length: req.n }, (_, i) => ({ prompt, seed: req.seed + i, steer })),
       ];
       const preset = SAMPLER_PRESETS[samplerPresetFor(t.toy, info.hasChatTemplate)];
       const where = (row: number) => ({ column: (row < req.n ? 'baseline' : 'steered') as Column, index: row % req.n });
-      this.post({ type: 'started', runId: run.id, request: req, trait, scored: t.toy });
-      this.s.log.info(`Steering Playground ${run.id}: ${trait} ℓ=${req.layer} c=${req.coef}, n=${req.n}, seeds ${req.seed}…${req.seed + req.n - 1}`);
+      this.post({ type: 'started', runId: run.id, request: req, traits, scored: t.toy });
+      const described = req.steer.map((s, i) => `${traits[i]} ℓ=${s.layer} c=${s.coef}`).join(' + ');
+      this.s.log.info(`Steering Playground ${run.id}: ${described} (${req.positions}, ${req.scaling}${req.scaling === 'target-norm' ? ` ${req.targetNorm}` : ''}), n=${req.n}, seeds ${req.seed}…${req.seed + req.n - 1}`);
 
-      // Token deltas are sent in small batches: one message per ~30 ms instead of one per token.
-      const texts = rows.map(() => '');
+      // Token deltas are sent in small batches: one message per ~30 ms instead of one per token. Every token's delta
+      // (also '') is kept per row: the heat-map colours the answer token by token.
+      const texts = genRows.map(() => '');
+      const pieces: string[][] = genRows.map(() => []);
       let pending: { column: Column; index: number; text: string }[] = [];
       let timer: ReturnType<typeof setTimeout> | undefined;
       const flush = () => {
@@ -343,9 +460,10 @@ class PlaygroundPanel implements vscode.Disposable {
       let cancelled = false;
       let result: GenerateResult | undefined;
       try {
-        result = await client.generate({ modelId: info.modelId, rows, sampling: { ...preset, temperature: req.temperature, maxNewTokens: req.maxTokens } }, {
+        result = await client.generate({ modelId: info.modelId, rows: genRows, sampling: { ...preset, temperature: req.temperature, maxNewTokens: req.maxTokens } }, {
           signal: run.abort.signal,
           onToken: (n) => {
+            pieces[n.row].push(n.text);
             if (!n.text) return;
             texts[n.row] += n.text;
             pending.push({ ...where(n.row), text: n.text });
@@ -359,17 +477,28 @@ class PlaygroundPanel implements vscode.Disposable {
         clearTimeout(timer);
         flush();
       }
-      const answers: Answer[] = rows.map((r, i) => ({
+      const answers: Answer[] = genRows.map((r, i) => ({
         ...where(i), seed: r.seed!, text: result?.rows[i].text ?? texts[i], finishReason: result?.rows[i].finishReason ?? 'cancelled', tokens: result?.rows[i].tokenIds.length ?? 0,
         ...(result?.rows[i].steeringApplied ? { applied: result.rows[i].steeringApplied } : {}),
       }));
+      const heatRows: HeatRow[] = req.steer.map((s, i) => ({ trait: traits[i], layer: s.layer, vector: s.vector }));
+      if (result && !cancelled) await this.addHeat(client, info.modelId, prompt, result, pieces, answers, rows, req, run.abort.signal);
       let means: Record<Column, ColumnMeans> | undefined;
-      if (t.toy && !cancelled) means = this.score(trait, answers);
-      const done = { runId: run.id, request: req, trait, cancelled, baseline: answers.filter((a) => a.column === 'baseline'), steered: answers.filter((a) => a.column === 'steered'), means };
-      this.finished.set(run.id, { ...done, seq: run.seq });
+      let judgeId: string | undefined;
+      const fin: FinishedRun = {
+        seq: run.seq, runId: run.id, request: req, traits, cancelled, prompt: req.prompt, answers, heatRows,
+        baseline: answers.filter((a) => a.column === 'baseline'), steered: answers.filter((a) => a.column === 'steered'),
+      };
+      this.finished.set(run.id, fin);
       for (const id of [...this.finished.keys()].slice(0, -4)) this.finished.delete(id); // a command waits for the latest only
-      this.post({ type: 'finished', runId: run.id, cancelled, answers, means, tokensPerSecond: result?.tokensPerSecond ?? 0, elapsedMs: Date.now() - t0 });
-      if (means) this.s.log.info(`Steering Playground ${run.id}: mean ${trait} baseline ${fmt(means.baseline.trait)}, steered ${fmt(means.steered.trait)}; coherence ${fmt(means.baseline.coherence)} → ${fmt(means.steered.coherence)}`);
+      // The toy model's rubric judge is offline and instant: its scores come with the answers.
+      if (t.toy && !cancelled) {
+        const scored = await this.score(fin, run.abort.signal);
+        means = fin.means = scored.means;
+        judgeId = fin.judge = scored.judge;
+      }
+      this.post({ type: 'finished', runId: run.id, cancelled, answers, heatRows, means, judge: judgeId, tokensPerSecond: result?.tokensPerSecond ?? 0, elapsedMs: Date.now() - t0 });
+      if (means) this.s.log.info(`Steering Playground ${run.id}: mean ${traits[0]} baseline ${fmt(means.baseline.trait)}, steered ${fmt(means.steered.trait)}; coherence ${fmt(means.baseline.coherence)} → ${fmt(means.steered.coherence)}`);
     } catch (e) {
       const message = errorMessage(e);
       this.s.log.warn(`Steering Playground ${run.id}: ${message}`);
@@ -380,16 +509,123 @@ class PlaygroundPanel implements vscode.Disposable {
     }
   }
 
-  /** The offline rubric judge's scores (toy model): per answer, and the mean per column. */
-  private score(trait: string, answers: Answer[]): Record<Column, ColumnMeans> {
-    this.judge ??= new RubricJudge();
-    for (const a of answers) {
-      a.coherence = this.judge.scoreOne('coherence', trait, a.text);
-      try { a.trait = this.judge.scoreOne('trait', trait, a.text); } catch { /* a trait the rubric does not know: coherence only */ }
+  /**
+   * The per-token projection heat-map of every answer: one `project` request over prompt + answer ids (the monitor's
+   * unsteered forward), one projection per steering row (its vector's row ℓ). A failure leaves the answers without a
+   * heat-map and says why in the log; it never fails the run.
+   */
+  private async addHeat(client: InferenceClient, modelId: string, prompt: PromptInput, result: GenerateResult, pieces: string[][], answers: Answer[],
+    rows: { values: Float32Array }[], req: GenerationRequest, signal: AbortSignal): Promise<void> {
+    const usable = answers.map((a, i) => (result.rows[i].tokenIds.length - (a.finishReason === 'eos' ? 1 : 0) > 0 ? i : -1)).filter((i) => i >= 0);
+    if (usable.length === 0) return;
+    try {
+      const proj = await client.project({
+        modelId,
+        items: usable.map((i) => ({ prompt, response: { ids: result.rows[i].tokenIds } })),
+        vectors: req.steer.map((s, r) => ({ id: `row${r}`, vector: { values: encodeF32(rows[r].values) }, layer: s.layer })),
+      }, { signal });
+      usable.forEach((i, k) => {
+        const it = proj.items[k];
+        answers[i].heat = tokenHeat(pieces[i], result.rows[i].tokenIds.length, answers[i].finishReason, it.promptTokens, req.steer.map((_, r) => it.projections[`row${r}`]));
+      });
+    } catch (e) {
+      if (signal.aborted) return;
+      this.s.log.warn(`Steering Playground: no per-token projection heat-map: ${errorMessage(e)}`);
     }
-    const mean = (xs: (number | undefined)[]) => { const v = xs.filter((x): x is number => x !== undefined); return v.length ? v.reduce((s, x) => s + x, 0) / v.length : undefined; };
-    const col = (c: Column): ColumnMeans => { const as = answers.filter((a) => a.column === c); return { trait: mean(as.map((a) => a.trait)), coherence: mean(as.map((a) => a.coherence)) }; };
-    return { baseline: col('baseline'), steered: col('steered') };
+  }
+
+  /** The configured judge for this checkpoint: the rubric judge on the toy model, the LLM judge (SecretStorage key) otherwise. */
+  private async judgeFor(): Promise<Judge> {
+    const t = this.target!;
+    const spec = await judgeSpecWithSecret(t.toy, this.s.secrets);
+    const key = JSON.stringify({ ...spec, apiKey: undefined, toy: t.toy });
+    if (this.judge?.key !== key) this.judge = { key, judge: await createJudge(spec, this.ws!, { onRetry: (i) => this.s.log.warn(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) }) };
+    return this.judge.judge;
+  }
+
+  /**
+   * Trait (the first steering row's) and coherence scores for every answer of a run, and the column means. The trait's
+   * eval_prompt comes from its eval trait file (workspace, then the model's own); without one, or a trait the judge
+   * does not know, only coherence is scored.
+   */
+  private async score(run: FinishedRun, signal?: AbortSignal): Promise<{ judge: string; scores: Score[]; means: Record<Column, ColumnMeans> }> {
+    const judge = await this.judgeFor();
+    const info = await this.model!.info;
+    const trait = run.traits[0];
+    const modelKind = info.hasChatTemplate ? 'chat' : 'base';
+    let evalPrompt: string | undefined;
+    try {
+      const modelTraitsDir = this.target!.toy ? path.dirname(this.s.locations.embeddedTraitsFolder()) : undefined;
+      evalPrompt = loadTraitFile(findTraitFile('eval', trait, { ws: this.ws!, modelTraitsDir })).data.eval_prompt;
+    } catch { evalPrompt = undefined; }
+    const base = (a: Answer): Omit<JudgeRequest, 'metric'> => ({ trait, evalPrompt, modelKind, question: run.prompt, answer: a.text });
+    const coherence = await judge.score(run.answers.map((a) => ({ ...base(a), metric: 'coherence' })), { signal });
+    let traitScores: (number | null)[] = [];
+    if (evalPrompt || judge.id.startsWith('rubric:')) {
+      try { traitScores = await judge.score(run.answers.map((a) => ({ ...base(a), metric: 'trait' })), { signal }); } catch (e) {
+        if (signal?.aborted || isCancellation(e)) throw e;
+        this.s.log.info(`Steering Playground: no ${trait} score (${errorMessage(e)}); coherence only`);
+      }
+    } else {
+      this.s.log.info(`Steering Playground: no eval trait file for ${trait}, so no trait score (coherence only): put one at ${this.ws!.traitPath('eval', trait)}`);
+    }
+    run.answers.forEach((a, i) => {
+      a.coherence = coherence[i] ?? undefined;
+      a.trait = traitScores[i] ?? undefined;
+    });
+    const scores: Score[] = run.answers.map((a) => ({ column: a.column, index: a.index, trait: a.trait, coherence: a.coherence }));
+    return { judge: judge.id, scores, means: columnMeans(run.answers) };
+  }
+
+  /** "Judge these answers": scores the run's answers and sends them; the panel shows a failure. */
+  private async judgeRun(runId: string): Promise<{ judge: string; scores: Score[]; means: Record<Column, ColumnMeans> } | { error: string }> {
+    const run = this.finished.get(runId);
+    if (!run) { const error = 'no finished answers to judge: generate first'; this.post({ type: 'error', message: error }); return { error }; }
+    try {
+      const judge = await this.judgeFor();
+      this.post({ type: 'judging', runId, judge: judge.id });
+      const out = await this.score(run);
+      run.means = out.means;
+      run.judge = out.judge;
+      this.post({ type: 'judged', runId, ...out });
+      this.s.log.info(`Steering Playground ${runId}: judged by ${out.judge}: mean ${run.traits[0]} baseline ${fmt(out.means.baseline.trait)}, steered ${fmt(out.means.steered.trait)}`);
+      return out;
+    } catch (e) {
+      const error = `could not judge the answers: ${errorMessage(e)}`;
+      this.s.log.warn(`Steering Playground: ${error}`);
+      this.post({ type: 'error', runId, message: error });
+      return { error };
+    }
+  }
+
+  /** "Save as prompt file": appends the prompt (with the settings) to prompts/playground-<model>-<revision>.jsonl. */
+  private savePrompts(raw: GenerationRequest): { file: string; lines: number } | { error: string } {
+    try {
+      const t = this.target!;
+      const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+      if (!folder) throw new Error('open a workspace folder first');
+      const prompt = String(raw.prompt ?? '').trim();
+      if (!prompt) throw new Error('type a prompt first');
+      const req = { ...raw, prompt };
+      const file = path.join(folder, 'prompts', `playground-${modelFolderName(t.id.name)}-${modelFolderName(t.id.revision)}.jsonl`);
+      const line = promptFileLine(req, {
+        model: t.id.name, revision: t.id.revision,
+        traits: req.steer.map((s) => this.vectors.find((v) => v.id === s.vector)?.trait ?? ''),
+        vectorFile: (id) => path.relative(folder, id).split(path.sep).join('/'),
+      });
+      mkdirSync(path.dirname(file), { recursive: true });
+      const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
+      appendFileSync(file, `${before && !before.endsWith('\n') ? '\n' : ''}${line}\n`);
+      const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).length;
+      const relative = path.relative(folder, file).split(path.sep).join('/');
+      this.post({ type: 'saved', file, relative, lines });
+      this.s.log.info(`Steering Playground: saved the prompt to ${relative} (${lines} prompts)`);
+      return { file, lines };
+    } catch (e) {
+      const error = `could not save the prompt file: ${errorMessage(e)}`;
+      this.post({ type: 'error', message: error });
+      return { error };
+    }
   }
 
   private post(m: ToWebview): void {
@@ -409,11 +645,6 @@ class PlaygroundPanel implements vscode.Disposable {
     return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); })]).finally(() => clearTimeout(timer));
   }
 
-  private html(): string {
-    // The kit's shell (src/extension/webview/kit.ts): strict CSP, dist/webview/playground.{js,css}.
-    return panelHtml(this.panel.webview, this.s.extensionUri, 'playground', 'Steering Playground');
-  }
-
   dispose(): void {
     if (this.isDisposed) return;
     this.isDisposed = true;
@@ -424,32 +655,6 @@ class PlaygroundPanel implements vscode.Disposable {
     this.events.dispose();
     this.panel.dispose();
   }
-}
-
-/** The form's values as numbers in range, or an error that names the field. */
-function validate(r: GenerationRequest, numLayers: number): GenerationRequest {
-  // An emptied field arrives as NaN/null (never read as 0: layer 0 is the embeddings, coef 0 no steering).
-  const empty = (v: unknown, name: string) => { if (v === null || v === undefined || v === '' || Number.isNaN(v)) throw new Error(`${name} is empty: type a number`); };
-  const int = (v: unknown, name: string, lo: number, hi: number) => {
-    empty(v, name);
-    const x = Number(v);
-    if (!Number.isInteger(x) || x < lo || x > hi) throw new Error(`${name} must be a whole number in ${lo}..${hi} (got ${String(v)})`);
-    return x;
-  };
-  const real = (v: unknown, name: string, lo: number, hi: number) => {
-    empty(v, name);
-    const x = Number(v);
-    if (!Number.isFinite(x) || x < lo || x > hi) throw new Error(`${name} must be a number in ${lo}..${hi} (got ${String(v)})`);
-    return x;
-  };
-  const prompt = String(r.prompt ?? '').trim();
-  if (!prompt) throw new Error('type a prompt first');
-  return {
-    prompt, vector: String(r.vector ?? ''),
-    layer: int(r.layer, `layer (ℓ = hidden_states[ℓ], 0..L with L = ${numLayers})`, 0, numLayers),
-    coef: real(r.coef, 'coef', -1000, 1000), n: int(r.n, 'n', 1, 32), seed: int(r.seed, 'seed', 0, 2 ** 31 - 1),
-    temperature: real(r.temperature, 'temperature', 0, 5), maxTokens: int(r.maxTokens, 'max tokens', 1, 4096),
-  };
 }
 
 const fmt = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(1));
