@@ -29,6 +29,8 @@ export type Fault = (typeof FAULTS)[number];
 export interface FaultJudgeOptions {
   plan?: (n: number, prompt: string) => Fault | null;
   score?: (prompt: string) => number;
+  /** The reply's message content (default: the score's token), for callers that read text rather than logprobs (facet annotators). */
+  content?: (prompt: string) => string;
   /** Milliseconds between pieces of a `slow` body (default 20). */
   slowChunkMs?: number;
 }
@@ -79,7 +81,8 @@ export async function startFaultJudge(o: FaultJudgeOptions = {}): Promise<FaultJ
     req.on('end', () => {
       const n = stats.requests++;
       let prompt = '';
-      try { prompt = JSON.parse(body).messages[0].content; } catch {
+      // Every message's content (one message for a judge; system + user for an annotator), so a prompt names one request.
+      try { prompt = (JSON.parse(body).messages as { content: string }[]).map((m) => m.content).join('\n\n'); } catch {
         res.writeHead(400, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: 'bad request body', type: 'invalid_request_error' } }));
         return;
@@ -90,7 +93,7 @@ export async function startFaultJudge(o: FaultJudgeOptions = {}): Promise<FaultJ
       const top = [{ token: String(s), logprob: Math.log(0.9) }, { token: 'REFUSAL', logprob: Math.log(0.05) }, { token: String(s === 100 ? 99 : s + 1), logprob: Math.log(0.05) }];
       const ok = (withLogprobs: boolean) => JSON.stringify({
         id: `chatcmpl-${n}`, object: 'chat.completion', created: 1, model: 'fault-judge',
-        choices: [{ index: 0, message: { role: 'assistant', content: top[0].token }, finish_reason: 'length',
+        choices: [{ index: 0, message: { role: 'assistant', content: o.content ? o.content(prompt) : top[0].token }, finish_reason: 'length',
           logprobs: withLogprobs ? { content: [{ token: top[0].token, logprob: top[0].logprob, top_logprobs: top }] } : null }],
         usage: { prompt_tokens: 100, completion_tokens: 1, total_tokens: 101 },
       });

@@ -19,6 +19,7 @@ import { serveCommand } from './serve.js';
 import { jobsCommands } from './jobs.js';
 import { reportCommand } from './report.js';
 import { vectorsImport } from './vectors-import.js';
+import { facetsCommand } from './facets.js';
 
 export const allCommands: CliCommand[] = [
   parityCommand,
@@ -39,5 +40,6 @@ export const allCommands: CliCommand[] = [
   serveCommand,
   demoCommand,
   reportCommand,
+  facetsCommand,
   ...jobsCommands,
 ];

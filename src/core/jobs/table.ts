@@ -114,7 +114,7 @@ const evalSeed = (name: string): OptionSpec => ({ name, type: 'int', default: P.
 export const COMMON_OPTIONS: OptionSpec[] = [...MODEL_OPTIONS, ...JUDGE_OPTIONS, ...FILE_OPTIONS, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS, ...THROUGHPUT_OPTIONS];
 const EVAL_JOB: OptionSpec[] = [...VECTOR_OPTIONS, evalSamples('samples'), evalSeed('seed'), MAX_QUESTIONS, ...COMMON_OPTIONS];
 
-export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo' | 'report' | 'vectors-export' | 'vectors-import';
+export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo' | 'report' | 'vectors-export' | 'vectors-import' | 'discourse' | 'facets';
 
 export const JOBS: Record<JobName, OptionSpec[]> = {
   extract: [TRAITS, EXTRACT_SAMPLES, EXTRACT_SEED, THRESHOLD, { name: 'min-pairs', type: 'int', default: 1, check: nonNegative, help: 'fewest kept pairs for a vector' }, MAX_QUESTIONS, ...COMMON_OPTIONS, ...SLURM_OPTIONS],
@@ -197,4 +197,18 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'out', type: 'path', arg: '<file.safetensors>', required: true, help: 'the Persona Lab vector file to write (response_avg rows)' },
     { name: 'drop-last', type: 'boolean', help: 'leave out direction.(L−1) (llama.cpp adds it before the final norm, which no row of ours is)' },
     ...MODEL_OPTIONS.slice(0, 2), ...OUTPUT_OPTIONS],
+  // Discourse-type ablation (src/core/discourse): a vector per discourse type (+ combined) on a base revision, each steered on every type's eval set.
+  discourse: [TRAIT,
+    { name: 'types', type: 'list', values: ['description', 'story', 'dialogue'], default: ['description', 'story', 'dialogue'], help: 'discourse types (the toy world has description and dialogue)' },
+    { name: 'no-combined', type: 'boolean', help: 'skip the combined vector (all types\' kept pairs together)' },
+    { ...LAYER, help: 'steering row ℓ for every vector (default: the model manifest\'s recommendedSteering for the trait)' }, COEF,
+    EXTRACT_SAMPLES, evalSamples('eval-samples'), EXTRACT_SEED, evalSeed('eval-seed'), THRESHOLD, MAX_QUESTIONS,
+    ...MODEL_OPTIONS, ...JUDGE_OPTIONS, WORKSPACE_OPTION, TRAITS_DIR, RUN_ID, MAX_PROMPT_CHARS, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS, ...THROUGHPUT_OPTIONS],
+  // Reads stored runs (positional RUN ids); the annotator is the toy's rubric or an OpenAI-compatible model (the judge's client, cache and retries).
+  facets: [
+    { name: 'annotator', type: 'enum', values: ['rubric', 'openai'], help: 'rubric (the toy world\'s phrase families; the default for toy runs) or an OpenAI-compatible model (the default with --judge-base-url)' },
+    { name: 'annotator-model', type: 'string', arg: '<model>', default: 'gpt-4.1', help: 'the LLM annotator\'s model (upstream: gpt-4.1 for the roots of evil)' },
+    { name: 'threshold', type: 'number', default: 50, help: 'annotate answers whose trait score is above this' },
+    { name: 'max-answers', type: 'int', arg: 'N', default: 100, check: positive, help: 'at most N answers per revision and condition (upstream 100)' },
+    ...JUDGE_OPTIONS.filter((o) => o.name !== 'judge' && o.name !== 'judge-model'), WORKSPACE_OPTION, RUN_ID, ...OUTPUT_OPTIONS],
 };

@@ -14,7 +14,8 @@ import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readS
 import path from 'node:path';
 import { withLock } from '../storage/lock.js';
 
-export interface CachedJudgement { k: string; score: number | null; probs?: Record<string, number> }
+/** `text`: a completion's reply text (LlmJudge.complete, the facet annotator); judge scores have `probs`. */
+export interface CachedJudgement { k: string; score: number | null; probs?: Record<string, number>; text?: string }
 
 export class JudgeCache {
   private readonly map = new Map<string, CachedJudgement>();

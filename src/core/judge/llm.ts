@@ -190,17 +190,53 @@ export class LlmJudge implements Judge {
     const k = JudgeCache.key(this.o.model, this.settings, prompt);
     const hit = this.cache?.get(k);
     if (hit) { this.u.cached++; return hit.score; }
-    const probs = await this.sem.run(() => this.requestWithRetries(prompt, signal));
+    const probs = await this.sem.run(() => this.requestWithRetries(() => this.request(prompt, signal), signal));
     const score = aggregate0to100(probs);
     this.cache?.put({ k, score, probs });
     return score;
   }
 
-  private async requestWithRetries(prompt: string, signal?: AbortSignal): Promise<Record<string, number>> {
+  /**
+   * Hook for other LLM annotators (src/core/facets): one chat completion's text through this judge's client, cache,
+   * concurrency, pacing, retries and usage. `valid` rejects a reply that is worth another try (retried and counted as
+   * judge-malformed-response; after the retries a PipelineError with that reason, and nothing cached).
+   */
+  async complete(messages: { role: 'system' | 'user'; content: string }[], o: { maxTokens: number; jsonObject?: boolean; valid?: (text: string) => boolean; signal?: AbortSignal }): Promise<string> {
+    const request = { maxTokens: o.maxTokens, json: !!o.jsonObject };
+    const k = JudgeCache.key(this.o.model, `${this.settings}|complete:${JSON.stringify(request)}`, JSON.stringify(messages));
+    const hit = this.cache?.get(k);
+    if (hit?.text !== undefined) { this.u.cached++; return hit.text; }
+    const text = await this.sem.run(() => this.requestWithRetries(async () => {
+      await this.paced(o.signal);
+      const body: Record<string, unknown> = {
+        model: this.o.model, messages, max_tokens: o.maxTokens, temperature: 0,
+        ...(o.jsonObject ? { response_format: { type: 'json_object' } } : {}),
+        ...(this.o.seed === null ? {} : { seed: this.o.seed ?? 0 }), ...(this.o.extraBody ?? {}),
+      };
+      this.u.requests++;
+      const completion = await this.client.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, { signal: o.signal });
+      this.count(completion.usage);
+      const content = completion.choices?.[0]?.message?.content;
+      if (typeof content !== 'string' || (o.valid && !o.valid(content))) {
+        throw new TransientReply('judge-malformed-response', `judge ${this.o.model} at ${this.o.baseURL} replied ${JSON.stringify(content ?? null).slice(0, 200)}, which is not the answer asked for`);
+      }
+      return content;
+    }, o.signal));
+    this.cache?.put({ k, score: null, text });
+    return text;
+  }
+
+  private count(usage: { prompt_tokens?: number; completion_tokens?: number } | undefined): void {
+    const pt = usage?.prompt_tokens ?? 0, ct = usage?.completion_tokens ?? 0;
+    this.u.promptTokens += pt; this.u.completionTokens += ct;
+    this.u.costUsd += (pt * this.pricing.inputPerMTok + ct * this.pricing.outputPerMTok) / 1e6;
+  }
+
+  private async requestWithRetries<T>(send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const maxRetries = this.o.maxRetries ?? 5;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.request(prompt, signal);
+        return await send();
       } catch (e) {
         if (PipelineError.is(e)) throw e;
         const c = classify(e);
@@ -244,9 +280,7 @@ export class LlmJudge implements Judge {
     };
     this.u.requests++;
     const completion = await this.client.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, { signal });
-    const pt = completion.usage?.prompt_tokens ?? 0, ct = completion.usage?.completion_tokens ?? 0;
-    this.u.promptTokens += pt; this.u.completionTokens += ct;
-    this.u.costUsd += (pt * this.pricing.inputPerMTok + ct * this.pricing.outputPerMTok) / 1e6;
+    this.count(completion.usage);
     const top = completion.choices?.[0]?.logprobs?.content?.[0]?.top_logprobs;
     if (!top || top.length === 0) {
       if (this.sawLogprobs) throw new TransientReply('judge-no-logprobs', `judge ${this.o.model} at ${this.o.baseURL} returned a reply without logprobs`);
