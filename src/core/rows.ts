@@ -88,8 +88,8 @@ export async function generateAndJudge(rows: RowSpec[], o: RowStageOptions): Pro
       try {
         await judge.score(todo.map((t) => t.req), {
           signal: o.signal,
-          onResult: (i, score) => {
-            pending.push({ key: todo[i].key, metric: todo[i].metric, score });
+          onResult: (i, score, detail) => {
+            pending.push({ key: todo[i].key, metric: todo[i].metric, score, ...(detail?.probs ? { probs: detail.probs } : {}) });
             if (pending.length >= judgeBatch) flush();
           },
         });

@@ -12,7 +12,8 @@ import type Chart from 'chart.js/auto';
 import { kitChart } from '../kit/charts.js';
 import { heatMap } from '../kit/heatmap.js';
 import { el, fmt, host, onMessage, toCsv } from '../kit/kit.js';
-import type { FromWebview, JudgeRow, JudgeView, ToWebview } from './protocol.js';
+import type { FromWebview, JudgeRow, JudgeView, ToWebview, TokenDistribution } from './protocol.js';
+import './judge.css';
 
 type SortKey = 'question' | 'label' | 'answer' | 'trait' | 'coherence' | 'kept';
 interface UiState { source: string; condition: string; kept: string; text: string; traitMin: string; traitMax: string; cohMin: string; cohMax: string; group: boolean; sort: SortKey; desc: boolean }
@@ -138,8 +139,27 @@ function select(r: JudgeRow): void {
   open.addEventListener('click', () => vscode.post({ type: 'openRecord', src: r.src, line: r.line }));
   detail.replaceChildren(
     el('div', { class: 'muted' }, `${r.key} · ${r.label}${r.layer !== null ? ` (layer ${r.layer}, coef ${r.coef})` : ''} · trait ${fmt(r.trait)} · coherence ${fmt(r.coherence)}${r.kept === null ? '' : ` · ${keptText(r)}`} · `, open),
-    el('b', {}, 'Question'), el('pre', {}, r.question), el('b', {}, 'Answer'), el('pre', {}, r.answer));
+    el('b', {}, 'Question'), el('pre', {}, r.question), el('b', {}, 'Answer'), el('pre', {}, r.answer),
+    ...(['trait', 'coherence'] as const).flatMap((m) => (r.logprobs?.[m] ? [logprobTable(m, r[m], r.logprobs[m])] : [])));
   detail.hidden = false;
+}
+
+/**
+ * The LLM judge's first-token distribution behind one score: each candidate token (quoted, so whitespace shows), its
+ * probability as a bar, and the number it reads as; the score is the probability-weighted mean over the numbers.
+ */
+function logprobTable(metric: 'trait' | 'coherence', score: number | null, d: TokenDistribution): HTMLElement {
+  const max = Math.max(1e-9, ...d.tokens.map((t) => t.p));
+  const body = el('tbody', {}, ...d.tokens.map((t) => {
+    const bar = el('span', { class: 'pbar' });
+    bar.style.width = `${Math.max(1, Math.round(100 * t.p / max))}%`;
+    return el('tr', { class: t.value === null ? 'muted' : '' }, el('td', { class: 'tok' }, JSON.stringify(t.token)), el('td', { class: 'num' }, `${(100 * t.p).toFixed(t.p < 0.001 ? 3 : 1)} %`),
+      el('td', { class: 'pcell' }, bar), el('td', { class: 'num' }, t.value === null ? 'not a number' : String(t.value)));
+  }));
+  const caption = el('caption', {}, `${metric} ${fmt(score)}: judge's top-${d.tokens.length} first-token logprobs · numeric mass ${(100 * d.mass).toFixed(1)} %` +
+    (d.mass < 0.25 ? ' (under 25 %, so no score)' : ' · score = Σ p·n / Σ p over the numbers'));
+  return el('table', { class: 'data logprobs', 'data-logprobs': metric }, caption,
+    el('thead', {}, el('tr', {}, el('th', {}, 'token'), el('th', {}, 'p'), el('th', {}, ''), el('th', {}, 'reads as'))), body);
 }
 
 // ------------------------------------------------------------------ static parts: filter stats, histograms, Δτ per question

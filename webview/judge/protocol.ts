@@ -28,7 +28,16 @@ export interface JudgeRow {
   kept: boolean | null;
   /** Why the pair was dropped. */
   why: string | null;
+  /** An LLM judge's top-logprob distribution behind each score; absent for the rubric judge (and runs made before it was recorded). */
+  logprobs?: { trait?: TokenDistribution; coherence?: TokenDistribution };
 }
+
+/**
+ * The judge's first-token candidates (top_logprobs as probabilities, most likely first) with the whole number each reads
+ * as, by the judge's own rule (src/core/judge/llm.ts), or null; `mass` is the probability on the 0..100 numbers, and
+ * the score is their probability-weighted mean (none when mass < 0.25).
+ */
+export interface TokenDistribution { tokens: { token: string; p: number; value: number | null }[]; mass: number }
 
 export interface FilterSummary { run: string; stats: Record<string, number | null> }
 

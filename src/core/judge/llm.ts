@@ -28,7 +28,7 @@ import { PipelineError, type PipelineErrorReason } from '../errors.js';
 import { renderEvalPrompt } from '../traits/schema.js';
 import { JudgeCache } from './cache.js';
 import { coherencePrompt } from './prompts.js';
-import type { Judge, JudgeRequest, JudgeUsage } from './types.js';
+import type { Judge, JudgeDetail, JudgeRequest, JudgeUsage } from './types.js';
 import { CancelledError } from '../../engine/errors.js';
 
 export interface LlmJudgeOptions {
@@ -177,23 +177,28 @@ export class LlmJudge implements Judge {
     return { ...this.u, ...(Object.keys(this.faults).length ? { faults: { ...this.faults } } : {}) };
   }
 
-  async score(requests: JudgeRequest[], options: { signal?: AbortSignal; onResult?: (index: number, score: number | null) => void } = {}): Promise<(number | null)[]> {
+  async score(requests: JudgeRequest[], options: { signal?: AbortSignal; onResult?: (index: number, score: number | null, detail?: JudgeDetail) => void } = {}): Promise<(number | null)[]> {
     return Promise.all(requests.map(async (r, i) => {
-      const s = await this.scoreOne(judgePrompt(r), options.signal);
-      options.onResult?.(i, s);
+      const { score: s, probs } = await this.judgeOne(judgePrompt(r), options.signal);
+      options.onResult?.(i, s, probs ? { probs } : undefined);
       return s;
     }));
   }
 
   /** Scores one rendered prompt (cache → request with retries). */
   async scoreOne(prompt: string, signal?: AbortSignal): Promise<number | null> {
+    return (await this.judgeOne(prompt, signal)).score;
+  }
+
+  /** A score with the first-token distribution it was computed from (what the judge-results panel shows). */
+  async judgeOne(prompt: string, signal?: AbortSignal): Promise<{ score: number | null; probs?: Record<string, number> }> {
     const k = JudgeCache.key(this.o.model, this.settings, prompt);
     const hit = this.cache?.get(k);
-    if (hit) { this.u.cached++; return hit.score; }
+    if (hit) { this.u.cached++; return { score: hit.score, probs: hit.probs }; }
     const probs = await this.sem.run(() => this.requestWithRetries(() => this.request(prompt, signal), signal));
     const score = aggregate0to100(probs);
     this.cache?.put({ k, score, probs });
-    return score;
+    return { score, probs };
   }
 
   /**

@@ -24,10 +24,14 @@ export interface JudgeUsage {
   faults?: Record<string, number>;
 }
 
+/** What stands behind one score, where the judge has it: the LLM judge's first-token distribution (top_logprobs as
+ *  probabilities, token → p), from which the 0–100 score is the weighted mean. The rubric judge has none. */
+export interface JudgeDetail { probs?: Record<string, number> }
+
 export interface Judge {
   /** Stable identity used in cache keys and run manifests, e.g. "rubric:toy-persona@1" or "openai:gpt-4.1-mini". */
   readonly id: string;
   /** Scores in 0..100, or null where the judge gives none (e.g. numeric mass < 0.25). Same order as requests. */
-  score(requests: JudgeRequest[], options?: { signal?: AbortSignal; onResult?: (index: number, score: number | null) => void }): Promise<(number | null)[]>;
+  score(requests: JudgeRequest[], options?: { signal?: AbortSignal; onResult?: (index: number, score: number | null, detail?: JudgeDetail) => void }): Promise<(number | null)[]>;
   usage(): JudgeUsage;
 }

@@ -33,7 +33,8 @@ export interface GenerationRecord {
   tokens: number;
 }
 
-export interface JudgementRecord { key: string; metric: JudgeMetric; score: number | null }
+/** `probs`: the LLM judge's first-token distribution behind the score (token → probability; absent for the rubric judge). */
+export interface JudgementRecord { key: string; metric: JudgeMetric; score: number | null; probs?: Record<string, number> }
 
 export interface RunManifest {
   format: 'persona-lab-run/1';

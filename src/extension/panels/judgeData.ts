@@ -11,7 +11,8 @@ import { pairedFilter, type PairScores } from '../../core/extraction/filter.js';
 import { readJsonl } from '../../core/storage/jsonl.js';
 import type { GenerationRecord, JudgementRecord } from '../../core/storage/run.js';
 import { Workspace } from '../../core/storage/workspace.js';
-import type { Condition, FilterSummary, JudgeRow, JudgeView } from '../../../webview/judge/protocol.js';
+import { parsePythonInt } from '../../core/judge/llm.js';
+import type { Condition, FilterSummary, JudgeRow, JudgeView, TokenDistribution } from '../../../webview/judge/protocol.js';
 import { readManifest, safetensorsMetadata, workspaceOfRun } from './sweepData.js';
 
 /** Run kinds whose folders hold judged answers (or, for a sweep, name the stage runs that do). */
@@ -39,6 +40,15 @@ export function parseRowKey(key: string): { condition: Condition; label: string;
     return { condition: 'other', label: id, layer: null, coef: null, qid };
   }
   return { condition: 'other', label: key.split('|')[0], layer: null, coef: null, qid: -1 };
+}
+
+/** A judgement's first-token probabilities as the panel shows them: most likely first, each with the number it reads as under the judge's own parse. */
+export function distribution(probs: Record<string, number>): TokenDistribution {
+  const tokens = Object.entries(probs).map(([token, p]) => {
+    const v = parsePythonInt(token);
+    return { token, p, value: v !== null && v >= 0 && v <= 100 ? v : null };
+  }).sort((a, b) => b.p - a.p || a.token.localeCompare(b.token));
+  return { tokens, mass: tokens.reduce((a, t) => a + (t.value !== null ? t.p : 0), 0) };
 }
 
 /** Why a pair failed the paired filter (the checks of core's pairedFilter, named for a reader). */
@@ -90,7 +100,12 @@ export function loadJudgeView(runDir: string): JudgeView {
     const gens = readJsonl<GenerationRecord>(path.join(dir, 'generations.jsonl'));
     jsonlLines += gens.length;
     const scores = new Map<string, number | null>();
-    for (const j of readJsonl<JudgementRecord>(path.join(dir, 'judgements.jsonl'))) scores.set(`${j.metric}|${j.key}`, j.score);
+    // An LLM judge's first-token distribution behind each score (absent for the rubric judge and older runs).
+    const probs = new Map<string, Record<string, number>>();
+    for (const j of readJsonl<JudgementRecord>(path.join(dir, 'judgements.jsonl'))) {
+      scores.set(`${j.metric}|${j.key}`, j.score);
+      if (j.probs) probs.set(`${j.metric}|${j.key}`, j.probs);
+    }
     const m = src === 0 && dir === runDir ? manifest : readManifest(dir);
     const threshold = Number((m.config as { threshold?: number }).threshold ?? 50);
     const start = rows.length;
@@ -98,6 +113,8 @@ export function loadJudgeView(runDir: string): JudgeView {
       const k = parseRowKey(g.key);
       rows.push({ src, line: i + 1, key: g.key, question: g.question, qid: k.qid, condition: k.condition, label: k.label, layer: k.layer, coef: k.coef,
         answer: g.answer, trait: scores.get(`trait|${g.key}`) ?? null, coherence: scores.get(`coherence|${g.key}`) ?? null, kept: null, why: null });
+      const tp = probs.get(`trait|${g.key}`), cp = probs.get(`coherence|${g.key}`);
+      if (tp || cp) rows[rows.length - 1].logprobs = { ...(tp ? { trait: distribution(tp) } : {}), ...(cp ? { coherence: distribution(cp) } : {}) };
     });
     if (m.kind === 'extract') {
       // Pair pos and neg rows by their pair id; each pair's verdict is core's pairedFilter on that pair alone.
