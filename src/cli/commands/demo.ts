@@ -15,6 +15,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TOY_PROTOCOL as P } from '../../core/toy/protocol.js';
 import { buildReport, type ReportResult } from '../../core/report/build.js';
+import { runSweep, type SweepJob } from '../../core/jobs/sweep.js';
+import { loadOptionsFor, recommendedSteering, steeringPoints } from '../../core/jobs/defaults.js';
+import { identifyModel } from '../../core/models.js';
+import { toyInstructDir } from '../../core/toy/paths.js';
 
 /** The monitor job's own default seed (one place: the job table). */
 const MONITOR_SEED = JOBS.monitor.find((o) => o.name === 'seed')!.default as number;
@@ -64,10 +68,39 @@ export const demoCommand: CliCommand = {
           best: b ? { layer: b.condition.layer, coef: b.condition.coef, deltaTrait: b.deltaTraitMean, coherence: b.coherence.mean, p: b.traitPaired?.primaryPTwoSided } : null,
           controls });
       }
+      // A short checkpoint sweep for the report's emergence curve and transfer table: each trait extracted and steered at
+      // a few pretraining revisions (main's extraction is the one above, reused from its run), and every revision's
+      // vector evaluated on the instruct model. One checkpoint is loaded at a time, on the session's worker.
+      let sweep: { runDir: string; rows: number; transferRows: number } | null = null;
+      const sweepTraits = (ctx.options.some((o) => o.name === 'sweep-traits') ? required<string[]>(ctx, 'sweep-traits') : []).filter((t) => traits.includes(t));
+      if (s.isToy && !flag(ctx, 'no-sweep') && sweepTraits.length) {
+        const root = toyModelDir();
+        const points = steeringPoints(sweepTraits, { recommended: recommendedSteering(root) });
+        const loadOptions = loadOptionsFor(ctx.flags);
+        const open = async (p: string, revision?: string) => {
+          const info = await s.client.loadModel({ path: p, ...loadOptions });
+          const id = identifyModel(p, undefined, loadOptions.weightFormat);
+          return { model: { backend: s.client, info, name: id.name, revision: revision ?? id.revision, commit: id.commit }, close: () => s.client.unloadModel(info.modelId) };
+        };
+        const samp = sampling(ctx, s.isToy, true);
+        const job: SweepJob = {
+          ws: s.ws, judge: s.judge, modelName: s.model.name, revisions: required<string[]>(ctx, 'sweep-revisions'),
+          // The session's own checkpoint stays loaded for the sweep's stage on it; the others load and unload in turn.
+          openModel: async (rev) => (rev === s.model.revision ? { model: s.model, close: async () => {} } : open(path.join(root, 'revisions', rev), rev)),
+          traits: sweepTraits.map((trait) => { const f = traitFiles(ctx, s.ws, trait, { extract: true, eval: true }); return { trait, extract: f.extract!, eval: f.eval!, ...points[trait] }; }),
+          sampling: samp.params, samplerPreset: samp.preset,
+          extract: { samples: required(ctx, 'samples'), seed: required(ctx, 'seed'), maxQuestions: num(ctx, 'max-questions') },
+          evaluate: { samples: required(ctx, 'eval-samples'), seed: P.evalSeed, maxQuestions: num(ctx, 'max-questions') },
+          transfer: { scaling: 'match-target', openTarget: () => open(toyInstructDir()) },
+          progress: progressPrinter(ctx, 'sweep'), signal: ctx.signal, ...throughput(ctx),
+        };
+        const res = await runSweep(job);
+        sweep = { runDir: res.run.dir, rows: res.rows.length, transferRows: res.transferRows?.length ?? 0 };
+      }
       // The report is built from the stored runs only (a rerun that computed nothing rebuilds it in seconds).
       const report: ReportResult | null = flag(ctx, 'no-report') ? null : buildReport(s.ws);
       const seconds = (Date.now() - started) / 1000;
-      if (ctx.json) printJson(ctx, { model: `${s.model.name}@${s.model.revision}`, seconds, traits: rows, judgeUsage: s.judge.usage(), report: report?.file ?? null });
+      if (ctx.json) printJson(ctx, { model: `${s.model.name}@${s.model.revision}`, seconds, traits: rows, sweep, judgeUsage: s.judge.usage(), report: report?.file ?? null });
       else {
         ctx.stdout(`Persona Lab demo — ${s.model.name}@${s.model.revision}, judge ${s.judge.id}, ${seconds.toFixed(0)} s`);
         ctx.stdout('trait         pairs    pos τ  neg τ  base τ  prompt Δτ  best steering (coh ≥ 50)');
@@ -79,6 +112,7 @@ export const demoCommand: CliCommand = {
             (r.controls ? `; controls Δτ random ${fmt(r.controls.random)}, shuffled ${fmt(r.controls.shuffled)}` : '') +
             (r.monitorR !== null && r.monitorR !== undefined ? `; monitoring r ${r.monitorR.toFixed(2)}` : ''));
         }
+        if (sweep) ctx.stdout(`checkpoint sweep: ${sweep.rows} revision × trait rows, ${sweep.transferRows} transfer rows → ${path.relative(process.cwd(), sweep.runDir)}`);
         ctx.stdout(`workspace: ${s.ws.root}`);
         if (report) ctx.stdout(`report: ${report.file} (${report.figures.length} figures; open it in a browser)`);
       }

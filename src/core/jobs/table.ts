@@ -112,9 +112,9 @@ const evalSeed = (name: string): OptionSpec => ({ name, type: 'int', default: P.
 
 /** Model, judge, files, sampling, output and throughput: what every generate-and-judge job takes. */
 export const COMMON_OPTIONS: OptionSpec[] = [...MODEL_OPTIONS, ...JUDGE_OPTIONS, ...FILE_OPTIONS, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS, ...THROUGHPUT_OPTIONS];
-const EVAL_JOB: OptionSpec[] = [...VECTOR_OPTIONS, evalSamples('samples'), evalSeed('seed'), MAX_QUESTIONS, ...COMMON_OPTIONS];
+const EVAL_JOB: OptionSpec[] = [...VECTOR_OPTIONS, VECTOR_KEY, ...SCALING_OPTIONS, evalSamples('samples'), evalSeed('seed'), MAX_QUESTIONS, ...COMMON_OPTIONS];
 
-export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo' | 'report' | 'vectors-export' | 'vectors-import' | 'discourse' | 'facets';
+export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'shift' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo' | 'report' | 'vectors-export' | 'vectors-import' | 'discourse' | 'facets';
 
 export const JOBS: Record<JobName, OptionSpec[]> = {
   extract: [TRAITS, EXTRACT_SAMPLES, EXTRACT_SEED, THRESHOLD, { name: 'min-pairs', type: 'int', default: 1, check: nonNegative, help: 'fewest kept pairs for a vector' }, MAX_QUESTIONS, ...COMMON_OPTIONS, ...SLURM_OPTIONS],
@@ -135,6 +135,7 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     EXTRACT_SAMPLES, evalSamples('eval-samples'), EXTRACT_SEED, evalSeed('eval-seed'), THRESHOLD, MAX_QUESTIONS,
     { name: 'transfer-to', type: 'path', arg: '<checkpoint>', help: 'also evaluate every revision\'s vector on this model' },
     { name: 'transfer-scaling', type: 'enum', values: ['match-target', 'target-norm', 'raw'], default: 'match-target', help: 'how source vectors are scaled on the target' },
+    ...SCALING_OPTIONS,
     { name: 'no-same-checkpoint', type: 'boolean', help: 'skip steering at each source checkpoint' },
     { name: 'unit', type: 'string', arg: '<revision>:<trait>', help: 'run only this cell and write its unit file (what a Slurm array task runs)' },
     { name: 'merge', type: 'boolean', help: 'only merge the completed cells into the tables and geometry (what the Slurm merge job runs)' },
@@ -149,6 +150,17 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { ...LAYER, type: 'int', help: 'row ℓ = hidden_states[ℓ] (default L on the toy model, else round(0.7·L))' },
     { name: 'top', type: 'int', default: 10, check: nonNegative, help: 'samples listed' }, { name: 'seed', type: 'int', default: 3000, help: 'seed of the model\'s own answers' },
     ...VECTOR_OPTIONS, VECTOR_KEY, ...COMMON_OPTIONS],
+  // Finetuning shift (src/core/shift): --base and --finetuned name checkpoints the way --model does, or the toy's revisions/finetunes by name.
+  shift: [{ name: 'base', type: 'string', arg: '<checkpoint|name>', help: 'the model before finetuning: a checkpoint folder, or on the toy a revision, "instruct" or a finetune name; default the toy\'s instruct model' },
+    { name: 'finetuned', type: 'list', arg: '<checkpoint|name>[,…]', required: true, help: 'finetuned models (folders or toy finetune names, e.g. toy-persona-ft-evil); also positional' },
+    { name: 'trait', type: 'list', arg: '<name>[,<name>…]', toyDefault: [...TOY_TRAITS], help: 'traits' },
+    { ...LAYER, type: 'int', help: 'row ℓ = hidden_states[ℓ] whose r, order and screening are reported (every layer\'s shift is computed; default L on the toy model, else round(0.7·L))' },
+    { name: 'vector-dir', type: 'path', arg: '<dir>', help: 'the base model\'s vectors, <dir>/<trait>.safetensors (default <workspace>/vectors/<base>/<revision>)' }, kindOption(), VECTOR_KEY,
+    evalSamples('samples'), evalSeed('seed'), MAX_QUESTIONS,
+    { name: 'train-data', type: 'list', arg: '<file>[,…]', help: 'each finetuned model\'s training data, in --finetuned order, for screening (default: train.jsonl next to each checkpoint, when present)' },
+    { name: 'screen-seed', type: 'int', default: 3000, help: 'first seed of the base model\'s own answers (as screen --seed)' },
+    { name: 'no-screen', type: 'boolean', help: 'skip screening the training data' },
+    ...MODEL_OPTIONS.slice(2), ...JUDGE_OPTIONS, WORKSPACE_OPTION, TRAITS_DIR, RUN_ID, MAX_PROMPT_CHARS, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS, ...THROUGHPUT_OPTIONS],
   norms: [{ name: 'trait', type: 'string', default: 'evil', help: 'whose evaluation questions are the calibration prompts' },
     { name: 'max-questions', type: 'int', default: 20, check: positive, help: 'calibration prompts' },
     { name: 'out', type: 'path', arg: '<file.csv>', help: 'default <workspace>/norms/<model>/<revision>_shared_norms.csv' },
@@ -182,6 +194,9 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'control-seeds', type: 'numlist', default: [...P.controlSeeds], help: 'control seeds' }, { name: 'no-controls', type: 'boolean', help: 'skip the controls' },
     { name: 'monitor-questions', type: 'int', default: 2, check: positive, help: 'evaluation questions per monitoring system prompt (the toy has 55 prompts per trait)' },
     { name: 'no-monitor', type: 'boolean', help: 'skip monitoring' },
+    { name: 'sweep-traits', type: 'list', default: [...P.sweepTraits], help: 'traits of the short checkpoint sweep (emergence and transfer)' },
+    { name: 'sweep-revisions', type: 'list', default: [...P.sweepRevisions], help: 'toy revisions the sweep visits, in training order' },
+    { name: 'no-sweep', type: 'boolean', help: 'skip the checkpoint sweep' },
     { name: 'no-report', type: 'boolean', help: 'do not write the HTML report at the end' },
     MAX_QUESTIONS, EXTRACT_SEED, ...COMMON_OPTIONS],
   // Reads stored runs only (positional RUN ids, default the latest per kind and trait): no model, no judge.

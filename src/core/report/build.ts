@@ -20,6 +20,7 @@ import { readCsv, toCsv, type CsvValue } from '../storage/csv.js';
 import type { RunManifest } from '../storage/run.js';
 import type { Workspace } from '../storage/workspace.js';
 import { readVectorFile } from '../vectors/file.js';
+import { toyModelDir } from '../toy/paths.js';
 
 export interface ReportFigure {
   id: string;
@@ -185,9 +186,11 @@ export function collectFigures(ws: Workspace, runIds?: string[]): { figures: Rep
       delta_trait: n(r.delta_trait_mean), coherence: n(r.output_coherence_mean), p_bonferroni: n(r.trait_primary_p_two_sided_bonferroni_within_trait),
       significant: (n(r.trait_primary_p_two_sided_bonferroni_within_trait) ?? 1) < 0.05, cosine_to_main: toMain.get(`${r.trait}|${r.extract_revision}`) ?? (r.extract_revision === mainRev && toMain.size ? 1 : null) }))
       .sort((a, b) => a.trait.localeCompare(b.trait) || (a.tokens_seen ?? 0) - (b.tokens_seen ?? 0));
+    const noVector = [...new Set(em.filter((r) => r.delta_trait === null).map((r) => `${r.trait}@${r.revision}`))];
     if (em.length) {
       figures.push({ id: 'emergence', section: 'Emergence across pretraining', title: 'Emergence across the toy\'s pretraining revisions',
-        caption: 'Δτ of each revision\'s own vector steering its own checkpoint (left axis; filled = Bonferroni p < 0.05) and cosine to the main revision\'s vector (right axis), against tokens seen.',
+        caption: 'Δτ of each revision\'s own vector steering its own checkpoint (left axis; filled = Bonferroni p < 0.05) and cosine to the main revision\'s vector (right axis), against tokens seen'
+          + (noVector.length ? `; no vector (too few pairs passed the filter) at ${noVector.join(', ')}.` : '.'),
         columns: ['trait', 'revision', 'tokens_seen', 'delta_trait', 'coherence', 'p_bonferroni', 'significant', 'cosine_to_main'], rows: em,
         draw: { type: 'chart', chart: 'line', x: 'tokens_seen', series: [{ y: 'delta_trait', label: 'Δτ', axis: 'y' }, { y: 'cosine_to_main', label: 'cos to main', axis: 'y1' }], xTitle: 'tokens seen', yTitle: 'Δτ', y1Title: 'cosine to main' } });
       const firstSig = new Map<string, string>();
@@ -204,9 +207,11 @@ export function collectFigures(ws: Workspace, runIds?: string[]): { figures: Rep
         columns: ['source', 'target', 'cosine'], rows: cells, draw: { type: 'heatmap', row: 'source', col: 'target', value: 'cosine', min: -1, max: 1 } });
     }
     const tr = readCsvFile(path.join(sweep.dir, 'transfer_combined_significance.csv'));
+    const targetRef = tr.filter((r) => r.mode !== 'prompt' && !tokens.has(r.extract_revision));
     if (tr.length) {
       figures.push({ id: 'transfer', section: 'Transfer', title: 'Transfer of base-revision vectors to the instruct model',
-        caption: 'Δτ on the target model when steering with each source revision\'s vector (scaled to the target), with Bonferroni p.',
+        caption: 'Δτ on the target model when steering with each source revision\'s vector (scaled to the target), with Bonferroni p'
+          + (targetRef.length ? `; the target's own vector (not plotted): ${targetRef.map((r) => `${r.trait} Δτ ${r2(n(r.delta_trait_mean))}`).join(', ')}.` : '.'),
         columns: ['trait', 'source_revision', 'tokens_seen', 'delta_trait', 'coherence', 'p_bonferroni', 'significant'],
         rows: tr.filter((r) => r.mode !== 'prompt').map((r) => ({ trait: r.trait, source_revision: r.extract_revision, tokens_seen: tokens.get(r.extract_revision) ?? null, delta_trait: n(r.delta_trait_mean),
           coherence: n(r.output_coherence_mean), p_bonferroni: n(r.trait_primary_p_two_sided_bonferroni_within_trait), significant: (n(r.trait_primary_p_two_sided_bonferroni_within_trait) ?? 1) < 0.05 })),
@@ -268,10 +273,15 @@ export function collectFigures(ws: Workspace, runIds?: string[]): { figures: Rep
   return { figures, runs: [...used], summary };
 }
 
+/** The embedded toy's manifest, when the toy is there (one search: ../toy/paths.ts). */
+function toyManifest(): string | undefined {
+  try { return path.join(toyModelDir(), 'manifest.json'); } catch { return undefined; }
+}
+
 function tokensSeen(run: RunInfo): Map<string, number> {
   const m = new Map<string, number>();
   const model = run.manifest.config.model as { path?: string; name?: string } | undefined;
-  const candidates = [model?.path && path.join(model.path, '..', '..', 'manifest.json'), path.join(toyRoot(), 'manifest.json')].filter((x): x is string => !!x);
+  const candidates = [model?.path && path.join(model.path, '..', '..', 'manifest.json'), toyManifest()].filter((x): x is string => !!x);
   for (const c of candidates) {
     if (!existsSync(c)) continue;
     try {
@@ -282,15 +292,6 @@ function tokensSeen(run: RunInfo): Map<string, number> {
     } catch { /* not a model manifest */ }
   }
   return m;
-}
-
-function toyRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(path.join(dir, 'models', 'toy-persona', 'manifest.json'))) return path.join(dir, 'models', 'toy-persona');
-    dir = path.dirname(dir);
-  }
-  return path.join(process.cwd(), 'models', 'toy-persona');
 }
 
 /** chart.js's UMD build: dist/media/ next to the bundled CLI/extension (scripts/build.mjs copies it), else node_modules. */

@@ -9,6 +9,9 @@
  *               study used (40 questions × 2), which halves Δτ's sampling variance against 2 samples
  *   grid        layers 3–4 × coef 2…6, extended while still coherent, then 0.25 steps at the knee
  *   controls    random and matched-pairs shuffle, orthogonal to v, norm-matched, seeds 0, 1, 2
+ *   sweep       (demo only) evil and sycophantic across five pretraining revisions, from one where nothing is
+ *               extractable to main, each steered at its own checkpoint and transferred to the instruct model —
+ *               the emergence curve and the transfer table of the report; main's extraction is the demo's own
  */
 /** The toy organism's four traits (models/toy-persona/traits). */
 export const TOY_TRAITS = ['evil', 'sycophantic', 'impolite', 'humorous'] as const;
@@ -22,4 +25,6 @@ export const TOY_PROTOCOL = {
   coefs: [2, 3, 4, 5, 6],
   refineStep: 0.25,
   controlSeeds: [0, 1, 2],
+  sweepTraits: ['evil', 'sycophantic'],
+  sweepRevisions: ['stage1-step0', 'stage1-step100', 'stage1-step250', 'stage1-step550', 'main'],
 } as const;

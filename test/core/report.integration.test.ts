@@ -13,6 +13,7 @@ import type { ModelHandle } from '../../src/core/backend.js';
 import { RubricJudge } from '../../src/core/judge/rubric.js';
 import { runControlsJob, runExtraction, runGridJob } from '../../src/core/jobs/pipeline.js';
 import { runMonitoring, toyMonitoringPrompts } from '../../src/core/jobs/monitor.js';
+import { runSweep } from '../../src/core/jobs/sweep.js';
 import { SAMPLER_PRESETS } from '../../src/core/sampling.js';
 import { Workspace } from '../../src/core/storage/workspace.js';
 import { readCsv } from '../../src/core/storage/csv.js';
@@ -54,10 +55,45 @@ test('report from toy runs: every section, CSV beside each figure, self-containe
     await runMonitoring({ ...base, evalTrait, vectorPath: ex.result.vectorPath, layer: 4, prompts: toyMonitoringPrompts(path.join(TOY, 'world', 'monitoring-prompts.json'), trait).slice(0, 8),
       samples: 1, seed: 2000, maxQuestions: 2 });
   }
+  // A short checkpoint sweep with transfer to the instruct model, as the demo runs it: the emergence, revision ×
+  // revision and transfer figures.
+  const revisions = ['stage1-step250', 'stage1-step550', 'main'];
+  const open = async (p: string, revision?: string) => {
+    const info = await client!.loadModel({ path: p, threads: 2 });
+    const id = identifyModel(p);
+    return { model: { backend: client!, info, name: id.name, revision: revision ?? id.revision }, close: () => client!.unloadModel(info.modelId) };
+  };
+  const sweep = await runSweep({ ws, judge: new RubricJudge(), modelName: model.name, revisions, sampling: SAMPLER_PRESETS.toy, samplerPreset: 'toy', chunkSize: 128, batchSize: 64,
+    openModel: (rev) => open(path.join(TOY, 'revisions', rev), rev),
+    traits: [{ trait: 'evil', extract: loadTraitFile(path.join(TOY, 'traits', 'extract', 'evil.json')), eval: loadTraitFile(path.join(TOY, 'traits', 'eval', 'evil.json')), layer: 4, coef: 6 }],
+    extract: { samples: 2, seed: 0, maxQuestions: 4 }, evaluate: { samples: 1, seed: 1000, maxQuestions: 4 },
+    transfer: { scaling: 'match-target', openTarget: () => open(path.join(root, 'models', 'toy-persona-instruct')) } });
   const r = buildReport(ws);
   const ids = r.figures.map((f) => f.id);
+  for (const id of ['emergence', 'transfer']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
+  assert.ok(ids.some((id) => id.startsWith('revision_cosine_evil')), ids.join(', '));
+  // Emergence: one point per swept revision, Δτ and significance as the sweep stored them, tokens seen from the toy's manifest.
+  const em = readCsv(readFileSync(path.join(r.dir, 'emergence.csv'), 'utf8'));
+  const toyManifest = JSON.parse(readFileSync(path.join(TOY, 'manifest.json'), 'utf8')) as { revisions: { name: string; tokensSeen: number }[] };
+  const swept = sweep.rows.filter((x) => x.mode === 'steer');
+  const v = (x: unknown) => (x === '' || x === null || x === undefined ? null : Number(x));
+  assert.equal(em.length, swept.length);
+  for (const s of swept) {
+    const e = em.find((x) => x.revision === s.extract_revision)!;
+    assert.ok(e, `emergence row for ${String(s.extract_revision)}`);
+    assert.equal(v(e.delta_trait), v(s.delta_trait_mean));
+    assert.equal(Number(e.tokens_seen), toyManifest.revisions.find((x) => x.name === s.extract_revision)!.tokensSeen);
+    assert.equal(e.significant === 'true', Number(s.trait_primary_p_two_sided_bonferroni_within_trait) < 0.05);
+  }
+  assert.equal(Number(em.find((x) => x.revision === 'main')!.cosine_to_main), 1);
+  // Transfer: every source revision's vector on the instruct model, as the sweep's transfer table has it.
+  const tr = readCsv(readFileSync(path.join(r.dir, 'transfer.csv'), 'utf8'));
+  const storedTr = (sweep.transferRows ?? []).filter((x) => x.mode !== 'prompt');
+  assert.ok(storedTr.length > 0);
+  assert.equal(tr.length, storedTr.length);
+  for (const s of storedTr) assert.equal(v(tr.find((x) => x.source_revision === s.extract_revision)!.delta_trait), v(s.delta_trait_mean));
   for (const id of ['steering_table', 'grid_delta_trait_evil', 'grid_coherence_evil', 'grid_delta_trait_humorous', 'controls', 'trait_cosine', 'trait_mds', 'monitoring']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
-  for (const s of ['Steering', 'Controls', 'Geometry', 'Monitoring']) assert.ok(r.figures.some((f) => f.section === s), s);
+  for (const s of ['Steering', 'Controls', 'Geometry', 'Monitoring', 'Emergence across pretraining', 'Transfer']) assert.ok(r.figures.some((f) => f.section === s), s);
   const html = readFileSync(r.file, 'utf8');
   // Valid, self-contained HTML: doctype, every figure closed with its caption and CSV link; nothing loaded from elsewhere.
   assert.match(html, /^<!doctype html>/);
