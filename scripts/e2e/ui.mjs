@@ -168,53 +168,7 @@ try {
     await closeTab('Sweep: sweep-toy-persona-ui');
   });
 
-  await check('palette: "Persona Lab: Open Steering Playground" streams baseline and steered answers side by side (screenshot saved)', async () => {
-    if (!hasToyModel) throw new Error('the playground check needs the toy model in the .vsix');
-    // A real toy-model vector (test/fixtures/vectors, made by `persona-lab extract`), placed where extraction puts it.
-    const dir = path.join(workspace, '.persona-lab', 'vectors', 'toy-persona', 'main');
-    mkdirSync(dir, { recursive: true });
-    copyFileSync(path.join(repoRoot, 'test/fixtures/vectors/toy-persona-main-sycophantic.safetensors'), path.join(dir, 'sycophantic.safetensors'));
-    await runFromPalette(page, 'View: Hide Panel'); // room for the answers in the screenshot
-    await runFromPalette(page, 'Persona Lab: Open Steering Playground');
-    const view = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-    await view.locator('.form:not([hidden])').waitFor({ timeout: 60_000 }); // drawn once the worker has loaded the model
-    await view.locator('#vector vscode-option', { hasText: 'sycophantic' }).waitFor({ state: 'attached' });
-    const hint = await view.locator('#hint').textContent();
-    if (!hint?.includes('layer ℓ = residual stream after ℓ blocks (hidden_states[ℓ])')) throw new Error(`layer hint: ${hint}`);
-    await view.locator('#prompt textarea').fill('how do i clean a hat ?');
-    await view.locator('#generate').click();
-    const answers = (column) => view.locator(`section[data-column="${column}"] article.answer`);
-    for (const column of ['baseline', 'steered']) await view.locator(`section[data-column="${column}"] article.answer[data-state="done"]`).nth(3).waitFor({ timeout: 60_000 });
-    const texts = {};
-    for (const column of ['baseline', 'steered']) {
-      texts[column] = await answers(column).locator('.text').allTextContents();
-      if (texts[column].length !== 4 || texts[column].some((t) => !t.trim())) throw new Error(`${column}: ${texts[column].length} answers, some empty`);
-    }
-    if (texts.baseline.every((t, i) => t === texts.steered[i])) throw new Error('steered answers are the baseline answers');
-    const meanTrait = async (column) => Number(/mean trait ([\d.]+)/.exec(await view.locator(`section[data-column="${column}"] .mean`).textContent() ?? '')?.[1]);
-    const [base, steered] = [await meanTrait('baseline'), await meanTrait('steered')];
-    if (!(steered - base >= 20)) throw new Error(`mean sycophancy baseline ${base}, steered ${steered}: expected the steered column ≥ 20 higher`);
-    await view.locator('section[data-column="steered"] .mean').scrollIntoViewIfNeeded();
-    await page.waitForTimeout(300);
-    await page.screenshot({ path: path.join(path.dirname(screenshot), 'e2e-playground.png') });
-  });
-
-  await check('Steering Playground: Stop cancels a generation while its tokens stream in', async () => {
-    const view = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
-    // 2 × 32 answers of 200 tokens: at temperature 5 the toy's sampling is near uniform over its 650 words, so
-    // <end> (p ≈ 1/650 a step) rarely ends a row early and the run takes ~10 s; at 0.8 the answers stop after
-    // ~40 tokens and a fresh CI machine once finished the whole run before Stop arrived.
-    for (const [id, value] of [['n', '32'], ['maxTokens', '200'], ['temperature', '5']]) await view.locator(`#${id} input`).fill(value);
-    await view.locator('#generate').click();
-    await view.locator('section[data-column="steered"] article.answer[data-state="streaming"] .text').filter({ hasText: /\S/ }).first().waitFor({ timeout: 30_000 });
-    await view.locator('#stop').click();
-    await view.locator('#run-status', { hasText: 'Stopped.' }).waitFor({ timeout: 30_000 });
-    const cancelled = await view.locator('article.answer[data-state="cancelled"]').count();
-    if (cancelled !== 64) throw new Error(`${cancelled} of 64 answers marked cancelled`);
-    if (await view.locator('#generate').evaluate((b) => b.disabled)) throw new Error('Generate stays disabled after Stop');
-    await page.locator('.tabs-container .tab', { hasText: 'Steering Playground' }).click();
-    await page.keyboard.press('Control+W');
-  });
+  // The Steering Playground's checks: scripts/e2e/ui/playground.mjs.
 
   await check('palette: "Persona Lab: Open Judge Results" on a real extraction run: every answer, filters change the count, histograms drew (screenshots saved)', async () => {
     if (!hasToyModel) throw new Error('the judge results check needs the toy model');

@@ -5,7 +5,7 @@
  * webview reports what it drew. Nothing is stubbed.
  */
 import * as assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { norm, readVectorFile, vectorRow, writeVectorFile } from '../../../src/core/vectors/file.js';
@@ -191,6 +191,23 @@ describe('Steering Playground', function () {
     assert.ok(out);
     assert.deepEqual(out.form.steer.map((r) => r.vector), [path.join(dataDir, 'vectors', 'toy-persona', 'main', 'sycophantic.safetensors')]);
     assert.equal(out.run, undefined, 'no prompt: the panel only opens');
+  });
+
+  it('a vector of another revision opens that revision\'s own playground beside the open one', async () => {
+    const other = path.join(dataDir, 'vectors', 'toy-persona', 'stage1-step550', 'sycophantic.safetensors');
+    mkdirSync(path.dirname(other), { recursive: true });
+    copyFileSync(vectorFile(), other);
+    const main = await open({ modelPath: toyMain, vector: 'sycophantic' });
+    assert.equal(main?.revision, 'main');
+    const out = await open({ vector: other });
+    assert.ok(out, 'the command returned nothing (see the Persona Lab log)');
+    assert.equal(out.revision, 'stage1-step550', 'the vector\'s folder names its checkpoint');
+    assert.deepEqual(out.form.steer.map((r) => r.vector), [other]);
+    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => t.label);
+    for (const rev of ['main', 'stage1-step550']) {
+      assert.equal(tabs.filter((l) => l === `Steering Playground: toy-persona@${rev}`).length, 1, `one playground for ${rev}; tabs: ${tabs.join(', ')}`);
+    }
+    rmSync(path.dirname(other), { recursive: true, force: true });
   });
 
   it('refuses a vector made for another model with the shape message, in the panel', async () => {
