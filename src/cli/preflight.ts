@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../core/errors.js';
-import { findTraitFile, samplingFor } from '../core/jobs/defaults.js';
+import { findTraitFile, samplingFor, steerScalingFor } from '../core/jobs/defaults.js';
 import { readMonitorPrompts } from '../core/jobs/monitor.js';
 import { readScreenData } from '../core/jobs/screen.js';
 import type { ModelIdentity } from '../core/models.js';
@@ -64,6 +64,7 @@ export function preflight(ctx: CliContext, ws: Workspace, model: { path: string;
 }
 
 function check(ctx: CliContext, ws: Workspace, model: { path: string; isToy: boolean }, id: ModelIdentity): void {
+  if (has(ctx, 'scaling')) steerScalingFor(ctx.flags); // --scaling target-norm without --target-norm N, or N without it
   const limit = limitFor(ctx, model.path, model.isToy);
   // Trait files: every one the job's lookup finds (a missing one is the command's to report).
   const traitFlag = has(ctx, 'trait') ? ctx.flags.trait ?? ctx.options.find((o) => o.name === 'trait')?.default : undefined;
@@ -87,7 +88,10 @@ function check(ctx: CliContext, ws: Workspace, model: { path: string; isToy: boo
   checkVector(ctx, ws, model, id, traits[0]);
 }
 
-/** --vector (or the workspace's vector for the trait): readable, finite, the model's shape, and a usable row at --layer. */
+/**
+ * --vector (or the workspace's vector for the trait): readable (its --vector-key tensor, when given), finite, the model's
+ * shape, and a usable row at every layer the job steers or projects at (--layer, or a grid's --layers, default 1..L).
+ */
 function checkVector(ctx: CliContext, ws: Workspace, model: { path: string }, id: ModelIdentity, trait: string | undefined): void {
   if (!has(ctx, 'vector')) return;
   const layer = ctx.flags.layer as number | undefined;
@@ -99,12 +103,18 @@ function checkVector(ctx: CliContext, ws: Workspace, model: { path: string }, id
   const v = readVectorFile(file, { key: flagStr(ctx, 'vector-key'), kind });
   const d = dims(model.path);
   if (d) assertVectorFits(v, file, { name: id.name, ...d });
-  if (layer === undefined || !Number.isInteger(layer) || layer < 0 || layer >= v.layers || !v.data[kind]) return;
+  if (!v.data[kind]) return;
+  const layers = has(ctx, 'layers') ? ((ctx.flags.layers as number[] | undefined)?.length ? ctx.flags.layers as number[] : Array.from({ length: v.layers - 1 }, (_, i) => i + 1))
+    : layer === undefined ? [] : [layer];
+  const coefs = has(ctx, 'coefs') ? (ctx.flags.coefs ?? ctx.options.find((o) => o.name === 'coefs')?.default ?? []) as number[] : [ctx.flags.coef as number | undefined];
   const use: RowUse = has(ctx, 'data') || has(ctx, 'prompts') ? 'projection' : ((ctx.flags.scaling as RowUse | undefined) ?? 'raw');
-  const warning = checkRowUsable(vectorRow(v, kind, layer), use, file, layer);
-  // Raw steering with a zero row is harmless in itself, but the worker refuses steering that would add nothing (a
-  // silent no-op hides bugs; src/engine/steering/steer.ts), so say it now rather than after the model loaded.
-  if (warning && (ctx.flags.coef as number | undefined) !== 0) {
-    throw new InputError(`${warning}, and the worker refuses steering that adds nothing: pick another --layer, or --coef 0 to run unsteered on purpose`);
+  for (const l of layers) {
+    if (!Number.isInteger(l) || l < 0 || l >= v.layers) continue; // the job names the valid range
+    const warning = checkRowUsable(vectorRow(v, kind, l), use, file, l);
+    // Raw steering with a zero row is harmless in itself, but the worker refuses steering that would add nothing (a
+    // silent no-op hides bugs; src/engine/steering/steer.ts), so say it now rather than after the model loaded.
+    if (warning && coefs.some((c) => c !== 0)) {
+      throw new InputError(`${warning}, and the worker refuses steering that adds nothing: pick another ${has(ctx, 'layers') ? '--layers' : '--layer'}, or --coef 0 to run unsteered on purpose`);
+    }
   }
 }

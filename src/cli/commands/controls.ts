@@ -2,6 +2,7 @@
 import type { CliCommand } from '../command.js';
 import { EXIT, flag, fmt, openSession, printJson, required, steeringPoint, workspace } from '../common.js';
 import { emitSlurmPlan } from './jobs.js';
+import { steerScalingFor } from '../../core/jobs/defaults.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { vectorJobBase } from '../vector-jobs.js';
 import { runControlsJob } from '../../core/jobs/pipeline.js';
@@ -22,6 +23,7 @@ export const controlsCommand: CliCommand = {
     const modes = required<ControlMode[]>(ctx, 'modes');
     const seeds = required<number[]>(ctx, 'seeds');
     const projection = required<ControlProjection>(ctx, 'projection');
+    steerScalingFor(ctx.flags);
     // Controls are one unit: one array task on the cluster.
     if (flag(ctx, 'slurm')) return emitSlurmPlan(ctx, workspace(ctx), 'controls', trait, [{ id: trait, overrides: {} }]);
     const s = await openSession(ctx);

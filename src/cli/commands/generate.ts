@@ -3,12 +3,13 @@ import path from 'node:path';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
 import { EXIT, num, openSession, printJson, required, sampling, str } from '../common.js';
+import { steerScalingFor } from '../../core/jobs/defaults.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { modelKind } from '../../core/backend.js';
 import { evalPrompt, systemPrompt } from '../../core/prompts.js';
 import { assertVectorFits, readVectorFile, vectorRow, type VectorKind } from '../../core/vectors/file.js';
 import { steerCondition } from '../../core/evaluation/conditions.js';
-import type { PromptInput, SteerPositions, SteerScaling, SteerSpec } from '../../engine/protocol.js';
+import type { PromptInput, SteerPositions, SteerSpec } from '../../engine/protocol.js';
 
 export const generateCommand: CliCommand = {
   name: 'generate',
@@ -20,9 +21,7 @@ export const generateCommand: CliCommand = {
     const text = required(ctx, 'prompt');
     const layer = num(ctx, 'layer'), coef = num(ctx, 'coef');
     if ((layer === undefined) !== (coef === undefined)) throw new UsageError('steering needs both --layer and --coef');
-    const mode = required<SteerScaling['mode']>(ctx, 'scaling'), targetNorm = num(ctx, 'target-norm');
-    if ((mode === 'target-norm') !== (targetNorm !== undefined)) throw new UsageError('--scaling target-norm and --target-norm N go together');
-    const scaling: SteerScaling = mode === 'target-norm' ? { mode, norm: targetNorm! } : { mode };
+    const scaling = steerScalingFor(ctx.flags);
     const s = await openSession(ctx, { judge: false });
     try {
       const chat = modelKind(s.model) === 'chat';
@@ -36,7 +35,7 @@ export const generateCommand: CliCommand = {
         const vec = readVectorFile(file, { key: str(ctx, 'vector-key'), kind });
         assertVectorFits(vec, file, { name: s.model.name, ...s.model.info.config });
         // --scaling: the worker scales the row (raw coef·v, unit coef·v/‖v‖, target-norm coef·N·v/‖v‖).
-        steer = steerCondition('steer', vectorRow(vec, kind, layer), layer, coef, { positions: required<SteerPositions>(ctx, 'positions') }).steer!.map((x) => ({ ...x, scaling }));
+        steer = steerCondition('steer', vectorRow(vec, kind, layer), layer, coef, { positions: required<SteerPositions>(ctx, 'positions'), scaling }).steer;
       }
       const n = required<number>(ctx, 'n'), seed = required<number>(ctx, 'seed');
       const res = await s.model.backend.generate({ modelId: s.model.info.modelId, sampling: sampling(ctx, s.isToy, chat).params,

@@ -2,6 +2,7 @@
 import type { CliCommand } from '../command.js';
 import { EXIT, flag, fmt, num, numList, openSession, printJson, required, workspace } from '../common.js';
 import { emitSlurmPlan } from './jobs.js';
+import { steerScalingFor } from '../../core/jobs/defaults.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { vectorJobBase } from '../vector-jobs.js';
 import { runGridJob } from '../../core/jobs/pipeline.js';
@@ -18,6 +19,7 @@ export const gridCommand: CliCommand = {
     // Parse every flag before starting the worker, so usage errors are immediate (exit 2).
     const layersFlag = numList(ctx, 'layers') ?? [], coefs = required<number[]>(ctx, 'coefs');
     const refineStep = num(ctx, 'refine'), minCoherence = required<number>(ctx, 'min-coherence');
+    steerScalingFor(ctx.flags);
     // A grid is one unit (its refinement and best point need every layer): one array task on the cluster.
     if (flag(ctx, 'slurm')) return emitSlurmPlan(ctx, workspace(ctx), 'grid', trait, [{ id: trait, overrides: {} }]);
     const s = await openSession(ctx);

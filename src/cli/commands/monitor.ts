@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, type CliCommand } from '../command.js';
 import { EXIT, fmt, num, openSession, printJson, progressPrinter, required, sampling, str, throughput, traitFiles } from '../common.js';
+import { projectionLayerDefault } from '../../core/jobs/defaults.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { toyModelDir } from '../../core/toy/paths.js';
 import type { VectorKind } from '../../core/vectors/file.js';
@@ -17,7 +18,7 @@ export const monitorCommand: CliCommand = {
   System prompts (default: the toy's graded monitoring prompts for the trait, else the trait file's eliciting and
   suppressing instructions and no system prompt; --prompts: a JSON array of {"system", "label"?, "expected"?}) are
   crossed with the eval questions. Reports Pearson r over answers and over per-prompt means (the paper: r ≈ 0.75–0.83).
-  --layer: row ℓ = hidden_states[ℓ] (default: L for the toy, else L/2 + … pass it). Writes monitoring_<trait>.csv with a
+  --layer: row ℓ = hidden_states[ℓ] (default: L for the toy, else round(0.7·L)). Writes monitoring_<trait>.csv with a
   <model>_<trait>_prompt_last_proj_layer<ℓ> column (upstream cal_projection's naming) and a per-prompt table.`,
   async run(ctx) {
     const trait = required(ctx, 'trait');
@@ -31,7 +32,7 @@ export const monitorCommand: CliCommand = {
       const prompts: MonitorPrompt[] = promptsFile ? readMonitorPrompts(path.resolve(promptsFile))
         : s.isToy && toyPrompts && existsSync(toyPrompts) ? toyMonitoringPrompts(toyPrompts, trait) : promptsFromTrait(files.extract!, trait);
       const L = s.model.info.config.numLayers;
-      const layer = num(ctx, 'layer') ?? (s.isToy ? L : Math.round(L * 0.7));
+      const layer = num(ctx, 'layer') ?? projectionLayerDefault(L, s.isToy);
       const vectorPath = str(ctx, 'vector') ? path.resolve(str(ctx, 'vector')!) : s.ws.vectorPath(s.model.name, s.model.revision, trait);
       if (!existsSync(vectorPath)) throw new UsageError(`no vector at ${vectorPath}: run \`persona-lab extract --trait ${trait}\` first or pass --vector`);
       const samp = sampling(ctx, s.isToy, modelKind(s.model) === 'chat');

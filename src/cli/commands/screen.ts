@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, type CliCommand } from '../command.js';
 import { EXIT, fmt, num, openSession, printJson, progressPrinter, required, sampling, str, throughput } from '../common.js';
+import { projectionLayerDefault } from '../../core/jobs/defaults.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { modelKind } from '../../core/backend.js';
 import { readScreenData, runScreening } from '../../core/jobs/screen.js';
@@ -27,7 +28,7 @@ export const screenCommand: CliCommand = {
       const mk = modelKind(s.model);
       const { samples, sha256 } = readScreenData(path.resolve(data), mk);
       const L = s.model.info.config.numLayers;
-      const layer = num(ctx, 'layer') ?? (s.isToy ? L : Math.round(L * 0.7));
+      const layer = num(ctx, 'layer') ?? projectionLayerDefault(L, s.isToy);
       const vectorPath = str(ctx, 'vector') ? path.resolve(str(ctx, 'vector')!) : s.ws.vectorPath(s.model.name, s.model.revision, trait);
       if (!existsSync(vectorPath)) throw new UsageError(`no vector at ${vectorPath}: run \`persona-lab extract --trait ${trait}\` first or pass --vector`);
       const samp = sampling(ctx, s.isToy, mk === 'chat');

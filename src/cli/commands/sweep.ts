@@ -3,13 +3,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, type CliCommand } from '../command.js';
 import { EXIT, flag, fmt, judgeSpec, list, num, printJson, progressPrinter, required, sampling, startWorker, str, throughput, toyDir, traitFiles, workspace } from '../common.js';
-import { loadOptionsFor, parseSteering, recommendedSteering, steeringPoints } from '../../core/jobs/defaults.js';
+import { loadOptionsFor, parseSteering, recommendedSteering, steerScalingFor, steeringPoints } from '../../core/jobs/defaults.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { createJudge } from '../../core/judge/factory.js';
 import { isToyModelPath } from '../../core/toy/paths.js';
 import { identifyModel } from '../../core/models.js';
 import { sortRevisions } from '../../core/geometry/revisions.js';
 import { runSweep, runSweepUnits, type SweepJob, type SweepTrait } from '../../core/jobs/sweep.js';
+import { checkTransferScaling, type TransferScaling } from '../../core/jobs/transfer.js';
 import { emitSlurmPlan } from './jobs.js';
 import { sweepPlanUnits } from '../../core/slurm/plan.js';
 
@@ -28,6 +29,8 @@ export const sweepCommand: CliCommand = {
   reference row, Bonferroni over the source checkpoints → transfer_combined*.csv. match-target (default) rescales each
   vector to the norm of the target's own vector (a pure direction transfer); target-norm to the target's mean hidden-state
   norm at the layer (upstream VECTOR_NORM: then coef is a fraction of it, e.g. 0.5); raw uses the vectors as they are.
+  --scaling unit (coef·v̂) or target-norm --target-norm N (coef·N·v̂) has the worker scale every steered vector, at each
+  checkpoint and, with --transfer-scaling raw, on the target; raw (default) adds coef·v.
   Each revision's activation norms are written to <workspace>/norms/<model>/<revision>_shared_norms.csv (upstream format).
   --slurm writes a Slurm job-array plan instead (one task per revision × trait, then a merge job; --submit sbatches it;
   persona-lab jobs status|resume RUN follow it). --unit and --merge are what those jobs run.`,
@@ -42,6 +45,12 @@ export const sweepCommand: CliCommand = {
       return { trait, extract: files.extract!, eval: files.eval!, ...points[trait] };
     });
     const isToy = isToyModelPath(root);
+    // --scaling (the worker's, at every checkpoint and in the transfer) against --transfer-scaling: usage errors now, before any load.
+    const steerScaling = steerScalingFor(ctx.flags);
+    const transferScaling = required<TransferScaling>(ctx, 'transfer-scaling');
+    const transferTo = str(ctx, 'transfer-to');
+    if (transferTo && !existsSync(transferTo)) throw new UsageError(`--transfer-to ${transferTo} does not exist`);
+    if (transferTo) checkTransferScaling(transferScaling, steerScaling);
     if (flag(ctx, 'slurm')) {
       // One array task per revision × trait cell (src/core/jobs/sweep.ts: sweepUnits), then the merge after them all.
       const { units, merge } = sweepPlanUnits(revisions, traits);
@@ -75,11 +84,8 @@ export const sweepCommand: CliCommand = {
       preopened = await load(first);
       const samp = sampling(ctx, isToy, chat!);
       const modelName = identifyModel(hfCache ? root : path.join(root, 'revisions', revisions[0]), undefined, loadOptions.weightFormat).name;
-      const transferTo = str(ctx, 'transfer-to');
-      const scaling = required(ctx, 'transfer-scaling');
-      if (transferTo && !existsSync(transferTo)) throw new UsageError(`--transfer-to ${transferTo} does not exist`);
       const transfer = transferTo ? {
-        scaling: scaling as 'match-target' | 'target-norm' | 'raw',
+        scaling: transferScaling,
         openTarget: async () => {
           const p = path.resolve(transferTo);
           ctx.stderr(`loading transfer target ${p} …`);
@@ -89,7 +95,7 @@ export const sweepCommand: CliCommand = {
         },
       } : undefined;
       const job: SweepJob = {
-        transfer, sameCheckpoint: !flag(ctx, 'no-same-checkpoint'),
+        transfer, sameCheckpoint: !flag(ctx, 'no-same-checkpoint'), scaling: steerScaling,
         ws, judge, modelName, revisions, openModel, traits: sweepTraits, sampling: samp.params, samplerPreset: samp.preset,
         extract: { samples: required(ctx, 'samples', isToy), seed: required(ctx, 'seed'), threshold: required(ctx, 'threshold'), maxQuestions: num(ctx, 'max-questions') },
         evaluate: { samples: required(ctx, 'eval-samples', isToy), seed: required(ctx, 'eval-seed'), maxQuestions: num(ctx, 'max-questions') },

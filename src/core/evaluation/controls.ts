@@ -22,6 +22,7 @@
  * (`cosToVector`) so the share that was removed stays visible. `orthogonalize: false` gives the plain
  * norm-matched directions (upstream's construction).
  */
+import type { SteerScaling } from '../../engine/protocol.js';
 import { loadSafetensors, writeSafetensors } from '../../engine/weights/safetensors.js';
 import { PipelineError } from '../errors.js';
 import { cosine } from '../geometry/similarity.js';
@@ -150,6 +151,10 @@ export function rescale(row: Float32Array, target: number): Float32Array {
 export interface ControlsOptions extends EvaluateOptions {
   vectorPath: string;
   kind?: VectorKind;
+  /** Read this tensor of the vector file as `kind` (--vector-key). */
+  vectorKey?: string;
+  /** How the worker scales the real row and every control row (default raw); controls stay norm-matched to v[layer] first. */
+  scaling?: SteerScaling;
   /** pair_diffs.safetensors of the extraction run (needed for 'shuffled'). */
   pairDiffsPath?: string;
   layer: number;
@@ -174,10 +179,10 @@ export interface ControlsResult {
 
 export async function runControls(o: ControlsOptions): Promise<ControlsResult> {
   const kind = o.kind ?? 'response_avg';
-  const vec = readVectorFile(o.vectorPath);
+  const vec = readVectorFile(o.vectorPath, { key: o.vectorKey, kind });
   const real = vectorRow(vec, kind, o.layer);
   const target = norm(real);
-  const conds: Condition[] = [baselineCondition(), steerCondition('steer', real, o.layer, o.coef)];
+  const conds: Condition[] = [baselineCondition(), steerCondition('steer', real, o.layer, o.coef, { scaling: o.scaling })];
   let diffs: { data: Float32Array; pairs: number } | null = null;
   if (o.modes.includes('shuffled')) {
     if (kind !== 'response_avg') throw new PipelineError('vector-invalid', 'the shuffle control is built from response_avg pair differences; use --kind response_avg');
@@ -199,7 +204,7 @@ export async function runControls(o: ControlsOptions): Promise<ControlsResult> {
         { mode, seed: String(seed), source_vector_sha: vec.metadata.trait_sha256 ?? '', layer_convention: vec.metadata.layer_convention ?? '' });
       const built = full.slice(o.layer * vec.hidden, (o.layer + 1) * vec.hidden);
       const row = rescale(projection === 'orthogonal' ? orthogonalTo(built, real) : built, target);
-      const cond = steerCondition(mode, row, o.layer, o.coef, { seed });
+      const cond = steerCondition(mode, row, o.layer, o.coef, { seed, scaling: o.scaling });
       // The one cosine (NaN for a zero vector: no direction), stored as null so that the JSON says so.
       const cos = cosine(built, real);
       infos.push({ mode, seed, conditionId: cond.id, cosToVector: Number.isNaN(cos) ? null : cos });

@@ -7,6 +7,7 @@
  *
  * Best (layer, coef): the largest Δτ among steered conditions whose mean coherence is ≥ minCoherence (50).
  */
+import type { SteerScaling } from '../../engine/protocol.js';
 import { readVectorFile, vectorRow, type VectorKind } from '../vectors/file.js';
 import { baselineCondition, promptCondition, steerCondition, type Condition } from './conditions.js';
 import { evaluateConditions, type ConditionResult, type EvaluateOptions } from './evaluate.js';
@@ -14,6 +15,10 @@ import { evaluateConditions, type ConditionResult, type EvaluateOptions } from '
 export interface GridOptions extends EvaluateOptions {
   vectorPath: string;
   kind?: VectorKind;
+  /** Read this tensor of the vector file as `kind` (--vector-key). */
+  vectorKey?: string;
+  /** How the worker scales each steered row (default raw). */
+  scaling?: SteerScaling;
   layers: number[];
   coefs: number[];
   /**
@@ -60,10 +65,11 @@ export function kneeCoefs(points: { coef: number; coherence: number | null }[], 
 
 export async function runGrid(o: GridOptions): Promise<GridResult> {
   const kind = o.kind ?? 'response_avg';
-  const vec = readVectorFile(o.vectorPath);
+  const vec = readVectorFile(o.vectorPath, { key: o.vectorKey, kind });
+  const steer = (layer: number, coef: number) => steerCondition('steer', vectorRow(vec, kind, layer), layer, coef, { scaling: o.scaling });
   const conds: Condition[] = [baselineCondition()];
   if (o.promptBaseline !== false) conds.push(promptCondition());
-  for (const layer of o.layers) for (const coef of o.coefs) conds.push(steerCondition('steer', vectorRow(vec, kind, layer), layer, coef));
+  for (const layer of o.layers) for (const coef of o.coefs) conds.push(steer(layer, coef));
   let results = await evaluateConditions(conds, o);
   const refined: Record<number, number[]> = {};
   const minCoh = o.minCoherence ?? 50;
@@ -80,7 +86,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
         if (pts.length === 0 || pts.some((p) => (p.coherence ?? -1) < minCoh)) continue;
         const next = Math.round((Math.max(...pts.map((p) => p.coef)) + coarseStep) * 1e6) / 1e6;
         (refined[layer] ??= []).push(next);
-        extra.push(steerCondition('steer', vectorRow(vec, kind, layer), layer, next));
+        extra.push(steer(layer, next));
       }
       if (extra.length === 0) break;
       conds.push(...extra);
@@ -90,7 +96,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
     for (const layer of o.layers) {
       const add = kneeCoefs(steerPoints(layer), o.refine.step, minCoh);
       if (add.length) (refined[layer] ??= []).push(...add);
-      for (const coef of add) extra.push(steerCondition('steer', vectorRow(vec, kind, layer), layer, coef));
+      for (const coef of add) extra.push(steer(layer, coef));
     }
     if (extra.length) results = await evaluateConditions([...conds, ...extra], o);
   }

@@ -8,6 +8,7 @@
  */
 import { writeCsv, type CsvValue } from '../storage/csv.js';
 import { bonferroni } from '../stats/paired.js';
+import { scalingModeLabel } from './conditions.js';
 import type { ConditionResult } from './evaluate.js';
 
 export interface TableContext {
@@ -43,7 +44,7 @@ export function combinedRows(ctx: TableContext, results: ConditionResult[], chec
       extract_revision: ctx.extractRevision, trait: ctx.trait, vector_path: ctx.vectorPath, vector_exists: ctx.vectorExists ?? !!ctx.vectorPath,
       vector_status: ctx.vectorExists === false ? 'nonextractable' : 'ok', effective_rows: f.pairs_kept as number, pos_trait_mean: f.pos_trait_mean as number,
       neg_trait_mean: f.neg_trait_mean as number, pos_coherence_mean: f.pos_coherence_mean as number, neg_coherence_mean: f.neg_coherence_mean as number,
-      eval_revision: ctx.evalRevision, mode: r.condition.kind, layer: r.condition.layer, coef: r.condition.coef, scaling_mode: r.condition.kind === 'prompt' ? '' : 'raw',
+      eval_revision: ctx.evalRevision, mode: r.condition.kind, layer: r.condition.layer, coef: r.condition.coef, scaling_mode: r.condition.kind === 'prompt' ? '' : scalingModeLabel(r.condition.scaling),
       baseline_path: base.csv, baseline_rows: base.rows,
       baseline_trait_mean: base.trait.mean, baseline_trait_median: base.trait.median, baseline_trait_std: base.trait.std,
       baseline_coherence_mean: base.coherence.mean, baseline_coherence_median: base.coherence.median, baseline_coherence_std: base.coherence.std,

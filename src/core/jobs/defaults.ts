@@ -5,13 +5,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { LoadModelParams, SamplingParams } from '../../engine/protocol.js';
+import type { LoadModelParams, SamplingParams, SteerScaling } from '../../engine/protocol.js';
 import type { WeightFormat } from '../../engine/model/types.js';
 import type { JudgeSpec } from '../judge/factory.js';
 import { SAMPLER_PRESETS, type SamplerPreset } from '../sampling.js';
 import type { Workspace } from '../storage/workspace.js';
 import { optionDefault, OptionError, type OptionSpec, type OptionValue } from './options.js';
-import { JUDGE_OPTIONS, MODEL_OPTIONS, SAMPLING_OPTIONS } from './table.js';
+import { JUDGE_OPTIONS, MODEL_OPTIONS, SAMPLING_OPTIONS, SCALING_OPTIONS } from './table.js';
 
 /** Option values by option name (kebab-case); undefined = not given. */
 export type OptionValues = Record<string, OptionValue | undefined>;
@@ -68,6 +68,34 @@ export function loadOptionsFor(given: OptionValues): Pick<LoadModelParams, 'thre
   const v = resolveOptions(MODEL_OPTIONS, pick(given, MODEL_OPTIONS));
   return { threads: (v.threads as number | undefined) || undefined, executionProvider: v.provider as LoadModelParams['executionProvider'],
     weightFormat: v['weight-format'] as WeightFormat | undefined };
+}
+
+/**
+ * The worker's steering scaling from --scaling and --target-norm (default raw): target-norm needs its N and N needs
+ * target-norm, refused as usage before any work.
+ */
+export function steerScalingFor(given: OptionValues): SteerScaling {
+  const v = resolveOptions(SCALING_OPTIONS, pick(given, SCALING_OPTIONS));
+  const mode = v.scaling as SteerScaling['mode'], n = v['target-norm'] as number | undefined;
+  if ((mode === 'target-norm') !== (n !== undefined)) throw new OptionError('--scaling target-norm and --target-norm N go together');
+  return mode === 'target-norm' ? { mode, norm: n! } : { mode };
+}
+
+/**
+ * The layer monitor and screen project at when none is given: L (after the final norm) on the toy model, whose
+ * personas are read out there, else round(0.7·L) (upstream's monitoring layers sit about 70 % of the way up).
+ */
+export function projectionLayerDefault(numLayers: number, toy: boolean): number {
+  return toy ? numLayers : Math.round(numLayers * 0.7);
+}
+
+/** L (decoder blocks) from a checkpoint folder's config.json before any load (text_config for multimodal; GPT-2's n_layer); undefined when it does not say. */
+export function checkpointLayerCount(dir: string): number | undefined {
+  let c: Record<string, unknown>;
+  try { c = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>; } catch { return undefined; }
+  const t = (c.text_config ?? c) as Record<string, unknown>;
+  const L = t.num_hidden_layers ?? t.n_layer;
+  return typeof L === 'number' && Number.isInteger(L) && L > 0 ? L : undefined;
 }
 
 const pick = (given: OptionValues, specs: readonly OptionSpec[]): OptionValues =>

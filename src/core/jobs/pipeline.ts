@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { JobBase } from '../backend.js';
 import { runControls, SHUFFLE_DESIGN, type ControlMode, type ControlProjection, type ControlsResult } from '../evaluation/controls.js';
-import { baselineCondition, promptCondition, steerCondition, type Condition } from '../evaluation/conditions.js';
+import { baselineCondition, isScaled, promptCondition, steerCondition, type Condition } from '../evaluation/conditions.js';
 import { evaluateConditions, type ConditionResult } from '../evaluation/evaluate.js';
 import { runGrid, type GridResult } from '../evaluation/grid.js';
 import { writeCombined, writeControlsCombined } from '../evaluation/report.js';
@@ -19,7 +19,8 @@ import { extract, type ExtractResult } from '../extraction/extract.js';
 import { PipelineError } from '../errors.js';
 import type { RunStore } from '../storage/run.js';
 import type { LoadedTrait } from '../traits/load.js';
-import { assertVectorFits, readVectorFile, vectorRow, type VectorKind } from '../vectors/file.js';
+import type { SteerScaling } from '../../engine/protocol.js';
+import { assertVectorFits, checkRowUsable, readVectorFile, vectorRow, type VectorKind } from '../vectors/file.js';
 import { jobLabel, modelConfig, sha256File, withRun, type RunEnd } from './run.js';
 
 export type { JobBase };
@@ -48,12 +49,32 @@ export async function runExtraction(j: ExtractJob): Promise<ExtractJobResult> {
 }
 
 // ---------------------------------------------------------------- evaluation jobs
-export interface VectorJob extends JobBase { evalTrait: LoadedTrait; instructionTrait?: LoadedTrait; vectorPath: string; kind?: VectorKind }
+export interface VectorJob extends JobBase {
+  evalTrait: LoadedTrait; instructionTrait?: LoadedTrait; vectorPath: string; kind?: VectorKind;
+  /** Read this tensor of the vector file as `kind` (--vector-key: files from other projects). */
+  vectorKey?: string;
+  /** How the worker scales each steered row (--scaling; default raw). */
+  scaling?: SteerScaling;
+}
 
-function vectorConfig(j: VectorJob) {
+/** The vector as the job reads it: its tensor (--vector-key) as the job's kind. */
+const readJobVector = (j: VectorJob) => readVectorFile(j.vectorPath, { key: j.vectorKey, kind: j.kind ?? 'response_avg' });
+
+/**
+ * The vector's part of a run config, after the checks that need no model work: the file exists, is finite (read), fits
+ * the model, and every row the job steers with is usable for its scaling (unit / target-norm divide by ‖row‖, so an
+ * all-zero row is refused). Runs before withRun, so a refusal leaves no run folder. Scaling and key are recorded only
+ * when given (not raw, a key), so the run ids of raw runs on the file's own tensors stay what they were.
+ */
+function vectorConfig(j: VectorJob, layers: readonly number[]) {
   if (!existsSync(j.vectorPath)) throw new PipelineError('vector-missing', `no vector file at ${j.vectorPath}; run \`persona-lab extract --trait ${j.trait}\` first`);
-  assertVectorFits(readVectorFile(j.vectorPath), j.vectorPath, { name: j.model.name, ...j.model.info.config });
-  return { model: modelConfig(j.model), trait: j.trait, evalSha256: j.evalTrait.sha256, vectorSha256: sha256File(j.vectorPath), kind: j.kind ?? 'response_avg',
+  const vec = readJobVector(j);
+  assertVectorFits(vec, j.vectorPath, { name: j.model.name, ...j.model.info.config });
+  const kind = j.kind ?? 'response_avg';
+  if (j.scaling?.mode === 'target-norm' && !(j.scaling.norm > 0)) throw new PipelineError('vector-invalid', `target-norm scaling needs a norm > 0 (got ${j.scaling.norm}); pass --target-norm N`);
+  if (isScaled(j.scaling)) for (const layer of layers) checkRowUsable(vectorRow(vec, kind, layer), j.scaling.mode, j.vectorPath, layer);
+  return { model: modelConfig(j.model), trait: j.trait, evalSha256: j.evalTrait.sha256, vectorSha256: sha256File(j.vectorPath), kind,
+    ...(j.vectorKey !== undefined ? { vectorKey: j.vectorKey } : {}), ...(isScaled(j.scaling) ? { scaling: j.scaling } : {}),
     sampler: j.sampling, samplerPreset: j.samplerPreset, seed: j.seed, samples: j.samples, maxQuestions: j.maxQuestions ?? null, judge: j.judge.id };
 }
 
@@ -63,18 +84,23 @@ function evalOptions(j: VectorJob, run: RunStore) {
 
 /** The combined.csv context of a vector job: its trait, revisions, vector and the extraction's filter statistics. */
 export function tableContext(j: VectorJob) {
-  const meta = readVectorFile(j.vectorPath).metadata;
+  const meta = readJobVector(j).metadata;
   let filter: Record<string, unknown> | undefined;
   try { filter = JSON.parse(meta.filter_stats ?? 'null') ?? undefined; } catch { filter = undefined; }
   return { trait: j.trait, extractRevision: meta.revision ?? j.model.revision, evalRevision: j.model.revision, vectorPath: path.relative(j.ws.root, j.vectorPath), vectorExists: true, filter };
 }
 
 export interface EvaluateJob extends VectorJob { layer: number; coef: number; promptBaseline?: boolean }
+/** The evaluate run's configuration (hashed into its run id), after the vector checks. */
+export function evaluationConfig(j: EvaluateJob): Record<string, unknown> {
+  return { stage: 'evaluate', ...vectorConfig(j, [j.layer]), layer: j.layer, coef: j.coef, promptBaseline: !!j.promptBaseline };
+}
 export async function runEvaluation(j: EvaluateJob): Promise<{ run: RunStore; results: ConditionResult[] }> {
-  const config = { stage: 'evaluate', ...vectorConfig(j), layer: j.layer, coef: j.coef, promptBaseline: !!j.promptBaseline };
+  const config = evaluationConfig(j);
   const { run, value: results } = await withRun({ ws: j.ws, kind: 'evaluate', label: jobLabel(j), config, runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
-    const vec = readVectorFile(j.vectorPath);
-    const conds: Condition[] = [baselineCondition(), ...(j.promptBaseline ? [promptCondition()] : []), steerCondition('steer', vectorRow(vec, j.kind ?? 'response_avg', j.layer), j.layer, j.coef)];
+    const vec = readJobVector(j);
+    const conds: Condition[] = [baselineCondition(), ...(j.promptBaseline ? [promptCondition()] : []),
+      steerCondition('steer', vectorRow(vec, j.kind ?? 'response_avg', j.layer), j.layer, j.coef, { scaling: j.scaling })];
     const results = await evaluateConditions(conds, evalOptions(j, run));
     writeCombined((n) => run.path(n), tableContext(j), results);
     return { value: results, results: { conditions: results }, outputs: { combined: run.path('combined.csv') } };
@@ -84,9 +110,9 @@ export async function runEvaluation(j: EvaluateJob): Promise<{ run: RunStore; re
 
 export interface GridJob extends VectorJob { layers: number[]; coefs: number[]; refineStep?: number; promptBaseline?: boolean; minCoherence?: number }
 export async function runGridJob(j: GridJob): Promise<{ run: RunStore; grid: GridResult }> {
-  const config = { stage: 'grid', ...vectorConfig(j), layers: j.layers, coefs: j.coefs, refineStep: j.refineStep ?? null, extendRounds: j.refineStep ? 2 : 0, promptBaseline: j.promptBaseline !== false, minCoherence: j.minCoherence ?? 50 };
+  const config = { stage: 'grid', ...vectorConfig(j, j.layers), layers: j.layers, coefs: j.coefs, refineStep: j.refineStep ?? null, extendRounds: j.refineStep ? 2 : 0, promptBaseline: j.promptBaseline !== false, minCoherence: j.minCoherence ?? 50 };
   const { run, value: grid } = await withRun({ ws: j.ws, kind: 'grid', label: jobLabel(j), config, runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
-    const grid = await runGrid({ ...evalOptions(j, run), vectorPath: j.vectorPath, kind: j.kind, layers: j.layers, coefs: j.coefs,
+    const grid = await runGrid({ ...evalOptions(j, run), vectorPath: j.vectorPath, kind: j.kind, vectorKey: j.vectorKey, scaling: j.scaling, layers: j.layers, coefs: j.coefs,
       refine: j.refineStep ? { step: j.refineStep } : undefined, promptBaseline: j.promptBaseline, minCoherence: j.minCoherence });
     writeCombined((n) => run.path(n), tableContext(j), grid.results);
     return { value: grid, results: { best: grid.best, baseline: grid.baseline, prompt: grid.prompt, refined: grid.refined, conditions: grid.results },
@@ -97,16 +123,16 @@ export async function runGridJob(j: GridJob): Promise<{ run: RunStore; grid: Gri
 
 export interface ControlsJob extends VectorJob { layer: number; coef: number; seeds: number[]; modes: ControlMode[]; projection?: ControlProjection }
 export async function runControlsJob(j: ControlsJob): Promise<{ run: RunStore; controls: ControlsResult }> {
-  const config = { stage: 'controls', ...vectorConfig(j), layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, shuffle: SHUFFLE_DESIGN,
+  const config = { stage: 'controls', ...vectorConfig(j, [j.layer]), layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, shuffle: SHUFFLE_DESIGN,
     projection: j.projection ?? 'orthogonal' };
   const { run, value: controls } = await withRun({ ws: j.ws, kind: 'controls', label: jobLabel(j), config, runId: j.runId, judge: j.judge, signal: j.signal }, async (run) => {
-    const meta = readVectorFile(j.vectorPath).metadata;
+    const meta = readJobVector(j).metadata;
     const pairDiffsPath = meta.extraction_run ? path.join(j.ws.runDir(meta.extraction_run), 'pair_diffs.safetensors') : undefined;
     if (j.modes.includes('shuffled') && (!pairDiffsPath || !existsSync(pairDiffsPath))) {
       throw new PipelineError('vector-missing', `the shuffle control needs the per-pair differences of extraction run ${meta.extraction_run ?? '(unknown)'} ` +
         `(${pairDiffsPath ?? 'no extraction_run in the vector metadata'}); re-run extraction in this workspace`);
     }
-    const controls = await runControls({ ...evalOptions(j, run), vectorPath: j.vectorPath, kind: j.kind, pairDiffsPath, layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, projection: j.projection });
+    const controls = await runControls({ ...evalOptions(j, run), vectorPath: j.vectorPath, kind: j.kind, vectorKey: j.vectorKey, scaling: j.scaling, pairDiffsPath, layer: j.layer, coef: j.coef, seeds: j.seeds, modes: j.modes, projection: j.projection });
     writeControlsCombined(run.path('combined.csv'), tableContext(j), controls.results);
     return { value: controls, results: { summary: controls.summary, projection: controls.projection, controls: controls.controls, conditions: controls.results },
       outputs: { combined: run.path('combined.csv') } };

@@ -10,10 +10,12 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { SteerScaling } from '../../engine/protocol.js';
 import { modelKind, type JobBase, type ModelHandle, type ProgressSink } from '../backend.js';
 import { measureActivationNorms, normsDir, normsFile, writeNormsCsv } from '../calibration.js';
 import { evalPrompt } from '../prompts.js';
 import { combinedRows, applyBonferroniWithinTrait, COMBINED_COLUMNS, SIGNIFICANCE_COLUMNS } from '../evaluation/report.js';
+import { isScaled, scalingModeLabel } from '../evaluation/conditions.js';
 import { writeTrajectoryCsvs } from '../geometry/csv.js';
 import { loadRevisionVectors } from '../geometry/sources.js';
 import { vectorTrajectory, type Trajectory } from '../geometry/trajectory.js';
@@ -23,7 +25,7 @@ import { RunStore, writeFileAtomic } from '../storage/run.js';
 import type { LoadedTrait } from '../traits/load.js';
 import { PipelineError } from '../errors.js';
 import { withRun } from './run.js';
-import { runTransfer, type TransferScaling } from './transfer.js';
+import { checkTransferScaling, runTransfer, type TransferScaling } from './transfer.js';
 
 export interface SweepTrait { trait: string; extract: LoadedTrait; eval: LoadedTrait; layer: number; coef: number }
 export interface OpenedModel { model: ModelHandle; close(): Promise<void> }
@@ -43,6 +45,8 @@ export interface SweepJob extends Omit<JobBase, 'model' | 'trait' | 'seed' | 'sa
   sameCheckpoint?: boolean;
   /** Also evaluate every revision's vector on one target model (upstream transfer_sweep; ./transfer.ts). */
   transfer?: { openTarget(): Promise<OpenedModel>; scaling: TransferScaling };
+  /** How the worker scales each steered row, at every checkpoint and in the transfer (--scaling; default raw). */
+  scaling?: SteerScaling;
 }
 
 export interface SweepResult {
@@ -67,10 +71,13 @@ export interface SweepUnit { revision: string; trait: string }
 export const sweepUnits = (j: Pick<SweepJob, 'revisions' | 'traits'>): SweepUnit[] => j.revisions.flatMap((revision) => j.traits.map((t) => ({ revision, trait: t.trait })));
 
 function sweepConfig(j: SweepJob): Record<string, unknown> {
+  if (j.transfer) checkTransferScaling(j.transfer.scaling, j.scaling);
   return {
     stage: 'sweep', model: j.modelName, revisions: j.revisions, sampler: j.sampling, samplerPreset: j.samplerPreset, judge: j.judge.id,
     extract: j.extract, evaluate: j.evaluate, sameCheckpoint: j.sameCheckpoint !== false, transferScaling: j.transfer?.scaling ?? null,
     traits: j.traits.map((t) => ({ trait: t.trait, extractSha256: t.extract.sha256, evalSha256: t.eval.sha256, layer: t.layer, coef: t.coef })),
+    // Only when not raw: raw sweeps keep their run ids.
+    ...(isScaled(j.scaling) ? { scaling: j.scaling } : {}),
   };
 }
 const sweepLabel = (j: SweepJob) => `${j.modelName}-${j.traits.map((t) => t.trait).join('+')}`;
@@ -120,7 +127,7 @@ async function sweepCell(j: SweepJob, t: SweepTrait, model: ModelHandle, note: s
   if (ex.result.status !== 'ok') return [nonExtractableRow(j, t, revision, ex.result.reason, ex.result.filter as unknown as Record<string, unknown>)];
   if (j.sameCheckpoint === false) return [];
   const job = { ...base, evalTrait: t.eval, instructionTrait: t.extract, vectorPath: ex.result.vectorPath, samples: j.evaluate.samples, seed: j.evaluate.seed, maxQuestions: j.evaluate.maxQuestions };
-  const ev = await runEvaluation({ ...job, layer: t.layer, coef: t.coef });
+  const ev = await runEvaluation({ ...job, layer: t.layer, coef: t.coef, scaling: j.scaling });
   const ctx = tableContext(job);
   return combinedRows({ ...ctx, vectorPath: path.relative(j.ws.root, ex.result.vectorPath) }, ev.results).map((r) => ({ ...r, output_path: `${path.relative(j.ws.root, ev.run.dir)}/${String(r.output_path)}`, baseline_path: `${path.relative(j.ws.root, ev.run.dir)}/${String(r.baseline_path)}` }));
 }
@@ -183,7 +190,7 @@ async function transferStage(j: SweepJob, tr: NonNullable<SweepJob['transfer']>)
         targetNorm = norms[t.layer].meanL2;
       }
       const { rows } = await runTransfer({ ...common, model, evalTrait: t.eval, sources, targetVectorPath, layer: t.layer, coef: t.coef, scaling: tr.scaling, targetNorm,
-        samples: j.evaluate.samples, seed: j.evaluate.seed, maxQuestions: j.evaluate.maxQuestions });
+        samples: j.evaluate.samples, seed: j.evaluate.seed, maxQuestions: j.evaluate.maxQuestions, steerScaling: j.scaling });
       out.push(...rows);
     }
     return out;
@@ -202,6 +209,6 @@ function nonExtractableRow(j: SweepJob, t: SweepTrait, revision: string, reason:
     extract_revision: revision, trait: t.trait, vector_path: path.relative(j.ws.root, j.ws.vectorStatusPath(j.modelName, revision, t.trait)), vector_exists: false,
     vector_status: 'nonextractable', effective_rows: filter.pairs_kept as number, pos_trait_mean: filter.pos_trait_mean as number, neg_trait_mean: filter.neg_trait_mean as number,
     pos_coherence_mean: filter.pos_coherence_mean as number, neg_coherence_mean: filter.neg_coherence_mean as number,
-    eval_revision: revision, mode: 'steer', layer: t.layer, coef: t.coef, scaling_mode: 'raw', status: `nonextractable: ${reason}`,
+    eval_revision: revision, mode: 'steer', layer: t.layer, coef: t.coef, scaling_mode: scalingModeLabel(j.scaling), status: `nonextractable: ${reason}`,
   };
 }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { modelKind, type ModelHandle } from '../../core/backend.js';
 import { measureActivationNorms, normsFile, writeNormsCsv } from '../../core/calibration.js';
-import { findTraitFile, recommendedSteering, resolveOptions, samplingFor, type OptionValues } from '../../core/jobs/defaults.js';
+import { checkpointLayerCount, findTraitFile, projectionLayerDefault, recommendedSteering, resolveOptions, samplingFor, steerScalingFor, type OptionValues } from '../../core/jobs/defaults.js';
 import { runControlsJob, runEvaluation, runGridJob, type VectorJob } from '../../core/jobs/pipeline.js';
 import { promptsFromTrait, readMonitorPrompts, runMonitoring, toyMonitoringPrompts, type MonitorPrompt } from '../../core/jobs/monitor.js';
 import { readScreenData, runScreening } from '../../core/jobs/screen.js';
@@ -36,6 +36,8 @@ export interface ResearchArgs {
   /** Controls only. */
   seeds?: number[];
   samples?: number; maxQuestions?: number;
+  /** Evaluate, grid, controls: the vector file's tensor to read (the CLI's --vector-key) and the worker's scaling (--scaling, --target-norm). */
+  vectorKey?: string; scaling?: 'raw' | 'unit' | 'target-norm'; targetNorm?: number;
   /** Monitor only: a JSON array of {"system", "label"?, "expected"?} (default: the toy's graded prompts, else the trait's instructions). */
   promptsFile?: string;
   /** Screen only: the training samples (.jsonl or .csv). */
@@ -68,7 +70,7 @@ export async function runVectorJob(s: ResearchServices, kind: VectorJobKind, arg
   if (!trait) return undefined;
   const id = modelIdentity(target.path, target.revision);
   const vectorPath = ws.vectorPath(id.name, id.revision, trait);
-  const given: OptionValues = { samples: args.samples, 'max-questions': args.maxQuestions };
+  const given: OptionValues = { samples: args.samples, 'max-questions': args.maxQuestions, 'vector-key': args.vectorKey, scaling: args.scaling, 'target-norm': args.targetNorm };
   let point: { layer: number; coef: number } | undefined;
   if (kind !== 'grid') {
     point = await picks.steeringPoint(args, recommendedSteering(path.dirname(path.dirname(target.path)))[trait] ?? recommendedSteering(target.path)[trait], TITLES[kind]);
@@ -80,6 +82,7 @@ export async function runVectorJob(s: ResearchServices, kind: VectorJobKind, arg
   if (kind === 'controls') given.seeds = args.seeds;
   // The job's declared defaults (src/core/jobs/table.ts), as the CLI resolves them.
   const o = resolveOptions(JOBS[kind], given, toy);
+  const scaling = steerScalingFor(o);
   const evalTrait = loadTraitFile(findTraitFile('eval', trait, { ws, modelTraitsDir }));
   let instructionTrait: LoadedTrait | undefined;
   try { instructionTrait = loadTraitFile(findTraitFile('extract', trait, { ws, modelTraitsDir }), { requireInstruction: true }); } catch { instructionTrait = undefined; }
@@ -92,7 +95,7 @@ export async function runVectorJob(s: ResearchServices, kind: VectorJobKind, arg
       const judge = await createJudge(spec, ws, { onRetry: (i) => s.log.warn(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) });
       const samp = samplingFor({}, toy, modelKind(model) === 'chat');
       const base: VectorJob = {
-        ws, model, judge, trait, evalTrait, instructionTrait, vectorPath, kind: o.kind as VectorKind, sampling: samp.params, samplerPreset: samp.preset,
+        ws, model, judge, trait, evalTrait, instructionTrait, vectorPath, kind: o.kind as VectorKind, vectorKey: o['vector-key'] as string | undefined, scaling, sampling: samp.params, samplerPreset: samp.preset,
         seed: o.seed as number, samples: o.samples as number, maxQuestions: o['max-questions'] as number | undefined,
         chunkSize: o['chunk-size'] as number, batchSize: o['batch-size'] as number, progress, signal,
       };
@@ -157,7 +160,7 @@ export async function computeNorms(s: ResearchServices, args: ResearchArgs = {})
 /**
  * Monitor Prompts (`persona-lab monitor`: does the last prompt token's projection onto v predict the answer's trait score?) or
  * Screen Dataset (`persona-lab screen`: each training sample's projection difference ΔP against the model's own answer).
- * The layer is asked for (prefilled with the last one, else the model's recommended steering layer) when not given.
+ * The layer is asked for (prefilled with the last one, else the CLI's default: core's projectionLayerDefault) when not given.
  */
 export async function runProjectionJob(s: ResearchServices, job: 'monitor' | 'screen', args: ResearchArgs = {}): Promise<ResearchOutcome | undefined> {
   const ws = workspaceOf(s);
@@ -178,8 +181,8 @@ export async function runProjectionJob(s: ResearchServices, job: 'monitor' | 'sc
       filters: { 'Training data': ['jsonl', 'csv'] } }))?.[0]?.fsPath;
     if (!dataFile) return undefined;
   }
-  const recommended = recommendedSteering(target.path)[trait] ?? recommendedSteering(path.dirname(path.dirname(target.path)))[trait];
-  const layer = await picks.layer(args.layer, recommended?.layer, TITLES[job]);
+  const L = checkpointLayerCount(target.path);
+  const layer = await picks.layer(args.layer, L === undefined ? undefined : projectionLayerDefault(L, toy), TITLES[job]);
   if (layer === undefined) return undefined;
   const o = resolveOptions(JOBS[job], job === 'monitor' ? { samples: args.samples, 'max-questions': args.maxQuestions } : {}, toy);
   const evalTrait = job === 'monitor' ? loadTraitFile(findTraitFile('eval', trait, { ws, modelTraitsDir })) : undefined;
