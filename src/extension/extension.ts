@@ -9,6 +9,7 @@ import { registerCommands } from './commands.js';
 import { affectsPersonaLab } from './config.js';
 import { JobRunner } from './jobs.js';
 import { Locations } from './locations.js';
+import { registerInline } from './inline/index.js';
 import { registerPanelSerializers } from './panels/index.js';
 import { Playground } from './playground.js';
 import { SteeringServerService } from './serverCommand.js';
@@ -66,7 +67,8 @@ export function activate(context: vscode.ExtensionContext): PersonaLabApi {
   context.subscriptions.push(jobs, playground, server, workerStatus,
     ...registerCommands({ log, locations, models: views.models, jobs, playground, server, refreshViews, extensionUri: context.extensionUri,
       memory: context.workspaceState, secrets: context.secrets }),
-    ...registerPanelSerializers({ log, locations, extensionUri: context.extensionUri }));
+    ...registerPanelSerializers({ log, locations, extensionUri: context.extensionUri }),
+    ...registerInline({ log, locations, jobs, memory: context.workspaceState, secrets: context.secrets, listModels: () => views.models.listModels(), refreshViews }));
 
   // Keep the views in step with settings and with files that runs write into the workspace folder.
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {
