@@ -54,6 +54,8 @@ export interface ModelInfo {
   loadMs: number;
   compileMs: number;
   cacheHit: boolean;
+  /** Where the load's time went and whether onnxruntime's session came from the session cache (LoadedModel.info.loadStages). */
+  loadStages?: { checkpointMs: number; compileMs: number; sessionMs: number; sessionCache: 'hit' | 'written' | 'off' | 'failed' };
   weightBytes: number;
   rssBytes: number;
   /** True when the tokenizer has a chat template (instruct model); base models take raw text. */

@@ -74,6 +74,8 @@ export interface CompiledGraph {
   compileMs: number;
   /** Bytes the graph's weights occupy at run time in the compiled format (see WeightStore.residentBytes). */
   residentWeightBytes: number;
+  /** The graph lies beside the user's weights (no cache entry folder): nothing else may be written there. */
+  besideWeights?: boolean;
 }
 
 export function cacheKey(ckpt: Checkpoint, variant: GraphVariant, fmt: FormatSpec = { format: 'f32' }): { key: string; material: unknown } {
@@ -199,7 +201,7 @@ export function compileToCache(family: ArchitectureFamily, cfg: ArchConfig, ckpt
     return { onnxPath: path.join(dir, 'model.onnx'), key, cacheHit: true, compileMs: performance.now() - t0, residentWeightBytes: residentFromMeta(dir, ckpt.weightBytes) };
   }
   const sideBySide = path.join(commonDir(ckpt.files.map((f) => f.realPath)), `.persona-lab-${key}.onnx`);
-  if (!isQuantized(fmt) && fs.existsSync(sideBySide)) return { onnxPath: sideBySide, key, cacheHit: true, compileMs: performance.now() - t0, residentWeightBytes: ckpt.weightBytes };
+  if (!isQuantized(fmt) && fs.existsSync(sideBySide)) return { onnxPath: sideBySide, key, cacheHit: true, compileMs: performance.now() - t0, residentWeightBytes: ckpt.weightBytes, besideWeights: true };
 
   fs.mkdirSync(cacheDir, { recursive: true });
   pruneCompileCache(cacheDir);
@@ -257,7 +259,7 @@ function compileBesideWeights(family: ArchitectureFamily, cfg: ArchConfig, ckpt:
     throw new CompileError('cache',
       `the compile cache is on another filesystem than the weights (hard links impossible) and ${dir} is not writable (${(e as Error).message}). Set PERSONA_LAB_CACHE (or LoadOptions.cacheDir) to a folder on the same filesystem as the model.`);
   }
-  return { onnxPath, key, cacheHit: false, compileMs: performance.now() - t0, residentWeightBytes };
+  return { onnxPath, key, cacheHit: false, compileMs: performance.now() - t0, residentWeightBytes, besideWeights: true };
 }
 
 function commonDir(paths: string[]): string {

@@ -9,6 +9,7 @@ import { lookupArchitecture } from '../arch/registry.js';
 import { openCheckpoint, type Checkpoint } from './checkpoint.js';
 import { compileToCache, defaultCacheDir, formatSpec } from './compile.js';
 import { normalizeConfig, type ArchConfig } from './config.js';
+import { openCachedSession, type SessionCacheState } from './ort-cache.js';
 import { providerHint } from './providers.js';
 import { CompileError } from './errors.js';
 import { FORMATS_BY_PROVIDER, WEIGHT_FORMATS, type ExecutionProvider, type ForwardInputs, type ForwardOutputs, type GraphVariant, type KvCache, type LoadedModel, type LoadOptions, type ModelRef, type NormalizedConfig, type WeightFormat } from './types.js';
@@ -94,7 +95,7 @@ function publicConfig(c: ArchConfig): NormalizedConfig {
   };
 }
 
-function sessionOptions(opts: LoadOptions, ep: ExecutionProvider, weightMemory: 'mapped' | 'prepacked'): ort.InferenceSession.SessionOptions {
+export function sessionOptions(opts: LoadOptions, ep: ExecutionProvider, weightMemory: 'mapped' | 'prepacked'): ort.InferenceSession.SessionOptions {
   const so: ort.InferenceSession.SessionOptions = {
     executionProviders: [ep],
     graphOptimizationLevel: 'all',
@@ -260,17 +261,30 @@ export async function loadModel(ref: ModelRef, opts: LoadOptions = {}): Promise<
   const ckpt = openCheckpoint(ref);
   const family = lookupArchitecture(ckpt.rawConfig);
   const cfg = normalizeConfig(ckpt.rawConfig, family.defaults(String(ckpt.rawConfig.model_type ?? '')), `${ckpt.modelDir}/config.json`);
+  const tOpened = performance.now();
   const compiled = compileToCache(family, cfg, ckpt, variant, opts.cacheDir ?? defaultCacheDir(), fmt);
-  const weightMemory = effectiveWeightMemory(format, opts.weightMemory, halfPrecisionCheckpoint(ckpt));
+  const tCompiled = performance.now();
+  const halfCkpt = halfPrecisionCheckpoint(ckpt);
+  const weightMemory = effectiveWeightMemory(format, opts.weightMemory, halfCkpt);
   let session: ort.InferenceSession;
+  let sessionCache: SessionCacheState = 'off';
+  // The session cache pays off where onnxruntime rebuilds weights at load (prepacking, or folding a half checkpoint's
+  // Casts); an F32 checkpoint mapped as is loads fast already and would only gain a second copy on disk. f32 only:
+  // onnxruntime 1.30 restores saved prepacked MatMulNBits weights wrongly (int8 logits NaN, int4 off by up to 4.2 on
+  // a random Llama; test/engine/session-cache.integration.test.ts), so int8/int4 prepack at every load.
+  const useSessionCache = opts.sessionCache !== false && ep === 'cpu' && format === 'f32'
+    && (weightMemory === 'prepacked' || halfCkpt) && !compiled.besideWeights;
   try {
-    session = await ort.InferenceSession.create(compiled.onnxPath, sessionOptions(opts, ep, weightMemory));
+    if (useSessionCache) ({ session, state: sessionCache } = await openCachedSession(compiled.onnxPath, sessionOptions(opts, ep, weightMemory)));
+    else session = await ort.InferenceSession.create(compiled.onnxPath, sessionOptions(opts, ep, weightMemory));
   } catch (e) {
     const hint = providerHint(ep);
     throw new Error(`onnxruntime could not open the ${variant} ${format} graph for ${cfg.architecture} on the ${ep} execution provider: ${(e as Error).message}${hint ? ` — ${hint}` : ''}`, { cause: e });
   }
+  const tSession = performance.now();
   const info = {
-    loadMs: performance.now() - t0,
+    loadMs: tSession - t0,
+    loadStages: { checkpointMs: tOpened - t0, compileMs: tCompiled - tOpened, sessionMs: tSession - tCompiled, sessionCache },
     compileMs: compiled.compileMs,
     cacheHit: compiled.cacheHit,
     weightBytes: ckpt.weightBytes,

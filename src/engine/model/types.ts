@@ -76,6 +76,13 @@ export interface LoadOptions {
    * float32 copy besides the f16 weights and is slower than f32), so users are refused instead.
    */
   testOnlyCpuHalf?: boolean;
+  /**
+   * f32 on CPU, default true: keep onnxruntime's optimised graph with its prepacked and (half-precision
+   * checkpoints) widened float32 weights in the compile-cache entry (`ort-<tag>/`), so a warm load maps them instead
+   * of rebuilding them, and they stay file-backed page cache (model/ort-cache.ts). Costs disk: ≈ 2 × the float32
+   * weight bytes. false: always build the session from the compiled graph (outputs are bit-identical either way).
+   */
+  sessionCache?: boolean;
 }
 
 /**
@@ -137,6 +144,12 @@ export interface LoadedModel {
   readonly modelDir: string;
   readonly info: {
     loadMs: number; compileMs: number; cacheHit: boolean; onnxPath: string; threads: number;
+    /**
+     * Where the load's time went: checkpoint headers + config, the compile-cache lookup (or compile), onnxruntime's
+     * session creation; and whether the session came from the session cache ('hit'), was written to it on this load
+     * ('written'), could not be ('failed': a plain session was opened) or was not used ('off').
+     */
+    loadStages: { checkpointMs: number; compileMs: number; sessionMs: number; sessionCache: 'hit' | 'written' | 'off' | 'failed' };
     /** Bytes of the checkpoint's weight files. */
     weightBytes: number;
     weightFormat: WeightFormat;

@@ -108,6 +108,7 @@ export class ModelRegistry {
         loadMs: model.info.loadMs,
         compileMs: model.info.compileMs,
         cacheHit: model.info.cacheHit,
+        loadStages: model.info.loadStages,
         weightBytes: model.info.weightBytes,
         rssBytes: process.memoryUsage().rss,
         hasChatTemplate: tokenizer?.hasChatTemplate ?? false,
