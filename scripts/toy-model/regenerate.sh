@@ -11,3 +11,4 @@ $PY train.py instruct        # instruct finetune of the final step (.work/instru
 $PY export.py                # HF folders, manifest.json, reference.json
 $PY evaluate.py --all        # trajectory/instruct scores for the card (.work/eval.json)
 $PY card.py                  # SHA256SUMS and README.md
+$PY finetune.py              # finetunes of the instruct model for the shift experiment (finetunes/, their SHA256SUMS lines)
