@@ -22,6 +22,7 @@ import type { FileTreeItem } from './views/fileTree.js';
 import { ModelItem, RevisionItem, type ModelsViewProvider } from './views/modelsView.js';
 import { computeNorms, runProjectionJob, runVectorJob, type ResearchArgs, type ResearchServices } from './jobs/research.js';
 import { cancelJob, restartWorker, setJudgeApiKey, unloadModels, workerActions, type WorkerServices } from './jobs/worker.js';
+import { cancelSlurm, deleteRun, rerunRun, resumeSlurmUnits, revealRun, type RunActionServices } from './jobs/runActions.js';
 import { inlineCommands } from './inline/index.js';
 import { createTraitFromDescription, exportVector, importVector, runTransferSweep, type CreateTraitArgs, type ExportVectorArgs, type ImportVectorArgs, type TransferSweepArgs } from './jobs/vectorsAndTraits.js';
 
@@ -50,6 +51,7 @@ export interface CommandServices {
 export const NEEDS_TRUST: ReadonlySet<string> = new Set([
   'personaLab.extractVector', 'personaLab.runSweep', 'personaLab.openPlayground', 'personaLab.startServer',
   'personaLab.evaluateSteering', 'personaLab.runGrid', 'personaLab.runControls', 'personaLab.computeNorms', 'personaLab.monitorPrompts', 'personaLab.screenDataset',
+  'personaLab.rerunRun', 'personaLab.resumeRun', 'personaLab.resumeSlurmUnits',
   'personaLab.runTransferSweep', 'personaLab.createTraitFromDescription',
   'personaLab.steerSelection', 'personaLab.runPrompts',
 ]);
@@ -66,6 +68,8 @@ const panelServices = (s: CommandServices) => ({ log: s.log, locations: s.locati
 /** What the research commands (./jobs/research.ts) need. */
 const researchServices = (s: CommandServices): ResearchServices => ({ ...jobServices(s), memory: s.memory, secrets: s.secrets });
 const workerServices = (s: CommandServices): WorkerServices => ({ log: s.log, jobs: s.jobs, secrets: s.secrets });
+const runServices = (s: CommandServices): RunActionServices =>
+  ({ log: s.log, listModels: () => s.models.listModels(), runsFolder: () => s.locations.workspaceSubfolder('runs'), refreshViews: s.refreshViews });
 
 export const COMMANDS = {
   'personaLab.refresh': (s) => {
@@ -211,6 +215,16 @@ export const COMMANDS = {
 
   /** The worker status-bar item's menu (./statusBar.ts). */
   'personaLab.workerActions': (s) => workerActions(workerServices(s)),
+
+  /** Runs view actions on a run (./jobs/runActions.ts): the same configuration again (same run id: reuses or resumes), delete, reveal. */
+  'personaLab.rerunRun': (s, arg?: unknown) => rerunRun(runServices(s), arg, 'rerun'),
+  'personaLab.resumeRun': (s, arg?: unknown) => rerunRun(runServices(s), arg, 'resume'),
+  'personaLab.deleteRun': (s, arg?: unknown) => deleteRun(runServices(s), arg),
+  'personaLab.revealRunInExplorer': (s, arg?: unknown) => revealRun(runServices(s), arg, 'explorer'),
+  'personaLab.revealRunInOS': (s, arg?: unknown) => revealRun(runServices(s), arg, 'os'),
+  /** A Slurm plan in Runs: resubmit its failed or missing units (`persona-lab jobs resume`), or scancel its queued and running jobs. */
+  'personaLab.resumeSlurmUnits': (s, arg?: unknown) => resumeSlurmUnits(runServices(s), arg),
+  'personaLab.cancelSlurm': (s, arg?: unknown) => cancelSlurm(runServices(s), arg),
 
   /** Opens a model's manifest/config (or a revision's config.json); without an argument, asks which model. */
   'personaLab.revealModel': async (s, node?: ModelItem | RevisionItem) => {

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { findTraitFile, recommendedSteering, resolveOptions, samplingFor, steeringPoints } from '../core/jobs/defaults.js';
+import { findTraitFile, recommendedSteering, resolveOptions, samplingFor, steeringPoints, type OptionValues } from '../core/jobs/defaults.js';
 import { runSweep, type SweepTrait } from '../core/jobs/sweep.js';
 import { JOBS } from '../core/jobs/table.js';
 import { createJudge } from '../core/judge/factory.js';
@@ -20,6 +20,8 @@ import { ModelItem } from './views/modelsView.js';
 import { buildPlan, submitPlan, sweepPlanUnits, writePlan, type Submission } from '../core/slurm/plan.js';
 
 export interface SweepArgs { modelPath?: string; revisions?: string[]; traits?: string[]; steering?: Record<string, { layer: number; coef: number }>; maxQuestions?: number;
+  /** The sweep job's sample counts, seeds and pair threshold (the table's defaults when not given): Rerun passes a run's recorded ones. */
+  samples?: number; evalSamples?: number; seed?: number; evalSeed?: number; threshold?: number;
   /** Where to run: this machine (the extension's worker) or Slurm (sbatch on this host, e.g. a login node under Remote-SSH). */
   where?: 'local' | 'slurm' }
 export interface SweepOutcome { runDir: string; rows: Record<string, unknown>[]; submitted?: Submission }
@@ -58,10 +60,11 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
     { label: 'Slurm', description: 'sbatch on this host: one array task per revision × trait, then the merge', where: 'slurm' as const },
   ], { title: 'Run the sweep where?' }))?.where);
   if (!where) return undefined;
-  if (where === 'slurm') return submitSweepToSlurm(s, ws, model.path, revisions, traits, args.maxQuestions);
-  const byName = new Map(withPaths.map((r) => [r.name, r.path]));
   // The sweep job's declared defaults (src/core/jobs/table.ts), as `persona-lab sweep` resolves them.
-  const o = resolveOptions(JOBS.sweep, { 'max-questions': args.maxQuestions }, toy);
+  const given: OptionValues = { 'max-questions': args.maxQuestions, samples: args.samples, 'eval-samples': args.evalSamples, seed: args.seed, 'eval-seed': args.evalSeed, threshold: args.threshold };
+  if (where === 'slurm') return submitSweepToSlurm(s, ws, model.path, revisions, traits, given);
+  const byName = new Map(withPaths.map((r) => [r.name, r.path]));
+  const o = resolveOptions(JOBS.sweep, given, toy);
   return s.jobs.run(`Persona Lab: sweeping ${traitNames.join(', ')} over ${revisions.length} revisions of ${model.name}`, async ({ client, signal, progress }) => {
     const judge = await createJudge(judgeSpec(toy), ws);
     const load = modelLoadSettings();
@@ -94,10 +97,11 @@ export async function runCheckpointSweep(s: ExtractServices, arg?: ModelItem | S
  * view then shows its units' states. The jobs run the extension's own CLI (dist/cli.js) with this host's Node (an
  * Electron host runs as node), so the extension folder must be on a filesystem the compute nodes see.
  */
-function submitSweepToSlurm(s: ExtractServices, ws: Workspace, modelPath: string, revisions: string[], traits: SweepTrait[], maxQuestions?: number): SweepOutcome {
+function submitSweepToSlurm(s: ExtractServices, ws: Workspace, modelPath: string, revisions: string[], traits: SweepTrait[], given: OptionValues): SweepOutcome {
   const names = traits.map((t) => t.trait);
+  const picked = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
   const flags = { model: modelPath, revisions: revisions.join(','), trait: names, steering: traits.map((t) => `${t.trait}=${t.layer}:${t.coef}`).join(','),
-    ...(maxQuestions !== undefined ? { 'max-questions': maxQuestions } : {}) };
+    ...picked, ...slurmSettings() };
   const { units, merge } = sweepPlanUnits(revisions, names);
   const plan = buildPlan({ job: 'sweep', label: `${path.basename(modelPath)}-${names.join('+')}`, flags, specs: JOBS.sweep, ws, units, merge,
     cli: [process.execPath, s.locations.cliScript()], cwd: ws.root, setup: process.versions.electron ? ['export ELECTRON_RUN_AS_NODE=1'] : [] });
@@ -107,6 +111,20 @@ function submitSweepToSlurm(s: ExtractServices, ws: Workspace, modelPath: string
   s.refreshViews();
   void vscode.window.showInformationMessage(`Persona Lab: sweep submitted to Slurm — array job ${submitted.arrayJobId}, ${plan.units.length} units; the Runs view shows their states.`);
   return { runDir: dir, rows: [], submitted };
+}
+
+/**
+ * personaLab.slurm.* as the job table's --slurm-* values (src/core/jobs/table.ts SLURM_OPTIONS, no defaults of their
+ * own): an empty string or 0 leaves the option out, so the cluster's defaults apply.
+ */
+export function slurmSettings(): OptionValues {
+  const c = vscode.workspace.getConfiguration('personaLab.slurm');
+  const str = (k: string) => c.get<string>(k)?.trim() || undefined;
+  const num = (k: string) => c.get<number>(k) || undefined;
+  return Object.fromEntries(Object.entries({
+    'slurm-partition': str('partition'), 'slurm-account': str('account'), 'slurm-qos': str('qos'), 'slurm-gres': str('gres'), 'slurm-time': str('time'),
+    'slurm-mem': str('mem'), 'slurm-cpus-per-task': num('cpusPerTask'), 'slurm-throttle': num('throttle'), 'slurm-sbatch': str('sbatch'), 'slurm-setup': str('setup'),
+  }).filter(([, v]) => v !== undefined));
 }
 
 async function pickModel(models: DiscoveredModel[]): Promise<DiscoveredModel | undefined> {

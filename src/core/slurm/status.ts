@@ -4,7 +4,7 @@
  * accounting exists — then what the run folder says. Resume resubmits only units that are neither done nor queued.
  */
 import { spawnSync } from 'node:child_process';
-import { readPlan, readSubmissions, readUnitExit, submitPlan, type Submission } from './plan.js';
+import { readPlan, readSubmissions, readUnitExit, slurmCommand, submitPlan, type Submission } from './plan.js';
 
 export type UnitState = 'done' | 'pending' | 'running' | 'failed' | 'cancelled' | 'timeout' | 'not-submitted' | 'missing' | string;
 
@@ -94,4 +94,16 @@ export function resumePlan(dir: string): { resubmitted: number[]; submission?: S
   const after = [...new Set(status.units.filter((u) => isActive(u.state) && u.jobId).map((u) => u.jobId!.split('_')[0]))];
   const submission = submitPlan(dir, todo, { merge: !!mergeNeeded || todo.length > 0 && !!status.merge, after });
   return { resubmitted: todo, submission, status };
+}
+
+/**
+ * Cancels a plan's queued and running jobs with scancel: every active array task and the merge, or only the unit
+ * `index` (its task; the merge then never starts, since its afterok dependency fails). Returns the job ids cancelled.
+ */
+export function cancelPlan(dir: string, index?: number): string[] {
+  const status = planStatus(dir);
+  const ids = status.units.filter((u) => (index === undefined || u.index === index) && isActive(u.state) && u.jobId).map((u) => u.jobId!);
+  if (index === undefined && status.merge?.jobId && isActive(status.merge.state)) ids.push(status.merge.jobId);
+  if (ids.length) slurmCommand('scancel', ids);
+  return ids;
 }
