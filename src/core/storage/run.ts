@@ -18,7 +18,7 @@ import { JsonlLog } from './jsonl.js';
 import { withLock } from './lock.js';
 import type { Workspace } from './workspace.js';
 
-export type RunKind = 'extract' | 'evaluate' | 'grid' | 'controls' | 'generate' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'slurm' | 'discourse' | 'facets';
+export type RunKind = 'extract' | 'evaluate' | 'grid' | 'controls' | 'generate' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'slurm' | 'discourse' | 'facets' | 'shift';
 
 export interface GenerationRecord {
   /** Deterministic row key, e.g. "evil_3_pos_1#0" (extraction) or "L2_c3|evil_3#1" (evaluation). */
