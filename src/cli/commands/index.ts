@@ -13,6 +13,7 @@ import { geometryCommand } from './geometry.js';
 import { sweepCommand } from './sweep.js';
 import { monitorCommand } from './monitor.js';
 import { screenCommand } from './screen.js';
+import { shiftCommand } from './shift.js';
 import { normsCommand } from './norms.js';
 import { vectorsExport } from './vectors-export.js';
 import { serveCommand } from './serve.js';
@@ -33,6 +34,7 @@ export const allCommands: CliCommand[] = [
   sweepCommand,
   monitorCommand,
   screenCommand,
+  shiftCommand,
   normsCommand,
   geometryCommand,
   vectorsExport,
