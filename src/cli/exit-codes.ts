@@ -5,8 +5,11 @@
  *
  *   0    ok
  *   1    failure (anything not below)
- *   2    usage: a bad command line (UsageError / OptionError, reason 'usage'), or a --model / --revision
- *        that does not exist (CheckpointError 'not-found' | 'bad-revision', ToyModelNotFoundError)
+ *   2    usage: a bad command line (UsageError / OptionError, reason 'usage'), a --model / --revision
+ *        that does not exist (CheckpointError 'not-found' | 'bad-revision', ToyModelNotFoundError), or an input
+ *        the command was given that is invalid or missing (PipelineError INPUT_REASONS: a trait file, dataset,
+ *        prompts file, run id, vector or GGUF file — also where the command reads it itself, as report and
+ *        vectors import do, rather than in the preflight)
  *   3    not extractable (PipelineError 'not-extractable'; extract returns it when a trait's pairs do not pass)
  *   4    disk full (PipelineError 'disk-full': ENOSPC / EDQUOT while writing the workspace; free space and rerun to resume)
  *   130  cancelled: Ctrl-C (SIGINT) or any cancellation (isCancellation: reason 'cancelled', an AbortError) — not a failure
@@ -17,6 +20,9 @@ import { PipelineError } from '../core/errors.js';
 import { ToyModelNotFoundError } from '../core/toy/paths.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, notExtractable: 3, diskFull: 4, cancelled: 130 } as const;
+
+/** Reasons that say an input is bad or absent (the user's to fix, like a bad flag), not that the run failed. */
+export const INPUT_REASONS = ['trait-invalid', 'data-invalid', 'vector-invalid', 'vector-missing'] as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export type ExitKind = keyof typeof EXIT;
@@ -26,6 +32,7 @@ export function exitKindFor(e: unknown, aborted = false): Exclude<ExitKind, 'ok'
   if (aborted || isCancellation(e)) return 'cancelled';
   if (reasonOf(e) === 'usage') return 'usage';
   if (CheckpointError.is(e, ['not-found', 'bad-revision']) || ToyModelNotFoundError.is(e)) return 'usage';
+  if (PipelineError.is(e, [...INPUT_REASONS])) return 'usage';
   if (PipelineError.is(e, 'not-extractable')) return 'notExtractable';
   if (PipelineError.is(e, 'disk-full')) return 'diskFull';
   return 'failure';

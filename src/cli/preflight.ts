@@ -18,6 +18,7 @@ import { contextWindowOf, promptTextLimit, type TextLimit } from '../core/valida
 import { assertVectorFits, checkRowUsable, readVectorFile, vectorRow, type RowUse, type VectorKind } from '../core/vectors/file.js';
 import { ReasonError } from '../engine/errors.js';
 import type { CliContext } from './command.js';
+import { INPUT_REASONS } from './exit-codes.js';
 
 /** An input refused before any work: reason 'usage', so the CLI exits 2 and prints the one paragraph (without the option list). */
 export class InputError extends ReasonError<'usage'> {
@@ -58,7 +59,7 @@ export function preflight(ctx: CliContext, ws: Workspace, model: { path: string;
   try {
     check(ctx, ws, model, id);
   } catch (e) {
-    if (PipelineError.is(e, ['trait-invalid', 'data-invalid', 'vector-invalid', 'vector-missing'])) throw new InputError((e as Error).message, e);
+    if (PipelineError.is(e, [...INPUT_REASONS])) throw new InputError((e as Error).message, e);
     throw e;
   }
 }

@@ -78,5 +78,5 @@ test('extract → evaluate → controls → generate on the toy model', { timeou
     assert.equal(a.steeringApplied.length, 1, 'the steered answers say what was added');
     assert.ok(a.steeringApplied[0].layer === 4 && a.steeringApplied[0].norm > 0 && a.steeringApplied[0].tokens >= 1, JSON.stringify(a.steeringApplied));
   }
-  assert.equal((await cli(['evaluate', '--trait', 'sycophantic', '--layer', '9', '--coef', '1', '--max-questions', '1', '--samples', '1'])).code, 1, 'a layer outside 0..L fails');
+  assert.equal((await cli(['evaluate', '--trait', 'sycophantic', '--layer', '9', '--coef', '1', '--max-questions', '1', '--samples', '1'])).code, 2, 'a layer outside 0..L is a usage error (the vector has no such row)');
 });

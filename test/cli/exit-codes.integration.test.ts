@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EXIT, exitCodeFor } from '../../src/cli/exit-codes.js';
@@ -29,6 +29,9 @@ test('exit codes come from error classes and reasons, in one table', () => {
   assert.equal(exitCodeFor(new ToyModelNotFoundError(['/a'])), 2);
   assert.equal(exitCodeFor(new PipelineError('not-extractable', 'too few pairs')), 3);
   assert.equal(exitCodeFor(new PipelineError('judge-auth', 'bad key')), 1);
+  // A bad or missing input is the user's to fix, wherever the command reads it (preflight, report, vectors import).
+  for (const reason of ['trait-invalid', 'data-invalid', 'vector-invalid', 'vector-missing'] as const) assert.equal(exitCodeFor(new PipelineError(reason, 'bad input')), 2, reason);
+  assert.equal(exitCodeFor(new PipelineError('run-mismatch', 'config differs')), 1);
   assert.equal(exitCodeFor(new PipelineError('disk-full', 'no space left')), 4);
   assert.equal(exitCodeFor(new SteerSpecError('vector-shape', 'wrong H')), 1);
   assert.equal(exitCodeFor(new WorkerError(WorkerErrorCodes.Cancelled, 'cancelled')), 130);
@@ -46,6 +49,21 @@ test('a bad command line exits 2 with the usage', { timeout: 60_000 }, async () 
   const unknown = await cli(['no-such-command']);
   assert.equal(unknown.code, 2, unknown.stderr);
   assert.match(unknown.stderr, /Usage: persona-lab <command>/);
+});
+
+test('report and vectors import: bad input exits 2 and writes nothing', { timeout: 60_000 }, async (t) => {
+  const ws = mkdtempSync(path.join(os.tmpdir(), 'pl-exit-input-'));
+  t.after(() => rmSync(ws, { recursive: true, force: true }));
+  const report = await cli(['report', '--workspace', ws]);
+  assert.equal(report.code, 2, report.stderr);
+  assert.match(report.stderr, /no finished grid, controls, sweep, monitor or screen runs/);
+  const bad = path.join(ws, 'not-a-control-vector.gguf');
+  writeFileSync(bad, 'GGUF? no: a text file');
+  const out = path.join(ws, 'imported.safetensors');
+  const imp = await cli(['vectors', 'import', bad, '--out', out]);
+  assert.equal(imp.code, 2, imp.stderr);
+  assert.match(imp.stderr, /not a GGUF file/);
+  assert.deepEqual(readdirSync(ws).sort(), ['not-a-control-vector.gguf'], 'no report folder, no vector file');
 });
 
 test('Ctrl-C during a run exits 130 and reports a cancellation, not a failure', { timeout: 120_000 }, async (t) => {

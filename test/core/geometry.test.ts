@@ -120,6 +120,6 @@ test('CLI: persona-lab geometry on the upstream vectors writes the CSVs and prin
   assert.ok(Math.abs(j.toMain[0].cosine - 0.9748644828796387) < 1e-6);
   assert.ok(existsSync(path.join(out, `vector_cosine_to_main_${TRAIT}_layer16.csv`)));
   const bad = await cli(['geometry', '--trait', TRAIT, '--vectors', VECTORS, '--layer', '40', '--out', out]);
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2, 'a layer the vectors do not have is a usage error');
   assert.match(bad.stderr, /layer 40 is outside 0\.\.32/);
 });
