@@ -95,8 +95,8 @@ test('roots of evil over HTTP: shares with Wilson intervals, retries counted, un
     const requests = server.stats.requests;
     assert.equal(requests, 14 + 4 /* 429, 500, malformed, unreadable */ + 3 /* stubborn: 4 attempts */);
     const csv = readFileSync(path.join(r.runDir, 'facet_shares.csv'), 'utf8').split('\n');
-    assert.equal(csv[0], 'trait,facet_set,revision,condition,facet,annotated,count,share,ci_low,ci_high');
-    assert.ok(csv.some((l) => l.startsWith('evil,baumeister-roots,main,steer_L16_c2,sadism,10,3,0.3,')), csv.join('\n'));
+    assert.equal(csv[0], 'trait,facet_set,revision,condition,source_run,facet,annotated,count,share,ci_low,ci_high');
+    assert.ok(csv.some((l) => l.startsWith(`evil,baumeister-roots,main,steer_L16_c2,${main},sadism,10,3,0.3,`)), csv.join('\n'));
 
     // Rerun of the same run: nothing is asked again but the unreadable one (not cached, so asked once more, 4 attempts).
     const again = await runFacets({ ws, sources: [early, main], annotator: new LlmFacetAnnotator(judge) });

@@ -12,7 +12,7 @@ export const facetsCommand: CliCommand = {
   options: JOBS.facets,
   usage: `persona-lab facets RUN… [options]
   RUN: evaluate, grid, controls, transfer, extract or sweep run ids (one trait). Answers with a trait score above
-  --threshold, at most --max-answers per revision and condition, are labelled by the annotator; facet_shares.csv and
+  --threshold, at most --max-answers per run and condition, are labelled by the annotator; facet_shares.csv and
   results.json go to a facets run. evil: Baumeister's roots (instrumentality, threatened_egotism, idealism, sadism);
   sycophantic: ELEPHANT (validation, indirectness, framing). Toy runs default to the rubric annotator.`,
   async run(ctx) {
@@ -28,7 +28,7 @@ export const facetsCommand: CliCommand = {
     if (ctx.json) { printJson(ctx, { runId: r.runId, runDir: r.runDir, ...r.results }); return EXIT.ok; }
     ctx.stdout(`${r.results.trait}: ${r.results.facetSet} facets by ${r.results.annotator} (trait > ${r.results.threshold})`);
     for (const g of r.results.groups) {
-      ctx.stdout(`${g.revision} ${g.condition}: ${g.annotated} answers${g.unparsed ? ` (${g.unparsed} unreadable replies left out)` : ''}`);
+      ctx.stdout(`${g.revision} ${g.condition} (${g.run}): ${g.annotated} answers${g.unparsed ? ` (${g.unparsed} unreadable replies left out)` : ''}`);
       for (const s of g.shares) ctx.stdout(`  ${s.facet.padEnd(20)} ${fmt(s.share === null ? null : 100 * s.share).padStart(6)} %  [${fmt(s.ciLow === null ? null : 100 * s.ciLow)}, ${fmt(s.ciHigh === null ? null : 100 * s.ciHigh)}]  (${s.count}/${g.annotated})`);
     }
     ctx.stdout(`tables: ${path.relative(process.cwd(), r.runDir)}`);

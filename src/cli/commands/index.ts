@@ -21,6 +21,7 @@ import { jobsCommands } from './jobs.js';
 import { reportCommand } from './report.js';
 import { vectorsImport } from './vectors-import.js';
 import { facetsCommand } from './facets.js';
+import { discourseCommand } from './discourse.js';
 
 export const allCommands: CliCommand[] = [
   parityCommand,
@@ -43,5 +44,6 @@ export const allCommands: CliCommand[] = [
   demoCommand,
   reportCommand,
   facetsCommand,
+  discourseCommand,
   ...jobsCommands,
 ];

@@ -1,7 +1,7 @@
 /**
  * Facet annotation (second paper §5.2; digest §10.6): the trait-expressing answers of stored runs — trait score above a
- * threshold (upstream: > 50), at most `maxAnswers` per (revision, condition) in generation order (upstream: 100 per
- * revision) — are labelled by an annotator (./annotators.ts) with the facets of the trait's set (./sets.ts), and each
+ * threshold (upstream: > 50), at most `maxAnswers` per (source run, condition) in generation order (upstream: 100 per
+ * revision; a sweep's evaluation runs are one per revision) — are labelled by an annotator (./annotators.ts) with the facets of the trait's set (./sets.ts), and each
  * facet's share is reported with its Wilson 95 % interval per checkpoint revision and condition.
  *
  * Sources: evaluate, grid, controls, transfer and extract runs (their generations.jsonl and judgements.jsonl, read
@@ -9,7 +9,7 @@
  * annotation is appended to annotations.jsonl as it arrives, and an LLM annotator's replies are in the judge cache, so
  * a rerun — of this run or a fresh one — asks the annotator nothing it already answered.
  *
- * Outputs: facet_shares.csv (trait, facet_set, revision, condition, facet, annotated, count, share, ci_low, ci_high),
+ * Outputs: facet_shares.csv (trait, facet_set, revision, condition, source_run, facet, annotated, count, share, ci_low, ci_high),
  * annotations.csv (one row per annotated answer) and results.json.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -39,7 +39,7 @@ export interface FacetsJob {
 }
 
 export interface FacetShare { facet: string; count: number; share: number | null; ciLow: number | null; ciHigh: number | null }
-export interface FacetGroup { revision: string; condition: string; candidates: number; annotated: number; unparsed: number; shares: FacetShare[] }
+export interface FacetGroup { revision: string; condition: string; /** The run the answers come from. */ run: string; candidates: number; annotated: number; unparsed: number; shares: FacetShare[] }
 export interface FacetResults {
   trait: string; facetSet: string; facets: string[]; annotator: string; threshold: number; maxAnswers: number;
   sources: { runId: string; kind: string }[]; groups: FacetGroup[];
@@ -123,12 +123,12 @@ export async function runFacets(j: FacetsJob): Promise<{ runDir: string; runId: 
   const config = { stage: 'facets', trait: src.trait, facetSet: set.id, facetSetHash: facetSetHash(set), annotator: j.annotator.id, threshold, maxAnswers,
     sources: src.sources.map((s) => ({ runId: s.runId, configHash: s.configHash })) };
   const { run, value } = await withRun({ ws: j.ws, kind: 'facets', label: `${src.trait}-${src.sources[0].runId.slice(0, 40)}`, config, runId: j.runId, judge: j.annotator.judge, signal: j.signal }, async (run) => {
-    // Per (revision, condition): candidates above the threshold, the first maxAnswers annotated.
-    const groups = new Map<string, { revision: string; condition: string; candidates: Answer[] }>();
+    // Per (source run, condition) — a sweep's evaluation runs are one per revision: candidates above the threshold, the first maxAnswers annotated.
+    const groups = new Map<string, { revision: string; condition: string; run: string; candidates: Answer[] }>();
     for (const a of src.answers) {
       if (!(a.trait > threshold)) continue;
-      const k = `${a.revision}\u0000${a.condition}`;
-      if (!groups.has(k)) groups.set(k, { revision: a.revision, condition: a.condition, candidates: [] });
+      const k = `${a.source}\u0000${a.condition}`;
+      if (!groups.has(k)) groups.set(k, { revision: a.revision, condition: a.condition, run: a.source, candidates: [] });
       groups.get(k)!.candidates.push(a);
     }
     const chosen = [...groups.values()].flatMap((g) => g.candidates.slice(0, maxAnswers));
@@ -158,13 +158,13 @@ export async function runFacets(j: FacetsJob): Promise<{ runDir: string; runId: 
         const ci = wilson(count, ok.length);
         return { facet: f.name, count, share: ok.length ? count / ok.length : null, ciLow: ci?.low ?? null, ciHigh: ci?.high ?? null };
       });
-      out.push({ revision: g.revision, condition: g.condition, candidates: g.candidates.length, annotated: ok.length, unparsed: labelled.length - ok.length, shares });
+      out.push({ revision: g.revision, condition: g.condition, run: g.run, candidates: g.candidates.length, annotated: ok.length, unparsed: labelled.length - ok.length, shares });
       for (const s of shares) {
-        shareRows.push({ trait: src.trait, facet_set: set.id, revision: g.revision, condition: g.condition, facet: s.facet, annotated: ok.length, count: s.count,
+        shareRows.push({ trait: src.trait, facet_set: set.id, revision: g.revision, condition: g.condition, source_run: g.run, facet: s.facet, annotated: ok.length, count: s.count,
           share: s.share, ci_low: s.ciLow, ci_high: s.ciHigh });
       }
     }
-    writeCsv(run.path('facet_shares.csv'), ['trait', 'facet_set', 'revision', 'condition', 'facet', 'annotated', 'count', 'share', 'ci_low', 'ci_high'], shareRows);
+    writeCsv(run.path('facet_shares.csv'), ['trait', 'facet_set', 'revision', 'condition', 'source_run', 'facet', 'annotated', 'count', 'share', 'ci_low', 'ci_high'], shareRows);
     writeCsv(run.path('annotations.csv'), ['source_run', 'revision', 'condition', 'question_id', src.trait, 'question', 'answer', 'facets'],
       chosen.map((a) => ({ source_run: a.source, revision: a.revision, condition: a.condition, question_id: a.key, [src.trait]: a.trait, question: a.question, answer: a.answer,
         facets: done.get(a.id)?.join(';') ?? null })));

@@ -214,7 +214,7 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     ...MODEL_OPTIONS.slice(0, 2), ...OUTPUT_OPTIONS],
   // Discourse-type ablation (src/core/discourse): a vector per discourse type (+ combined) on a base revision, each steered on every type's eval set.
   discourse: [TRAIT,
-    { name: 'types', type: 'list', values: ['description', 'story', 'dialogue'], default: ['description', 'story', 'dialogue'], help: 'discourse types (the toy world has description and dialogue)' },
+    { name: 'types', type: 'list', values: ['description', 'story', 'dialogue'], default: ['description', 'story', 'dialogue'], toyDefault: ['description', 'dialogue'], help: 'discourse types (the toy world has description and dialogue, no stories)' },
     { name: 'no-combined', type: 'boolean', help: 'skip the combined vector (all types\' kept pairs together)' },
     { ...LAYER, help: 'steering row ℓ for every vector (default: the model manifest\'s recommendedSteering for the trait)' }, COEF,
     EXTRACT_SAMPLES, evalSamples('eval-samples'), EXTRACT_SEED, evalSeed('eval-seed'), THRESHOLD, MAX_QUESTIONS,
@@ -224,6 +224,6 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'annotator', type: 'enum', values: ['rubric', 'openai'], help: 'rubric (the toy world\'s phrase families; the default for toy runs) or an OpenAI-compatible model (the default with --judge-base-url)' },
     { name: 'annotator-model', type: 'string', arg: '<model>', default: 'gpt-4.1', help: 'the LLM annotator\'s model (upstream: gpt-4.1 for the roots of evil)' },
     { name: 'threshold', type: 'number', default: 50, help: 'annotate answers whose trait score is above this' },
-    { name: 'max-answers', type: 'int', arg: 'N', default: 100, check: positive, help: 'at most N answers per revision and condition (upstream 100)' },
+    { name: 'max-answers', type: 'int', arg: 'N', default: 100, check: positive, help: 'at most N answers per run and condition (upstream: 100 per revision)' },
     ...JUDGE_OPTIONS.filter((o) => o.name !== 'judge' && o.name !== 'judge-model'), WORKSPACE_OPTION, RUN_ID, ...OUTPUT_OPTIONS],
 };

@@ -1,0 +1,74 @@
+/** persona-lab discourse: the discourse-type ablation (paper 2 §6) — a vector per discourse type, each steered on every type's eval set. */
+import path from 'node:path';
+import { UsageError, type CliCommand } from '../command.js';
+import { EXIT, fmt, num, openSession, printJson, progressPrinter, required, sampling, str, throughput, toyDir, modelPath, workspace, flag } from '../common.js';
+import { InputError } from '../preflight.js';
+import { PipelineError } from '../../core/errors.js';
+import { recommendedSteering, steeringPoints } from '../../core/jobs/defaults.js';
+import { JOBS } from '../../core/jobs/table.js';
+import { loadTraitFile } from '../../core/traits/load.js';
+import { runDiscourse, writeTraitFiles, type DiscourseTypeFiles } from '../../core/discourse/discourse.js';
+import { findDiscourseFile, loadDiscourseTrait, TOY_NO_STORIES, toyDiscourseTraits, traitBytes, type DiscourseType } from '../../core/discourse/formats.js';
+
+export const discourseCommand: CliCommand = {
+  name: 'discourse',
+  summary: 'Discourse-type ablation: a vector per discourse type (description, story, dialogue) and combined, each steered on every type\'s eval set',
+  options: JOBS.discourse,
+  usage: `persona-lab discourse --trait <name> [--types description,story,dialogue] [options]
+  Base-model extraction (raw-text prompts) from each type's trait files — pretraining_persona's
+  <trait>_{character,stories,dialogue}_neutral_q.json in <traits-dir or workspace traits>/{extract,eval}/ (or trait_data_extract/,
+  trait_data_eval/) — plus a combined vector over all kept pairs; every vector steered at one --layer/--coef on every type's
+  evaluation set. Writes vector_type_summary.csv (Δτ: vector type × evaluation set) and vector_type_results.csv.
+  On the toy model the description and dialogue files are generated from its world (it has no narrated stories).`,
+  async run(ctx) {
+    const trait = required(ctx, 'trait');
+    const mp = modelPath(ctx);
+    const types = [...new Set(required<string[]>(ctx, 'types', mp.isToy))] as DiscourseType[];
+    if (types.length === 0) throw new UsageError('--types: name at least one of description, story, dialogue');
+    const ws = workspace(ctx);
+    const traitsDir = str(ctx, 'traits-dir');
+    // Every input is read and checked before the worker starts: a bad file exits 2 and nothing is written.
+    let files: DiscourseTypeFiles[];
+    try {
+      if (mp.isToy && !traitsDir) {
+        if (types.includes('story')) throw new UsageError(`--types story: ${TOY_NO_STORIES}`);
+        const toy = toyDir('the toy discourse data needs the toy model\'s world');
+        const data = toyDiscourseTraits(trait, path.join(toy, 'traits')).filter((d) => types.includes(d.type));
+        files = data.map((d) => {
+          const [ex, ev] = (['extract', 'eval'] as const).map((set) => writeTraitFiles(path.join(ws.traitsDir, 'generated', set), [{ name: `${trait}_${d.type}.json`, text: traitBytes(d[set]) }])[0]);
+          return { type: d.type, extract: loadTraitFile(ex, { requireInstruction: true }), eval: loadTraitFile(ev) };
+        });
+      } else {
+        const dirs = [...(traitsDir ? [path.resolve(traitsDir)] : []), ws.traitsDir];
+        files = types.map((type) => ({ type, extract: loadDiscourseTrait(findDiscourseFile(trait, type, 'extract', dirs), type, 'extract'),
+          eval: loadDiscourseTrait(findDiscourseFile(trait, type, 'eval', dirs), type, 'eval') }));
+      }
+    } catch (e) {
+      if (PipelineError.is(e, ['trait-invalid', 'data-invalid'])) throw new InputError((e as Error).message, e);
+      throw e;
+    }
+    const recommended = mp.isToy ? recommendedSteering(toyDir('')) : recommendedSteering(mp.path);
+    const point = steeringPoints([trait], { layer: num(ctx, 'layer'), coef: num(ctx, 'coef'), recommended })[trait];
+    const s = await openSession(ctx);
+    try {
+      if (point.layer < 0 || point.layer > s.model.info.config.numLayers) throw new UsageError(`--layer ${point.layer}: rows are 0..${s.model.info.config.numLayers}`);
+      const samp = sampling(ctx, s.isToy, false);
+      const r = await runDiscourse({
+        ws: s.ws, model: s.model, judge: s.judge, trait, types: files, combined: !flag(ctx, 'no-combined'), layer: point.layer, coef: point.coef,
+        sampling: samp.params, samplerPreset: samp.preset, seed: required(ctx, 'seed'), samples: required(ctx, 'samples', s.isToy),
+        evalSeed: required(ctx, 'eval-seed'), evalSamples: required(ctx, 'eval-samples', s.isToy), threshold: required(ctx, 'threshold'),
+        maxQuestions: num(ctx, 'max-questions'), runId: str(ctx, 'run-id'), progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx),
+      });
+      if (ctx.json) { printJson(ctx, { runId: r.runId, runDir: r.runDir, ...r.results }); return EXIT.ok; }
+      const res = r.results;
+      ctx.stdout(`${trait} on ${res.model}@${res.revision} (base-model prompts), steering L${res.layer} c${res.coef}: Δτ, vector type × evaluation set`);
+      ctx.stdout(`${'vector'.padEnd(12)} ${'pairs'.padStart(6)} ${res.types.map((t) => t.padStart(12)).join(' ')}`);
+      for (const v of res.vectors) {
+        const cells = res.types.map((e) => fmt(res.cells.find((c) => c.vectorType === v.vectorType && c.evalSet === e)?.deltaTrait).padStart(12)).join(' ');
+        ctx.stdout(`${v.vectorType.padEnd(12)} ${String(v.pairsKept).padStart(6)} ${cells}${v.status === 'ok' ? '' : `  (no vector: ${v.reason})`}`);
+      }
+      ctx.stdout(`tables: ${path.relative(process.cwd(), r.runDir)}/vector_type_summary.csv`);
+      return EXIT.ok;
+    } finally { await s.dispose(); }
+  },
+};
