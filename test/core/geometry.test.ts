@@ -123,3 +123,28 @@ test('CLI: persona-lab geometry on the upstream vectors writes the CSVs and prin
   assert.equal(bad.code, 2, 'a layer the vectors do not have is a usage error');
   assert.match(bad.stderr, /layer 40 is outside 0\.\.32/);
 });
+
+test('geometry finds activation norms without --norms: the named model\'s, the vectors\' own workspace\'s, upstream\'s results/<model>', async (t) => {
+  const { normsDirFor } = await import('../../src/core/jobs/defaults.js');
+  const { Workspace } = await import('../../src/core/storage/workspace.js');
+  const { mkdirSync, writeFileSync, copyFileSync } = await import('node:fs');
+  // A workspace the vectors are in, with norms, and another workspace (the CLI's --workspace) without any.
+  const home = path.join(tmp, 'home'), other = new Workspace(path.join(tmp, 'other'));
+  const vectors = path.join(home, 'vectors', 'toy-persona');
+  const fixture = path.join(root, 'test', 'fixtures', 'vectors', 'toy-persona-main-sycophantic.safetensors');
+  for (const rev of ['stage1-step550', 'main']) { mkdirSync(path.join(vectors, rev), { recursive: true }); copyFileSync(fixture, path.join(vectors, rev, 'sycophantic.safetensors')); }
+  const normsCsv = 'layer,mean_l2,std_l2,count\n0,1,0,1\n1,2,0,1\n2,4,0,1\n3,4,0,1\n4,5,0,1\n';
+  mkdirSync(path.join(home, 'norms', 'toy-persona'), { recursive: true });
+  for (const rev of ['stage1-step550', 'main']) writeFileSync(path.join(home, 'norms', 'toy-persona', `${rev}_shared_norms.csv`), normsCsv);
+  assert.equal(normsDirFor(vectors, { ws: other }), path.join(home, 'norms', 'toy-persona'), 'the vectors\' own workspace');
+  assert.equal(normsDirFor(path.join(tmp, 'elsewhere', 'toy-persona'), { ws: other }), undefined, 'nothing found: no ratio rather than another model\'s norms');
+  assert.equal(normsDirFor(path.join(tmp, 'elsewhere', 'toy-persona'), { ws: new Workspace(home), model: 'toy-persona' }), path.join(home, 'norms', 'toy-persona'), 'the named model\'s');
+  const r = await cli(['geometry', '--trait', 'sycophantic', '--layer', '2', '--vectors', vectors, '--workspace', other.root, '--out', path.join(tmp, 'geo-ws'), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).norms.map((n: { ratio: number }) => Number(n.ratio.toFixed(4))), [0.5626, 0.5626], '‖v[2]‖ = 2.2505 ÷ mean_l2 4');
+  if (!available || !existsSync(NORMS)) { t.diagnostic('../shared/upstream-vectors is absent: upstream layout not checked'); return; }
+  assert.equal(normsDirFor(VECTORS), NORMS, 'upstream: results/<model>/activation_norms beside data/persona_vectors/<model>');
+  const up = await cli(['geometry', '--trait', TRAIT, '--vectors', VECTORS, '--out', path.join(tmp, 'geo-up'), '--json']);
+  assert.equal(up.code, 0, up.stderr);
+  assert.deepEqual(JSON.parse(up.stdout).norms, traj!.norms, 'the same ratios as with --norms');
+});

@@ -1,8 +1,8 @@
 /** persona-lab geometry: how a trait's vector moves across checkpoints (cosines to main and between neighbours, norms). */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CliCommand } from '../command.js';
 import { EXIT, fmt, modelPath, num, printJson, required, str, workspace } from '../common.js';
+import { loadOptionsFor, normsDirFor } from '../../core/jobs/defaults.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { discoverVectors, loadRevisionVectors, readVectorMatrix } from '../../core/geometry/sources.js';
 import { vectorTrajectory } from '../../core/geometry/trajectory.js';
@@ -18,8 +18,9 @@ export const geometryCommand: CliCommand = {
   <root>/<revision>/<trait>.safetensors (a Persona Lab workspace's vectors/<model>) or <root>/<revision>/<trait>_<kind>_diff.pt
   (upstream pretraining_persona data/persona_vectors/<model>). Default root: <workspace>/vectors/<model> (--model, default the toy).
   --layer: row ℓ = hidden_states[ℓ] (default L/2, upstream's 16 for 32-layer models). --norms: a folder of upstream
-  <revision>_{norms,shared_norms}.csv (default: <workspace>/norms/<model> when sweep or norms wrote it); norms are then
-  also reported relative to the mean hidden-state norm at ℓ.
+  <revision>_{norms,shared_norms}.csv (default: <workspace>/norms/<model> when sweep or norms wrote it, the norms of the
+  workspace the vectors are in, or upstream's results/<model>/activation_norms beside data/persona_vectors/<model>);
+  norms are then also reported relative to the mean hidden-state norm at ℓ.
   Writes upstream-named CSVs (vector_cosine_sim/_sequential/_to_main_<trait>_layer<ℓ>.csv, vector_norms_…) to --out
   (default <workspace>/geometry/<model>).`,
   async run(ctx) {
@@ -27,13 +28,16 @@ export const geometryCommand: CliCommand = {
     const kind = required<VectorKind>(ctx, 'kind');
     const ws = workspace(ctx);
     const explicitRoot = str(ctx, 'vectors');
-    const root = explicitRoot ? path.resolve(explicitRoot) : path.dirname(ws.vectorDir(identifyModel(modelPath(ctx).path).name, 'main'));
+    // The model's workspace name (format-qualified like its vectors: toy-persona-int8); with --vectors and no --model it is unknown.
+    const model = explicitRoot && !str(ctx, 'model') ? undefined : identifyModel(modelPath(ctx).path, undefined, loadOptionsFor(ctx.flags).weightFormat).name;
+    const root = explicitRoot ? path.resolve(explicitRoot) : path.dirname(ws.vectorDir(model!, 'main'));
     const sources = discoverVectors(root, trait, kind);
     ctx.stderr(`geometry: ${sources.length} revisions of ${trait} under ${root}`);
     const layer = num(ctx, 'layer') ?? defaultLayer(sources[sources.length - 1].file, kind);
-    // Norms: --norms, else the workspace's own (written by sweep / norms) for this model when present.
-    const ownNorms = path.join(ws.root, 'norms', path.basename(root));
-    const norms = str(ctx, 'norms') ? path.resolve(str(ctx, 'norms')!) : existsSync(ownNorms) ? ownNorms : undefined;
+    // Norms: --norms, else the ones found for these vectors (core's normsDirFor: the workspace's norms/<model>, the root's
+    // own workspace, upstream's results/<model>/activation_norms), as the editor's geometry panel finds them.
+    const norms = str(ctx, 'norms') ? path.resolve(str(ctx, 'norms')!) : normsDirFor(root, { ws, model });
+    if (norms && !str(ctx, 'norms')) ctx.stderr(`geometry: activation norms from ${norms}`);
     const t = vectorTrajectory(loadRevisionVectors(sources, layer, { kind, normsDir: norms }), layer);
     const out = path.resolve(str(ctx, 'out') ?? path.join(ws.root, 'geometry', path.basename(root)));
     const files = writeTrajectoryCsvs(out, trait, t);

@@ -9,7 +9,7 @@ import type { LoadModelParams, SamplingParams, SteerScaling } from '../../engine
 import type { WeightFormat } from '../../engine/model/types.js';
 import type { JudgeSpec } from '../judge/factory.js';
 import { SAMPLER_PRESETS, type SamplerPreset } from '../sampling.js';
-import type { Workspace } from '../storage/workspace.js';
+import { modelFolderName, type Workspace } from '../storage/workspace.js';
 import { optionDefault, OptionError, type OptionSpec, type OptionValue } from './options.js';
 import { JUDGE_OPTIONS, MODEL_OPTIONS, SAMPLING_OPTIONS, SCALING_OPTIONS } from './table.js';
 
@@ -96,6 +96,23 @@ export function checkpointLayerCount(dir: string): number | undefined {
   const t = (c.text_config ?? c) as Record<string, unknown>;
   const L = t.num_hidden_layers ?? t.n_layer;
   return typeof L === 'number' && Number.isInteger(L) && L > 0 ? L : undefined;
+}
+
+/**
+ * Activation norms for a folder of vectors `<root>/<revision>/…` (geometry divides norms by them), first found of:
+ * the workspace's norms/<model> for the model named (`model`: --model, whose vectors root is the default), the norms of
+ * the workspace the root lies in (<ws>/vectors/<model> → <ws>/norms/<model>; what sweep and norms write), the given
+ * workspace's norms/<folder name>, and upstream's results/<model>/activation_norms next to data/persona_vectors/<model>.
+ */
+export function normsDirFor(root: string, o: { ws?: Workspace; model?: string } = {}): string | undefined {
+  const name = path.basename(root);
+  const candidates = [
+    o.ws && o.model ? path.join(o.ws.root, 'norms', modelFolderName(o.model)) : undefined,
+    path.basename(path.dirname(root)) === 'vectors' ? path.join(path.dirname(path.dirname(root)), 'norms', name) : undefined,
+    o.ws ? path.join(o.ws.root, 'norms', name) : undefined,
+    path.join(path.dirname(path.dirname(path.dirname(root))), 'results', name, 'activation_norms'),
+  ];
+  return candidates.find((d): d is string => d !== undefined && existsSync(d));
 }
 
 const pick = (given: OptionValues, specs: readonly OptionSpec[]): OptionValues =>
