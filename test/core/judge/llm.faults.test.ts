@@ -33,8 +33,16 @@ const expectedScore = (prompt: string) => {
   return (s * 0.9 + t * 0.05) / 0.95;
 };
 
+/**
+ * Per-attempt timeout of the test's judge: what turns an injected 'timeout' / 'stall' into a retry. It must also be
+ * longer than any stall of this process's event loop, since after a stall timers run before I/O and a reply already
+ * received would count as a real timeout (and be answered twice). 2 s holds on a quiet machine; the full counts run
+ * for many minutes, often beside other heavy work (2 cores at load 25–30 stalled past 2 s: 19 extra timeouts, one
+ * prompt answered twice), so they wait 6 s.
+ */
+const ATTEMPT_TIMEOUT_MS = FULL ? 6000 : 2000;
 const fastJudge = (baseURL: string, extra: Partial<ConstructorParameters<typeof LlmJudge>[0]> = {}) =>
-  new LlmJudge({ baseURL, model: 'fault-judge', apiKey: 'test', concurrency: 8, maxRetries: 6, backoffMs: 2, maxBackoffMs: 20, timeoutMs: 2000, ...extra });
+  new LlmJudge({ baseURL, model: 'fault-judge', apiKey: 'test', concurrency: 8, maxRetries: 6, backoffMs: 2, maxBackoffMs: 20, timeoutMs: ATTEMPT_TIMEOUT_MS, ...extra });
 
 test('every fault kind, seeded: retried and counted by reason; nothing judged twice, nothing dropped', { timeout: FULL ? 900_000 : 120_000 }, async (t) => {
   const seeds = FULL ? [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] : [1, 2];
@@ -129,7 +137,7 @@ test('cancelling during a retry wait stops at once, as a cancellation', { timeou
   } finally { await server.close(); }
 });
 
-test('extraction judged through the faulty server: same judgements as a clean judge, faults by reason in the manifest', { timeout: 300_000 }, async (t) => {
+test('extraction judged through the faulty server: same judgements as a clean judge, faults by reason in the manifest', { timeout: FULL ? 600_000 : 300_000 }, async (t) => {
   if (!existsSync(path.join(MODEL, 'config.json'))) { t.skip(`toy model not found at ${MODEL}`); return; }
   const { InferenceClient } = await import('../../../src/engine/client.js');
   const { identifyModel } = await import('../../../src/core/models.js');
