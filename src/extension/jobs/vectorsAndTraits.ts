@@ -260,6 +260,8 @@ export interface TransferSweepArgs {
   steering?: Record<string, { layer: number; coef: number }>;
   scaling?: TransferScaling;
   maxQuestions?: number;
+  /** Samples per extraction row and per evaluation question (default: the sweep job's, the toy protocol's on the toy). */
+  samples?: number; evalSamples?: number;
   /** Open the sweep dashboard when done (default true). */
   openDashboard?: boolean;
 }
@@ -300,7 +302,7 @@ export async function runTransferSweep(s: ResearchServices, args: TransferSweepA
   });
   const toy = isToyModelPath(model.path);
   // The sweep job's declared defaults (src/core/jobs/table.ts), as `persona-lab sweep --transfer-to` resolves them.
-  const o = resolveOptions(JOBS.sweep, { 'max-questions': args.maxQuestions, 'transfer-scaling': args.scaling }, toy);
+  const o = resolveOptions(JOBS.sweep, { 'max-questions': args.maxQuestions, 'transfer-scaling': args.scaling, samples: args.samples, 'eval-samples': args.evalSamples }, toy);
   const spec = await judgeSpecWithSecret(toy, s.secrets);
   const byName = new Map(withPaths.map((r) => [r.name, r.path]));
   const target = modelIdentity(targetPath);

@@ -89,8 +89,8 @@ describe('Persona Lab extension', () => {
     const dir = path.join(extension().extensionPath, 'models', 'toy-persona', 'traits', 'extract');
     const files = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')) : [];
     if (files.length === 0) this.skip(); // no toy-model trait files in this build
-    const source = (await children(api.views.traits)).find((i) => labels([i])[0] === 'Toy model (extract)');
-    assert.ok(source, 'no "Toy model (extract)" group in the Traits view');
+    const source = (await children(api.views.traits)).find((i) => labels([i])[0] === 'Toy model');
+    assert.ok(source, 'no "Toy model" group in the Traits view');
     assert.deepEqual(labels(await children(api.views.traits, source)).sort(), files.map((f) => f.replace(/\.json$/, '')).sort());
   });
 
