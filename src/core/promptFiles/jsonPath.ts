@@ -2,9 +2,10 @@
  * Where a JSON path ("$.instruction[0].pos", the form core's validators report) lies in a document's text, so an
  * editor can underline the field an error names. jsonc-parser builds the syntax tree with offsets; a path that does not
  * exist (a missing key) resolves to its nearest existing ancestor. A value that is an object or array is marked by its
- * key (underlining a whole array hides the document); a scalar by the value itself.
+ * key (underlining a whole array hides the document); a scalar by the value itself. The ESM build is imported: the UMD
+ * one (the package's main) loads its parts with dynamic requires that a bundle cannot follow.
  */
-import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { findNodeAtLocation, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser/lib/esm/main.js';
 
 export interface TextSpan { offset: number; length: number }
 
