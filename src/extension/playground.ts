@@ -142,9 +142,8 @@ export class Playground implements vscode.Disposable {
           return;
         }
         const target = make(src.path, typeof src.revision === 'string' ? src.revision : undefined);
-        try {
-          await this.panelFor(target, panel).show(new Workspace(root), target, { form: saved?.form });
-        } catch (e) { this.s.log.warn(`Could not restore the Steering Playground for ${target.id.name}@${target.id.revision}: ${errorMessage(e)}`); }
+        // The webview loads when VS Code shows it (maybe much later than now): its 'ready' draws the saved form.
+        this.panelFor(target, panel).restore(new Workspace(root), target, saved?.form);
       },
     }));
   }
@@ -229,11 +228,12 @@ class PlaygroundPanel implements vscode.Disposable {
   private notice: string | undefined;
   /** The loaded model, for one worker client and one checkpoint (key). */
   private model: { client: InferenceClient; key: string; info: Promise<LoadedModelInfo> } | undefined;
-  private judge: { key: string; judge: Judge } | undefined;
   private run: RunState | undefined;
   private seq = 0;
   /** Finished runs by id (the last few). */
   private readonly finished = new Map<string, FinishedRun>();
+  /** The form a restored panel's webview saved, drawn at its 'ready'. */
+  private restored: Partial<GenerationRequest> | undefined;
 
   constructor(private readonly s: PlaygroundServices, adopt?: vscode.WebviewPanel) {
     this.panel = adopt ?? vscode.window.createWebviewPanel(PLAYGROUND_VIEW_TYPE, 'Steering Playground', vscode.ViewColumn.Active,
@@ -286,6 +286,14 @@ class PlaygroundPanel implements vscode.Disposable {
       out.saved = saved;
     }
     return out;
+  }
+
+  /** A panel VS Code restored after a reload: the webview's 'ready' (whenever it comes) draws `form` on `target`. */
+  restore(ws: Workspace, target: Target, form: Partial<GenerationRequest> | undefined): void {
+    this.ws = ws;
+    this.target = target;
+    this.restored = form;
+    this.panel.title = `Steering Playground: ${target.id.name}@${target.id.revision}`;
   }
 
   /** Loads the model (if needed), lists the vectors, and sends the form's content; a failure is shown in the panel too. */
@@ -394,10 +402,13 @@ class PlaygroundPanel implements vscode.Disposable {
         break;
       }
       case 'error': this.s.log.error(`Steering Playground (webview): ${m.message}`); break;
-      case 'ready':
-        // A reloaded webview (developer tools) asks again: send the form again.
-        if (this.target) void this.init(this.target, {}, false).catch((e: unknown) => this.s.log.error(`Steering Playground: ${errorMessage(e)}`));
+      case 'ready': {
+        // A restored panel's webview, or a reloaded one (developer tools), asks: send the (saved) form.
+        const form = this.restored;
+        this.restored = undefined;
+        if (this.target) void this.init(this.target, { form }, false).catch((e: unknown) => this.s.log.error(`Steering Playground: ${errorMessage(e)}`));
         break;
+      }
       default: break;
     }
   }
@@ -537,10 +548,9 @@ class PlaygroundPanel implements vscode.Disposable {
   /** The configured judge for this checkpoint: the rubric judge on the toy model, the LLM judge (SecretStorage key) otherwise. */
   private async judgeFor(): Promise<Judge> {
     const t = this.target!;
+    // Made afresh each time: the settings or the key may have changed since (the LLM judge's cache is on disk).
     const spec = await judgeSpecWithSecret(t.toy, this.s.secrets);
-    const key = JSON.stringify({ ...spec, apiKey: undefined, toy: t.toy });
-    if (this.judge?.key !== key) this.judge = { key, judge: await createJudge(spec, this.ws!, { onRetry: (i) => this.s.log.warn(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) }) };
-    return this.judge.judge;
+    return createJudge(spec, this.ws!, { onRetry: (i) => this.s.log.warn(`judge: ${i.reason}, retry ${i.attempt} in ${i.delayMs} ms`) });
   }
 
   /**
@@ -548,8 +558,8 @@ class PlaygroundPanel implements vscode.Disposable {
    * eval_prompt comes from its eval trait file (workspace, then the model's own); without one, or a trait the judge
    * does not know, only coherence is scored.
    */
-  private async score(run: FinishedRun, signal?: AbortSignal): Promise<{ judge: string; scores: Score[]; means: Record<Column, ColumnMeans> }> {
-    const judge = await this.judgeFor();
+  private async score(run: FinishedRun, signal?: AbortSignal, given?: Judge): Promise<{ judge: string; scores: Score[]; means: Record<Column, ColumnMeans> }> {
+    const judge = given ?? await this.judgeFor();
     const info = await this.model!.info;
     const trait = run.traits[0];
     const modelKind = info.hasChatTemplate ? 'chat' : 'base';
@@ -584,7 +594,7 @@ class PlaygroundPanel implements vscode.Disposable {
     try {
       const judge = await this.judgeFor();
       this.post({ type: 'judging', runId, judge: judge.id });
-      const out = await this.score(run);
+      const out = await this.score(run, undefined, judge);
       run.means = out.means;
       run.judge = out.judge;
       this.post({ type: 'judged', runId, ...out });

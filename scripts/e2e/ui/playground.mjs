@@ -2,7 +2,7 @@
 // panel streams baseline and steered answers side by side with two steering rows, draws every answer as a per-token
 // projection heat-map (colours from the theme, re-coloured on a theme switch, legend, the value on hover), judges the
 // answers, saves the prompt as a prompt file, comes back after a window reload, and Stop cancels a streaming run.
-// Screenshots: artifacts/e2e-playground.png, e2e-playground-heatmap-{dark,light}.png.
+// Screenshots: artifacts/e2e-playground.png, e2e-playground-heatmap-{dark,light,hc}.png.
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -22,7 +22,7 @@ export default async function playground(t) {
     await page.keyboard.press('Enter');
   }
   /** Every heat-map token's background colour and value. */
-  const tokens = (view) => view.locator('.answer .tok').evaluateAll((ss) => ss.map((s) => ({ bg: getComputedStyle(s).backgroundColor, v: Number(s.dataset.v), title: s.title, text: s.textContent })));
+  const tokens = (view) => view.locator('.answer .tok').evaluateAll((ss) => ss.map((s) => ({ bg: s.ownerDocument.defaultView.getComputedStyle(s).backgroundColor, v: Number(s.dataset.v), title: s.title, text: s.textContent })));
 
   await check('palette: "Persona Lab: Open Steering Playground" asks which checkpoint, then streams baseline and steered answers with two steering rows (screenshot saved)', async () => {
     if (!hasToyModel) throw new Error('the playground check needs the toy model in the .vsix');
@@ -97,15 +97,18 @@ export default async function playground(t) {
     const row2 = await tokens(view);
     if (!row2[0].title.includes('(sycophantic at ℓ 2)') || row2.every((x, i) => x.v === before[i].v)) throw new Error(`colour by row 2: ${row2[0].title}`);
     await view.locator('#heat-by').evaluate((e) => { e.value = '0'; e.dispatchEvent(new e.ownerDocument.defaultView.Event('change')); });
-    await view.locator('.columns').scrollIntoViewIfNeeded();
+    // The legend and the first answers in view; the hover shows a token's value.
+    await view.locator('.heat-bar').evaluate((e) => e.scrollIntoView({ block: 'start' }));
     await view.locator('article.answer .tok').first().hover();
     const colours = {};
-    for (const [label, name] of [['dark', 'Default Dark Modern'], ['light', 'Default Light Modern']]) {
+    for (const [label, name] of [['dark', 'Default Dark Modern'], ['light', 'Default Light Modern'], ['hc', 'Default High Contrast']]) {
       await setTheme(name);
       colours[label] = (await tokens(view)).map((x) => x.bg);
       await page.screenshot({ path: path.join(artifactsDir, `e2e-playground-heatmap-${label}.png`) });
     }
     if (colours.dark.every((c, i) => c === colours.light[i])) throw new Error('the heat-map kept its colours after the switch to a light theme');
+    if (colours.hc.every((c, i) => c === colours.light[i])) throw new Error('the heat-map kept its colours after the switch to High Contrast');
+    await setTheme('Default Light Modern');
   });
 
   await check('Steering Playground: "Judge these answers" scores every answer with the configured judge; "Save as prompt file" writes a JSONL prompt file', async () => {

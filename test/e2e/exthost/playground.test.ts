@@ -5,7 +5,8 @@
  * webview reports what it drew. Nothing is stubbed.
  */
 import * as assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { norm, readVectorFile, vectorRow, writeVectorFile } from '../../../src/core/vectors/file.js';
@@ -174,6 +175,56 @@ describe('Steering Playground', function () {
     const again = await open({ modelPath: toyMain, prompt: 'what is the capital of france ?', vector: 'sycophantic', run: true, n: 1, savePromptFile: true });
     assert.equal(again?.saved?.lines, 2, 'a second save appends a line');
     rmSync(path.dirname(promptFile), { recursive: true, force: true });
+  });
+
+  it('on another model, "Judge these answers" asks the configured LLM judge with the key from SecretStorage', async () => {
+    // The toy's main revision copied to a folder without the toy's name: the editor treats it as any HF checkpoint.
+    const folder = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const copy = path.join(folder, 'tiny-checkpoint');
+    cpSync(toyMain, copy, { recursive: true });
+    // The trait's eval prompt for the LLM judge, from the workspace's traits/eval.
+    mkdirSync(path.join(dataDir, 'traits', 'eval'), { recursive: true });
+    copyFileSync(path.join(extension().extensionPath, 'models', 'toy-persona', 'traits', 'eval', 'sycophantic.json'), path.join(dataDir, 'traits', 'eval', 'sycophantic.json'));
+    const key = 'sk-playground-sentinel-7d1e';
+    const seen = { requests: 0, auth: new Set<string>(), traitPrompts: 0 };
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        seen.requests++;
+        seen.auth.add(String(req.headers.authorization));
+        if (/sycophan/i.test(body)) seen.traitPrompts++;
+        const top = [{ token: '42', logprob: Math.log(0.9) }, { token: '43', logprob: Math.log(0.1) }];
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: `c${seen.requests}`, object: 'chat.completion', created: 1, model: 'judge-model',
+          choices: [{ index: 0, finish_reason: 'length', message: { role: 'assistant', content: '42' }, logprobs: { content: [{ token: '42', logprob: top[0].logprob, top_logprobs: top }] } }],
+          usage: { prompt_tokens: 10, completion_tokens: 1, total_tokens: 11 } }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const config = vscode.workspace.getConfiguration('personaLab');
+    try {
+      await config.update('judge.baseUrl', `http://127.0.0.1:${(server.address() as { port: number }).port}/v1`, vscode.ConfigurationTarget.Workspace);
+      await config.update('judge.model', 'judge-model', vscode.ConfigurationTarget.Workspace);
+      assert.equal(await vscode.commands.executeCommand('personaLab.setJudgeApiKey', key), 'stored');
+      const out = await open({ modelPath: copy, prompt: PROMPT, vector: vectorFile(), layer: 4, coef: 4, n: 2, seed: 0, judge: true });
+      assert.ok(out?.run && out.judged, `no judged run: ${out?.error}`);
+      assert.equal(out.model, 'tiny-checkpoint');
+      assert.equal(out.run.means, undefined, 'no judge runs by itself on a model other than the toy');
+      assert.match(out.judged.judge, /judge-model/);
+      assert.equal(seen.requests, 8, '2 columns × 2 answers × (trait, coherence)');
+      assert.equal(seen.traitPrompts, 4, 'the trait requests carry the eval trait file\'s prompt');
+      assert.deepEqual([...seen.auth], [`Bearer ${key}`], 'every request carried the key from SecretStorage');
+      for (const x of out.judged.scores) for (const v of [x.trait, x.coherence]) assert.ok(v !== undefined && v > 42 && v < 43, `score ${v}: the logprob-weighted 42/43`);
+      assert.deepEqual(out.judged.drawn, { scored: 4, means: 2 });
+    } finally {
+      await config.update('judge.baseUrl', undefined, vscode.ConfigurationTarget.Workspace);
+      await config.update('judge.model', undefined, vscode.ConfigurationTarget.Workspace);
+      await vscode.commands.executeCommand('personaLab.setJudgeApiKey', '');
+      server.closeAllConnections(); server.close();
+      rmSync(copy, { recursive: true, force: true });
+      rmSync(path.join(dataDir, 'traits'), { recursive: true, force: true });
+    }
   });
 
   it('opens from a vector in the Vectors view with that vector preselected', async () => {
