@@ -14,11 +14,13 @@ export default async function treesChecks(t) {
   const header = (name) => sidebar.locator('.pane-header', { has: page.locator('.title', { hasText: new RegExp(`^${name}$`, 'i') }) }).first();
   const row = (label) => sidebar.locator('.monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${label}$`) }) }).first();
   const expand = async (r) => { await r.waitFor({ timeout: 30_000 }); if ((await r.getAttribute('aria-expanded')) === 'false') await r.locator('.monaco-tl-twistie').click(); };
-  /** Rows of the sidebar whose label or description is cut (the label container is narrower than its content). */
-  const truncated = () => sidebar.locator('.monaco-list-row').evaluateAll((rows) => rows.flatMap((r) => {
-    const c = r.querySelector('.monaco-icon-label-container');
-    return c && c.scrollWidth > c.clientWidth + 1 ? [`${r.textContent} (${c.scrollWidth} > ${c.clientWidth} px)`] : [];
-  }));
+  /** Rows of the Models and Traits views whose label or description is cut (the label container is narrower than its content). */
+  const truncated = () => sidebar.locator('.pane').evaluateAll((panes) => panes
+    .filter((p) => /^(models|traits)$/i.test(p.querySelector('.pane-header .title')?.textContent?.trim() ?? ''))
+    .flatMap((p) => [...p.querySelectorAll('.monaco-list-row')]).flatMap((r) => {
+      const c = r.querySelector('.monaco-icon-label-container');
+      return c && c.scrollWidth > c.clientWidth + 1 ? [`${r.textContent} (${c.scrollWidth} > ${c.clientWidth} px)`] : [];
+    }));
 
   await check('Trees: at the default sidebar width no Models or Traits row is cut; traits list their extract and eval files (screenshot saved)', async () => {
     await page.locator('.activitybar .action-item a[aria-label^="Persona Lab"]').click();
@@ -33,7 +35,7 @@ export default async function treesChecks(t) {
     const cut = await truncated();
     if (cut.length) throw new Error(`cut at ${width} px: ${cut.join(' | ')}`);
     await sidebar.screenshot({ path: path.join(artifactsDir, 'e2e-trees.png') });
-    console.log(`    sidebar ${Math.round(width)} px wide, ${await sidebar.locator('.monaco-list-row').count()} rows, none cut`);
+    console.log(`    sidebar ${Math.round(width)} px wide, no Models or Traits row cut`);
   });
 
   // An LLM judge on 127.0.0.1 that replays the recorded payloads (trait 85, coherence 98, top_logprobs 20).
