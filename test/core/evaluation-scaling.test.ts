@@ -111,6 +111,8 @@ test('unit / target-norm refuse an all-zero row at the layer and a wrong --vecto
       PipelineError.is(e, 'vector-invalid') && /row 2 \(layer 2\) is all zeros/.test(e.message) && e.message.includes('divide by a zero norm'));
   }
   assert.doesNotThrow(() => evaluationConfig(job(ws, zeroed, { layer: 3, scaling: { mode: 'unit' } })), 'other rows are fine');
+  assert.throws(() => evaluationConfig(job(ws, FIXTURE, { layer: 9 })), (e: Error) => PipelineError.is(e, 'vector-invalid') && /layer 9 is outside 0\.\.4/.test(e.message),
+    'a layer the vector lacks, raw too');
   assert.throws(() => evaluationConfig(job(ws, FIXTURE, { vectorKey: 'bogus' })), (e: Error) =>
     PipelineError.is(e, 'vector-invalid') && e.message.includes('"bogus"') && e.message.includes('response_avg_diff') && e.message.includes('prompt_last_diff'));
   assert.deepEqual(readdirSync(tmp), ['zero-row2.safetensors'], 'no run folder');

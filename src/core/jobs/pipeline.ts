@@ -62,7 +62,7 @@ const readJobVector = (j: VectorJob) => readVectorFile(j.vectorPath, { key: j.ve
 
 /**
  * The vector's part of a run config, after the checks that need no model work: the file exists, is finite (read), fits
- * the model, and every row the job steers with is usable for its scaling (unit / target-norm divide by ‖row‖, so an
+ * the model, has every row (and the kind) the job steers with, and each is usable for its scaling (unit / target-norm divide by ‖row‖, so an
  * all-zero row is refused). Runs before withRun, so a refusal leaves no run folder. Scaling and key are recorded only
  * when given (not raw, a key), so the run ids of raw runs on the file's own tensors stay what they were.
  */
@@ -72,7 +72,10 @@ function vectorConfig(j: VectorJob, layers: readonly number[]) {
   assertVectorFits(vec, j.vectorPath, { name: j.model.name, ...j.model.info.config });
   const kind = j.kind ?? 'response_avg';
   if (j.scaling?.mode === 'target-norm' && !(j.scaling.norm > 0)) throw new PipelineError('vector-invalid', `target-norm scaling needs a norm > 0 (got ${j.scaling.norm}); pass --target-norm N`);
-  if (isScaled(j.scaling)) for (const layer of layers) checkRowUsable(vectorRow(vec, kind, layer), j.scaling.mode, j.vectorPath, layer);
+  for (const layer of layers) {
+    const row = vectorRow(vec, kind, layer); // a layer outside 0..L, or a kind the file lacks, is refused here
+    if (isScaled(j.scaling)) checkRowUsable(row, j.scaling.mode, j.vectorPath, layer);
+  }
   return { model: modelConfig(j.model), trait: j.trait, evalSha256: j.evalTrait.sha256, vectorSha256: sha256File(j.vectorPath), kind,
     ...(j.vectorKey !== undefined ? { vectorKey: j.vectorKey } : {}), ...(isScaled(j.scaling) ? { scaling: j.scaling } : {}),
     sampler: j.sampling, samplerPreset: j.samplerPreset, seed: j.seed, samples: j.samples, maxQuestions: j.maxQuestions ?? null, judge: j.judge.id };
