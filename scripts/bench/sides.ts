@@ -83,7 +83,7 @@ export async function runOurs(m: BenchModel, plan: Plan, o: OursOptions): Promis
     const t0 = performance.now();
     const info = await client.loadModel(params);
     const loadMs = performance.now() - t0;
-    const res: SideResult = { settings: { ...settings, cacheHit: info.cacheHit }, cells, loadMs, rssAfterLoadBytes: info.rssBytes, peakRssAfterLoadBytes: peakRss(client.pid),
+    const res: SideResult = { settings: { ...settings, cacheHit: info.cacheHit, loadStages: info.loadStages }, cells, loadMs, rssAfterLoadBytes: info.rssBytes, peakRssAfterLoadBytes: peakRss(client.pid),
       residentWeightBytes: info.residentWeightBytes, kvBytesPerToken: info.kvBytesPerToken };
     const { modelId } = info;
     const L = info.config.numLayers;
