@@ -91,7 +91,8 @@ function check(ctx: CliContext, ws: Workspace, model: { path: string; isToy: boo
 
 /**
  * --vector (or the workspace's vector for the trait): readable (its --vector-key tensor, when given), finite, the model's
- * shape, and a usable row at every layer the job steers or projects at (--layer, or a grid's --layers, default 1..L).
+ * shape, and a usable row at every layer the job steers or projects at (--layer, or a grid's --layers, default 1..L):
+ * a layer outside 0..L is refused here too, before the model loads.
  */
 function checkVector(ctx: CliContext, ws: Workspace, model: { path: string }, id: ModelIdentity, trait: string | undefined): void {
   if (!has(ctx, 'vector')) return;
@@ -110,7 +111,6 @@ function checkVector(ctx: CliContext, ws: Workspace, model: { path: string }, id
   const coefs = has(ctx, 'coefs') ? (ctx.flags.coefs ?? ctx.options.find((o) => o.name === 'coefs')?.default ?? []) as number[] : [ctx.flags.coef as number | undefined];
   const use: RowUse = has(ctx, 'data') || has(ctx, 'prompts') ? 'projection' : ((ctx.flags.scaling as RowUse | undefined) ?? 'raw');
   for (const l of layers) {
-    if (!Number.isInteger(l) || l < 0 || l >= v.layers) continue; // the job names the valid range
     const warning = checkRowUsable(vectorRow(v, kind, l), use, file, l);
     // Raw steering with a zero row is harmless in itself, but the worker refuses steering that would add nothing (a
     // silent no-op hides bugs; src/engine/steering/steer.ts), so say it now rather than after the model loaded.

@@ -5,7 +5,8 @@
  *     answers differ from raw's (coef·v̂ instead of coef·v) while the unsteered baseline is the same;
  *   - the raw run's config names neither scaling nor key (so raw run ids are what they were);
  *   - the same row under another tensor name (--vector-key) gives the same answers as the original file;
- *   - refused before any model load, exit 2, no run folder: a wrong --vector-key (naming the tensors found),
+ *   - refused before any model load, exit 2, no run folder: a wrong --vector-key (naming the tensors found), a layer
+ *     outside 0..L,
  *     --scaling target-norm without --target-norm, unit scaling at an all-zero row (evaluate, and every --layers row
  *     of a grid), and a sweep whose --scaling contradicts its --transfer-scaling.
  */
@@ -76,6 +77,7 @@ test('evaluate --scaling unit and --vector-key on the toy model', { skip, timeou
     /no tensor "bogus" \(--vector-key\); it has: persona\.sycophantic/, 'a wrong --vector-key');
   await refused(['evaluate', ...small, '--layer', '4', '--coef', '3', '--vector', keyed], /pick it with --vector-key/, 'a foreign tensor name without --vector-key');
   await refused(['evaluate', ...small, '--layer', '4', '--coef', '3', '--vector', FIXTURE, '--scaling', 'target-norm'], /--target-norm N/, 'target-norm without N');
+  await refused(['evaluate', ...small, '--layer', '9', '--coef', '3', '--vector', FIXTURE], /layer 9 is outside 0\.\.4/, 'a layer the vector does not have');
   const zero = v.data.response_avg!.slice();
   zero.fill(0, 4 * v.hidden, 5 * v.hidden);
   const zeroed = path.join(tmp, 'zero-row4.safetensors');
