@@ -35,6 +35,9 @@ const ACTIONS: { action: PromptAction; title: string; icon: string }[] = [
   { action: 'generate', title: 'Generate', icon: '$(play)' }, { action: 'steer', title: 'Steer', icon: '$(arrow-swap)' }, { action: 'monitor', title: 'Monitor', icon: '$(pulse)' },
 ];
 
+/** Files with more prompts get only the file-level lenses (a 100 000-line dataset would otherwise get 300 000). */
+const MAX_PROMPT_LENSES = 2000;
+
 /** A document's prompt-file kind: by file name, else (untitled) by language. */
 export function kindOf(doc: vscode.TextDocument): PromptFileKind | undefined {
   return promptFileKind(doc.fileName) ?? (doc.languageId === 'markdown' ? 'markdown' : doc.languageId === 'jsonl' ? 'jsonl' : undefined);
@@ -49,11 +52,17 @@ export class PromptFiles implements vscode.CodeLensProvider, vscode.Disposable {
     rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
   });
   private readonly subs: vscode.Disposable[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly s: InlineServices) {
     this.subs.push(
       vscode.window.onDidChangeVisibleTextEditors((eds) => eds.forEach((e) => this.decorate(e))),
-      vscode.workspace.onDidChangeTextDocument((e) => { for (const ed of vscode.window.visibleTextEditors) if (ed.document === e.document) this.decorate(ed); }),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (!this.results.has(e.document.uri.toString())) return;
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => { for (const ed of vscode.window.visibleTextEditors) if (ed.document === e.document) this.decorate(ed); }, 200);
+      }),
+      { dispose: () => clearTimeout(this.timer) },
     );
   }
 
@@ -68,9 +77,9 @@ export class PromptFiles implements vscode.CodeLensProvider, vscode.Disposable {
     const out = ACTIONS.map((a) => lens(top, `${a.icon} ${a.title} all (${parsed.prompts.length})`, { uri, action: a.action }));
     const r = this.results.get(uri);
     if (r) out.push(new vscode.CodeLens(new vscode.Range(top, 0, top, 0), { title: '$(table) Open Judge Results', command: 'personaLab.openJudgeResults', arguments: [r.runDir] }));
-    for (const p of parsed.prompts) {
-      // Markdown: above the fence (the file-level lenses take line 0 when the first fence is there: VS Code shows both).
-      for (const a of ACTIONS) out.push(lens(p.line, `${a.title}`, { uri, action: a.action, index: p.index }));
+    // Per prompt (a Markdown prompt's lenses sit above its fence), up to a number an editor can still draw; beyond it the file's own.
+    if (parsed.prompts.length <= MAX_PROMPT_LENSES) {
+      for (const p of parsed.prompts) for (const a of ACTIONS) out.push(lens(p.line, `${a.title}`, { uri, action: a.action, index: p.index }));
     }
     return out;
   }

@@ -32,12 +32,19 @@ export class ScreeningInline implements vscode.CodeLensProvider, vscode.Disposab
   private readonly lensesChanged = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.lensesChanged.event;
   private readonly subs: vscode.Disposable[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly s: InlineServices, private readonly docs: VirtualDocs) {
     const refreshAll = () => { this.cache.clear(); this.lensesChanged.fire(); vscode.window.visibleTextEditors.forEach((e) => this.decorate(e)); };
     this.subs.push(
       vscode.window.onDidChangeVisibleTextEditors((eds) => eds.forEach((e) => this.decorate(e))),
-      vscode.workspace.onDidChangeTextDocument((e) => { for (const ed of vscode.window.visibleTextEditors) if (ed.document === e.document) this.decorate(ed); }),
+      // An edit changes the text's sha256 (and so whether a run matches): re-check once typing pauses.
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (!e.document.fileName.toLowerCase().endsWith('.jsonl')) return;
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => { for (const ed of vscode.window.visibleTextEditors) if (ed.document === e.document) this.decorate(ed); this.lensesChanged.fire(); }, 300);
+      }),
+      { dispose: () => clearTimeout(this.timer) },
       // A screening run that finishes while its dataset is open: decorate it then.
       s.jobs.onDidChange(() => { if (s.jobs.active().length === 0) refreshAll(); }),
     );
@@ -50,7 +57,10 @@ export class ScreeningInline implements vscode.CodeLensProvider, vscode.Disposab
     const root = this.s.locations.workspaceDataFolder();
     if (!root) return undefined;
     const sha = createHash('sha256').update(doc.getText()).digest('hex');
-    if (!this.cache.has(sha)) this.cache.set(sha, findScreeningRun(path.join(root, 'runs'), sha) ?? null);
+    if (!this.cache.has(sha)) {
+      if (this.cache.size > 64) this.cache.clear(); // one entry per edited version of a file: keep it bounded
+      this.cache.set(sha, findScreeningRun(path.join(root, 'runs'), sha) ?? null);
+    }
     return this.cache.get(sha) ?? undefined;
   }
 
