@@ -154,7 +154,7 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
   shift: [{ name: 'base', type: 'string', arg: '<checkpoint|name>', help: 'the model before finetuning: a checkpoint folder, or on the toy a revision, "instruct" or a finetune name; default the toy\'s instruct model' },
     { name: 'finetuned', type: 'list', arg: '<checkpoint|name>[,…]', required: true, help: 'finetuned models (folders or toy finetune names, e.g. toy-persona-ft-evil); also positional' },
     { name: 'trait', type: 'list', arg: '<name>[,<name>…]', toyDefault: [...TOY_TRAITS], help: 'traits' },
-    { ...LAYER, type: 'int', help: 'row ℓ = hidden_states[ℓ] whose r, order and screening are reported (every layer\'s shift is computed; default L on the toy model, else round(0.7·L))' },
+    { ...LAYER, type: 'int', toyDefault: 1, help: 'row ℓ = hidden_states[ℓ] whose r, order and screening are reported (every layer\'s are computed and stored; default round(0.7·L); on the toy 1, where screening ranks samples best)' },
     { name: 'vector-dir', type: 'path', arg: '<dir>', help: 'the base model\'s vectors, <dir>/<trait>.safetensors (default <workspace>/vectors/<base>/<revision>)' }, kindOption(), VECTOR_KEY,
     evalSamples('samples'), evalSeed('seed'), MAX_QUESTIONS,
     { name: 'train-data', type: 'list', arg: '<file>[,…]', help: 'each finetuned model\'s training data, in --finetuned order, for screening (default: train.jsonl next to each checkpoint, when present)' },
