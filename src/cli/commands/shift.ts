@@ -92,7 +92,7 @@ export const shiftCommand: CliCommand = {
         } };
       });
       const L = info.config.numLayers;
-      const layer = num(ctx, 'layer') ?? (isToy ? L : Math.round(L * 0.7));
+      const layer = num(ctx, 'layer', isToy) ?? Math.round(L * 0.7);
       const samp = sampling(ctx, isToy, info.hasChatTemplate);
       const r = await runShift({
         ws, base, finetuned, traits: shiftTraits, layer, judge, sampling: samp.params, samplerPreset: samp.preset,
