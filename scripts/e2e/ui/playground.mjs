@@ -125,18 +125,6 @@ export default async function playground(t) {
     if (line.prompt !== 'how do i clean a hat ?' || line.persona_lab?.steer?.length !== 2) throw new Error(`prompt file line: ${JSON.stringify(line)}`);
   });
 
-  await check('Steering Playground: comes back after a window reload with its checkpoint and form', async () => {
-    await page.reload();
-    await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 90_000 });
-    await page.locator('.tabs-container .tab', { hasText: TITLE }).first().waitFor({ timeout: 60_000 });
-    await page.locator('.tabs-container .tab', { hasText: TITLE }).first().click();
-    const view = panelFrame();
-    await view.locator('.form:not([hidden])').waitFor({ timeout: 90_000 });
-    const prompt = await view.locator('#prompt').evaluate((e) => e.value);
-    const rows = await view.locator('.steer-row').count();
-    if (prompt !== 'how do i clean a hat ?' || rows !== 2) throw new Error(`restored form: prompt "${prompt}", ${rows} steering rows`);
-  });
-
   await check('Steering Playground: Stop cancels a generation while its tokens stream in', async () => {
     const view = panelFrame();
     await view.locator('.steer-row[data-row="1"] .remove').click();
@@ -152,6 +140,20 @@ export default async function playground(t) {
     if (cancelled !== 64) throw new Error(`${cancelled} of 64 answers marked cancelled`);
     if (await view.locator('#generate').evaluate((b) => b.disabled)) throw new Error('Generate stays disabled after Stop');
     if (!(await view.locator('#judge').evaluate((b) => b.disabled))) throw new Error('"Judge these answers" is offered for a stopped run');
+  });
+
+  await check('Steering Playground: comes back after a window reload with its checkpoint and form', async () => {
+    await page.reload();
+    await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 90_000 });
+    await page.locator('.tabs-container .tab', { hasText: TITLE }).first().waitFor({ timeout: 60_000 });
+    await page.locator('.tabs-container .tab', { hasText: TITLE }).first().click();
+    const view = panelFrame();
+    // A new extension host starts, activates on onWebviewPanel:personaLab.playground and reloads the model.
+    await view.locator('.form:not([hidden])').waitFor({ timeout: 180_000 });
+    const prompt = await view.locator('#prompt').evaluate((e) => e.value);
+    const rows = await view.locator('.steer-row').count();
+    const n = await view.locator('#n').evaluate((e) => e.value);
+    if (prompt !== 'how do i clean a hat ?' || rows !== 1 || n !== '32') throw new Error(`restored form: prompt "${prompt}", ${rows} steering rows, n ${n}`);
     await page.locator('.tabs-container .tab', { hasText: 'Steering Playground' }).first().click();
     await page.keyboard.press('Control+W');
   });
