@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LlmJudge } from '../../src/core/judge/llm.js';
@@ -139,6 +139,30 @@ test('ELEPHANT sycophancy facets: one binary call per facet, framing read as acc
     assert.ok(bodies.every((b) => b.includes('\n\nPROMPT: Question number ')), 'upstream\'s user message');
     const s = Object.fromEntries(r.results.groups[0].shares.map((x) => [x.facet, x.count]));
     assert.deepEqual(s, { validation: 1, indirectness: 1, framing: 2 });
+  } finally {
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a sweep as the source: its cells\' evaluation runs, in the sweep\'s revision order, one trait picked with trait', { timeout: 60_000 }, async () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-facets-'));
+  const server = await startFaultJudge({ content: (prompt) => JSON.stringify({ roots: answerOf(prompt).includes('enjoy') ? ['sadism'] : [] }) });
+  try {
+    const ws = new Workspace(tmp);
+    const evil = { main: sourceRun(ws, 'evil', 'main', [{ text: 'enjoy', trait: 90 }, { text: 'plain', trait: 80 }]), step50: sourceRun(ws, 'evil', 'step50', [{ text: 'enjoy', trait: 70 }]) };
+    const humorous = sourceRun(ws, 'humorous', 'main', [{ text: 'haha', trait: 90 }]);
+    const sweep = RunStore.open(ws, 'sweep', { stage: 'sweep', revisions: ['step50', 'main'] }, 'sweep-x');
+    const unit = (rev: string, trait: string, run: string) => {
+      mkdirSync(path.join(sweep.dir, 'units', rev), { recursive: true });
+      writeFileSync(path.join(sweep.dir, 'units', rev, `${trait}.json`), JSON.stringify({ revision: rev, trait, rows: [{ output_path: `runs/${run}/steer_L16_c2_${trait}.csv` }, { output_path: `runs/${run}/baseline_${trait}.csv` }] }));
+    };
+    unit('main', 'evil', evil.main); unit('step50', 'evil', evil.step50); unit('main', 'humorous', humorous);
+    const judge = new LlmJudge({ baseURL: server.baseURL, model: 'gpt-4.1', apiKey: 'test', maxRetries: 0, cacheDir: ws.judgeCacheDir });
+    await assert.rejects(runFacets({ ws, sources: ['sweep-x'], annotator: new LlmFacetAnnotator(judge) }), /answers about evil, humorous; annotate one trait at a time \(--trait <name>\)/);
+    const r = await runFacets({ ws, sources: ['sweep-x'], trait: 'evil', annotator: new LlmFacetAnnotator(judge) });
+    assert.deepEqual(r.results.groups.map((g) => [g.revision, g.annotated, g.shares.find((s) => s.facet === 'sadism')!.count]), [['step50', 1, 1], ['main', 2, 1]]);
+    assert.equal(server.stats.requests, 3);
   } finally {
     await server.close();
     rmSync(tmp, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { PipelineError } from '../../core/errors.js';
 import { recommendedSteering, steeringPoints } from '../../core/jobs/defaults.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { loadTraitFile } from '../../core/traits/load.js';
+import { contextWindowOf, promptTextLimit } from '../../core/validate/limits.js';
 import { runDiscourse, writeTraitFiles, type DiscourseTypeFiles } from '../../core/discourse/discourse.js';
 import { findDiscourseFile, loadDiscourseTrait, TOY_NO_STORIES, toyDiscourseTraits, traitBytes, type DiscourseType } from '../../core/discourse/formats.js';
 
@@ -27,7 +28,9 @@ export const discourseCommand: CliCommand = {
     if (types.length === 0) throw new UsageError('--types: name at least one of description, story, dialogue');
     const ws = workspace(ctx);
     const traitsDir = str(ctx, 'traits-dir');
-    // Every input is read and checked before the worker starts: a bad file exits 2 and nothing is written.
+    // Every input is read and checked before the worker starts: a bad file exits 2 and nothing is written. Texts must fit
+    // the model's context (as every trait file: src/core/validate/limits.ts, --max-prompt-chars).
+    const limit = promptTextLimit({ contextTokens: contextWindowOf(mp.path), maxNewTokens: sampling(ctx, mp.isToy, false).params.maxNewTokens, maxChars: num(ctx, 'max-prompt-chars') });
     let files: DiscourseTypeFiles[];
     try {
       if (mp.isToy && !traitsDir) {
@@ -36,12 +39,12 @@ export const discourseCommand: CliCommand = {
         const data = toyDiscourseTraits(trait, path.join(toy, 'traits')).filter((d) => types.includes(d.type));
         files = data.map((d) => {
           const [ex, ev] = (['extract', 'eval'] as const).map((set) => writeTraitFiles(path.join(ws.traitsDir, 'generated', set), [{ name: `${trait}_${d.type}.json`, text: traitBytes(d[set]) }])[0]);
-          return { type: d.type, extract: loadTraitFile(ex, { requireInstruction: true }), eval: loadTraitFile(ev) };
+          return { type: d.type, extract: loadTraitFile(ex, { requireInstruction: true, limit }), eval: loadTraitFile(ev, { limit }) };
         });
       } else {
         const dirs = [...(traitsDir ? [path.resolve(traitsDir)] : []), ws.traitsDir];
-        files = types.map((type) => ({ type, extract: loadDiscourseTrait(findDiscourseFile(trait, type, 'extract', dirs), type, 'extract'),
-          eval: loadDiscourseTrait(findDiscourseFile(trait, type, 'eval', dirs), type, 'eval') }));
+        files = types.map((type) => ({ type, extract: loadDiscourseTrait(findDiscourseFile(trait, type, 'extract', dirs), type, 'extract', limit),
+          eval: loadDiscourseTrait(findDiscourseFile(trait, type, 'eval', dirs), type, 'eval', limit) }));
       }
     } catch (e) {
       if (PipelineError.is(e, ['trait-invalid', 'data-invalid'])) throw new InputError((e as Error).message, e);

@@ -28,6 +28,8 @@ export interface FacetsJob {
   ws: Workspace;
   /** Run ids (or run folders) in the workspace. */
   sources: string[];
+  /** The trait to annotate when the sources hold several (a sweep of several traits). */
+  trait?: string;
   annotator: FacetAnnotator;
   /** Answers with a trait score strictly above this are annotated (upstream 50). */
   threshold?: number;
@@ -90,11 +92,11 @@ function sweepEvaluationRuns(ws: Workspace, dir: string, m: RunManifest): string
 const ANSWER_KINDS = ['evaluate', 'grid', 'controls', 'transfer', 'extract'];
 
 /** Every source's trait-scored answers, and the one trait they share. */
-export function facetSourceAnswers(ws: Workspace, sources: string[]): { trait: string; answers: Answer[]; sources: { runId: string; kind: string; configHash: string }[]; models: string[] } {
+export function facetSourceAnswers(ws: Workspace, sources: string[], only?: string): { trait: string; answers: Answer[]; sources: { runId: string; kind: string; configHash: string }[]; models: string[] } {
   if (sources.length === 0) throw new PipelineError('data-invalid', 'name at least one run to annotate (an evaluate, grid, controls, transfer, extract or sweep run id)');
   const answers: Answer[] = [];
   const used: { runId: string; kind: string; configHash: string }[] = [];
-  const traits = new Set<string>(), models = new Set<string>();
+  const traits = new Set<string>(), models = new Set<string>(), others = new Set<string>();
   for (const s of sources) {
     const dir = existsSync(path.join(s, 'manifest.json')) ? path.resolve(s) : ws.runDir(s);
     const m = readManifest(dir, `facets: run "${s}"`);
@@ -103,13 +105,15 @@ export function facetSourceAnswers(ws: Workspace, sources: string[]): { trait: s
     if (!dirs) throw new PipelineError('data-invalid', `run ${m.runId} is a ${m.kind} run, which has no judged answers; name an evaluate, grid, controls, transfer, extract or sweep run`);
     for (const d of dirs) {
       const dm = readManifest(d, `facets: run ${m.runId}`);
+      if (only !== undefined && dm.config.trait !== only) { if (typeof dm.config.trait === 'string') others.add(dm.config.trait); continue; }
       if (typeof dm.config.trait === 'string') traits.add(dm.config.trait);
       const model = (dm.config.model as { name?: unknown } | undefined)?.name;
       if (typeof model === 'string') models.add(model);
       answers.push(...runAnswers(d, dm));
     }
   }
-  if (traits.size !== 1) throw new PipelineError('data-invalid', `the runs must share one trait to annotate them together; they have ${traits.size ? [...traits].join(', ') : 'none'}`);
+  if (only !== undefined && traits.size === 0) throw new PipelineError('data-invalid', `none of the runs is about "${only}"; they are about ${[...others].join(', ') || 'no trait'}`);
+  if (traits.size !== 1) throw new PipelineError('data-invalid', `the runs hold answers about ${traits.size ? [...traits].join(', ') : 'no trait'}; annotate one trait at a time (--trait <name>)`);
   return { trait: [...traits][0], answers, sources: used, models: [...models] };
 }
 
@@ -117,7 +121,7 @@ interface AnnotationRecord { id: string; facets: string[] | null }
 
 export async function runFacets(j: FacetsJob): Promise<{ runDir: string; runId: string; results: FacetResults }> {
   const threshold = j.threshold ?? 50, maxAnswers = j.maxAnswers ?? 100;
-  const src = facetSourceAnswers(j.ws, j.sources);
+  const src = facetSourceAnswers(j.ws, j.sources, j.trait);
   const set: FacetSet | undefined = facetSetFor(src.trait);
   if (!set) throw new PipelineError('data-invalid', `no facet set for trait "${src.trait}": facets are defined for evil (Baumeister's roots of evil) and sycophantic (ELEPHANT)`);
   const config = { stage: 'facets', trait: src.trait, facetSet: set.id, facetSetHash: facetSetHash(set), annotator: j.annotator.id, threshold, maxAnswers,

@@ -220,7 +220,7 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     EXTRACT_SAMPLES, evalSamples('eval-samples'), EXTRACT_SEED, evalSeed('eval-seed'), THRESHOLD, MAX_QUESTIONS,
     ...MODEL_OPTIONS, ...JUDGE_OPTIONS, WORKSPACE_OPTION, TRAITS_DIR, RUN_ID, MAX_PROMPT_CHARS, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS, ...THROUGHPUT_OPTIONS],
   // Reads stored runs (positional RUN ids); the annotator is the toy's rubric or an OpenAI-compatible model (the judge's client, cache and retries).
-  facets: [
+  facets: [{ name: 'trait', type: 'string', arg: '<name>', help: 'the trait whose answers to annotate, when the runs hold several (a sweep)' },
     { name: 'annotator', type: 'enum', values: ['rubric', 'openai'], help: 'rubric (the toy world\'s phrase families; the default for toy runs) or an OpenAI-compatible model (the default with --judge-base-url)' },
     { name: 'annotator-model', type: 'string', arg: '<model>', default: 'gpt-4.1', help: 'the LLM annotator\'s model (upstream: gpt-4.1 for the roots of evil)' },
     { name: 'threshold', type: 'number', default: 50, help: 'annotate answers whose trait score is above this' },
