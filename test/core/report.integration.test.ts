@@ -14,6 +14,7 @@ import { RubricJudge } from '../../src/core/judge/rubric.js';
 import { runControlsJob, runExtraction, runGridJob } from '../../src/core/jobs/pipeline.js';
 import { runMonitoring, toyMonitoringPrompts } from '../../src/core/jobs/monitor.js';
 import { runSweep } from '../../src/core/jobs/sweep.js';
+import { runShift } from '../../src/core/shift/index.js';
 import { SAMPLER_PRESETS } from '../../src/core/sampling.js';
 import { Workspace } from '../../src/core/storage/workspace.js';
 import { readCsv } from '../../src/core/storage/csv.js';
@@ -68,8 +69,22 @@ test('report from toy runs: every section, CSV beside each figure, self-containe
     traits: [{ trait: 'evil', extract: loadTraitFile(path.join(TOY, 'traits', 'extract', 'evil.json')), eval: loadTraitFile(path.join(TOY, 'traits', 'eval', 'evil.json')), layer: 4, coef: 6 }],
     extract: { samples: 2, seed: 0, maxQuestions: 4 }, evaluate: { samples: 1, seed: 1000, maxQuestions: 4 },
     transfer: { scaling: 'match-target', openTarget: () => open(path.join(root, 'models', 'toy-persona-instruct')) } });
+  // The finetuning shift along the instruct model's vectors (the sweep's transfer extracted them), two finetunes.
+  const instruct = await open(path.join(root, 'models', 'toy-persona-instruct'));
+  const ftDir = path.join(TOY, 'finetunes');
+  const shift = await runShift({ ws, base: instruct.model, layer: 4, judge: new RubricJudge(), sampling: SAMPLER_PRESETS.toy, samplerPreset: 'toy', chunkSize: 128, batchSize: 64,
+    finetuned: ['toy-persona-ft-evil', 'toy-persona-ft-neutral'].map((d) => ({ ...identifyModel(path.join(ftDir, d)), data: path.join(ftDir, d, 'train.jsonl'), open: () => open(path.join(ftDir, d)) })),
+    traits: [{ trait: 'evil', eval: loadTraitFile(path.join(TOY, 'traits', 'eval', 'evil.json')), vectorPath: ws.vectorPath(instruct.model.name, instruct.model.revision, 'evil') }],
+    samples: 1, seed: 1000, screenSeed: 3000, maxQuestions: 4 });
+  await instruct.close();
   const r = buildReport(ws);
   const ids = r.figures.map((f) => f.id);
+  for (const id of ['shift_expression', 'shift_screening']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
+  const shiftCsv = readCsv(readFileSync(path.join(r.dir, 'shift_expression.csv'), 'utf8'));
+  const shifted = shift.rows.filter((x) => x.layer === 4 && x.model !== shift.base);
+  assert.equal(shiftCsv.length, shifted.length);
+  for (const x of shifted) assert.equal(Number(shiftCsv.find((c) => c.model === x.model && c.trait === x.trait)!.shift), x.shift);
+  assert.match(r.figures.find((f) => f.id === 'shift_expression')!.caption, /evil r = /);
   for (const id of ['emergence', 'transfer']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
   assert.ok(ids.some((id) => id.startsWith('revision_cosine_evil')), ids.join(', '));
   // Emergence: one point per swept revision, Δτ and significance as the sweep stored them, tokens seen from the toy's manifest.
@@ -93,7 +108,7 @@ test('report from toy runs: every section, CSV beside each figure, self-containe
   assert.equal(tr.length, storedTr.length);
   for (const s of storedTr) assert.equal(v(tr.find((x) => x.source_revision === s.extract_revision)!.delta_trait), v(s.delta_trait_mean));
   for (const id of ['steering_table', 'grid_delta_trait_evil', 'grid_coherence_evil', 'grid_delta_trait_humorous', 'controls', 'trait_cosine', 'trait_mds', 'monitoring']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
-  for (const s of ['Steering', 'Controls', 'Geometry', 'Monitoring', 'Emergence across pretraining', 'Transfer']) assert.ok(r.figures.some((f) => f.section === s), s);
+  for (const s of ['Steering', 'Controls', 'Geometry', 'Monitoring', 'Emergence across pretraining', 'Transfer', 'Finetuning shift']) assert.ok(r.figures.some((f) => f.section === s), s);
   const html = readFileSync(r.file, 'utf8');
   // Valid, self-contained HTML: doctype, every figure closed with its caption and CSV link; nothing loaded from elsewhere.
   assert.match(html, /^<!doctype html>/);

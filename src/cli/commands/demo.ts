@@ -11,7 +11,7 @@ import { modelKind } from '../../core/backend.js';
 import { runControlsJob, runExtraction, runGridJob } from '../../core/jobs/pipeline.js';
 import { runMonitoring, toyMonitoringPrompts } from '../../core/jobs/monitor.js';
 import { toyModelDir } from '../../core/toy/paths.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { TOY_PROTOCOL as P } from '../../core/toy/protocol.js';
 import { buildReport, type ReportResult } from '../../core/report/build.js';
@@ -19,9 +19,14 @@ import { runSweep, type SweepJob } from '../../core/jobs/sweep.js';
 import { loadOptionsFor, recommendedSteering, steeringPoints } from '../../core/jobs/defaults.js';
 import { identifyModel } from '../../core/models.js';
 import { toyInstructDir } from '../../core/toy/paths.js';
+import { runShift, type ShiftModelRef } from '../../core/shift/index.js';
 
 /** The monitor job's own default seed (one place: the job table). */
 const MONITOR_SEED = JOBS.monitor.find((o) => o.name === 'seed')!.default as number;
+/** The shift job's screening seed, as `persona-lab shift` defaults it. */
+const SCREEN_SEED = JOBS.shift.find((o) => o.name === 'screen-seed')!.default as number;
+/** The row the shift job reports on the toy (its toyDefault), as `persona-lab shift` reports it. */
+const SHIFT_TOY_LAYER = JOBS.shift.find((o) => o.name === 'layer')!.toyDefault as number;
 
 export const demoCommand: CliCommand = {
   name: 'demo',
@@ -97,10 +102,37 @@ export const demoCommand: CliCommand = {
         const res = await runSweep(job);
         sweep = { runDir: res.run.dir, rows: res.rows.length, transferRows: res.transferRows?.length ?? 0 };
       }
+      // Finetuning shift on the toy's finetunes of the instruct model, measured along the instruct model's own vectors (the
+      // sweep's transfer extracted them), with the screening of each finetune's training data that predicts it.
+      let shift: { r: Record<string, number | null>; sameOrder: Record<string, boolean> } | null = null;
+      const finetunesDir = s.isToy ? path.join(toyModelDir(), 'finetunes') : '';
+      const shiftTraits = sweep ? sweepTraits.filter((t) => existsSync(s.ws.vectorPath(identifyModel(toyInstructDir(), undefined, loadOptionsFor(ctx.flags).weightFormat).name, 'main', t))) : [];
+      if (sweep && !flag(ctx, 'no-shift') && existsSync(finetunesDir) && shiftTraits.length) {
+        const loadOptions = loadOptionsFor(ctx.flags);
+        const openAt = async (p: string) => {
+          const info = await s.client.loadModel({ path: p, ...loadOptions });
+          const id = identifyModel(p, undefined, loadOptions.weightFormat);
+          return { model: { backend: s.client, info, name: id.name, revision: id.revision, commit: id.commit }, close: () => s.client.unloadModel(info.modelId) };
+        };
+        const base = await openAt(toyInstructDir());
+        try {
+          const samp = sampling(ctx, s.isToy, true);
+          const finetuned: ShiftModelRef[] = readdirSync(finetunesDir).sort().map((d) => {
+            const p = path.join(finetunesDir, d);
+            const id = identifyModel(p, undefined, loadOptions.weightFormat);
+            return { ...id, data: existsSync(path.join(p, 'train.jsonl')) ? path.join(p, 'train.jsonl') : undefined, open: () => openAt(p) };
+          });
+          const r = await runShift({ ws: s.ws, base: base.model, finetuned, layer: SHIFT_TOY_LAYER, judge: s.judge, sampling: samp.params, samplerPreset: samp.preset,
+            traits: shiftTraits.map((trait) => ({ trait, eval: traitFiles(ctx, s.ws, trait, { eval: true }).eval!, vectorPath: s.ws.vectorPath(base.model.name, base.model.revision, trait) })),
+            samples: required(ctx, 'eval-samples'), seed: P.evalSeed, screenSeed: SCREEN_SEED, maxQuestions: num(ctx, 'max-questions'),
+            progress: progressPrinter(ctx, 'shift'), signal: ctx.signal, ...throughput(ctx) });
+          shift = { r: Object.fromEntries(r.summary.map((x) => [x.trait, x.r])), sameOrder: Object.fromEntries(r.orders.filter((o) => o.layer === r.layer).map((o) => [o.trait, o.same])) };
+        } finally { await base.close(); }
+      }
       // The report is built from the stored runs only (a rerun that computed nothing rebuilds it in seconds).
       const report: ReportResult | null = flag(ctx, 'no-report') ? null : buildReport(s.ws);
       const seconds = (Date.now() - started) / 1000;
-      if (ctx.json) printJson(ctx, { model: `${s.model.name}@${s.model.revision}`, seconds, traits: rows, sweep, judgeUsage: s.judge.usage(), report: report?.file ?? null });
+      if (ctx.json) printJson(ctx, { model: `${s.model.name}@${s.model.revision}`, seconds, traits: rows, sweep, shift, judgeUsage: s.judge.usage(), report: report?.file ?? null });
       else {
         ctx.stdout(`Persona Lab demo — ${s.model.name}@${s.model.revision}, judge ${s.judge.id}, ${seconds.toFixed(0)} s`);
         ctx.stdout('trait         pairs    pos τ  neg τ  base τ  prompt Δτ  best steering (coh ≥ 50)');
@@ -113,6 +145,7 @@ export const demoCommand: CliCommand = {
             (r.monitorR !== null && r.monitorR !== undefined ? `; monitoring r ${r.monitorR.toFixed(2)}` : ''));
         }
         if (sweep) ctx.stdout(`checkpoint sweep: ${sweep.rows} revision × trait rows, ${sweep.transferRows} transfer rows → ${path.relative(process.cwd(), sweep.runDir)}`);
+        if (shift) ctx.stdout(`finetuning shift vs expression: ${Object.entries(shift.r).map(([t, r]) => `${t} r ${fmt(r, 2)}, screening order ${shift!.sameOrder[t] ? '=' : '≠'} shift order`).join('; ')}`);
         ctx.stdout(`workspace: ${s.ws.root}`);
         if (report) ctx.stdout(`report: ${report.file} (${report.figures.length} figures; open it in a browser)`);
       }

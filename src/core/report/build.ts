@@ -11,6 +11,7 @@
  *                  revision × revision cosine; transfer_combined_significance.csv → transfer
  *   vector files   trait × trait cosine at the steering layer, and a classical MDS of the traits
  *   monitor runs   results.json → r per trait;  screen runs  screening_<trait>.csv → top samples
+ *   shift runs     results.json (../shift) → shift vs expression with r per trait; the training data's ΔP order
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import type { RunManifest } from '../storage/run.js';
 import type { Workspace } from '../storage/workspace.js';
 import { readVectorFile } from '../vectors/file.js';
 import { toyModelDir } from '../toy/paths.js';
+import { readShiftResults } from '../shift/results.js';
 
 export interface ReportFigure {
   id: string;
@@ -261,6 +263,29 @@ export function collectFigures(ws: Workspace, runIds?: string[]): { figures: Rep
     summary.push(`monitoring r: ${monRows.map((r) => `${r.trait} ${r2(r.r_answers as number, 2)}`).join(', ')}`);
   }
 
+  // Finetuning shift (../shift): shift along each base vector vs the finetuned models' judged expression, and the
+  // screening of their training data that predicts it.
+  const shiftRun = runs.filter((r) => r.manifest.kind === 'shift').sort((a, b) => a.manifest.updatedAt.localeCompare(b.manifest.updatedAt)).at(-1);
+  const shift = shiftRun ? readShiftResults(ws, shiftRun.id) : null;
+  if (shiftRun && shift) {
+    used.add(shiftRun.id);
+    const at = shift.rows.filter((r) => r.layer === shift.layer && r.model !== shift.base);
+    const rs = shift.summary.map((x) => `${x.trait} r = ${r2(x.r, 2)} (n = ${x.n})`).join(', ');
+    figures.push({ id: 'shift_expression', section: 'Finetuning shift', title: 'Finetuning shift predicts trait expression',
+      caption: `Each finetuned model's mean last-prompt projection minus the base's (${shift.base}) on the base's vector at row ${shift.layer}, against its judged trait expression: ${rs}.`,
+      columns: ['model', 'trait', 'layer', 'shift', 'expression', 'coherence'], rows: at.map((r) => ({ model: r.model, trait: r.trait, layer: r.layer, shift: r.shift, expression: r.expression, coherence: r.coherence })),
+      draw: { type: 'chart', chart: 'scatter', x: 'shift', series: [{ y: 'expression', label: 'trait', group: 'per-trait' }], xTitle: 'shift (projection, finetuned − base)', yTitle: 'trait expression (0–100)' } });
+    const scr = shift.screening.filter((r) => r.layer === shift.layer);
+    if (scr.length) {
+      const orders = shift.orders.filter((o) => o.layer === shift.layer);
+      figures.push({ id: 'shift_screening', section: 'Finetuning shift', title: 'Screening the training data before finetuning',
+        caption: `Each training set's mean projection difference ΔP on the base model beside the shift it caused; order by ΔP ${orders.map((o) => `${o.trait} ${o.same ? '=' : '≠'} order by shift (Spearman ${r2(o.spearman, 2)})`).join(', ')}; precision of the top 10 % by sample ΔP among trait-labelled rows.`,
+        columns: ['model', 'trait', 'dataset_delta_p', 'shift', 'samples', 'labelled', 'top', 'precision_at_top'],
+        rows: scr.map((r) => ({ model: r.model, trait: r.trait, dataset_delta_p: r.datasetDeltaP, shift: r.shift, samples: r.samples, labelled: r.labelled, top: r.top, precision_at_top: r.precisionAtTop })), draw: { type: 'table' } });
+    }
+    summary.push(`finetuning shift vs expression: ${rs}`);
+  }
+
   const screens = latestByTrait(runs, 'screen');
   for (const [trait, s] of screens) {
     used.add(s.id);
@@ -359,7 +384,10 @@ for (const c of document.querySelectorAll('canvas[data-figure]')) {
   } else if (d.chart === 'scatter') {
     const cats = [...new Set(f.rows.map((r) => r[d.x]))];
     const numeric = cats.every((v) => typeof v === 'number');
-    if (d.series[0].group === 'trait') datasets = f.rows.map((r, i) => ({ label: r.trait, backgroundColor: COLORS[i % COLORS.length], pointRadius: 7, data: [{ x: r[d.x], y: r[d.series[0].y] }] }));
+    // 'per-trait': one series per trait over its rows, each point named by its model on hover.
+    if (d.series[0].group === 'per-trait') datasets = [...new Set(f.rows.map((r) => r.trait))].map((t, i) => ({ label: t, backgroundColor: COLORS[i % COLORS.length], pointRadius: 6,
+      data: f.rows.filter((r) => r.trait === t).map((r) => ({ x: r[d.x], y: r[d.series[0].y], model: r.model })) }));
+    else if (d.series[0].group === 'trait') datasets = f.rows.map((r, i) => ({ label: r.trait, backgroundColor: COLORS[i % COLORS.length], pointRadius: 7, data: [{ x: r[d.x], y: r[d.series[0].y] }] }));
     else datasets = d.series.map((s, i) => ({ label: s.label, backgroundColor: COLORS[i], pointRadius: 6,
       data: f.rows.filter((r) => !s.group || r.mode === s.group).map((r) => ({ x: numeric ? r[d.x] : cats.indexOf(r[d.x]) + (i - 1) * 0.15, y: r[s.y] })) }));
     if (!numeric) { scales.x.min = -0.5; scales.x.max = cats.length - 0.5; scales.x.afterBuildTicks = (axis) => { axis.ticks = cats.map((_, i) => ({ value: i })); }; scales.x.ticks = { callback: (v) => cats[v] ?? '' }; }
