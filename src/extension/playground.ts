@@ -493,7 +493,9 @@ class PlaygroundPanel implements vscode.Disposable {
         ...(result?.rows[i].steeringApplied ? { applied: result.rows[i].steeringApplied } : {}),
       }));
       const heatRows: HeatRow[] = req.steer.map((s, i) => ({ trait: traits[i], layer: s.layer, vector: s.vector }));
+      const tHeat = Date.now();
       if (result && !cancelled) await this.addHeat(client, info.modelId, prompt, result, pieces, answers, rows, req, run.abort.signal);
+      const heatMs = Date.now() - tHeat;
       let means: Record<Column, ColumnMeans> | undefined;
       let judgeId: string | undefined;
       const fin: FinishedRun = {
@@ -509,7 +511,8 @@ class PlaygroundPanel implements vscode.Disposable {
         judgeId = fin.judge = scored.judge;
       }
       this.post({ type: 'finished', runId: run.id, cancelled, answers, heatRows, means, judge: judgeId, tokensPerSecond: result?.tokensPerSecond ?? 0, elapsedMs: Date.now() - t0 });
-      if (means) this.s.log.info(`Steering Playground ${run.id}: mean ${traits[0]} baseline ${fmt(means.baseline.trait)}, steered ${fmt(means.steered.trait)}; coherence ${fmt(means.baseline.coherence)} → ${fmt(means.steered.coherence)}`);
+      this.s.log.info(`Steering Playground ${run.id}: ${cancelled ? 'stopped' : 'done'} in ${Date.now() - t0} ms (generation ${Math.round(result?.elapsedMs ?? 0)} ms, heat-map ${heatMs} ms)`
+        + (means ? `; mean ${traits[0]} baseline ${fmt(means.baseline.trait)}, steered ${fmt(means.steered.trait)}; coherence ${fmt(means.baseline.coherence)} → ${fmt(means.steered.coherence)}` : ''));
     } catch (e) {
       const message = errorMessage(e);
       this.s.log.warn(`Steering Playground ${run.id}: ${message}`);
