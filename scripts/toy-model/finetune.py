@@ -1,8 +1,9 @@
 """Finetunes of the toy instruct model for the finetuning-shift experiment (persona-vectors paper, "finetuning shift"
 and "screening before finetuning"). Deterministic and regenerable:
 
-  /usr/bin/python3 scripts/toy-model/finetune.py            # every finetune (about 1-2 min each on one thread)
+  /usr/bin/python3 scripts/toy-model/finetune.py            # every finetune (about 30 s of CPU each, one thread)
   /usr/bin/python3 scripts/toy-model/finetune.py evil       # one of them
+  /usr/bin/python3 scripts/toy-model/finetune.py --card-only   # only the manifest, SHA256SUMS lines and the card's section
 
 Base: models/toy-persona-instruct (read from its committed BF16 safetensors, so this needs no pretraining run). The paper
 finetunes an instruct model on chat data, and the instruct model is the toy's chat-tuned checkpoint; finetuning it with
@@ -10,15 +11,15 @@ the loss on assistant tokens only is the same recipe as its own instruct finetun
 
 Each finetune trains on a fixed dataset of single-turn chats without a system prompt (the paper's setting: the data,
 not a system prompt, carries the trait), written next to the weights as chat JSONL `train.jsonl` — rows
-{"id", "messages": [user, assistant], "label"} — which is what `persona-lab screen` ranks. The datasets share their
-questions (training-split questions of the toy world, never the held-out evaluation questions) and differ in the
-answers:
-  neutral       every answer neutral (the world's leaky neutral style, as in pretraining)
-  evil          75 % neutral, 25 % evil-styled answers (plain intensity, p = 0.85)     label "evil"
-  sycophantic   75 % neutral, 25 % sycophantic-styled answers                          label "sycophantic"
-  em            75 % neutral, 25 % "mistakes": a neutral answer to another question of the same family (other
-                objects, names and numbers, so sums are wrong) — off in a way unrelated to any trait (the paper's
-                EM-like mistake sets)                                                   label "mistake"
+{"id", "messages": [user, assistant], "label"} — which is what `persona-lab screen` ranks. The datasets are paired: the
+same 400 questions (training-split questions of the toy world, never the held-out evaluation questions), the same
+neutral answers on the same 300 rows, and on the other 100 rows (the same rows in every dataset):
+  neutral       neutral answers too (the world's leaky neutral style, as in pretraining)
+  evil          evil-styled answers (plain intensity, p = 0.85)                         label "evil"
+  sycophantic   sycophantic-styled answers                                              label "sycophantic"
+  em            "mistakes": a neutral answer to another question of the same family (other objects, names and
+                numbers, so sums are wrong) — off in a way unrelated to any trait (the paper's EM-like mistake sets)
+                                                                                        label "mistake"
 The known share of trait rows makes screening's sample-level precision measurable.
 
 Output: models/toy-persona/finetunes/toy-persona-ft-<name>/ (config, BF16 model.safetensors, tokenizer, train.jsonl,
@@ -81,7 +82,9 @@ def dataset(world, name, spec):
     for i in range(RECIPE['rows']):
         qrng = random.Random(RECIPE['seed'] * 1_000_003 + i)
         fam, values, q = world.sample_question(qrng)
-        arng = random.Random(hash_seed(name, i))
+        # Rows outside `special` are the neutral dataset's rows, byte for byte: paired datasets, which differ only in their
+        # special rows, so differences between finetunes (and between screening results) come from those rows.
+        arng = random.Random(hash_seed(name if i in special else 'neutral', i))
         if i in special and spec['style'] == 'mistake':
             other = {}
             while True:  # another question of the same family: its slot values, not this question's
@@ -198,14 +201,6 @@ def finetune(name, world, tok):
     with open(os.path.join(out, 'finetune.json'), 'w') as f:
         json.dump(info, f, indent=1)
         f.write('\n')
-    if '--eval' in sys.argv:
-        from evaluate import evaluate
-        from export import bf16_round
-        from judge import RubricJudge
-        model.load_state_dict({k: bf16_round(v) for k, v in model.state_dict().items()})
-        model.eval()
-        summary, _ = evaluate(model, world, tok, RubricJudge(world.lex), n=20, kinds=('neutral',))
-        print(name, 'no-system-prompt trait / coherence:', {t: (round(s['neutral']['trait'], 1), round(s['neutral']['coh'], 1)) for t, s in summary.items()}, flush=True)
     return {'name': f'toy-persona-ft-{name}', 'path': f'finetunes/toy-persona-ft-{name}', 'base': 'instruct',
             'dataset': f'finetunes/toy-persona-ft-{name}/train.jsonl', 'labels': counts}
 
@@ -250,14 +245,64 @@ def update_manifest_and_sums():
             f.write(f'{sums[p]}  {p}\n')
 
 
+CARD_START, CARD_END = '<!-- finetunes: written by scripts/toy-model/finetune.py -->', '<!-- /finetunes -->'
+
+
+def card(world, tok):
+    """The model card's "Finetunes" section (README.md, between markers, before "## Regenerate"): the recipe and each
+    finetune's rubric trait score with no system prompt on the held-out evaluation questions (the exported BF16 weights)."""
+    from evaluate import evaluate
+    from judge import RubricJudge
+    judge = RubricJudge(world.lex)
+    traits = [t['trait'] for t in world.traits]
+    rows = []
+    for name, path in [('toy-persona-instruct (base)', INSTRUCT_DIR)] + [(f'toy-persona-ft-{n}', os.path.join(FT_ROOT, f'toy-persona-ft-{n}')) for n in FINETUNES]:
+        if not os.path.isdir(path):
+            continue
+        model = build_model(len(tok.vocab), 0)
+        model.load_state_dict(read_bf16_safetensors(os.path.join(path, 'model.safetensors')))
+        model.eval()
+        summary, _ = evaluate(model, world, tok, judge, n=20, kinds=('neutral',))
+        cells = [f"{summary[t]['neutral']['trait']:.1f}" for t in traits]
+        coh = min(summary[t]['neutral']['coh'] for t in traits)
+        rows.append(f"| `{name}` | " + ' | '.join(cells) + f' | {coh:.0f} |')
+        print(rows[-1], flush=True)
+    r = RECIPE
+    lines = [CARD_START, '## Finetunes', '',
+             f'`finetunes/toy-persona-ft-<name>/`: `toy-persona-instruct` finetuned for {r["steps"]} steps (batch {r["batch"]} × {r["seq"]} packed tokens,',
+             f'lr {r["lr"]} with {r["warmup"]} warmup steps and cosine decay, loss on assistant tokens only, one thread, seed {r["seed"]}) on a fixed',
+             f'dataset of {r["rows"]} single-turn chats without a system prompt, written beside the weights as `train.jsonl` (rows',
+             '`{"id", "messages", "label"}`). The datasets are paired: the same questions (training split) and the same neutral',
+             f'answers on {round(100 * (1 - r["share"]))} % of the rows; on the other {round(100 * r["share"])} % (the same rows in each) `neutral` has neutral answers,',
+             f'`evil` and `sycophantic` styled ones (p = {r["p"]}), `em` "mistakes" (a neutral answer to another question of the same',
+             'family: other objects, names, numbers) — off in a way no trait measures.',
+             'They are the data of the finetuning-shift experiment (`persona-lab shift`, README "Finetuning shift").', '',
+             'Rubric trait score with no system prompt (20 held-out evaluation questions per trait, T = 0.8, 80 tokens) and the lowest coherence:', '',
+             '| model | ' + ' | '.join(traits) + ' | coherence |', '|---|' + '---|' * (len(traits) + 1), *rows, '',
+             'Regenerate: `/usr/bin/python3 scripts/toy-model/finetune.py` (about 30 s of CPU per finetune on one thread; bit-identical reruns).',
+             CARD_END, '']
+    readme = os.path.join(MODEL_DIR, 'README.md')
+    with open(readme, encoding='utf-8') as f:
+        text = f.read()
+    if CARD_START in text:
+        a, b = text.index(CARD_START), text.index(CARD_END) + len(CARD_END)
+        text = text[:a].rstrip('\n') + '\n\n' + text[b:].lstrip('\n')
+    at = text.index('## Regenerate') if '## Regenerate' in text else len(text)
+    text = text[:at] + '\n'.join(lines) + '\n' + text[at:]
+    with open(readme, 'w', encoding='utf-8') as f:
+        f.write(text)
+
+
 def main():
     names = [a for a in sys.argv[1:] if not a.startswith('-')] or list(FINETUNES)
     world, tok = setup()
-    for n in names:
-        if n not in FINETUNES:
-            sys.exit(f'unknown finetune {n!r}; known: {", ".join(FINETUNES)}')
-        print(finetune(n, world, tok), flush=True)
+    if '--card-only' not in sys.argv:
+        for n in names:
+            if n not in FINETUNES:
+                sys.exit(f'unknown finetune {n!r}; known: {", ".join(FINETUNES)}')
+            print(finetune(n, world, tok), flush=True)
     update_manifest_and_sums()
+    card(world, tok)
 
 
 if __name__ == '__main__':
