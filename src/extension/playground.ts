@@ -136,6 +136,12 @@ export class Playground implements vscode.Disposable {
         let src: { path?: unknown; revision?: unknown } = {};
         try { src = saved ? JSON.parse(saved.source) as typeof src : {}; } catch { /* not ours */ }
         const root = this.s.locations.workspaceDataFolder();
+        if (!vscode.workspace.isTrusted) {
+          // Restricted Mode: nothing loads a model (the command is refused the same way, src/extension/commands.ts).
+          this.s.log.info('Not restoring the Steering Playground: it loads a model, and this workspace is not trusted (Restricted Mode).');
+          panel.dispose();
+          return;
+        }
         if (typeof src.path !== 'string' || !existsSync(path.join(src.path, 'config.json')) || !root) {
           this.s.log.info(`Not restoring a Steering Playground: ${typeof src.path === 'string' ? `${src.path} is no longer a checkpoint` : 'it saved no checkpoint'}`);
           panel.dispose();
