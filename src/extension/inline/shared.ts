@@ -77,16 +77,18 @@ export async function steeringChoice(s: InlineServices, given: ChoiceArgs, title
   const last = s.memory.get<SteeringChoice>(CHOICE_KEY);
   let choice: SteeringChoice | undefined;
   const complete = (c: ChoiceArgs): c is SteeringChoice => Boolean(c.modelPath && c.trait && c.layer !== undefined && c.coef !== undefined);
-  const merged: ChoiceArgs = given.modelPath ? given : { ...last, ...strip(given) };
-  if (complete(given)) choice = given;
+  // Only the choice's own fields: callers pass them inside larger argument objects (a prompt, a file, an action).
+  const own: ChoiceArgs = strip({ modelPath: given.modelPath, revision: given.revision, trait: given.trait, layer: given.layer, coef: given.coef });
+  const merged: ChoiceArgs = own.modelPath ? own : { ...last, ...own };
+  if (complete(own)) choice = own;
   else if (last && complete(merged)) {
     const use = { label: `$(play) ${describeChoice(merged)}`, detail: 'the last steering choice', change: false };
     const change = { label: '$(settings-gear) Change checkpoint, vector, layer or coef…', change: true };
     const pick = await vscode.window.showQuickPick([use, change], { title });
     if (!pick) return undefined;
-    choice = pick.change ? await ask(s, ws, given, title) : merged;
+    choice = pick.change ? await ask(s, ws, own, title) : merged;
   } else {
-    choice = await ask(s, ws, given, title);
+    choice = await ask(s, ws, own, title);
   }
   if (!choice) return undefined;
   if (needVector && !existsSync(vectorOf(ws, choice))) {
