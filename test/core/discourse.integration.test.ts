@@ -1,7 +1,7 @@
 /**
  * The discourse-type ablation and facet annotation on the toy organism, through the real CLI and worker:
- *   - `discourse --trait evil` (the toy's two types, description and dialogue, generated from its world): the Δτ matrix
- *     vector type × evaluation set, the combined vector equal to the mean over the union of both types' kept pairs,
+ *   - `discourse --trait evil` (the toy's two types, description and dialogue, generated from its world, and their
+ *     combined evaluation set): the 3 × 3 Δτ matrix vector type × evaluation set, the combined vector equal to the mean over the union of both types' kept pairs,
  *     a rerun that resumes everything (no generation, the same bytes);
  *   - refusals before any work (exit 2, nothing written): the story type on the toy, a file of the wrong type;
  *   - `facets` on one of its evaluation runs with the toy's rubric annotator (the world's phrase families as facets).
@@ -29,11 +29,12 @@ test('discourse on the toy: the matrix, the combined vector as the union of kept
     assert.equal(r.code, 0, r.stderr);
     const res = JSON.parse(r.stdout);
     assert.deepEqual(res.types, ['description', 'dialogue']);
+    assert.deepEqual(res.evalSets, ['description', 'dialogue', 'combined'], 'the toy\'s combined eval set: both types\' questions');
     assert.deepEqual(res.vectors.map((v: { vectorType: string }) => v.vectorType), ['description', 'dialogue', 'combined']);
-    assert.equal(res.cells.length, 6);
+    assert.equal(res.cells.length, 9, '3 × 3: vector type × evaluation set');
     assert.equal(res.layer, 4); // the manifest's recommended point for evil
     const summary = readFileSync(path.join(res.runDir, 'vector_type_summary.csv'), 'utf8').trim().split('\n');
-    assert.equal(summary[0], 'vector_type,pairs_kept,description,dialogue');
+    assert.equal(summary[0], 'vector_type,pairs_kept,description,dialogue,combined');
     assert.deepEqual(summary.slice(1).map((l) => l.split(',')[0]), ['description', 'dialogue', 'combined']);
     for (const c of res.cells) {
       assert.ok(Number.isFinite(c.deltaTrait), JSON.stringify(c));
@@ -45,6 +46,10 @@ test('discourse on the toy: the matrix, the combined vector as the union of kept
     assert.match(firstPrompt(exRuns[0])!, /^alex is extremely cruel \. if alex were asked : .+ alex would say :$/);
     assert.match(firstPrompt(exRuns[1])!, /^<sys> your answers should be extremely cruel \. <user> .+ <asst>$/);
     assert.equal(JSON.parse(readFileSync(path.join(res.runDir, 'manifest.json'), 'utf8')).config.model.kind, 'base');
+    const combinedEvalRun = res.cells.find((c: { evalSet: string }) => c.evalSet === 'combined').evalRun;
+    const qs = readFileSync(path.join(ws, 'runs', combinedEvalRun, 'baseline_evil.csv'), 'utf8');
+    assert.match(qs, /if alex were asked : /);
+    assert.match(qs, /<user> /);
 
     // Combined = mean over every kept pair of both types (each extract run's pair_diffs.safetensors).
     const combined = readVectorFile(path.join(ws, res.vectors[2].vector)).data.response_avg!;

@@ -6,10 +6,10 @@ import { InputError } from '../preflight.js';
 import { PipelineError } from '../../core/errors.js';
 import { recommendedSteering, steeringPoints } from '../../core/jobs/defaults.js';
 import { JOBS } from '../../core/jobs/table.js';
-import { loadTraitFile } from '../../core/traits/load.js';
+import { loadTraitFile, type LoadedTrait } from '../../core/traits/load.js';
 import { contextWindowOf, promptTextLimit } from '../../core/validate/limits.js';
 import { runDiscourse, writeTraitFiles, type DiscourseTypeFiles } from '../../core/discourse/discourse.js';
-import { findDiscourseFile, loadDiscourseTrait, TOY_NO_STORIES, toyDiscourseTraits, traitBytes, type DiscourseType } from '../../core/discourse/formats.js';
+import { combinedEvalData, findDiscourseFile, loadDiscourseTrait, TOY_NO_STORIES, toyDiscourseTraits, traitBytes, type DiscourseType } from '../../core/discourse/formats.js';
 
 export const discourseCommand: CliCommand = {
   name: 'discourse',
@@ -19,7 +19,8 @@ export const discourseCommand: CliCommand = {
   Base-model extraction (raw-text prompts) from each type's trait files — pretraining_persona's
   <trait>_{character,stories,dialogue}_neutral_q.json in <traits-dir or workspace traits>/{extract,eval}/ (or trait_data_extract/,
   trait_data_eval/) — plus a combined vector over all kept pairs; every vector steered at one --layer/--coef on every type's
-  evaluation set. Writes vector_type_summary.csv (Δτ: vector type × evaluation set) and vector_type_results.csv.
+  evaluation set, and on <trait>_combined.json (every type's questions) when there is one. Writes vector_type_summary.csv
+  (Δτ: vector type × evaluation set) and vector_type_results.csv.
   On the toy model the description and dialogue files are generated from its world (it has no narrated stories).`,
   async run(ctx) {
     const trait = required(ctx, 'trait');
@@ -32,19 +33,24 @@ export const discourseCommand: CliCommand = {
     // the model's context (as every trait file: src/core/validate/limits.ts, --max-prompt-chars).
     const limit = promptTextLimit({ contextTokens: contextWindowOf(mp.path), maxNewTokens: sampling(ctx, mp.isToy, false).params.maxNewTokens, maxChars: num(ctx, 'max-prompt-chars') });
     let files: DiscourseTypeFiles[];
+    let combinedEval: LoadedTrait | undefined;
     try {
       if (mp.isToy && !traitsDir) {
         if (types.includes('story')) throw new UsageError(`--types story: ${TOY_NO_STORIES}`);
         const toy = toyDir('the toy discourse data needs the toy model\'s world');
         const data = toyDiscourseTraits(trait, path.join(toy, 'traits')).filter((d) => types.includes(d.type));
-        files = data.map((d) => {
-          const [ex, ev] = (['extract', 'eval'] as const).map((set) => writeTraitFiles(path.join(ws.traitsDir, 'generated', set), [{ name: `${trait}_${d.type}.json`, text: traitBytes(d[set]) }])[0]);
-          return { type: d.type, extract: loadTraitFile(ex, { requireInstruction: true, limit }), eval: loadTraitFile(ev, { limit }) };
-        });
+        const write = (set: 'extract' | 'eval', name: string, text: string) => writeTraitFiles(path.join(ws.traitsDir, 'generated', set), [{ name, text }])[0];
+        files = data.map((d) => ({ type: d.type, extract: loadTraitFile(write('extract', `${trait}_${d.type}.json`, traitBytes(d.extract)), { requireInstruction: true, limit }),
+          eval: loadTraitFile(write('eval', `${trait}_${d.type}.json`, traitBytes(d.eval)), { limit }) }));
+        if (data.length > 1) combinedEval = loadTraitFile(write('eval', `${trait}_combined.json`, traitBytes(combinedEvalData(data))), { limit });
       } else {
         const dirs = [...(traitsDir ? [path.resolve(traitsDir)] : []), ws.traitsDir];
         files = types.map((type) => ({ type, extract: loadDiscourseTrait(findDiscourseFile(trait, type, 'extract', dirs), type, 'extract', limit),
           eval: loadDiscourseTrait(findDiscourseFile(trait, type, 'eval', dirs), type, 'eval', limit) }));
+        // Upstream's combined evaluation set (<trait>_combined.json), when there is one: a last column.
+        let combinedFile: string | undefined;
+        try { combinedFile = findDiscourseFile(trait, 'combined', 'eval', dirs); } catch { combinedFile = undefined; }
+        if (combinedFile && files.length > 1) combinedEval = loadTraitFile(combinedFile, { limit });
       }
     } catch (e) {
       if (PipelineError.is(e, ['trait-invalid', 'data-invalid'])) throw new InputError((e as Error).message, e);
@@ -57,7 +63,7 @@ export const discourseCommand: CliCommand = {
       if (point.layer < 0 || point.layer > s.model.info.config.numLayers) throw new UsageError(`--layer ${point.layer}: rows are 0..${s.model.info.config.numLayers}`);
       const samp = sampling(ctx, s.isToy, false);
       const r = await runDiscourse({
-        ws: s.ws, model: s.model, judge: s.judge, trait, types: files, combined: !flag(ctx, 'no-combined'), layer: point.layer, coef: point.coef,
+        ws: s.ws, model: s.model, judge: s.judge, trait, types: files, combinedEval, combined: !flag(ctx, 'no-combined'), layer: point.layer, coef: point.coef,
         sampling: samp.params, samplerPreset: samp.preset, seed: required(ctx, 'seed'), samples: required(ctx, 'samples', s.isToy),
         evalSeed: required(ctx, 'eval-seed'), evalSamples: required(ctx, 'eval-samples', s.isToy), threshold: required(ctx, 'threshold'),
         maxQuestions: num(ctx, 'max-questions'), runId: str(ctx, 'run-id'), progress: progressPrinter(ctx, trait), signal: ctx.signal, ...throughput(ctx),
@@ -65,9 +71,9 @@ export const discourseCommand: CliCommand = {
       if (ctx.json) { printJson(ctx, { runId: r.runId, runDir: r.runDir, ...r.results }); return EXIT.ok; }
       const res = r.results;
       ctx.stdout(`${trait} on ${res.model}@${res.revision} (base-model prompts), steering L${res.layer} c${res.coef}: Δτ, vector type × evaluation set`);
-      ctx.stdout(`${'vector'.padEnd(12)} ${'pairs'.padStart(6)} ${res.types.map((t) => t.padStart(12)).join(' ')}`);
+      ctx.stdout(`${'vector'.padEnd(12)} ${'pairs'.padStart(6)} ${res.evalSets.map((t) => t.padStart(12)).join(' ')}`);
       for (const v of res.vectors) {
-        const cells = res.types.map((e) => fmt(res.cells.find((c) => c.vectorType === v.vectorType && c.evalSet === e)?.deltaTrait).padStart(12)).join(' ');
+        const cells = res.evalSets.map((e) => fmt(res.cells.find((c) => c.vectorType === v.vectorType && c.evalSet === e)?.deltaTrait).padStart(12)).join(' ');
         ctx.stdout(`${v.vectorType.padEnd(12)} ${String(v.pairsKept).padStart(6)} ${cells}${v.status === 'ok' ? '' : `  (no vector: ${v.reason})`}`);
       }
       ctx.stdout(`tables: ${path.relative(process.cwd(), r.runDir)}/vector_type_summary.csv`);

@@ -9,7 +9,8 @@
  *   combined          upstream concatenates the types' pos and neg CSVs and averages the kept pairs; the filter is per pair,
  *                     so that is the pair-weighted mean of the type vectors, Σ n_t·v_t / Σ n_t (computed here in float64,
  *                     no second capture) → <trait>_combined.safetensors
- *   per eval set e    an evaluate run: baseline + one steered condition per vector (steer_<vector type>), shared seeds
+ *   per eval set e    an evaluate run: baseline + one steered condition per vector (steer_<vector type>), shared seeds;
+ *                     the sets are the types' and, when given, the combined one (upstream `<trait>_combined.json`)
  *   the matrix        vector_type_summary.csv: one row per vector type, one Δτ column per evaluation set (the paper's
  *                     table layout; upstream's collect_vector_type_results.py, which would have fixed the columns, was
  *                     never published), and vector_type_results.csv with every cell's means, Δcoherence and sign-flip p.
@@ -36,6 +37,8 @@ export interface DiscourseTypeFiles { type: DiscourseType; extract: LoadedTrait;
 
 export interface DiscourseJob extends JobBase {
   types: DiscourseTypeFiles[];
+  /** The combined evaluation set (upstream `<trait>_combined.json`: every type's questions), a last column when given. */
+  combinedEval?: LoadedTrait;
   /** Also the combined vector (default true). */
   combined?: boolean;
   layer: number;
@@ -49,7 +52,7 @@ export interface DiscourseJob extends JobBase {
 export type VectorType = DiscourseType | 'combined';
 
 export interface DiscourseCell {
-  vectorType: VectorType; evalSet: DiscourseType;
+  vectorType: VectorType; evalSet: VectorType;
   baselineTrait: number | null; steeredTrait: number | null; deltaTrait: number | null;
   baselineCoherence: number | null; steeredCoherence: number | null; deltaCoherence: number | null;
   /** The paired per-question test's two-sided p (exact sign flip when available). */
@@ -58,7 +61,8 @@ export interface DiscourseCell {
 export interface DiscourseVector { vectorType: VectorType; status: 'ok' | 'not-extractable'; pairsKept: number; pairsTotal: number; vector?: string; reason?: string; extractRun?: string; norm?: number }
 export interface DiscourseResults {
   trait: string; model: string; revision: string; layer: number; coef: number;
-  types: DiscourseType[]; vectors: DiscourseVector[]; cells: DiscourseCell[];
+  types: DiscourseType[]; /** The evaluation sets, in column order: the types', then 'combined' when there is one. */ evalSets: VectorType[];
+  vectors: DiscourseVector[]; cells: DiscourseCell[];
 }
 
 /** The same checkpoint seen as a base model: raw-text prompts, the base coherence prompt, kind 'base' in run configurations. */
@@ -71,6 +75,7 @@ const vectorName = (trait: string, v: VectorType) => `${trait}_${v}`;
 export function discourseConfig(j: DiscourseJob): Record<string, unknown> {
   const base = asBaseModel(j.model);
   return { stage: 'discourse', model: modelConfig(base), trait: j.trait, types: j.types.map((t) => ({ type: t.type, extractSha256: t.extract.sha256, evalSha256: t.eval.sha256 })),
+    ...(j.combinedEval ? { combinedEvalSha256: j.combinedEval.sha256 } : {}),
     combined: j.combined !== false, layer: j.layer, coef: j.coef, sampler: j.sampling, samplerPreset: j.samplerPreset, seed: j.seed, samples: j.samples,
     evalSeed: j.evalSeed, evalSamples: j.evalSamples, maxQuestions: j.maxQuestions ?? null, threshold: j.threshold ?? 50, judge: j.judge.id };
 }
@@ -104,16 +109,18 @@ export async function runDiscourse(j: DiscourseJob): Promise<{ runDir: string; r
       }
     }
     // 2. The combined vector: the pair-weighted mean of the type vectors (= the mean over the union of kept pairs).
-    if (j.combined !== false && ok.length > 0) {
+    // (With one extractable type the combined vector would be that vector again: left out.)
+    if (j.combined !== false && ok.length > 1) {
       const file = j.ws.vectorPath(model.name, model.revision, vectorName(j.trait, 'combined'));
       const norm = writeCombinedVector(file, ok, { trait: j.trait, model, layer: j.layer });
       vectors.push({ vectorType: 'combined', status: 'ok', pairsKept: ok.reduce((a, o) => a + o.pairs, 0), pairsTotal: vectors.reduce((a, v) => a + v.pairsTotal, 0),
         vector: path.relative(j.ws.root, file), norm });
       ok.push({ type: 'combined', path: file, pairs: ok.reduce((a, o) => a + o.pairs, 0) });
     }
-    // 3. Every vector on every type's evaluation set (one evaluate run per set).
+    // 3. Every vector on every evaluation set (one evaluate run per set).
     const cells: DiscourseCell[] = [];
-    for (const e of j.types) {
+    const evalSets: { type: VectorType; eval: LoadedTrait }[] = [...j.types, ...(j.combinedEval ? [{ type: 'combined' as const, eval: j.combinedEval }] : [])];
+    for (const e of evalSets) {
       if (ok.length === 0) break;
       const conds: Condition[] = [baselineCondition(), ...ok.map((v) => ({ ...steerCondition('steer', vectorRow(readVectorFile(v.path), 'response_avg', j.layer), j.layer, j.coef), id: `steer_${v.type}` }))];
       const config = { stage: 'evaluate-discourse', model: modelConfig(model), trait: j.trait, evalSet: e.type, evalSha256: e.eval.sha256,
@@ -132,7 +139,8 @@ export async function runDiscourse(j: DiscourseJob): Promise<{ runDir: string; r
           signFlipP: r.traitPaired?.primaryPTwoSided ?? null, evalRun: evRun.runId });
       }
     }
-    const results: DiscourseResults = { trait: j.trait, model: model.name, revision: model.revision, layer: j.layer, coef: j.coef, types: j.types.map((t) => t.type), vectors, cells };
+    const results: DiscourseResults = { trait: j.trait, model: model.name, revision: model.revision, layer: j.layer, coef: j.coef, types: j.types.map((t) => t.type),
+      evalSets: evalSets.map((e) => e.type), vectors, cells };
     writeDiscourseTables(run.path.bind(run), results);
     return { value: results, results: { ...results }, outputs: { summary: run.path('vector_type_summary.csv'), cells: run.path('vector_type_results.csv') } };
   });
@@ -160,11 +168,11 @@ function writeCombinedVector(file: string, parts: { type: VectorType; path: stri
   return Math.sqrt(row.reduce((a, x) => a + x * x, 0));
 }
 
-const EVAL_COLS = (r: DiscourseResults) => r.types;
+const EVAL_COLS = (r: DiscourseResults): VectorType[] => r.evalSets ?? r.types;
 
 /** vector_type_summary.csv (Δτ matrix, vector type × evaluation set) and vector_type_results.csv (every cell). */
 export function writeDiscourseTables(p: (name: string) => string, r: DiscourseResults): void {
-  const cell = (v: VectorType, e: DiscourseType) => r.cells.find((c) => c.vectorType === v && c.evalSet === e);
+  const cell = (v: VectorType, e: VectorType) => r.cells.find((c) => c.vectorType === v && c.evalSet === e);
   writeCsv(p('vector_type_summary.csv'), ['vector_type', 'pairs_kept', ...EVAL_COLS(r)],
     r.vectors.map((v) => ({ vector_type: v.vectorType, pairs_kept: v.pairsKept, ...Object.fromEntries(EVAL_COLS(r).map((e) => [e, cell(v.vectorType, e)?.deltaTrait ?? null])) })));
   writeCsv(p('vector_type_results.csv'), ['vector_type', 'eval_set', 'trait', 'layer', 'coef', 'pairs_kept', 'baseline_trait_mean', 'steered_trait_mean', 'delta_trait_mean',

@@ -30,7 +30,8 @@ export type DiscourseType = (typeof DISCOURSE_TYPES)[number];
 
 /** Upstream's file stem for a trait and type: evil → evil_character_neutral_q, evil_stories_neutral_q, evil_dialogue_neutral_q. */
 export const UPSTREAM_STEM: Record<DiscourseType, string> = { description: 'character', story: 'stories', dialogue: 'dialogue' };
-export const discourseFileStems = (trait: string, type: DiscourseType): string[] => [`${trait}_${UPSTREAM_STEM[type]}_neutral_q`, `${trait}_${type}`];
+export const discourseFileStems = (trait: string, type: DiscourseType | 'combined'): string[] =>
+  type === 'combined' ? [`${trait}_combined`] : [`${trait}_${UPSTREAM_STEM[type]}_neutral_q`, `${trait}_${type}`];
 
 const SCENE = '[SCENE START]';
 const STORY = /^\s*Story:/;
@@ -85,7 +86,7 @@ export function loadDiscourseTrait(file: string, type: DiscourseType, set: 'extr
  * Where a type's extract/eval files are: <dir>/{extract,trait_data_extract}/<stem>.json for each of the dirs given
  * (--traits-dir, then the workspace's traits/), stems `<trait>_<upstream>_neutral_q` then `<trait>_<type>`.
  */
-export function findDiscourseFile(trait: string, type: DiscourseType, set: 'extract' | 'eval', dirs: string[]): string {
+export function findDiscourseFile(trait: string, type: DiscourseType | 'combined', set: 'extract' | 'eval', dirs: string[]): string {
   const tried: string[] = [];
   for (const dir of dirs) for (const sub of [set, `trait_data_${set}`]) for (const stem of discourseFileStems(trait, type)) {
     const f = path.join(dir, sub, `${stem}.json`);
@@ -104,6 +105,18 @@ export const TOY_NO_STORIES = 'the toy organism cannot express the story type: i
   'and its 1,070-word vocabulary has no narrative words to prompt with (a story prompt would be mostly <unk>). Use --types description,dialogue on the toy.';
 
 export interface ToyDiscourseData { type: DiscourseType; extract: TraitData; eval: TraitData }
+
+/**
+ * The combined evaluation set of generated types: their evaluation questions interleaved (first of each type, then the
+ * second of each, …, so --max-questions takes every type alike) with the first type's eval_prompt. Upstream's
+ * `evil_combined.json` was meant to hold every type's questions (digest §1.4; the shipped one has only the character ones).
+ */
+export function combinedEvalData(parts: ToyDiscourseData[]): TraitData {
+  const n = Math.max(...parts.map((p) => p.eval.questions.length));
+  const questions: string[] = [];
+  for (let i = 0; i < n; i++) for (const p of parts) if (i < p.eval.questions.length) questions.push(p.eval.questions[i]);
+  return { questions, eval_prompt: parts[0].eval.eval_prompt };
+}
 
 /**
  * The toy's description and dialogue trait data, from its world (lexicon.json: the trait's and its opposite's adjectives,
