@@ -4,12 +4,16 @@
 // every answer gets the same top-logprob distribution) opens in Judge Results, and a row's detail pane shows the judge's
 // top-logprob table behind each score. Screenshots: artifacts/e2e-trees.png (the container),
 // artifacts/e2e-judge-logprobs-{dark,light}.png.
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 export default async function treesChecks(t) {
-  const { page, check, sidebar, repoRoot, workspace, artifactsDir, hasToyModel, cli, runOfKind, openRunPanel, panelFrame, themedScreenshots, closeTab } = t;
+  const { page, check, sidebar, repoRoot, workspace, artifactsDir, hasToyModel, runOfKind, runFromPalette, openRunPanel, panelFrame, themedScreenshots, closeTab } = t;
+  // The CLI runs asynchronously here (t.cli blocks this process, and with it the judge server below that the CLI calls).
+  const cli = (...args) => promisify(execFile)(process.execPath, [path.join(repoRoot, 'dist/cli.js'), ...args, '--threads', '1', '--workspace', path.join(workspace, '.persona-lab')], { timeout: 300_000 });
   if (!hasToyModel) { console.log('  - skipped: trees and judge logprobs (the toy model is not packaged)'); return; }
   const header = (name) => sidebar.locator('.pane-header', { has: page.locator('.title', { hasText: new RegExp(`^${name}$`, 'i') }) }).first();
   const row = (label) => sidebar.locator('.monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${label}$`) }) }).first();
@@ -36,6 +40,8 @@ export default async function treesChecks(t) {
     if (cut.length) throw new Error(`cut at ${width} px: ${cut.join(' | ')}`);
     await sidebar.screenshot({ path: path.join(artifactsDir, 'e2e-trees.png') });
     console.log(`    sidebar ${Math.round(width)} px wide, no Models or Traits row cut`);
+    // Leave the side bar on the Explorer: the suite's last check opens the Persona Lab container by clicking its icon (a toggle).
+    await runFromPalette(page, 'View: Show Explorer');
   });
 
   // An LLM judge on 127.0.0.1 that replays the recorded payloads (trait 85, coherence 98, top_logprobs 20).
@@ -55,7 +61,7 @@ export default async function treesChecks(t) {
     await check('Judge Results: an LLM-judged row shows the judge\'s top-logprob distribution behind each score (screenshots saved)', async () => {
       const url = `http://127.0.0.1:${server.address().port}/v1`;
       // Every pair scores trait 85 on both sides, so the paired filter drops them all: exit 3 (not extractable), a run with judged rows.
-      try { cli('extract', '--trait', 'impolite', '--max-questions', '1', '--samples', '1', '--judge-base-url', url, '--run-id', 'extract-ui-llm-judge'); } catch (e) { if (e.status !== 3) throw e; }
+      try { await cli('extract', '--trait', 'impolite', '--max-questions', '1', '--samples', '1', '--judge-base-url', url, '--run-id', 'extract-ui-llm-judge'); } catch (e) { if (e.code !== 3) throw e; }
       const run = runOfKind('extract', 'ui-llm-judge');
       if (!run) throw new Error('the extraction left no run');
       const recs = readFileSync(path.join(workspace, '.persona-lab', 'runs', run, 'judgements.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
