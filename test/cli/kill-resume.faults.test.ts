@@ -211,7 +211,9 @@ test('extraction: SIGKILL at random points, resumed → identical to an uninterr
 
 test('grid: SIGKILL at random points, resumed → identical to an uninterrupted run', { timeout: FULL ? 3_600_000 : 900_000 }, async (t) => {
   if (!available) { t.skip(`toy model not found at ${MODEL}`); return; }
-  await killAndResume(t, 'grid', ['grid', '--trait', 'sycophantic', '--layers', '3', '--coefs', '2,4', '--samples', '1', '--max-questions', FULL ? '6' : '3',
+  // Full counts: 16 questions (192 durable lines), so the kill points leave work to kill: with 6 (56 lines) a start
+  // finished inside the kill delay after the 7th kill (7 kills, 1 missed); with 16, 9 kills and the 10th, near the end, missed.
+  await killAndResume(t, 'grid', ['grid', '--trait', 'sycophantic', '--layers', '3', '--coefs', '2,4', '--samples', '1', '--max-questions', FULL ? '16' : '3',
     '--vector', path.join(root, 'test', 'fixtures', 'vectors', 'toy-persona-main-sycophantic.safetensors'), ...COMMON], 12);
 });
 
