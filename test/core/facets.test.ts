@@ -5,10 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { FACET_SETS, facetSetFor, parseBinary, parseRoots, pySlice, wilson } from '../../src/core/facets/sets.js';
-import { TOY_FACET_PHRASES, ToyFacetAnnotator } from '../../src/core/facets/annotators.js';
+import { facetAnnotatorFor, LlmFacetAnnotator, TOY_FACET_PHRASES, ToyFacetAnnotator } from '../../src/core/facets/annotators.js';
+import { Workspace } from '../../src/core/storage/workspace.js';
 import { loadToyLexicon } from '../../src/core/judge/rubric.js';
 import { PipelineError } from '../../src/core/errors.js';
 
@@ -84,4 +86,17 @@ test('the toy facet table refuses a world it no longer fits, naming the phrases'
   const renamed = structuredClone(lex);
   renamed.styles.sycophantic.prefixes[1] = 'you legend ,';
   assert.throws(() => new ToyFacetAnnotator(renamed), /not in the world: "you genius ,"; not mapped to a facet: "you legend ,"/);
+});
+
+test('the annotator from the job\'s options: rubric on toy runs, an LLM with a base URL, none without one', async () => {
+  const ws = new Workspace(mkdtempSync(path.join(os.tmpdir(), 'pl-facets-opt-')));
+  try {
+    assert.equal((await facetAnnotatorFor({}, true, ws))!.id, 'rubric:toy-persona@1');
+    assert.equal(await facetAnnotatorFor({}, false, ws), undefined);
+    const llm = await facetAnnotatorFor({ 'judge-base-url': 'http://127.0.0.1:9/v1' }, true, ws);
+    assert.ok(llm instanceof LlmFacetAnnotator);
+    assert.equal(llm.id, 'openai:gpt-4.1', 'upstream\'s annotator model by default');
+    assert.equal((await facetAnnotatorFor({ 'judge-base-url': 'http://127.0.0.1:9/v1', 'annotator-model': 'gpt-4o' }, false, ws))!.id, 'openai:gpt-4o');
+    assert.equal((await facetAnnotatorFor({ annotator: 'rubric', 'judge-base-url': 'http://127.0.0.1:9/v1' }, false, ws))!.id, 'rubric:toy-persona@1');
+  } finally { rmSync(ws.root, { recursive: true, force: true }); }
 });
