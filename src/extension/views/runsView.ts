@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import type { Locations } from '../locations.js';
 import { FileTreeItem, listFolder, type DirEntry } from './fileTree.js';
 import { WorkspaceFolderViewProvider } from './workspaceFolderView.js';
+import { readPlan } from '../../core/slurm/plan.js';
 import { isActive, planStatus, type PlanStatus } from '../../core/slurm/status.js';
 import { groupRuns, isUnfinished, runInfo, type RunGroups, type RunInfo, type RunState } from '../jobs/runActions.js';
 
@@ -38,6 +39,8 @@ const STATE_ICONS: Record<string, [string, string?]> = {
   unknown: ['history'], missing: ['question'], 'not-submitted': ['circle-outline'],
 };
 const icon = (state: string) => { const [id, color] = STATE_ICONS[state] ?? ['question']; return new vscode.ThemeIcon(id, color ? new vscode.ThemeColor(color) : undefined); };
+
+const created = (i: FileTreeItem) => (i instanceof RunItem ? Date.parse(i.run.manifest?.createdAt ?? '') || 0 : 0);
 
 export const formatElapsed = (secs: number) => (secs < 60 ? `${secs}s` : secs < 3600 ? `${Math.floor(secs / 60)}m ${String(secs % 60).padStart(2, '0')}s`
   : `${Math.floor(secs / 3600)}h ${String(Math.floor(secs / 60) % 60).padStart(2, '0')}m`);
@@ -67,19 +70,31 @@ export class RunsViewProvider extends WorkspaceFolderViewProvider {
   /** Set while a Slurm plan in view has queued or running units (or a run is running elsewhere): the view refreshes itself until none has. */
   private poll: ReturnType<typeof setTimeout> | undefined;
 
-  /** A run folder's item: status icon, `kind · state · progress · elapsed`, the failure in its tooltip. */
-  private runItem(entry: DirEntry, depth: number): FileTreeItem {
+  /**
+   * A run folder's item: status icon, `kind · state · progress · elapsed`, the failure in its tooltip. Labels fit the
+   * default sidebar width: a Slurm plan is "Slurm <job> <label>", a stage run under its sweep "<kind> <revision> <trait>"
+   * (the folder name is the tooltip's first line).
+   */
+  private runItem(entry: DirEntry, depth: number, parent?: RunInfo): FileTreeItem {
     const run = runInfo(entry.path);
     if (run.kind === 'unknown' && !run.manifest) return new FileTreeItem(entry, 'personaLab.runFile', depth);
     const item = new RunItem(entry, run, depth);
     const m = run.manifest;
+    const c = m?.config;
+    if (parent?.kind === 'sweep' && c && typeof c.trait === 'string') {
+      const model = (c.model ?? c.target) as { name?: string; revision?: string } | undefined;
+      const where = model?.name && model.name !== parent.manifest?.config?.model ? `${model.name}@${model.revision}` : model?.revision ?? '';
+      item.label = `${run.kind} ${where} ${c.trait}`;
+    }
     if (run.kind === 'slurm') {
       item.iconPath = new vscode.ThemeIcon('server-process');
+      try { const plan = readPlan(entry.path); item.label = `Slurm ${plan.job} ${plan.label}`; } catch { /* keep the folder name */ }
       const st = slurmStatus(entry.path);
       if (st) {
         const done = st.units.filter((u) => u.state === 'done').length;
         const failed = st.units.filter((u) => ['failed', 'cancelled', 'timeout', 'missing'].includes(u.state)).length;
         item.description = `${done}/${st.units.length} units done${failed ? `, ${failed} failed` : ''}${st.merge ? `, merge ${st.merge.state}` : ''}`;
+        item.accessibilityInformation = { label: `${String(item.label)}, ${item.description}` };
         item.tooltip = `Slurm plan ${entry.name}\n${st.units.map((u) => `${u.id}: ${u.state}${u.jobId ? ` (job ${u.jobId})` : ''}`).join('\n')}${st.merge ? `\nmerge: ${st.merge.state}` : ''}`;
         if (st.units.some((u) => isActive(u.state)) || (st.merge && isActive(st.merge.state))) { item.iconPath = icon('running'); this.pollSoon(); }
       }
@@ -94,7 +109,7 @@ export class RunsViewProvider extends WorkspaceFolderViewProvider {
     const members = this.groups.children.get(entry.path)?.length;
     item.tooltip = [entry.name, `${run.kind} · ${state}${progress ? ` · ${progress}` : ''}`, members ? `${members} stage run(s) inside` : undefined,
       run.holder ? `held by ${run.holder}` : undefined, m?.createdAt ? `started ${m.createdAt}` : undefined, m?.message && state !== 'done' ? m.message : undefined].filter(Boolean).join('\n');
-    item.accessibilityInformation = { label: `${entry.name}, ${item.description}` };
+    item.accessibilityInformation = { label: `${String(item.label)}, ${item.description}` };
     if (run.state === 'running' && !this.live?.active().length) this.pollSoon();
     return item;
   }
@@ -108,7 +123,6 @@ export class RunsViewProvider extends WorkspaceFolderViewProvider {
       const runs = this.locations.workspaceSubfolder('runs');
       this.groups = groupRuns(runs);
       // Newest first by creation time (then name); stage runs sit under their sweep, a plan's sweep under the plan.
-      const created = (i: FileTreeItem) => (i instanceof RunItem ? Date.parse(i.run.manifest?.createdAt ?? '') || 0 : 0);
       const top = listFolder(runs).filter((e) => !this.groups.parent.has(e.path)).map((e) => this.toItem(e, 0)).reverse()
         .sort((a, b) => created(b) - created(a));
       return [...(this.live?.active() ?? []).map(liveItem), ...top];
@@ -117,7 +131,9 @@ export class RunsViewProvider extends WorkspaceFolderViewProvider {
     const files = listFolder(node.entry.path).map((e) => new FileTreeItem(e, 'personaLab.runFile', node.depth + 1));
     if (!(node instanceof RunItem)) return files;
     const inside = (this.groups.children.get(node.entry.path) ?? []).filter((d) => existsSync(d))
-      .map((d) => this.runItem({ name: path.basename(d), path: d, isDirectory: true, size: 0 }, node.depth + 1));
+      .map((d) => this.runItem({ name: path.basename(d), path: d, isDirectory: true, size: 0 }, node.depth + 1, node.run))
+      // in the order they ran (a sweep: each revision's extraction, then its evaluation)
+      .sort((a, b) => created(a) - created(b));
     if (node.run.kind === 'slurm') {
       // A Slurm plan: its array tasks with their states first, then the sweep it fills, then its files.
       const st = slurmStatus(node.entry.path);

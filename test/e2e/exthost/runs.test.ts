@@ -80,6 +80,11 @@ describe('Runs view: grouped sweeps, status and context actions (toy model)', fu
     assert.ok(kinds.filter((k) => k === 'evaluate').length >= 1, kinds.join(','));
     assert.deepEqual(new Set(stageRuns.map((i) => path.dirname(entryPath(i)!))), new Set([path.join(dataDir, 'runs')]));
     members = stageRuns.map((i) => entryPath(i)!);
+    // Short labels that fit the sidebar, in the order the sweep ran them (the folder name is the tooltip's first line).
+    const labels = stageRuns.map((i) => String(i.label));
+    assert.deepEqual(labels.filter((l) => l.startsWith('extract')), ['extract stage1-step550 evil', 'extract main evil']);
+    assert.ok(labels.indexOf('extract stage1-step550 evil') < labels.indexOf('extract main evil'));
+    assert.equal(String(stageRuns[0].tooltip).split('\n')[0], path.basename(members[0]));
     for (const i of stageRuns) assert.match(String(i.description), /^(extract|evaluate) · (done|not-extractable) · \d+s$/);
     assert.ok(inside.some((i) => i.label === 'combined_significance.csv'), 'the sweep\'s own files follow its stage runs');
   });
