@@ -13,6 +13,7 @@ import { readScreenData } from '../../core/jobs/screen.js';
 import { runShift, type ShiftModelRef, type ShiftTrait } from '../../core/shift/index.js';
 import { isToyModelPath, toyInstructDir, toyModelDir } from '../../core/toy/paths.js';
 import { readVectorFile, type VectorKind } from '../../core/vectors/file.js';
+import { checkTextLengths, contextWindowOf, promptTextLimit } from '../../core/validate/limits.js';
 
 /**
  * A model named on the command line: an existing checkpoint folder, else (the toy) "instruct", a revision
@@ -63,14 +64,18 @@ export const shiftCommand: CliCommand = {
     const noScreen = flag(ctx, 'no-screen');
     let shiftTraits: ShiftTrait[];
     const data: (string | undefined)[] = ftPaths.map((p, i) => (noScreen ? undefined : given ? path.resolve(given[i]) : existsSync(path.join(p, 'train.jsonl')) ? path.join(p, 'train.jsonl') : undefined));
+    // Prompt lengths: the same limit as every job's preflight (context window − max-new-tokens, or --max-prompt-chars).
+    const limit = promptTextLimit({ contextTokens: contextWindowOf(basePath), maxNewTokens: sampling(ctx, isToy, true).params.maxNewTokens, maxChars: num(ctx, 'max-prompt-chars') });
     try {
       shiftTraits = traits.map((trait) => {
         const vectorPath = vectorDir ? path.resolve(vectorDir, `${trait}.safetensors`) : ws.vectorPath(baseId.name, baseId.revision, trait);
         if (!existsSync(vectorPath)) throw new UsageError(`no vector at ${vectorPath}: the shift is measured along the base model's vector; run \`persona-lab extract --model ${path.relative(process.cwd(), basePath) || '.'} --trait ${trait}\` first or pass --vector-dir`);
         readVectorFile(vectorPath, { key: str(ctx, 'vector-key'), kind });
-        return { trait, eval: traitFiles(ctx, ws, trait, { eval: true }).eval!, vectorPath, kind, vectorKey: str(ctx, 'vector-key') };
+        const evalTrait = traitFiles(ctx, ws, trait, { eval: true }).eval!;
+        checkTextLengths(evalTrait.data.questions.map((q, i) => ({ where: `$.questions[${i}]`, text: q })), limit, evalTrait.file, 'trait-invalid');
+        return { trait, eval: evalTrait, vectorPath, kind, vectorKey: str(ctx, 'vector-key') };
       });
-      for (const d of data) if (d) { if (!existsSync(d)) throw new UsageError(`--train-data ${d} does not exist`); readScreenData(d, 'chat'); }
+      for (const d of data) if (d) { if (!existsSync(d)) throw new UsageError(`--train-data ${d} does not exist`); readScreenData(d, 'chat', { limit }); }
     } catch (e) {
       if (PipelineError.is(e, ['trait-invalid', 'data-invalid', 'vector-invalid', 'vector-missing'])) throw new InputError((e as Error).message, e);
       throw e;
