@@ -130,9 +130,11 @@ describe('Persona Lab extension', () => {
       const added = await vscode.commands.executeCommand<string>('personaLab.addModelFolder', vscode.Uri.file(dir));
       assert.equal(added, dir);
       assert.ok(vscode.workspace.getConfiguration('personaLab').get<string[]>('modelPaths')?.includes(dir));
-      const item = (await children(api.views.models)).find((i) => i.tooltip === dir);
+      const item = (await children(api.views.models)).find((i) => labels([i])[0] === path.basename(dir));
       assert.ok(item, 'the added folder is not in the Models view');
-      assert.match(String(item.description), /LlamaForCausalLM, 2 layers, d=64/);
+      // A short description that fits the sidebar; the full facts in the Markdown tooltip.
+      assert.equal(item.description, '2 layers');
+      assert.match((item.tooltip as vscode.MarkdownString).value, /LlamaForCausalLM, 2 layers, d=64/);
 
       const opened = await vscode.commands.executeCommand<string>('personaLab.revealModel', item);
       assert.equal(opened, path.join(dir, 'config.json'));
@@ -150,7 +152,7 @@ describe('Persona Lab extension', () => {
     const missing = path.join(os.tmpdir(), 'persona-lab-no-such-model');
     try {
       await config.update('modelPaths', [missing], vscode.ConfigurationTarget.Workspace);
-      const item = (await children(api.views.models)).find((i) => i.tooltip?.toString().startsWith(missing));
+      const item = (await children(api.views.models)).find((i) => labels([i])[0] === path.basename(missing));
       assert.ok(item, 'the missing folder is not shown');
       assert.equal(item.description, 'folder not found');
     } finally {
