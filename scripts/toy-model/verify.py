@@ -52,6 +52,7 @@ def main():
         run(['train.py', 'pretrain'], env)
         run(['train.py', 'instruct'], env)
         run(['export.py'], env)
+        run(['finetune.py'], env)  # the shift experiment's finetunes of the instruct model (finetunes/)
         check = [p for p in expected]
     bad = []
     for p in check:
