@@ -599,7 +599,7 @@ class PlaygroundPanel implements vscode.Disposable {
   /** "Judge these answers": scores the run's answers and sends them; the panel shows a failure. */
   private async judgeRun(runId: string): Promise<{ judge: string; scores: Score[]; means: Record<Column, ColumnMeans> } | { error: string }> {
     const run = this.finished.get(runId);
-    if (!run) { const error = 'no finished answers to judge: generate first'; this.post({ type: 'error', message: error }); return { error }; }
+    if (!run) { const error = 'no finished answers to judge: generate first'; this.post({ type: 'error', message: error, keep: true }); return { error }; }
     try {
       const judge = await this.judgeFor();
       this.post({ type: 'judging', runId, judge: judge.id });
@@ -612,7 +612,7 @@ class PlaygroundPanel implements vscode.Disposable {
     } catch (e) {
       const error = `could not judge the answers: ${errorMessage(e)}`;
       this.s.log.warn(`Steering Playground: ${error}`);
-      this.post({ type: 'error', runId, message: error });
+      this.post({ type: 'error', runId, message: error, keep: true });
       return { error };
     }
   }
@@ -642,7 +642,7 @@ class PlaygroundPanel implements vscode.Disposable {
       return { file, lines };
     } catch (e) {
       const error = `could not save the prompt file: ${errorMessage(e)}`;
-      this.post({ type: 'error', message: error });
+      this.post({ type: 'error', message: error, keep: true });
       return { error };
     }
   }

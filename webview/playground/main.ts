@@ -434,7 +434,7 @@ onMessage<ToWebview>((m) => {
       setRunning(false);
       // An error for a request whose run never started drawing (refused, e.g. an emptied field) leaves no stale
       // answers of the previous run under it; a run that failed mid-stream, or a failed judge, keeps what it drew.
-      if (!m.runId || m.runId !== currentRun) clearResults();
+      if (!m.keep && (!m.runId || m.runId !== currentRun)) clearResults();
       judge.disabled = !judgeable;
       showError(m.message);
       break;

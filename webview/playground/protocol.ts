@@ -131,7 +131,8 @@ export type ToWebview =
   | { type: 'judging'; runId: string; judge: string }
   | { type: 'judged'; runId: string; judge: string; scores: Score[]; means: Record<Column, ColumnMeans> }
   | { type: 'saved'; file: string; relative: string; lines: number }
-  | { type: 'error'; runId?: string; message: string };
+  /** `keep`: an action on the shown answers failed (judge, save): they stay; otherwise a refused run clears them. */
+  | { type: 'error'; runId?: string; message: string; keep?: boolean };
 
 // ---------------------------------------------------------------- webview → extension
 export interface RenderedCounts {
