@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeF32 } from '../../src/engine/protocol.js';
+import { parsePromptFile } from '../../src/core/promptFiles/parse.js';
 import { columnMeans, promptFileLine, steerSpecs, tokenHeat, validateRequest } from '../../src/extension/playground/request.js';
 import { parseFromWebview, parseState, type GenerationRequest } from '../../webview/playground/protocol.js';
 
@@ -47,6 +48,11 @@ test('columnMeans and the prompt-file line', () => {
   assert.deepEqual(line.persona_lab.steer, [{ trait: 'evil', vector: 'vectors/a.safetensors', layer: 2, coef: 4 }]);
   assert.equal(line.persona_lab.scaling, 'raw');
   assert.equal(line.persona_lab.target_norm, undefined);
+  // The prompt-file reader behind the editor's CodeLens actions reads the saved line as one prompt, settings ignored.
+  const text = promptFileLine(validateRequest(form(), 4), { model: 'toy', revision: 'main', traits: ['evil'], vectorFile: () => 'v' });
+  const parsed = parsePromptFile(`${text}\n${text}\n`, 'jsonl');
+  assert.deepEqual(parsed.problems, []);
+  assert.deepEqual(parsed.prompts.map((x) => x.text), ['hi', 'hi']);
 });
 
 test('messages from the webview are parsed: malformed ones are dropped, emptied numbers stay NaN', () => {
