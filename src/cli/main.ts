@@ -55,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(ctx);
   } catch (e) {
     // One table from error reasons to exit codes (./exit-codes.ts); a cancelled run is not reported as a failure.
-    const kind = exitKindFor(e, ac.signal.aborted);
+    const kind = exitKindFor(e, ac.signal.aborted, cmd.name);
     if (kind === 'cancelled') process.stderr.write(`persona-lab ${cmd.name}: cancelled\n`);
     else if (e instanceof OptionError) process.stderr.write(`${e.message}\n\n${commandHelp(cmd)}\n`);
     else process.stderr.write(`persona-lab ${cmd.name}: ${(e as Error).message}\n`);

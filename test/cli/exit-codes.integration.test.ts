@@ -29,9 +29,13 @@ test('exit codes come from error classes and reasons, in one table', () => {
   assert.equal(exitCodeFor(new ToyModelNotFoundError(['/a'])), 2);
   assert.equal(exitCodeFor(new PipelineError('not-extractable', 'too few pairs')), 3);
   assert.equal(exitCodeFor(new PipelineError('judge-auth', 'bad key')), 1);
-  // A bad or missing input is the user's to fix, wherever the command reads it (preflight, report, vectors import).
-  for (const reason of ['trait-invalid', 'data-invalid', 'vector-invalid', 'vector-missing'] as const) assert.equal(exitCodeFor(new PipelineError(reason, 'bad input')), 2, reason);
-  assert.equal(exitCodeFor(new PipelineError('run-mismatch', 'config differs')), 1);
+  // A bad or missing input is the user's to fix in a command that only reads its inputs (report, vectors import/export,
+  // geometry); in a job the preflight makes it an InputError before any work, and mid-run it stays a failure.
+  for (const reason of ['trait-invalid', 'data-invalid', 'vector-invalid', 'vector-missing'] as const) {
+    for (const command of ['report', 'vectors import', 'vectors export', 'geometry']) assert.equal(exitCodeFor(new PipelineError(reason, 'bad input'), false, command), 2, `${command}: ${reason}`);
+    assert.equal(exitCodeFor(new PipelineError(reason, 'mid-run'), false, 'grid'), 1, `grid mid-run: ${reason}`);
+  }
+  assert.equal(exitCodeFor(new PipelineError('run-mismatch', 'config differs'), false, 'report'), 1);
   assert.equal(exitCodeFor(new PipelineError('disk-full', 'no space left')), 4);
   assert.equal(exitCodeFor(new SteerSpecError('vector-shape', 'wrong H')), 1);
   assert.equal(exitCodeFor(new WorkerError(WorkerErrorCodes.Cancelled, 'cancelled')), 130);
