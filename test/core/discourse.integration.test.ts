@@ -2,7 +2,7 @@
  * The discourse-type ablation and facet annotation on the toy organism, through the real CLI and worker:
  *   - `discourse --trait evil` (the toy's two types, description and dialogue, generated from its world, and their
  *     combined evaluation set): the 3 × 3 Δτ matrix vector type × evaluation set, the combined vector equal to the mean over the union of both types' kept pairs,
- *     a rerun that resumes everything (no generation, the same bytes);
+ *     a rerun that resumes everything (no generation, no capture, the same bytes);
  *   - refusals before any work (exit 2, nothing written): the story type on the toy, a file of the wrong type;
  *   - `facets` on one of its evaluation runs with the toy's rubric annotator (the world's phrase families as facets).
  */
@@ -67,9 +67,12 @@ test('discourse on the toy: the matrix, the combined vector as the union of kept
     // Rerun: everything resumes — no new generation anywhere, the same tables.
     const sizes = () => readdirSync(path.join(ws, 'runs')).map((id) => { const f = path.join(ws, 'runs', id, 'generations.jsonl'); return existsSync(f) ? statSync(f).size : 0; });
     const before = sizes(), table = readFileSync(path.join(res.runDir, 'vector_type_results.csv'), 'utf8');
+    const typeVectors = res.vectors.filter((v: { extractRun?: string }) => v.extractRun).map((v: { vector: string }) => path.join(ws, v.vector));
+    const mtimes = typeVectors.map((f: string) => statSync(f).mtimeMs);
     const again = await cli(['discourse', '--trait', 'evil', '--workspace', ws, ...small, '--json']);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(sizes(), before);
+    assert.deepEqual(typeVectors.map((f: string) => statSync(f).mtimeMs), mtimes, 'a finished extraction is reused, not captured and written again');
     assert.equal(JSON.parse(again.stdout).runId, res.runId);
     assert.equal(readFileSync(path.join(res.runDir, 'vector_type_results.csv'), 'utf8'), table);
 
