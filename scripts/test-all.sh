@@ -53,11 +53,11 @@ if [ "$build_rc" = 0 ] && step package 300 node scripts/package.mjs; then
   if step e2e-setup 1200 bash scripts/e2e/setup.sh; then
     step e2e 1500 node scripts/e2e/run.mjs
   else
-    skip e2e-ui "E2E setup failed"; skip e2e-exthost "E2E setup failed"
+    skip e2e-ui "E2E setup failed"; skip e2e-exthost "E2E setup failed"; skip e2e-restricted "E2E setup failed"
   fi
 else
   [ "$build_rc" = 0 ] || skip package "build failed"
-  skip e2e-ui "no .vsix"; skip e2e-exthost "no .vsix"
+  skip e2e-ui "no .vsix"; skip e2e-exthost "no .vsix"; skip e2e-restricted "no .vsix"
 fi
 
 printf '\n=== summary ===\n'

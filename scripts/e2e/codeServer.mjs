@@ -37,7 +37,7 @@ const USER_SETTINGS = {
 };
 
 /** A fresh run folder; every path code-server, the extension host and Chromium write to lives in it. */
-export function createRun(label) {
+export function createRun(label, { trust = false } = {}) {
   const base = process.env.PERSONA_LAB_E2E_RUNS ?? path.join(os.tmpdir(), 'persona-lab-e2e');
   mkdirSync(base, { recursive: true });
   const dir = mkdtempSync(path.join(base, `${label}-`));
@@ -49,7 +49,11 @@ export function createRun(label) {
     tmp: path.join(dir, 'tmp'),
   };
   for (const d of [run.extensions, run.workspace, run.tmp, path.join(run.userData, 'User')]) mkdirSync(d, { recursive: true });
-  writeFileSync(path.join(run.userData, 'User/settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
+  // trust: workspace trust on, and the workspace opened untrusted without asking (Restricted Mode).
+  const settings = trust ? { ...USER_SETTINGS, 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never',
+    'security.workspace.trust.untrustedFiles': 'open', 'security.workspace.trust.banner': 'never' } : USER_SETTINGS;
+  writeFileSync(path.join(run.userData, 'User/settings.json'), JSON.stringify(settings, null, 2));
+  run.trust = trust;
   run.env = {
     ...process.env,
     // Even `code-server --version` writes ~/.config/code-server and ~/.local/share/code-server;
@@ -101,7 +105,7 @@ export async function startCodeServer(run, { smokeTestDriver = false, name = 'co
   const logFile = path.join(run.dir, `${name}.log`);
   const log = createWriteStream(logFile);
   const args = [CODE_SERVER, ...baseArgs(run), '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry',
-    '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+    '--disable-update-check', ...(run.trust ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override',
     ...(smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []), run.workspace];
   const child = spawn(NODE24, args, { env: run.env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(log);

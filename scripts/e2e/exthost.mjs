@@ -28,7 +28,8 @@ try {
   await page.exposeFunction('codeAutomationExit', (code) => { console.log(`extension-host suite: exit code ${code}`); resolveExit(code); });
   if (process.env.PERSONA_LAB_E2E_VERBOSE) page.on('console', (m) => console.log(`  [browser:${m.type()}] ${m.text().slice(0, 300)}`));
   console.log(`extension-host suite (${devPath})`);
-  await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  // A loaded 2-core machine can take over 30 s (the default) to serve the workbench.
+  await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`, { timeout: 180_000 });
   let timer;
   const code = await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => r('timeout'), TIMEOUT_MS); })]);
   clearTimeout(timer);

@@ -6,7 +6,7 @@
 // Each suite gets its own run folder (user data, extensions, workspace, XDG dirs, TMPDIR), and
 // every process is stopped by PID (process tree) — also on timeout, error or Ctrl-C.
 //
-// Usage: node scripts/e2e/run.mjs [--suite ui|exthost] [--vsix file.vsix] [--dev-path repo]
+// Usage: node scripts/e2e/run.mjs [--suite ui|exthost|restricted] [--vsix file.vsix] [--dev-path repo]
 // Prereqs: bash scripts/e2e/setup.sh; npm run package.
 // Output: per-suite `e2e <suite>: N passed, N failed`; with PERSONA_LAB_TALLY set, appends
 // `e2e-<suite> <passed> <failed>` lines to that file. Screenshot and, on failure, logs → artifacts/.
@@ -20,7 +20,7 @@ import { killTree, killTreeNow } from './procs.mjs';
 const { values: opts } = parseArgs({ options: { suite: { type: 'string', multiple: true }, vsix: { type: 'string' }, 'dev-path': { type: 'string' } } });
 const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const vsix = path.resolve(opts.vsix ?? path.join(ROOT, 'dist', `${manifest.name}-${manifest.version}.vsix`));
-const suites = opts.suite ?? ['ui', 'exthost'];
+const suites = opts.suite ?? ['ui', 'exthost', 'restricted'];
 const SUITE_TIMEOUT_MS = Number(process.env.PERSONA_LAB_E2E_SUITE_TIMEOUT_MS ?? 600_000);
 const artifacts = path.join(ROOT, 'artifacts');
 
@@ -48,7 +48,9 @@ function runDriver(script, args, env) {
 
 async function runSuite(suite) {
   const t0 = Date.now();
-  const run = createRun(suite);
+  // restricted: the extension-host tests of Restricted Mode, in a workspace opened untrusted (trust on).
+  const run = createRun(suite, { trust: suite === 'restricted' });
+  if (suite === 'restricted') run.env.PERSONA_LAB_EXTHOST_UNTRUSTED = '1';
   const resultsFile = path.join(run.dir, 'results.json');
   let cs;
   try {
@@ -57,7 +59,7 @@ async function runSuite(suite) {
       cs = await startCodeServer(run, { name: 'code-server-ui' });
       await runDriver('ui.mjs', [cs.url, run.workspace, installed, resultsFile, path.join(artifacts, 'e2e-ui.png')], run.env);
     } else {
-      cs = await startCodeServer(run, { smokeTestDriver: true, name: 'code-server-exthost' });
+      cs = await startCodeServer(run, { smokeTestDriver: true, name: `code-server-${suite}` });
       const devPath = opts['dev-path'] === 'repo' ? ROOT : installed;
       await runDriver('exthost.mjs', [cs.url, String(cs.port), run.workspace, devPath, path.join(ROOT, 'out/e2e/exthost/index.cjs'), resultsFile], run.env);
     }

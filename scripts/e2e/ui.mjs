@@ -92,7 +92,7 @@ const runOfKind = (kind, match = '') => {
 try {
   console.log('UI suite');
   await check('workbench loads', async () => {
-    await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`);
+    await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`, { timeout: 180_000 }); // a loaded 2-core machine can take over 30 s
     await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: 90_000 });
   });
 

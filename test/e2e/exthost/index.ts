@@ -1,7 +1,7 @@
 /**
  * Mocha entry point for the extension-host suite (VS Code calls `run()` via extensionTestsPath).
  * Bundled to out/e2e/exthost/index.cjs by scripts/e2e/build-tests.mjs; it loads every
- * *.test.cjs next to it. The last line it logs carries the totals for the harness's summary:
+ * *.test.cjs next to it (*.untrusted.cjs in the restricted suite, PERSONA_LAB_EXTHOST_UNTRUSTED set). The last line it logs carries the totals for the harness's summary:
  *   PERSONA_LAB_EXTHOST_RESULT {"passed":N,"failed":N,"pending":N}
  */
 import { readdirSync } from 'node:fs';
@@ -12,7 +12,9 @@ export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', color: false, timeout: 60_000, reporter: 'spec' });
   const grep = process.env.PERSONA_LAB_EXTHOST_GREP;
   if (grep) mocha.grep(grep);
-  for (const f of readdirSync(__dirname).filter((n) => n.endsWith('.test.cjs')).sort()) mocha.addFile(path.join(__dirname, f));
+  // The restricted suite (an untrusted workspace) runs *.untrusted.cjs; every other run the *.test.cjs files.
+  const suffix = process.env.PERSONA_LAB_EXTHOST_UNTRUSTED ? '.untrusted.cjs' : '.test.cjs';
+  for (const f of readdirSync(__dirname).filter((n) => n.endsWith(suffix)).sort()) mocha.addFile(path.join(__dirname, f));
   return new Promise((resolve, reject) => {
     const runner = mocha.run((failures) => {
       const s = runner.stats;
