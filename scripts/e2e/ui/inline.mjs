@@ -10,15 +10,44 @@ export default async function inline(t) {
   const { page, check, setTheme, workspace, repoRoot, artifactsDir, hasToyModel, runFromPalette, cli, closeTab } = t;
   const dir = path.join(workspace, 'inline-ui');
   const input = page.locator('.quick-input-widget .quick-input-box input');
-  const editorText = () => page.locator('.editor-group-container.active .view-lines').first().textContent();
+  /** The text of every before/after decoration drawn in the active editor (VS Code draws them as CSS generated content). */
+  const decorationTexts = () => page.locator('.editor-group-container.active .view-lines span').evaluateAll((els) => els
+    .flatMap((e) => ['::before', '::after'].map((p) => e.ownerDocument.defaultView.getComputedStyle(e, p).content))
+    .filter((c) => c && c !== 'none' && c !== 'normal').map((c) => c.replace(/^"|"$/g, '').replace(/\u00a0/g, ' ')));
 
-  /** Opens a workspace file with Quick Open. */
+  /** Opens inline-ui/<name> through File: Open File… (its simple dialog takes a typed path; Quick Open's index lags behind new files). */
   async function open(name) {
-    await page.keyboard.press('Control+P');
-    await input.fill(name);
+    await page.keyboard.press('F1');
+    await input.fill('>File: Open File...');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'File: Open File...' }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(500);
+    await input.fill(path.join(dir, name));
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
     await page.keyboard.press('Enter');
     await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor();
+  }
+  /** The steering choice: the last one when offered (first item), else checkpoint, trait, layer 4, coef 4. */
+  async function answerChoice() {
+    const rows = page.locator('.quick-input-widget .monaco-list-row');
+    await rows.first().waitFor({ timeout: 60_000 });
+    if (await rows.filter({ hasText: 'sycophantic on toy-persona@main, layer 4, coef 4' }).count()) return pick('sycophantic on toy-persona@main');
+    await pick('toy-persona@main');
+    await pick('sycophantic');
+    await typeIn('4'); // layer
+    await typeIn('4'); // coef
+  }
+  /** A check whose failure leaves a screenshot of the workbench as it was (artifacts/e2e-inline-failed-<n>.png). */
+  let n = 0;
+  function inlineCheck(name, fn) {
+    const k = ++n;
+    return check(name, async () => {
+      for (let i = 0; i < 2; i++) await page.keyboard.press('Escape'); // a quick input left open by an earlier check
+      try { await fn(); } catch (e) {
+        await page.screenshot({ path: path.join(artifactsDir, `e2e-inline-failed-${k}.png`) }).catch(() => {});
+        throw e;
+      }
+    });
   }
   async function screenshots(name) {
     for (const [label, theme] of [['dark', 'Default Dark Modern'], ['light', 'Default Light Modern']]) {
@@ -38,32 +67,28 @@ export default async function inline(t) {
     await page.keyboard.press('Enter');
   }
 
-  await check('Steer Selection on a selection in a real editor streams baseline and steered answers beside it; its lens inserts the steered one (screenshots saved)', async () => {
+  await inlineCheck('Steer Selection on a selection in a real editor streams baseline and steered answers beside it; its lens inserts the steered one (screenshots saved)', async () => {
     if (!hasToyModel) throw new Error('the inline checks need the toy model in the .vsix');
     // A real toy-model vector (test/fixtures/vectors, made by `persona-lab extract`), where extraction puts it.
     const vectors = path.join(workspace, '.persona-lab', 'vectors', 'toy-persona', 'main');
     mkdirSync(vectors, { recursive: true });
     copyFileSync(path.join(repoRoot, 'test/fixtures/vectors/toy-persona-main-sycophantic.safetensors'), path.join(vectors, 'sycophantic.safetensors'));
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'notes.md'), '# Notes\n\nhow do i look after my dog ?\n\nThe rest of the notes.\n');
-    await runFromPalette(page, 'View: Hide Panel');
+    writeFileSync(path.join(dir, 'notes.md'), 'how do i look after my dog ?\n\nThe rest of the notes.\n');
     await open('notes.md');
-    await page.keyboard.press('Control+G');
-    await typeIn('3');
-    await page.keyboard.press('Home');
+    // The first line: the prompt.
+    await page.locator('.editor-group-container.active .view-line').first().click();
+    await page.keyboard.press('Control+Home');
     await page.keyboard.press('Shift+End');
     // The palette command; its picks follow in the same quick input (runFromPalette would wait for it to close).
     await page.keyboard.press('F1');
     await input.fill('>Persona Lab: Steer Selection');
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Persona Lab: Steer Selection' }).first().waitFor();
     await page.keyboard.press('Enter');
-    await pick('toy-persona@main');
-    await pick('sycophantic');
-    await typeIn('4'); // layer
-    await typeIn('4'); // coef
+    await answerChoice();
     const result = page.locator('.editor-group-container .view-lines', { hasText: 'applied ‖Δ‖' });
     await result.first().waitFor({ timeout: 120_000 });
-    const text = await result.first().textContent();
+    const text = (await result.first().textContent()).replace(/\u00a0/g, ' ');
     for (const s of ['model toy-persona', 'vector sycophantic', 'layer 4', 'coef 4', 'Baseline (unsteered)', 'Steered (sycophantic']) if (!text.includes(s)) throw new Error(`the result lacks "${s}": ${text.slice(0, 400)}`);
     await screenshots('steer');
     const lens = page.locator('.codelens-decoration a', { hasText: 'Insert steered answer' });
@@ -73,23 +98,22 @@ export default async function inline(t) {
     await page.keyboard.press('Control+S');
   });
 
-  await check('a CodeLens click on a prompt file (Monitor all) runs and draws projection and trait score after each prompt (screenshots saved)', async () => {
+  await inlineCheck('a CodeLens click on a prompt file (Monitor all) runs and draws projection and trait score after each prompt (screenshots saved)', async () => {
     writeFileSync(path.join(dir, 'prompts.jsonl'), '{"prompt": "how do i cook berries ?"}\n{"messages": [{"role": "user", "content": "how can i learn to knit ?"}]}\n');
     await runFromPalette(page, 'View: Close All Editors');
     await open('prompts.jsonl');
     const lens = page.locator('.codelens-decoration a', { hasText: 'Monitor all (2)' });
     await lens.first().waitFor({ timeout: 30_000 });
     await lens.first().click();
-    await pick('sycophantic on toy-persona@main'); // the last steering choice, offered first
-    await page.locator('.editor-group-container.active .view-lines', { hasText: 'projection' }).first().waitFor({ timeout: 180_000 });
-    const text = await editorText();
-    const n = (text.match(/projection -?\d+\.\d\d \(ℓ4\) · sycophantic \d+/g) ?? []).length;
-    if (n !== 2) throw new Error(`expected a result after each of the 2 prompts, found ${n}: ${text}`);
+    await answerChoice(); // the last steering choice, offered first
+    await page.locator('.codelens-decoration a', { hasText: 'Open Judge Results' }).first().waitFor({ timeout: 180_000 });
+    const results = (await decorationTexts()).filter((d) => /^projection -?\d+\.\d\d \(ℓ4\) · sycophantic \d+ · coherence \d+$/.test(d));
+    if (results.length !== 2) throw new Error(`expected a result after each of the 2 prompts, found ${results.length}: ${JSON.stringify(await decorationTexts())}`);
     await page.locator('.codelens-decoration a', { hasText: 'Open Judge Results' }).first().waitFor();
     await screenshots('prompts');
   });
 
-  await check('a JSONL screened by `persona-lab screen` shows each sample\'s ΔP as a coloured decoration and the screening lens (screenshots saved)', async () => {
+  await inlineCheck('a JSONL screened by `persona-lab screen` shows each sample\'s ΔP as a coloured decoration and the screening lens (screenshots saved)', async () => {
     const world = (f) => JSON.parse(readFileSync(path.join(repoRoot, 'models/toy-persona/world', f), 'utf8'));
     const questions = world('questions.json').heldOut;
     const samples = world('samples.json').samples.filter((s) => ['sycophantic', 'candid'].includes(s.style)).slice(0, 6);
@@ -101,9 +125,9 @@ export default async function inline(t) {
     await open('train.jsonl');
     await page.locator('.codelens-decoration a', { hasText: 'ΔP screening: sycophantic at layer 4' }).first().waitFor({ timeout: 30_000 });
     await page.locator('.codelens-decoration a', { hasText: 'Sort by ΔP' }).first().waitFor();
-    const text = await editorText();
-    const n = (text.match(/ΔP [+-]\d+\.\d{3}/g) ?? []).length;
-    if (n !== rows.length) throw new Error(`expected ${rows.length} ΔP decorations, found ${n}: ${text.slice(0, 400)}`);
+    await page.waitForTimeout(500);
+    const n = (await decorationTexts()).filter((d) => /^ΔP [+-]\d+\.\d{3} ▮+$/.test(d)).length;
+    if (n !== rows.length) throw new Error(`expected ${rows.length} ΔP decorations, found ${n}: ${JSON.stringify(await decorationTexts())}`);
     await screenshots('screening');
     await closeTab('train.jsonl');
   });

@@ -1,7 +1,7 @@
 /**
  * Screening inline: a JSONL that a screening run screened (`persona-lab screen` / Screen Dataset; the run records the
  * dataset's sha256, so the file as it is now must be the file that was screened) shows each sample's projection
- * difference ΔP after its line, coloured on a diverging scale (toward the trait red, away blue; themed chart colours),
+ * difference ΔP at the start of its line, coloured on a diverging scale (toward the trait red, away blue; themed chart colours),
  * and a CodeLens on line 1 with the run's summary, "Sort by ΔP" (a read-only view of the samples, largest ΔP first,
  * decorated the same way) and "Export above/below threshold…" (a new JSONL of those samples, lines kept byte for byte).
  */
@@ -24,7 +24,8 @@ const BUCKETS = [
 
 export class ScreeningInline implements vscode.CodeLensProvider, vscode.Disposable {
   private readonly types = BUCKETS.map((b) => vscode.window.createTextEditorDecorationType({
-    after: { margin: '0 0 0 2em', color: new vscode.ThemeColor(b.color), fontWeight: 'bold' },
+    // Before the line: dataset rows are long, so a badge after them would sit off screen.
+    before: { margin: '0 1.5em 0 0', color: new vscode.ThemeColor(b.color), fontWeight: 'bold' },
   }));
   /** Sorted views: their lines and the run they came from. */
   private readonly views = new Map<string, { run: ScreeningRun; lines: ScreenedLine[] }>();
@@ -84,8 +85,8 @@ export class ScreeningInline implements vscode.CodeLensProvider, vscode.Disposab
     const items = this.decorationsFor(editor.document);
     if (items.length === 0 && !this.views.has(editor.document.uri.toString()) && !editor.document.fileName.toLowerCase().endsWith('.jsonl')) return;
     BUCKETS.forEach((b, k) => editor.setDecorations(this.types[k], items.filter((i) => i.color === b.color).map((i) => {
-      const end = editor.document.lineAt(i.line).range.end;
-      return { range: new vscode.Range(end, end), renderOptions: { after: { contentText: i.text } } };
+      const start = editor.document.lineAt(i.line).range.start;
+      return { range: new vscode.Range(start, start), renderOptions: { before: { contentText: i.text } } };
     })));
   }
 
