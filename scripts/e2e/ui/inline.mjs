@@ -21,8 +21,12 @@ export default async function inline(t) {
     await input.fill('>File: Open File...');
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'File: Open File...' }).first().waitFor();
     await page.keyboard.press('Enter');
-    await page.waitForTimeout(500);
-    await input.fill(path.join(dir, name));
+    // The dialog fills in the workspace path once it has listed it; typing before that is overwritten.
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: '..' }).first().waitFor();
+    for (let i = 0; i < 10 && (await input.inputValue()) !== path.join(dir, name); i++) {
+      await input.fill(path.join(dir, name));
+      await page.waitForTimeout(500);
+    }
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
     await page.keyboard.press('Enter');
     await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor();
@@ -93,9 +97,10 @@ export default async function inline(t) {
     await screenshots('steer');
     const lens = page.locator('.codelens-decoration a', { hasText: 'Insert steered answer' });
     await lens.first().waitFor({ timeout: 30_000 });
+    const steered = text.split('Steered (sycophantic, layer 4, coef 4)')[1]?.trim().slice(0, 24);
+    if (!steered) throw new Error(`no steered answer in the result: ${text.slice(0, 400)}`);
     await lens.first().click();
-    await page.locator('.tabs-container .tab.dirty', { hasText: 'notes.md' }).waitFor({ timeout: 15_000 });
-    await page.keyboard.press('Control+S');
+    await page.locator('.editor-group-container .view-lines', { hasText: 'The rest of the notes.' }).filter({ hasText: steered }).first().waitFor({ timeout: 15_000 });
   });
 
   await inlineCheck('a CodeLens click on a prompt file (Monitor all) runs and draws projection and trait score after each prompt (screenshots saved)', async () => {

@@ -141,7 +141,9 @@ export class SteerSelection implements vscode.CodeLensProvider, vscode.Disposabl
     const edit = new vscode.WorkspaceEdit();
     edit.insert(doc.uri, r.source.end, text);
     if (!(await vscode.workspace.applyEdit(edit))) throw new Error(`could not edit ${doc.uri.fsPath}`);
-    await vscode.window.showTextDocument(doc, { preserveFocus: false });
+    // Back to the editor it came from (not into the result's column).
+    const shown = vscode.window.visibleTextEditors.find((e) => e.document === doc && e.viewColumn !== undefined);
+    await vscode.window.showTextDocument(doc, { viewColumn: shown?.viewColumn, preserveFocus: false });
     return text;
   }
 
