@@ -15,6 +15,8 @@ import { runControlsJob, runExtraction, runGridJob } from '../../src/core/jobs/p
 import { runMonitoring, toyMonitoringPrompts } from '../../src/core/jobs/monitor.js';
 import { runSweep } from '../../src/core/jobs/sweep.js';
 import { runShift } from '../../src/core/shift/index.js';
+import { runFacets } from '../../src/core/facets/facets.js';
+import { ToyFacetAnnotator } from '../../src/core/facets/annotators.js';
 import { SAMPLER_PRESETS } from '../../src/core/sampling.js';
 import { Workspace } from '../../src/core/storage/workspace.js';
 import { readCsv } from '../../src/core/storage/csv.js';
@@ -77,8 +79,18 @@ test('report from toy runs: every section, CSV beside each figure, self-containe
     traits: [{ trait: 'evil', eval: loadTraitFile(path.join(TOY, 'traits', 'eval', 'evil.json')), vectorPath: ws.vectorPath(instruct.model.name, instruct.model.revision, 'evil') }],
     samples: 1, seed: 1000, screenSeed: 3000, maxQuestions: 4 });
   await instruct.close();
+  const v = (x: unknown) => (x === '' || x === null || x === undefined ? null : Number(x));
+  // Facets of the sweep's evil answers (the toy's rubric annotator), as the demo annotates them.
+  const facets = await runFacets({ ws, sources: [sweep.run.runId], trait: 'evil', annotator: new ToyFacetAnnotator() });
   const r = buildReport(ws);
   const ids = r.figures.map((f) => f.id);
+  const facetCsv = readCsv(readFileSync(path.join(r.dir, 'facets_evil.csv'), 'utf8'));
+  assert.equal(facetCsv.length, facets.results.groups.reduce((n, g) => n + g.shares.length, 0));
+  for (const g of facets.results.groups) for (const sh of g.shares) {
+    const row = facetCsv.find((c) => c.revision === g.revision && c.condition === g.condition && c.facet === sh.facet)!;
+    assert.equal(Number(row.count), sh.count);
+    assert.equal(v(row.ci_low), sh.ciLow);
+  }
   for (const id of ['shift_expression', 'shift_screening']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
   const shiftCsv = readCsv(readFileSync(path.join(r.dir, 'shift_expression.csv'), 'utf8'));
   const shifted = shift.rows.filter((x) => x.layer === 4 && x.model !== shift.base);
@@ -91,7 +103,6 @@ test('report from toy runs: every section, CSV beside each figure, self-containe
   const em = readCsv(readFileSync(path.join(r.dir, 'emergence.csv'), 'utf8'));
   const toyManifest = JSON.parse(readFileSync(path.join(TOY, 'manifest.json'), 'utf8')) as { revisions: { name: string; tokensSeen: number }[] };
   const swept = sweep.rows.filter((x) => x.mode === 'steer');
-  const v = (x: unknown) => (x === '' || x === null || x === undefined ? null : Number(x));
   assert.equal(em.length, swept.length);
   for (const s of swept) {
     const e = em.find((x) => x.revision === s.extract_revision)!;
@@ -108,7 +119,7 @@ test('report from toy runs: every section, CSV beside each figure, self-containe
   assert.equal(tr.length, storedTr.length);
   for (const s of storedTr) assert.equal(v(tr.find((x) => x.source_revision === s.extract_revision)!.delta_trait), v(s.delta_trait_mean));
   for (const id of ['steering_table', 'grid_delta_trait_evil', 'grid_coherence_evil', 'grid_delta_trait_humorous', 'controls', 'trait_cosine', 'trait_mds', 'monitoring']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
-  for (const s of ['Steering', 'Controls', 'Geometry', 'Monitoring', 'Emergence across pretraining', 'Transfer', 'Finetuning shift']) assert.ok(r.figures.some((f) => f.section === s), s);
+  for (const s of ['Steering', 'Controls', 'Geometry', 'Monitoring', 'Emergence across pretraining', 'Transfer', 'Finetuning shift', 'Facets']) assert.ok(r.figures.some((f) => f.section === s), s);
   const html = readFileSync(r.file, 'utf8');
   // Valid, self-contained HTML: doctype, every figure closed with its caption and CSV link; nothing loaded from elsewhere.
   assert.match(html, /^<!doctype html>/);

@@ -20,6 +20,9 @@ import { loadOptionsFor, recommendedSteering, steeringPoints } from '../../core/
 import { identifyModel } from '../../core/models.js';
 import { toyInstructDir } from '../../core/toy/paths.js';
 import { runShift, type ShiftModelRef } from '../../core/shift/index.js';
+import { runFacets } from '../../core/facets/facets.js';
+import { ToyFacetAnnotator } from '../../core/facets/annotators.js';
+import { facetSetFor } from '../../core/facets/sets.js';
 
 /** The monitor job's own default seed (one place: the job table). */
 const MONITOR_SEED = JOBS.monitor.find((o) => o.name === 'seed')!.default as number;
@@ -101,6 +104,12 @@ export const demoCommand: CliCommand = {
         };
         const res = await runSweep(job);
         sweep = { runDir: res.run.dir, rows: res.rows.length, transferRows: res.transferRows?.length ?? 0 };
+      }
+      // Facets of the sweep's trait-expressing answers, per revision (the rubric annotator: the toy world's phrase families).
+      if (sweep && !flag(ctx, 'no-facets')) {
+        for (const trait of sweepTraits.filter((t) => facetSetFor(t))) {
+          await runFacets({ ws: s.ws, sources: [path.basename(sweep.runDir)], trait, annotator: new ToyFacetAnnotator(), progress: progressPrinter(ctx, `facets ${trait}`), signal: ctx.signal });
+        }
       }
       // Finetuning shift on the toy's finetunes of the instruct model, measured along the instruct model's own vectors (the
       // sweep's transfer extracted them), with the screening of each finetune's training data that predicts it.

@@ -197,6 +197,7 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'sweep-traits', type: 'list', default: [...P.sweepTraits], help: 'traits of the short checkpoint sweep (emergence and transfer)' },
     { name: 'sweep-revisions', type: 'list', default: [...P.sweepRevisions], help: 'toy revisions the sweep visits, in training order' },
     { name: 'no-sweep', type: 'boolean', help: 'skip the checkpoint sweep' },
+    { name: 'no-facets', type: 'boolean', help: 'skip the facet annotation of the sweep\'s answers' },
     { name: 'no-shift', type: 'boolean', help: 'skip the finetuning shift (needs the sweep: it measures along the instruct model\'s vectors the sweep\'s transfer extracts)' },
     { name: 'no-report', type: 'boolean', help: 'do not write the HTML report at the end' },
     MAX_QUESTIONS, EXTRACT_SEED, ...COMMON_OPTIONS],

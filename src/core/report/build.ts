@@ -11,6 +11,7 @@
  *                  revision × revision cosine; transfer_combined_significance.csv → transfer
  *   vector files   trait × trait cosine at the steering layer, and a classical MDS of the traits
  *   monitor runs   results.json → r per trait;  screen runs  screening_<trait>.csv → top samples
+ *   discourse runs results.json (../discourse) → vector type × evaluation set Δτ;  facets runs → facet shares with Wilson intervals
  *   shift runs     results.json (../shift) → shift vs expression with r per trait; the training data's ΔP order
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,8 @@ import type { Workspace } from '../storage/workspace.js';
 import { readVectorFile } from '../vectors/file.js';
 import { toyModelDir } from '../toy/paths.js';
 import { readShiftResults } from '../shift/results.js';
+import { storedDiscourseResults } from '../discourse/discourse.js';
+import { storedFacetResults } from '../facets/facets.js';
 
 export interface ReportFigure {
   id: string;
@@ -284,6 +287,36 @@ export function collectFigures(ws: Workspace, runIds?: string[]): { figures: Rep
         rows: scr.map((r) => ({ model: r.model, trait: r.trait, dataset_delta_p: r.datasetDeltaP, shift: r.shift, samples: r.samples, labelled: r.labelled, top: r.top, precision_at_top: r.precisionAtTop })), draw: { type: 'table' } });
     }
     summary.push(`finetuning shift vs expression: ${rs}`);
+  }
+
+  // Discourse-type ablation (../discourse): Δτ of each discourse type's vector on each type's evaluation set.
+  const discourseIds = new Set(runs.filter((r) => r.manifest.kind === 'discourse').map((r) => r.id));
+  const discourse = new Map<string, ReturnType<typeof storedDiscourseResults>[number]>();
+  for (const d of storedDiscourseResults(ws)) if (discourseIds.has(d.runId)) discourse.set(d.trait, d); // the latest per trait
+  for (const [trait, d] of discourse) {
+    used.add(d.runId);
+    const kept = d.vectors.map((v) => `${v.vectorType} ${v.status === 'ok' ? `${v.pairsKept}/${v.pairsTotal}` : 'no vector'}`).join(', ');
+    figures.push({ id: `discourse_${trait}`, section: 'Discourse types', title: `${trait}: vector type × evaluation set`,
+      caption: `Δτ when steering ${d.model}@${d.revision} (base prompts) at row ${d.layer}, coef ${d.coef} with each discourse type's vector (rows) on each type's evaluation questions (columns); * sign-flip p < 0.05; pairs kept: ${kept}.`,
+      columns: ['vector_type', 'eval_set', 'delta_trait', 'delta_coherence', 'p', 'significant'],
+      rows: d.cells.map((c) => ({ vector_type: c.vectorType, eval_set: c.evalSet, delta_trait: c.deltaTrait, delta_coherence: c.deltaCoherence, p: c.signFlipP, significant: (c.signFlipP ?? 1) < 0.05 ? '*' : '' })),
+      draw: { type: 'heatmap', row: 'vector_type', col: 'eval_set', value: 'delta_trait', min: -100, max: 100, mark: 'significant' } });
+  }
+
+  // Facets (../facets): the share of trait-expressing answers showing each facet, Wilson 95 % interval, per revision.
+  const facetIds = new Set(runs.filter((r) => r.manifest.kind === 'facets').map((r) => r.id));
+  const facetRuns = new Map<string, ReturnType<typeof storedFacetResults>[number]>();
+  for (const f of storedFacetResults(ws)) if (facetIds.has(f.runId)) facetRuns.set(f.trait, f);
+  for (const [trait, f] of facetRuns) {
+    used.add(f.runId);
+    const tokens = new Map<string, number>([...runs.filter((r) => r.manifest.kind === 'sweep').flatMap((r) => [...tokensSeen(r)])]);
+    const rows = f.groups.flatMap((g) => g.shares.map((sh) => ({ revision: g.revision, tokens_seen: tokens.get(g.revision) ?? null, condition: g.condition, facet: sh.facet,
+      count: sh.count, annotated: g.annotated, share: sh.share, ci_low: sh.ciLow, ci_high: sh.ciHigh })))
+      .sort((a, b) => (a.tokens_seen ?? 0) - (b.tokens_seen ?? 0) || a.condition.localeCompare(b.condition) || a.facet.localeCompare(b.facet));
+    if (!rows.length) continue; // no answer above the threshold anywhere
+    figures.push({ id: `facets_${trait}`, section: 'Facets', title: `${trait}: facets of the trait-expressing answers`,
+      caption: `Share of answers scoring above ${f.threshold} that the ${f.annotator} annotator labels with each ${f.facetSet} facet, with Wilson 95 % intervals, per revision and condition.`,
+      columns: ['revision', 'tokens_seen', 'condition', 'facet', 'count', 'annotated', 'share', 'ci_low', 'ci_high'], rows, draw: { type: 'table' } });
   }
 
   const screens = latestByTrait(runs, 'screen');
