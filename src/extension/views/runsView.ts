@@ -105,7 +105,9 @@ export class RunsViewProvider extends WorkspaceFolderViewProvider {
     const secs = Number.isFinite(start) && Number.isFinite(end) ? Math.max(0, Math.round((end - start) / 1000)) : undefined;
     const progress = run.kind === 'sweep' ? sweepProgress(entry.path, m?.config) : undefined;
     const state = run.state === 'unknown' ? m?.status ?? 'unknown' : run.state;
-    item.description = [run.kind, state, progress, secs !== undefined ? formatElapsed(secs) : undefined].filter(Boolean).join(' · ');
+    // A stage run's short label already names its kind.
+    const named = item.label !== entry.name;
+    item.description = [named ? undefined : run.kind, state, progress, secs !== undefined ? formatElapsed(secs) : undefined].filter(Boolean).join(' · ');
     const members = this.groups.children.get(entry.path)?.length;
     item.tooltip = [entry.name, `${run.kind} · ${state}${progress ? ` · ${progress}` : ''}`, members ? `${members} stage run(s) inside` : undefined,
       run.holder ? `held by ${run.holder}` : undefined, m?.createdAt ? `started ${m.createdAt}` : undefined, m?.message && state !== 'done' ? m.message : undefined].filter(Boolean).join('\n');
