@@ -51,7 +51,7 @@ step integration "${PERSONA_LAB_INTEGRATION_TIMEOUT:-2700}" node scripts/run-uni
 step faults "${PERSONA_LAB_FAULTS_TIMEOUT:-900}" node scripts/run-unit-tests.mjs --tier faults
 if [ "$build_rc" = 0 ] && step package 300 node scripts/package.mjs; then
   if step e2e-setup 1200 bash scripts/e2e/setup.sh; then
-    step e2e 1500 node scripts/e2e/run.mjs
+    step e2e 3600 node scripts/e2e/run.mjs
   else
     skip e2e-ui "E2E setup failed"; skip e2e-exthost "E2E setup failed"; skip e2e-restricted "E2E setup failed"
   fi

@@ -7,7 +7,7 @@ import { format } from 'node:util';
 import { closeBrowser, openBrowser } from './browser.mjs';
 
 const [url, port, workspace, devPath, testsPath, resultsFile] = process.argv.slice(2);
-const TIMEOUT_MS = Number(process.env.PERSONA_LAB_EXTHOST_TIMEOUT_MS ?? 240_000);
+const TIMEOUT_MS = Number(process.env.PERSONA_LAB_EXTHOST_TIMEOUT_MS ?? 1_500_000);
 const authority = `127.0.0.1:${port}`;
 const payload = [
   ['extensionDevelopmentPath', `vscode-remote://${authority}${devPath}`],

@@ -21,7 +21,7 @@ const { values: opts } = parseArgs({ options: { suite: { type: 'string', multipl
 const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const vsix = path.resolve(opts.vsix ?? path.join(ROOT, 'dist', `${manifest.name}-${manifest.version}.vsix`));
 const suites = opts.suite ?? ['ui', 'exthost', 'restricted'];
-const SUITE_TIMEOUT_MS = Number(process.env.PERSONA_LAB_E2E_SUITE_TIMEOUT_MS ?? 600_000);
+const SUITE_TIMEOUT_MS = Number(process.env.PERSONA_LAB_E2E_SUITE_TIMEOUT_MS ?? 1_800_000);
 const artifacts = path.join(ROOT, 'artifacts');
 
 requireSetup();
@@ -81,7 +81,8 @@ async function runSuite(suite) {
   } else {
     rmSync(run.dir, { recursive: true, force: true });
   }
-  if (process.env.PERSONA_LAB_TALLY) appendFileSync(process.env.PERSONA_LAB_TALLY, `e2e-${suite} ${result.passed} ${result.failed}\n`);
+  // Mocha's pending tests (a test that skipped itself, e.g. no Slurm here) count as skipped in npm test's summary.
+  if (process.env.PERSONA_LAB_TALLY) appendFileSync(process.env.PERSONA_LAB_TALLY, `e2e-${suite} ${result.passed} ${result.failed} ${result.pending ?? 0}\n`);
   return result;
 }
 
