@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export default async function inline(t) {
-  const { page, check, setTheme, workspace, repoRoot, artifactsDir, hasToyModel, runFromPalette, cli, closeTab } = t;
+  const { page, check, setTheme, workspace, repoRoot, artifactsDir, hasToyModel, cli, closeTab } = t;
   const dir = path.join(workspace, 'inline-ui');
   const input = page.locator('.quick-input-widget .quick-input-box input');
   /** The text of every before/after decoration drawn in the active editor (VS Code draws them as CSS generated content). */
@@ -15,21 +15,30 @@ export default async function inline(t) {
     .flatMap((e) => ['::before', '::after'].map((p) => e.ownerDocument.defaultView.getComputedStyle(e, p).content))
     .filter((c) => c && c !== 'none' && c !== 'normal').map((c) => c.replace(/^"|"$/g, '').replace(/\u00a0/g, ' ')));
 
-  /** Opens inline-ui/<name> through File: Open File… (its simple dialog takes a typed path; Quick Open's index lags behind new files). */
+  /**
+   * Opens inline-ui/<name> through File: Open File… (its simple dialog takes a typed path; Quick Open's index lags behind
+   * new files). The dialog writes its starting folder into the box once it has listed it, which can overwrite what was
+   * typed: type after that, check the box before Enter, and try again when no tab opened.
+   */
   async function open(name) {
-    await page.keyboard.press('F1');
-    await input.fill('>File: Open File...');
-    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'File: Open File...' }).first().waitFor();
-    await page.keyboard.press('Enter');
-    // The dialog fills in the workspace path once it has listed it; typing before that is overwritten.
-    await page.locator('.quick-input-widget .monaco-list-row', { hasText: '..' }).first().waitFor();
-    for (let i = 0; i < 10 && (await input.inputValue()) !== path.join(dir, name); i++) {
-      await input.fill(path.join(dir, name));
+    const target = path.join(dir, name);
+    for (let attempt = 0; ; attempt++) {
+      await page.keyboard.press('F1');
+      await input.fill('>File: Open File...');
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'File: Open File...' }).first().waitFor();
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => (document.querySelector('.quick-input-widget .quick-input-box input')?.value ?? '').endsWith('/'), null, { timeout: 30_000 });
       await page.waitForTimeout(500);
+      await input.fill(target);
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
+      if ((await input.inputValue()) === target) {
+        await page.keyboard.press('Enter');
+        const opened = await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 10_000 }).then(() => true, () => false);
+        if (opened) return;
+      }
+      if (attempt === 3) throw new Error(`could not open ${target} with File: Open File…`);
+      await page.keyboard.press('Escape');
     }
-    await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor();
-    await page.keyboard.press('Enter');
-    await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor();
   }
   /** The steering choice: the last one when offered (first item), else checkpoint, trait, layer 4, coef 4. */
   async function answerChoice() {
@@ -105,7 +114,6 @@ export default async function inline(t) {
 
   await inlineCheck('a CodeLens click on a prompt file (Monitor all) runs and draws projection and trait score after each prompt (screenshots saved)', async () => {
     writeFileSync(path.join(dir, 'prompts.jsonl'), '{"prompt": "how do i cook berries ?"}\n{"messages": [{"role": "user", "content": "how can i learn to knit ?"}]}\n');
-    await runFromPalette(page, 'View: Close All Editors');
     await open('prompts.jsonl');
     const lens = page.locator('.codelens-decoration a', { hasText: 'Monitor all (2)' });
     await lens.first().waitFor({ timeout: 30_000 });
@@ -126,12 +134,11 @@ export default async function inline(t) {
     const data = path.join(dir, 'train.jsonl');
     writeFileSync(data, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
     cli('screen', '--trait', 'sycophantic', '--layer', '4', '--data', data);
-    await runFromPalette(page, 'View: Close All Editors');
     await open('train.jsonl');
     await page.locator('.codelens-decoration a', { hasText: 'ΔP screening: sycophantic at layer 4' }).first().waitFor({ timeout: 30_000 });
     await page.locator('.codelens-decoration a', { hasText: 'Sort by ΔP' }).first().waitFor();
     await page.waitForTimeout(500);
-    const n = (await decorationTexts()).filter((d) => /^ΔP [+-]\d+\.\d{3} ▮+$/.test(d)).length;
+    const n = (await decorationTexts()).filter((d) => /^ΔP [+-]\d+\.\d{3} ▮+▯*$/.test(d)).length;
     if (n !== rows.length) throw new Error(`expected ${rows.length} ΔP decorations, found ${n}: ${JSON.stringify(await decorationTexts())}`);
     await screenshots('screening');
     await closeTab('train.jsonl');

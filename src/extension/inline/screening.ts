@@ -76,7 +76,8 @@ export class ScreeningInline implements vscode.CodeLensProvider, vscode.Disposab
       const d = l.deltaP;
       if (d === null || !Number.isFinite(d)) return { line: l.line, text: 'ΔP –', color: 'descriptionForeground' };
       const x = scale(d);
-      const bar = '▮'.repeat(Math.max(1, Math.round(Math.abs(x) * 5)));
+      const k = Math.max(1, Math.round(Math.abs(x) * 5));
+      const bar = '▮'.repeat(k) + '▯'.repeat(5 - k); // a fixed width, so the rows stay aligned
       return { line: l.line, text: `ΔP ${d >= 0 ? '+' : ''}${d.toFixed(3)} ${bar}`, color: BUCKETS.find((b) => x >= b.min)!.color };
     });
   }
