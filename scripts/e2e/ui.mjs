@@ -29,7 +29,8 @@ const hasToyModel = ['config.json', 'manifest.json'].some((f) => existsSync(path
 
 // ---- kit panels (webview/kit): helpers for the panel checks
 const artifactsDir = path.dirname(screenshot);
-const panelFrame = () => page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+// The visible webview: a panel an earlier check left open stays in the DOM, hidden.
+const panelFrame = () => page.frameLocator('iframe.webview.ready:visible').frameLocator('iframe#active-frame');
 /** Switches the colour theme through the workspace settings (applied live, like a pick in "Preferences: Color Theme"). */
 async function setTheme(name) {
   const file = path.join(workspace, '.vscode', 'settings.json');
@@ -143,7 +144,7 @@ try {
     await page.keyboard.press('Enter');
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'sweep-toy-persona-ui' }).first().waitFor();
     await page.keyboard.press('Enter');
-    const view = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+    const view = panelFrame();
     for (const trait of ['evil', 'sycophantic']) await view.locator(`section[data-trait="${trait}"] canvas`).first().waitFor({ timeout: 60_000 });
     const rows = await view.locator('table[data-table="revisions"] tbody tr').count();
     if (rows !== 10) throw new Error(`expected 10 table rows (5 revisions × 2 traits), found ${rows}`);

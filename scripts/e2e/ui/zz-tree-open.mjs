@@ -1,0 +1,37 @@
+// A panel opened from a tree item (issue 15: "each panel opened from the palette or a tree item"): the grid run that
+// ui.mjs made with the CLI, right-clicked in the Runs view → "Open Grid Results" draws the same heat-maps the palette
+// command does. Runs after the other modules (zz-), and leaves the side bar on the Explorer for the suite's last check.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export default async function treeOpenChecks(t) {
+  const { page, check, sidebar, workspace, hasToyModel, runOfKind, runFromPalette, panelFrame, canvases, closeTab } = t;
+  if (!hasToyModel) { console.log('  - skipped: a panel from a tree item (the toy model is not packaged)'); return; }
+  const header = (name) => sidebar.locator('.pane-header', { has: page.locator('.title', { hasText: new RegExp(`^${name}$`, 'i') }) }).first();
+  await check('Runs view: a grid run\'s context menu "Open Grid Results" opens its heat-maps (a panel opened from a tree item)', async () => {
+    const run = runOfKind('grid');
+    if (!run) throw new Error('no grid run in the workspace (the palette grid check makes one)');
+    const results = JSON.parse(readFileSync(path.join(workspace, '.persona-lab', 'runs', run, 'results.json'), 'utf8'));
+    const t0 = Date.now();
+    await page.locator('.activitybar .action-item a[aria-label^="Persona Lab"]').click();
+    await header('Runs').waitFor({ timeout: 30_000 });
+    // Room for the Runs list: collapse the other views, expand Runs.
+    for (const v of ['Models', 'Traits', 'Vectors']) if ((await header(v).getAttribute('aria-expanded')) === 'true') await header(v).click();
+    if ((await header('Runs').getAttribute('aria-expanded')) === 'false') await header('Runs').click();
+    const row = sidebar.locator('.monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${run}$`) }) }).first();
+    await row.waitFor({ timeout: 30_000 });
+    await row.click({ button: 'right' });
+    await page.locator('.context-view .action-label', { hasText: /^Open Grid Results$/ }).first().click();
+    const view = panelFrame();
+    await view.locator('section[data-map="deltaTrait"] table.heatmap').waitFor({ timeout: 60_000 });
+    const rows = await view.locator('section[data-map="deltaTrait"] table.heatmap tbody tr').count();
+    const layers = new Set(results.conditions.filter((c) => c.condition.kind === 'steer').map((c) => c.condition.layer)).size;
+    if (rows !== layers + 1) throw new Error(`Δτ heat-map has ${rows} rows, the run has ${layers} layers + the prompting baseline`);
+    const drawn = await canvases(view);
+    if (!drawn.length || drawn.some((c) => c.painted === 0)) throw new Error(`charts: ${JSON.stringify(drawn)}`);
+    console.log(`    Grid Results from the Runs view in ${Date.now() - t0} ms`);
+    await closeTab('Grid:');
+    for (const v of ['Models', 'Traits', 'Vectors']) if ((await header(v).getAttribute('aria-expanded')) === 'false') await header(v).click();
+    await runFromPalette(page, 'View: Show Explorer');
+  });
+}
