@@ -279,7 +279,8 @@ try {
   }
 
   await check('screenshot of the Persona Lab container saved', async () => {
-    await page.locator('.activitybar .action-item a[aria-label^="Persona Lab"]').click();
+    // The activity-bar icon toggles: click it only when the container is not already showing.
+    if (!(await sidebar.locator('.pane-header .title', { hasText: /^Models$/i }).isVisible())) await page.locator('.activitybar .action-item a[aria-label^="Persona Lab"]').click();
     await sidebar.locator('.pane-header .title', { hasText: /^Models$/i }).waitFor();
     await page.waitForTimeout(500); // let the tree finish its first paint
     mkdirSync(path.dirname(screenshot), { recursive: true });

@@ -13,7 +13,7 @@ export default async function treeOpenChecks(t) {
     if (!run) throw new Error('no grid run in the workspace (the palette grid check makes one)');
     const results = JSON.parse(readFileSync(path.join(workspace, '.persona-lab', 'runs', run, 'results.json'), 'utf8'));
     const t0 = Date.now();
-    await page.locator('.activitybar .action-item a[aria-label^="Persona Lab"]').click();
+    if (!(await header('Runs').isVisible())) await page.locator('.activitybar .action-item a[aria-label^="Persona Lab"]').click();
     await header('Runs').waitFor({ timeout: 30_000 });
     // Room for the Runs list: collapse the other views, expand Runs.
     for (const v of ['Models', 'Traits', 'Vectors']) if ((await header(v).getAttribute('aria-expanded')) === 'true') await header(v).click();
