@@ -273,7 +273,9 @@ try {
   const uiDir = path.join(import.meta.dirname, 'ui');
   const helpers = { page, check, sidebar, panelFrame, canvases, themedScreenshots, setTheme, closeTab, openRunPanel, cli, runOfKind, runFromPalette,
     workspace, extensionDir, repoRoot, artifactsDir, hasToyModel };
-  for (const f of existsSync(uiDir) ? readdirSync(uiDir).filter((n) => n.endsWith('.mjs')).sort() : []) {
+  // PERSONA_LAB_UI_ONLY=name[,name]: only those modules (a developer's shortcut; the base checks above always run).
+  const only = process.env.PERSONA_LAB_UI_ONLY?.split(',').filter(Boolean);
+  for (const f of existsSync(uiDir) ? readdirSync(uiDir).filter((n) => n.endsWith('.mjs') && (!only || only.some((o) => n.startsWith(o)))).sort() : []) {
     const mod = await import(pathToFileURL(path.join(uiDir, f)).href);
     await mod.default(helpers);
   }

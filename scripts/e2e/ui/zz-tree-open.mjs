@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export default async function treeOpenChecks(t) {
-  const { page, check, sidebar, workspace, hasToyModel, runOfKind, runFromPalette, panelFrame, canvases, closeTab } = t;
+  const { page, check, sidebar, workspace, artifactsDir, hasToyModel, runOfKind, runFromPalette, panelFrame, canvases, closeTab } = t;
   if (!hasToyModel) { console.log('  - skipped: a panel from a tree item (the toy model is not packaged)'); return; }
   const header = (name) => sidebar.locator('.pane-header', { has: page.locator('.title', { hasText: new RegExp(`^${name}$`, 'i') }) }).first();
   await check('Runs view: a grid run\'s context menu "Open Grid Results" opens its heat-maps (a panel opened from a tree item)', async () => {
@@ -21,9 +21,16 @@ export default async function treeOpenChecks(t) {
     const row = sidebar.locator('.monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${run}$`) }) }).first();
     await row.waitFor({ timeout: 30_000 });
     await row.click({ button: 'right' });
-    await page.locator('.context-view .action-label', { hasText: /^Open Grid Results$/ }).first().click();
+    const item = page.getByRole('menuitem', { name: 'Open Grid Results' });
+    await item.waitFor({ state: 'visible' });
+    // The workbench's menu ignores a click that lands right after it opened: pause, click, and if the menu is still
+    // there, pick the item with the keyboard.
+    await page.waitForTimeout(500);
+    await item.click();
+    if (await item.isVisible()) { await item.hover(); await page.keyboard.press('Enter'); }
     const view = panelFrame();
-    await view.locator('section[data-map="deltaTrait"] table.heatmap').waitFor({ timeout: 60_000 });
+    await view.locator('section[data-map="deltaTrait"] table.heatmap').waitFor({ timeout: 60_000 })
+      .catch(async (e) => { await page.screenshot({ path: path.join(artifactsDir, 'e2e-tree-open-failed.png') }); throw e; });
     const rows = await view.locator('section[data-map="deltaTrait"] table.heatmap tbody tr').count();
     const layers = new Set(results.conditions.filter((c) => c.condition.kind === 'steer').map((c) => c.condition.layer)).size;
     if (rows !== layers + 1) throw new Error(`Δτ heat-map has ${rows} rows, the run has ${layers} layers + the prompting baseline`);
