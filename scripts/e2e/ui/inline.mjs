@@ -32,6 +32,18 @@ export default async function inline(t) {
   }
   async function open(name) {
     const target = path.join(dir, name);
+    // First through the Explorer, as a user would (twice in full suite runs the palette's input took no typing after
+    // Steer Selection); the file dialog below when the Explorer does not list it yet.
+    await page.keyboard.press('Control+Shift+E');
+    const folder = page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: /^inline-ui$/ }) }).first();
+    if (await folder.waitFor({ timeout: 10_000 }).then(() => true, () => false)) {
+      if ((await folder.getAttribute('aria-expanded')) === 'false') await folder.click();
+      const file = page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${name.replace('.', '\\.')}$`) }) }).first();
+      if (await file.waitFor({ timeout: 10_000 }).then(() => true, () => false)) {
+        await file.click();
+        if (await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 10_000 }).then(() => true, () => false)) return;
+      }
+    }
     for (let attempt = 0; ; attempt++) {
       await palette();
       await input.fill('>File: Open File...');
