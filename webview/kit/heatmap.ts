@@ -22,7 +22,8 @@ export interface HeatMap {
   title?: (r: number, c: number) => string;
 }
 
-function rgb(c: string): [number, number, number] {
+/** A CSS colour as [r, g, b], normalised by the canvas (theme variables resolve to #rrggbb or rgba()). */
+export function rgb(c: string): [number, number, number] {
   const g = document.createElement('canvas').getContext('2d')!;
   g.fillStyle = c;
   const s = g.fillStyle; // normalised to #rrggbb or rgba()

@@ -20,6 +20,7 @@ import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-s
 import type { VscodeTextfield } from '@vscode-elements/elements/dist/vscode-textfield/vscode-textfield.js';
 import { theme, type Theme } from '../kit/charts.js';
 import { el, host, onMessage } from '../kit/kit.js';
+import { rgb } from '../kit/heatmap.js';
 import {
   MAX_STEER_ROWS, type Answer, type Column, type ColumnMeans, type FromWebview, type GenerationRequest, type HeatRow, type PlaygroundModel,
   type PlaygroundState, type PlaygroundVector, type Positions, type Scaling, type Score, type SteerRow, type ToWebview,
@@ -299,15 +300,6 @@ function showJudged(m: Extract<ToWebview, { type: 'judged' }>): void {
 }
 
 // ---------------------------------------------------------------- the per-token heat-map
-function rgb(c: string): [number, number, number] {
-  const g = document.createElement('canvas').getContext('2d')!;
-  g.fillStyle = c;
-  const s = g.fillStyle; // normalised to #rrggbb or rgba()
-  if (s.startsWith('#')) return [1, 3, 5].map((i) => parseInt(s.slice(i, i + 2), 16)) as [number, number, number];
-  const m = /(\d+),\s*(\d+),\s*(\d+)/.exec(s);
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [128, 128, 128];
-}
-
 /** Diverging colour of f ∈ [−1, 1] from the theme: its red above 0 (toward the trait), its blue below, the background at 0. */
 function colour(f: number, t: Theme): { bg: string; fg: string } {
   const [r, g, b] = rgb(f >= 0 ? t.series[0] : t.series[1]);
