@@ -172,3 +172,37 @@ test('slurm sweep: 4 array units + merge; a cancelled and a failed unit are repo
   assert.equal(merge.code, 0, merge.stderr);
   assert.deepEqual(sweepDigest(onSlurm), before);
 });
+
+test('slurm cancel: tasks cancelled while pending read as cancelled (Slurm keeps no record of them), and resume resubmits them all', { timeout: 120_000 }, async (t) => {
+  if (skip) { t.skip(skip); return; }
+  const ws = path.join(tmp, 'ws-cancel');
+  // Held pending: nothing starts for ten minutes.
+  const r = await cli([...sweepArgs(ws), '--slurm', '--submit', '--slurm-throttle', '2', '--slurm-mem', '1G', '--slurm-cpus-per-task', '1', '--slurm-sbatch=--begin=now+600', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const { runDir, submitted } = JSON.parse(r.stdout) as { runDir: string; submitted: { arrayJobId: string; mergeJobId: string } };
+  const bad = await cli(['jobs', 'cancel', runDir, '9']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unit index must be 0\.\.3/);
+  const c = await cli(['jobs', 'cancel', runDir, '--json']);
+  assert.equal(c.code, 0, c.stderr);
+  const ids = (JSON.parse(c.stdout) as { cancelled: string[] }).cancelled;
+  assert.deepEqual([...ids].sort(), [0, 1, 2, 3].map((i) => `${submitted.arrayJobId}_${i}`).concat(submitted.mergeJobId).sort());
+  // What Slurm itself still says of the array: only its meta record, no task of it.
+  const shown = spawnSync('scontrol', ['-o', 'show', 'job', submitted.arrayJobId], { encoding: 'utf8' }).stdout;
+  t.diagnostic(`scontrol after cancelling every pending task: ${shown.match(/ArrayTaskId=\S+/g)?.join(' ') ?? '(no record)'}`);
+  const s = await settle(runDir, quiet, 30_000);
+  assert.deepEqual(s.units.map((u) => `${u.state}/${u.source}`), Array(4).fill('cancelled/folder'), JSON.stringify(s.units));
+  assert.equal(s.merge?.state, 'cancelled');
+  const status = await cli(['jobs', 'status', runDir]);
+  assert.match(status.stdout, /0\/4 units done, merge cancelled/);
+  assert.doesNotMatch(status.stdout, /missing/);
+  const resumed = await cli(['jobs', 'resume', runDir, '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const rj = JSON.parse(resumed.stdout) as { resubmitted: number[]; submission: { arrayJobId: string; mergeJobId: string } };
+  assert.deepEqual(rj.resubmitted, [0, 1, 2, 3]);
+  assert.ok(rj.submission.mergeJobId);
+  const s2 = planStatus(runDir);
+  assert.deepEqual(s2.units.map((u) => u.state), Array(4).fill('pending'), 'the resubmitted tasks are queued again, not read from the old cancellation');
+  const again = await cli(['jobs', 'cancel', runDir]);
+  assert.match(again.stdout, new RegExp(`scancel .*${rj.submission.arrayJobId}_0`));
+});

@@ -1,5 +1,5 @@
 /**
- * persona-lab jobs …: cluster plans written by `--slurm` (src/core/slurm). `submit`, `status` and `resume` run on the
+ * persona-lab jobs …: cluster plans written by `--slurm` (src/core/slurm). `submit`, `status`, `resume` and `cancel` run on the
  * login node; `unit` and `merge` are what the array tasks and the merge job run.
  */
 import { spawn } from 'node:child_process';
@@ -11,7 +11,7 @@ import { OUTPUT_OPTIONS } from '../../core/jobs/table.js';
 import { buildPlan, readPlan, submitPlan, unitExitFile, writePlan, type SlurmPlan, type UnitExit } from '../../core/slurm/plan.js';
 import type { OptionValues } from '../../core/jobs/defaults.js';
 import type { Workspace } from '../../core/storage/workspace.js';
-import { planStatus, resumePlan, type PlanStatus } from '../../core/slurm/status.js';
+import { cancelPlan, planStatus, resumePlan, type PlanStatus } from '../../core/slurm/status.js';
 import { writeJsonAtomic } from '../../core/storage/run.js';
 
 const runDir = (ctx: CliContext): string => {
@@ -74,6 +74,20 @@ const jobsResume = planCommand('resume', 'Resubmit only the failed or missing un
     return EXIT.ok;
   });
 
+const jobsCancel = planCommand('cancel', 'Cancel a Slurm plan\'s queued and running jobs (scancel), or one unit\'s task',
+  ' [<unit index>]\n  Records what it cancelled in the plan folder, so `jobs status` still says cancelled after Slurm forgets the jobs;\n  `jobs resume` resubmits those units.', (dir, ctx) => {
+    let index: number | undefined;
+    if (ctx.args[1] !== undefined) {
+      const n = readPlan(dir).units.length;
+      index = Number(ctx.args[1]);
+      if (!Number.isInteger(index) || index < 0 || index >= n) throw new UsageError(`unit index must be 0..${n - 1} (got ${ctx.args[1]})`);
+    }
+    const ids = cancelPlan(dir, index);
+    if (ctx.json) printJson(ctx, { cancelled: ids });
+    else ctx.stdout(ids.length ? `scancel ${ids.join(' ')}` : 'nothing of this plan is queued or running');
+    return EXIT.ok;
+  });
+
 const jobsSubmit = planCommand('submit', 'Submit a Slurm plan written by --slurm (sbatch the array, then the merge after it)', '', (dir, ctx) => {
   const sub = submitPlan(dir);
   if (ctx.json) printJson(ctx, sub); else ctx.stdout(`submitted ${submitted(sub)}`);
@@ -94,7 +108,7 @@ const jobsMerge = planCommand('merge', 'Run a Slurm plan\'s merge (what the merg
   return runRecorded(plan, plan.merge.argv, unitExitFile(dir, 'merge'));
 });
 
-export const jobsCommands: CliCommand[] = [jobsStatus, jobsResume, jobsSubmit, jobsUnit, jobsMerge];
+export const jobsCommands: CliCommand[] = [jobsStatus, jobsResume, jobsCancel, jobsSubmit, jobsUnit, jobsMerge];
 
 /**
  * `--slurm` on a job: writes the plan (src/core/slurm/plan.ts) and prints how to submit it, or submits it with

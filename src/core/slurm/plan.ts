@@ -6,7 +6,8 @@
  *
  * Everything lives in one run folder `runs/slurm-<job>-<label>-<hash>/`: manifest.json (kind `slurm`: the units'
  * command lines and every Slurm option), plan.json, array.sbatch, merge.sbatch, submissions.json (the job ids of each
- * submission), units/<i>.json (a unit's exit, written by the task itself), logs/. Headless: no vscode.
+ * submission), cancellations.json (the job ids Persona Lab scancelled, for tasks the scheduler forgets), units/<i>.json
+ * (a unit's exit, written by the task itself), logs/. Headless: no vscode.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -53,6 +54,8 @@ export interface SlurmPlan {
 }
 
 export interface Submission { arrayJobId: string; mergeJobId?: string; units: number[]; at: string }
+/** Job ids (array tasks "12_3", or a merge "13") that `cancelPlan` scancelled, with when. */
+export interface Cancellation { jobIds: string[]; at: string }
 export interface UnitExit { code: number; status: 'done' | 'failed' | 'cancelled'; at: string; host: string; slurmJobId?: string; message?: string }
 
 /** Slurm options from the job table's `--slurm-*` values. */
@@ -170,6 +173,14 @@ export function readUnitExit(dir: string, i: number | 'merge'): UnitExit | undef
 export function readSubmissions(dir: string): Submission[] {
   const f = path.join(dir, 'submissions.json');
   return existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) as Submission[] : [];
+}
+
+export function readCancellations(dir: string): Cancellation[] {
+  const f = path.join(dir, 'cancellations.json');
+  return existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) as Cancellation[] : [];
+}
+export function recordCancellation(dir: string, jobIds: string[]): void {
+  writeJsonAtomic(path.join(dir, 'cancellations.json'), [...readCancellations(dir), { jobIds, at: new Date().toISOString() }]);
 }
 
 /** Runs a Slurm client command; a missing client or a refusal is a PipelineError naming the command and its output. */

@@ -2,9 +2,15 @@
  * Every unit's state in a plan: the unit's own exit file (units/<i>.json, written by `jobs unit` when the task ends)
  * first, then the scheduler — squeue for live tasks, `scontrol show job` for tasks that ended recently, sacct where
  * accounting exists — then what the run folder says. Resume resubmits only units that are neither done nor queued.
+ *
+ * A task cancelled while still pending never starts, so it writes no exit file, and Slurm keeps no record of it:
+ * scancel of each pending task of an array leaves only the array's meta record (ArrayTaskId=4294967294, CANCELLED),
+ * and a single cancelled pending task vanishes from `scontrol show job` at once (slurm-wlm 22.05). So `cancelPlan`
+ * records what it scancelled in the plan folder, and a unit the scheduler no longer knows reads as cancelled, not
+ * missing, when its job id is recorded there.
  */
 import { spawnSync } from 'node:child_process';
-import { readPlan, readSubmissions, readUnitExit, slurmCommand, submitPlan, type Submission } from './plan.js';
+import { readCancellations, readPlan, readSubmissions, readUnitExit, recordCancellation, slurmCommand, submitPlan, type Submission } from './plan.js';
 
 export type UnitState = 'done' | 'pending' | 'running' | 'failed' | 'cancelled' | 'timeout' | 'not-submitted' | 'missing' | string;
 
@@ -57,6 +63,8 @@ export function planStatus(dir: string): PlanStatus {
   const subs = readSubmissions(dir);
   const ids = [...new Set(subs.flatMap((s) => [s.arrayJobId, s.mergeJobId].filter((x): x is string => !!x)))];
   const sched = schedulerStates(ids);
+  const cancelled = new Map(readCancellations(dir).flatMap((c) => c.jobIds.map((id) => [id, c.at] as const)));
+  const forgotten = (jobId: string | undefined) => (jobId && cancelled.has(jobId) ? { state: 'cancelled', source: 'folder' as const, detail: `scancel by Persona Lab at ${cancelled.get(jobId)}` } : undefined);
   const units: UnitStatus[] = plan.units.map((u, index) => {
     const exit = readUnitExit(dir, index);
     const sub = [...subs].reverse().find((s) => s.arrayJobId && s.units.includes(index));
@@ -66,6 +74,8 @@ export function planStatus(dir: string): PlanStatus {
     // A live task outranks the exit file of an earlier attempt.
     if (s && (isActive(s.state) || !exit)) return { index, id: u.id, state: s.state === 'completed' ? 'done' : s.state, jobId, source: s.source };
     if (exit) return { index, id: u.id, state: exit.status, jobId, source: 'folder', detail: exit.message };
+    const c = forgotten(jobId);
+    if (c) return { index, id: u.id, jobId, ...c };
     return { index, id: u.id, state: sub ? 'missing' : 'not-submitted', jobId, source: 'none' };
   });
   let merge: PlanStatus['merge'];
@@ -75,6 +85,7 @@ export function planStatus(dir: string): PlanStatus {
     const s = sub?.mergeJobId ? sched.get(sub.mergeJobId) : undefined;
     if (exit?.status === 'done') merge = { state: 'done', jobId: sub?.mergeJobId, source: 'folder' };
     else if (s) merge = { state: s.state === 'completed' ? 'done' : s.state, jobId: sub!.mergeJobId, source: s.source };
+    else if (!exit && forgotten(sub?.mergeJobId)) merge = { state: 'cancelled', jobId: sub!.mergeJobId, source: 'folder' };
     else merge = { state: exit?.status ?? (sub ? 'missing' : 'not-submitted'), jobId: sub?.mergeJobId, source: exit ? 'folder' : 'none' };
   }
   return { dir, job: plan.job, units, merge, submissions: subs };
@@ -104,6 +115,9 @@ export function cancelPlan(dir: string, index?: number): string[] {
   const status = planStatus(dir);
   const ids = status.units.filter((u) => (index === undefined || u.index === index) && isActive(u.state) && u.jobId).map((u) => u.jobId!);
   if (index === undefined && status.merge?.jobId && isActive(status.merge.state)) ids.push(status.merge.jobId);
-  if (ids.length) slurmCommand('scancel', ids);
+  if (ids.length) {
+    slurmCommand('scancel', ids);
+    recordCancellation(dir, ids);
+  }
   return ids;
 }
