@@ -33,6 +33,7 @@ import { DEFAULT_QUANT, validateQuantParams, type QuantParams } from '../quant/n
 import type { Checkpoint, WeightFile } from './checkpoint.js';
 import type { ArchConfig } from './config.js';
 import { CompileError } from './errors.js';
+import { markCacheEntryUsed } from './cache-stamp.js';
 import type { GraphVariant, WeightFormat } from './types.js';
 
 /**
@@ -198,6 +199,7 @@ export function compileToCache(family: ArchitectureFamily, cfg: ArchConfig, ckpt
   const { key, material } = cacheKey(ckpt, variant, fmt);
   const dir = path.join(cacheDir, key);
   if (entryIsValid(dir, ckpt.files) && (!isQuantized(fmt) || fs.existsSync(path.join(dir, QUANT_FILE)))) {
+    markCacheEntryUsed(dir); // last-used stamp for `persona-lab cache prune --older-than` (cache-admin.ts)
     return { onnxPath: path.join(dir, 'model.onnx'), key, cacheHit: true, compileMs: performance.now() - t0, residentWeightBytes: residentFromMeta(dir, ckpt.weightBytes) };
   }
   const sideBySide = path.join(commonDir(ckpt.files.map((f) => f.realPath)), `.persona-lab-${key}.onnx`);
