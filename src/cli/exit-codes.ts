@@ -4,7 +4,8 @@
  * never its message.
  *
  *   0    ok
- *   1    failure (anything not below)
+ *   1    failure (anything not below), among them a broken installation (PipelineError 'asset-missing': a file that
+ *        ships with Persona Lab, such as the report's chart.js, is missing; the message says how to repair it)
  *   2    usage: a bad command line (UsageError / OptionError, reason 'usage'), a --model / --revision
  *        that does not exist (CheckpointError 'not-found' | 'bad-revision', ToyModelNotFoundError), or an input
  *        that is invalid or missing: refused by a job's preflight before any work (InputError, reason 'usage'),

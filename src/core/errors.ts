@@ -26,6 +26,8 @@ export type PipelineErrorReason =
   | 'data-invalid'
   | 'run-mismatch'
   | 'disk-full'
+  // the installation itself: a file that ships with Persona Lab is missing (not the user's input)
+  | 'asset-missing'
   // shared state and cluster runs (storage/lock.ts, slurm/)
   | 'locked'
   | 'units-missing'

@@ -61,6 +61,10 @@ test('report and vectors import: bad input exits 2 and writes nothing', { timeou
   const report = await cli(['report', '--workspace', ws]);
   assert.equal(report.code, 2, report.stderr);
   assert.match(report.stderr, /no finished grid, controls, sweep, monitor or screen runs/);
+  // A named run in a workspace with no runs: the message says there are none and how to get some, not "no finished runs".
+  const named = await cli(['report', 'no-such-run', '--workspace', ws]);
+  assert.equal(named.code, 2, named.stderr);
+  assert.match(named.stderr, /no run no-such-run: this workspace .* has no runs yet.*persona-lab demo/);
   const bad = path.join(ws, 'not-a-control-vector.gguf');
   writeFileSync(bad, 'GGUF? no: a text file');
   const out = path.join(ws, 'imported.safetensors');

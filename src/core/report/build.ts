@@ -47,21 +47,36 @@ const n = (s: string | undefined): number | null => (s === undefined || s === ''
 const r2 = (x: number | null | undefined, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 
 function listRuns(ws: Workspace, only?: string[]): RunInfo[] {
+  if (only?.length) { const missing = only.find((id) => !existsSync(path.join(ws.runDir(id), 'manifest.json'))); if (missing) throw noSuchRun(ws, missing); }
   if (!existsSync(ws.runsDir)) return [];
   const ids = only?.length ? only : readdirSync(ws.runsDir);
   const out: RunInfo[] = [];
   for (const id of ids) {
     const dir = ws.runDir(id);
     const mf = path.join(dir, 'manifest.json');
-    if (!existsSync(mf)) {
-      if (only?.length) throw new PipelineError('data-invalid', `no run ${id} in ${ws.runsDir} (persona-lab jobs lists the runs)`);
-      continue;
-    }
+    if (!existsSync(mf)) continue;
     const manifest = JSON.parse(readFileSync(mf, 'utf8')) as RunManifest;
     if (manifest.status !== 'done' && !only?.length) continue;
     out.push({ id, dir, manifest });
   }
   return out;
+}
+
+/** A run id given on the command line that is not in the workspace: say which runs there are, or that there are none. */
+function noSuchRun(ws: Workspace, id: string): PipelineError {
+  const ids = existsSync(ws.runsDir) ? readdirSync(ws.runsDir).filter((d) => existsSync(path.join(ws.runDir(d), 'manifest.json'))) : [];
+  if (!ids.length) {
+    return new PipelineError('data-invalid', `no run ${id}: this workspace (${ws.root}) has no runs yet. Run a job first (persona-lab demo runs them all on the toy model), `
+      + 'or pass --workspace <folder> for the workspace that holds the run.');
+  }
+  const updated = (d: string) => { try { return (JSON.parse(readFileSync(path.join(ws.runDir(d), 'manifest.json'), 'utf8')) as RunManifest).updatedAt ?? ''; } catch { return ''; } };
+  const newest = ids.map((d) => ({ d, at: updated(d) }))
+    .sort((a, b) => b.at.localeCompare(a.at) || a.d.localeCompare(b.d)).map((x) => x.d);
+  const near = newest.filter((d) => d.startsWith(id) || d.includes(id));
+  const show = (near.length ? near : newest).slice(0, 8);
+  return new PipelineError('data-invalid', `no run ${id} in ${ws.runsDir}. ${near.length ? 'Runs whose id contains it' : `Runs there (${ids.length}, newest first)`}: `
+    + `${show.join(', ')}${(near.length ? near : newest).length > show.length ? ', …' : ''}. A run id is a folder name under ${ws.runsDir} (ls it, or the editor's Runs view); `
+    + 'without ids the report takes the latest finished run of each kind and trait.');
 }
 
 /** The latest run of each (kind, trait). */
@@ -352,18 +367,32 @@ function tokensSeen(run: RunInfo): Map<string, number> {
   return m;
 }
 
-/** chart.js's UMD build: dist/media/ next to the bundled CLI/extension (scripts/build.mjs copies it), else node_modules. */
-export function loadChartJs(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
+/** This module's own file, whether it runs from source (ESM) or inside a CommonJS bundle (the extension host's). */
+function thisFile(): string {
+  if (typeof __filename === 'string') return __filename;
+  return fileURLToPath(import.meta.url);
+}
+
+/**
+ * chart.js's UMD build: dist/media/ next to the bundled CLI or extension (scripts/build.mjs copies it there and the .vsix
+ * ships it), else node_modules (running from source). Missing, it is the installation that is broken, not the user's
+ * input: an 'asset-missing' failure (exit 1) that says how to repair it. `from`: where the search starts (tests).
+ */
+export function loadChartJs(from = path.dirname(thisFile())): string {
+  let dir = from;
   const tried: string[] = [];
   for (let i = 0; i < 6; i++) {
-    for (const c of [path.join(dir, 'media', 'chart.umd.min.js'), path.join(dir, 'node_modules', 'chart.js', 'dist', 'chart.umd.min.js')]) {
+    for (const c of [path.join(dir, 'media', 'chart.umd.min.js'), path.join(dir, 'dist', 'media', 'chart.umd.min.js'), path.join(dir, 'node_modules', 'chart.js', 'dist', 'chart.umd.min.js')]) {
       tried.push(c);
       if (existsSync(c)) return readFileSync(c, 'utf8');
     }
-    dir = path.dirname(dir);
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
   }
-  throw new PipelineError('data-invalid', `chart.js not found (looked in ${tried.slice(0, 4).join(', ')} …); run node scripts/build.mjs`);
+  throw new PipelineError('asset-missing', `this Persona Lab installation is incomplete: chart.js (chart.umd.min.js), which the report inlines, is missing `
+    + `(looked in ${tried.slice(0, 3).join(', ')} and their parent folders). From a source checkout run \`npm ci && node scripts/build.mjs\` `
+    + '(it copies chart.js to dist/media); an installed extension or CLI package is damaged: reinstall it.');
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -470,6 +499,8 @@ ${sections.map((s) => `<section id="sec-${esc(s.replace(/\W+/g, '-'))}"><h2>${es
 
 /** Builds `<workspace>/report/index.html` and a CSV per figure from the stored runs. */
 export function buildReport(ws: Workspace, opts: { runs?: string[]; outDir?: string; chartJs?: string; title?: string } = {}): ReportResult {
+  // The installation is checked first: a missing chart.js is its fault whatever the runs are, and leaves no half report.
+  const chartJs = opts.chartJs ?? loadChartJs();
   const { figures, runs, summary } = collectFigures(ws, opts.runs);
   if (!figures.length) throw new PipelineError('data-invalid', `no finished grid, controls, sweep, monitor or screen runs in ${ws.runsDir}; run persona-lab demo (npm start) first`);
   const dir = opts.outDir ?? path.join(ws.root, 'report');
@@ -478,6 +509,6 @@ export function buildReport(ws: Workspace, opts: { runs?: string[]; outDir?: str
   const file = path.join(dir, 'index.html');
   // No wall-clock time in the page: the same runs give the same bytes.
   const latest = runs.map((id) => (JSON.parse(readFileSync(path.join(ws.runDir(id), 'manifest.json'), 'utf8')) as RunManifest).updatedAt).sort().at(-1) ?? '';
-  writeFileSync(file, renderReportHtml(figures, { title: opts.title ?? 'Persona Lab report', generated: latest, runs, summary }, opts.chartJs ?? loadChartJs()));
+  writeFileSync(file, renderReportHtml(figures, { title: opts.title ?? 'Persona Lab report', generated: latest, runs, summary }, chartJs));
   return { file, dir, figures, runs, summary };
 }
