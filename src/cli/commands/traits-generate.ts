@@ -4,25 +4,13 @@ import path from 'node:path';
 import type { CliCommand } from '../command.js';
 import { UsageError } from '../command.js';
 import { EXIT, flag, printJson, required, str, workspace } from '../common.js';
-import { OUTPUT_OPTIONS, WORKSPACE_OPTION } from '../../core/jobs/table.js';
+import { JOBS } from '../../core/jobs/table.js';
 import { generateTrait } from '../../core/traits/generate.js';
 
 export const traitsGenerate: CliCommand = {
   name: 'traits generate',
   summary: 'Create a trait (5 instruction pairs, 20+20 questions, judge prompt) with a chat model',
-  options: [
-    { name: 'name', type: 'string', arg: '<trait>', required: true, help: 'one word: the file name and the assistant name' },
-    { name: 'description', type: 'string', arg: '<text>', required: true, help: 'what the trait is' },
-    { name: 'base-url', type: 'string', arg: '<url>', required: true, help: 'OpenAI-compatible endpoint of the chat model' },
-    { name: 'model', type: 'string', arg: '<model>', required: true, help: 'the chat model' },
-    { name: 'question-guidance', type: 'string', arg: '<text>', help: 'what the questions should be about' },
-    { name: 'api-key-env', type: 'string', arg: 'VAR', default: 'OPENAI_API_KEY', help: 'environment variable holding the API key' },
-    { name: 'max-attempts', type: 'int', default: 3, help: 'attempts until the files validate' },
-    { name: 'temperature', type: 'number', default: 1, help: 'the chat model\'s temperature' },
-    { name: 'out', type: 'path', arg: '<folder>', help: 'default <workspace>/traits; writes extract/<name>.json and eval/<name>.json' },
-    { name: 'force', type: 'boolean', help: 'overwrite existing files' },
-    WORKSPACE_OPTION, ...OUTPUT_OPTIONS,
-  ],
+  options: JOBS['traits-generate'],
   usage: `persona-lab traits generate --name <trait> --description <text> --base-url <url> --model <model> [options]`,
   async run(ctx) {
     const name = required(ctx, 'name');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { UsageError, type CliCommand } from '../command.js';
 import { EXIT, printJson, required, str } from '../common.js';
 import { JOBS } from '../../core/jobs/table.js';
-import { rowsToControlVector, writeControlVector } from '../../core/vectors/gguf.js';
+import { ggufModelHint, rowsToControlVector, writeControlVector } from '../../core/vectors/gguf.js';
 import { readVectorFile, VECTOR_KINDS, type VectorKind } from '../../core/vectors/file.js';
 import { writeTorchTensor } from '../../core/vectors/torch.js';
 
@@ -29,7 +29,7 @@ export const vectorsExport: CliCommand = {
     const out = str(ctx, 'out');
     const written: string[] = [];
     if (required(ctx, 'format') === 'gguf') {
-      const hint = str(ctx, 'model-hint') ?? v.metadata.model_type ?? 'llama';
+      const hint = ggufModelHint(v.metadata, str(ctx, 'model-hint'));
       const skippedAll: { kind: string; row: number; why: string }[] = [];
       for (const kind of kinds) {
         const data = v.data[kind];

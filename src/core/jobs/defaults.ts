@@ -11,7 +11,7 @@ import type { JudgeSpec } from '../judge/factory.js';
 import { SAMPLER_PRESETS, type SamplerPreset } from '../sampling.js';
 import { modelFolderName, type Workspace } from '../storage/workspace.js';
 import { optionDefault, OptionError, type OptionSpec, type OptionValue } from './options.js';
-import { JUDGE_OPTIONS, MODEL_OPTIONS, SAMPLING_OPTIONS, SCALING_OPTIONS } from './table.js';
+import { JOBS, JUDGE_OPTIONS, MODEL_OPTIONS, SAMPLING_OPTIONS, SCALING_OPTIONS } from './table.js';
 
 /** Option values by option name (kebab-case); undefined = not given. */
 export type OptionValues = Record<string, OptionValue | undefined>;
@@ -21,6 +21,15 @@ export function resolveOptions(specs: readonly OptionSpec[], given: OptionValues
   const known = new Set(specs.map((s) => s.name));
   for (const k of Object.keys(given)) if (!known.has(k)) throw new Error(`option "${k}" is not declared for this job`);
   return Object.fromEntries(specs.map((s) => [s.name, given[s.name] ?? optionDefault(s, toy)]));
+}
+
+/**
+ * `traits generate`'s tuning as the job table declares it (--max-attempts, --temperature): the CLI parses them from argv,
+ * the editor's Create Trait from Description takes them from here, so neither restates them.
+ */
+export function traitGenerationDefaults(given: OptionValues = {}): { maxAttempts: number; temperature: number } {
+  const v = resolveOptions(JOBS['traits-generate'], given);
+  return { maxAttempts: v['max-attempts'] as number, temperature: v.temperature as number };
 }
 
 /** The sampler rule: the toy preset on the toy model, upstream persona_vectors' for chat models, pretraining_persona's for base models. */

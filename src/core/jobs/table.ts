@@ -114,7 +114,7 @@ const evalSeed = (name: string): OptionSpec => ({ name, type: 'int', default: P.
 export const COMMON_OPTIONS: OptionSpec[] = [...MODEL_OPTIONS, ...JUDGE_OPTIONS, ...FILE_OPTIONS, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS, ...THROUGHPUT_OPTIONS];
 const EVAL_JOB: OptionSpec[] = [...VECTOR_OPTIONS, VECTOR_KEY, ...SCALING_OPTIONS, evalSamples('samples'), evalSeed('seed'), MAX_QUESTIONS, ...COMMON_OPTIONS];
 
-export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'shift' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo' | 'report' | 'vectors-export' | 'vectors-import' | 'discourse' | 'facets';
+export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'shift' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo' | 'report' | 'vectors-export' | 'vectors-import' | 'discourse' | 'facets' | 'traits-generate';
 
 export const JOBS: Record<JobName, OptionSpec[]> = {
   extract: [TRAITS, EXTRACT_SAMPLES, EXTRACT_SEED, THRESHOLD, { name: 'min-pairs', type: 'int', default: 1, check: nonNegative, help: 'fewest kept pairs for a vector' }, MAX_QUESTIONS, ...COMMON_OPTIONS, ...SLURM_OPTIONS],
@@ -201,6 +201,19 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'no-shift', type: 'boolean', help: 'skip the finetuning shift (needs the sweep: it measures along the instruct model\'s vectors the sweep\'s transfer extracts)' },
     { name: 'no-report', type: 'boolean', help: 'do not write the HTML report at the end' },
     MAX_QUESTIONS, EXTRACT_SEED, ...COMMON_OPTIONS],
+  // A trait written by an OpenAI-compatible chat model (src/core/traits/generate.ts); the editor's Create Trait takes its defaults too.
+  'traits-generate': [
+    { name: 'name', type: 'string', arg: '<trait>', required: true, help: 'one word: the file name and the assistant name' },
+    { name: 'description', type: 'string', arg: '<text>', required: true, help: 'what the trait is' },
+    { name: 'base-url', type: 'string', arg: '<url>', required: true, help: 'OpenAI-compatible endpoint of the chat model' },
+    { name: 'model', type: 'string', arg: '<model>', required: true, help: 'the chat model' },
+    { name: 'question-guidance', type: 'string', arg: '<text>', help: 'what the questions should be about' },
+    { name: 'api-key-env', type: 'string', arg: 'VAR', default: 'OPENAI_API_KEY', help: 'environment variable holding the API key' },
+    { name: 'max-attempts', type: 'int', default: 3, check: positive, help: 'attempts until the files validate' },
+    { name: 'temperature', type: 'number', default: 1, check: nonNegative, help: 'the chat model\'s temperature' },
+    { name: 'out', type: 'path', arg: '<folder>', help: 'default <workspace>/traits; writes extract/<name>.json and eval/<name>.json' },
+    { name: 'force', type: 'boolean', help: 'overwrite existing files' },
+    WORKSPACE_OPTION, ...OUTPUT_OPTIONS],
   // Reads stored runs only (positional RUN ids, default the latest per kind and trait): no model, no judge.
   report: [{ name: 'out', type: 'path', arg: '<dir>', help: 'default <workspace>/report' }, WORKSPACE_OPTION, ...OUTPUT_OPTIONS],
   'vectors-export': [

@@ -20,8 +20,10 @@ export interface GenerateTraitOptions {
   baseURL: string;
   apiKey?: string;
   model: string;
-  maxAttempts?: number;
-  temperature?: number;
+  /** Tries until the answer validates; the job table's default (`traits-generate`, ../jobs/defaults.ts traitGenerationDefaults). */
+  maxAttempts: number;
+  /** The chat model's temperature; the job table's default likewise. */
+  temperature: number;
   timeoutMs?: number;
   onAttempt?: (attempt: number, problems: string[]) => void;
 }
@@ -102,11 +104,11 @@ export function checkGeneratedTrait(text: string): { problems: string[]; value?:
 
 export async function generateTrait(o: GenerateTraitOptions): Promise<GeneratedTrait> {
   const client = new OpenAI({ baseURL: o.baseURL, apiKey: o.apiKey ?? process.env.OPENAI_API_KEY ?? 'none', timeout: o.timeoutMs ?? 600_000, maxRetries: 2 });
-  const maxAttempts = o.maxAttempts ?? 3;
+  const maxAttempts = o.maxAttempts;
   const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [{ role: 'user', content: traitGenerationPrompt(o.name, o.description, o.questionGuidance) }];
   let last: string[] = [];
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const r = await client.chat.completions.create({ model: o.model, messages, temperature: o.temperature ?? 1 });
+    const r = await client.chat.completions.create({ model: o.model, messages, temperature: o.temperature });
     const raw = r.choices[0]?.message?.content ?? '';
     const { problems, value } = checkGeneratedTrait(raw);
     o.onAttempt?.(attempt, problems);

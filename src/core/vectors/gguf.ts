@@ -39,6 +39,14 @@ export interface ControlVector {
   metadata: Record<string, string | number | boolean>;
 }
 
+/**
+ * `controlvector.model_hint` of an exported vector, in one place for `vectors export --format gguf` and the editor's
+ * Export Vector: the hint given (--model-hint), else the vector's model_type metadata, else "llama" (blank counts as absent).
+ */
+export function ggufModelHint(metadata: Readonly<Record<string, string>>, given?: string): string {
+  return given?.trim() || metadata.model_type?.trim() || 'llama';
+}
+
 /** Our row ℓ ↔ llama.cpp's direction index ℓ − 1 (see the header). */
 export const rowToDirection = (row: number) => row - 1;
 export const directionToRow = (n: number) => n + 1;

@@ -17,7 +17,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFi
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { PipelineError } from '../../core/errors.js';
-import { findTraitFile, recommendedSteering, resolveOptions, samplingFor, steeringPoints } from '../../core/jobs/defaults.js';
+import { findTraitFile, recommendedSteering, resolveOptions, samplingFor, steeringPoints, traitGenerationDefaults } from '../../core/jobs/defaults.js';
 import { runSweep, type SweepTrait } from '../../core/jobs/sweep.js';
 import type { TransferScaling } from '../../core/jobs/transfer.js';
 import { JOBS } from '../../core/jobs/table.js';
@@ -26,7 +26,7 @@ import { Workspace } from '../../core/storage/workspace.js';
 import { isToyModelPath } from '../../core/toy/paths.js';
 import { generateTrait } from '../../core/traits/generate.js';
 import { loadTraitFile, validateTraitPath } from '../../core/traits/load.js';
-import { controlVectorToRows, readControlVector, rowsToControlVector, writeControlVector } from '../../core/vectors/gguf.js';
+import { controlVectorToRows, ggufModelHint, readControlVector, rowsToControlVector, writeControlVector } from '../../core/vectors/gguf.js';
 import { assertVectorFits, readVectorFile, writeVectorFile, type VectorKind } from '../../core/vectors/file.js';
 import { writeTorchTensor } from '../../core/vectors/torch.js';
 import { CancelledError } from '../../engine/errors.js';
@@ -194,8 +194,7 @@ export async function exportVector(s: ResearchServices, arg?: FileTreeItem | Exp
   if (fmt.format === 'safetensors') copyFileSync(vector, out);
   else if (fmt.format === 'pt') writeTorchTensor(out, [v.layers, v.hidden], data!);
   else {
-    // The model hint rule of `vectors export --format gguf`: the vector's model_type metadata, else llama.
-    const { cv, skipped } = rowsToControlVector(data!, v.layers, v.hidden, { modelHint: v.metadata.model_type || 'llama', metadata: { 'persona_lab.trait': trait, 'persona_lab.kind': kind } });
+    const { cv, skipped } = rowsToControlVector(data!, v.layers, v.hidden, { modelHint: ggufModelHint(v.metadata), metadata: { 'persona_lab.trait': trait, 'persona_lab.kind': kind } });
     writeControlVector(out, cv);
     for (const x of skipped.filter((k) => k.why !== 'all zero')) s.log.info(`export ${trait}: row ${x.row} left out: ${x.why}`);
   }
@@ -227,7 +226,7 @@ export async function createTraitFromDescription(s: ResearchServices, args: Crea
   const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Persona Lab: creating trait ${name} with ${spec.model}`, cancellable: true }, (report, token) =>
     new Promise<Awaited<ReturnType<typeof generateTrait>>>((resolve, reject) => {
       token.onCancellationRequested(() => reject(new CancelledError(`Create Trait ${name}: cancelled`)));
-      generateTrait({ name, description, questionGuidance: args.questionGuidance, baseURL: spec.baseURL, model: spec.model, apiKey: spec.apiKey,
+      generateTrait({ name, description, questionGuidance: args.questionGuidance, baseURL: spec.baseURL, model: spec.model, apiKey: spec.apiKey, ...traitGenerationDefaults(),
         onAttempt: (a, problems) => {
           const line = problems.length ? `attempt ${a}: ${problems.join('; ')}` : `attempt ${a}: ok`;
           s.log.info(`Create Trait ${name}: ${line}`);
