@@ -117,3 +117,29 @@ test('messages from a webview are parsed, never trusted: malformed ones are drop
   assert.equal(parseJudgeRendered({ type: 'rendered', rows: 'many', charts: 2, ms: 1 }), undefined);
   assert.deepEqual(parseSweepRendered({ type: 'rendered', charts: 3, rows: 2, points: 1 }), { charts: 3, rows: 2, points: 1 });
 });
+
+test('the geometry panel finds norms and its default layer by core\'s rules, as persona-lab geometry does', async () => {
+  const { defaultGeometryLayer, normsDirFor } = await import('../../src/core/jobs/defaults.js');
+  const { writeVectorFile } = await import('../../src/core/vectors/file.js');
+  const { Workspace } = await import('../../src/core/storage/workspace.js');
+  const dir = tmp();
+  try {
+    // Vectors outside any workspace (no vectors/ parent), with some other model's norms two folders up: not theirs.
+    const root = path.join(dir, 'elsewhere', 'copies', 'toy-persona');
+    const L1 = 7, H = 4;
+    for (const [i, rev] of ['stage1-step0', 'main'].entries()) {
+      const d = new Float32Array(L1 * H).map((_, x) => Math.sin(x + i));
+      writeVectorFile(path.join(root, rev, 'evil.safetensors'), { layers: L1, hidden: H, data: { response_avg: d, prompt_avg: d, prompt_last: d }, metadata: { revision: rev } });
+    }
+    mkdirSync(path.join(dir, 'elsewhere', 'norms', 'toy-persona'), { recursive: true });
+    const v = loadGeometryView(root, 'evil');
+    assert.equal(v.layer, defaultGeometryLayer(L1));
+    assert.equal(v.normsDir, normsDirFor(root) ?? null);
+    assert.equal(v.normsDir, null, 'no norms rather than another folder\'s');
+    // The editor's workspace folder has norms for the model: found, as `persona-lab geometry --vectors <root>` in that workspace finds them.
+    const ws = new Workspace(path.join(dir, 'ws'));
+    mkdirSync(path.join(ws.root, 'norms', 'toy-persona'), { recursive: true });
+    assert.equal(loadGeometryView(root, 'evil', { ws }).normsDir, normsDirFor(root, { ws }));
+    assert.equal(loadGeometryView(root, 'evil', { ws }).normsDir, path.join(ws.root, 'norms', 'toy-persona'));
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

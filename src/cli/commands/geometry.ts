@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { CliCommand } from '../command.js';
 import { EXIT, fmt, modelPath, num, printJson, required, str, workspace } from '../common.js';
-import { loadOptionsFor, normsDirFor } from '../../core/jobs/defaults.js';
+import { defaultGeometryLayer, loadOptionsFor, normsDirFor } from '../../core/jobs/defaults.js';
 import { JOBS } from '../../core/jobs/table.js';
 import { discoverVectors, loadRevisionVectors, readVectorMatrix } from '../../core/geometry/sources.js';
 import { vectorTrajectory } from '../../core/geometry/trajectory.js';
@@ -33,7 +33,7 @@ export const geometryCommand: CliCommand = {
     const root = explicitRoot ? path.resolve(explicitRoot) : path.dirname(ws.vectorDir(model!, 'main'));
     const sources = discoverVectors(root, trait, kind);
     ctx.stderr(`geometry: ${sources.length} revisions of ${trait} under ${root}`);
-    const layer = num(ctx, 'layer') ?? defaultLayer(sources[sources.length - 1].file, kind);
+    const layer = num(ctx, 'layer') ?? defaultGeometryLayer(readVectorMatrix(sources[sources.length - 1].file, kind).rows);
     // Norms: --norms, else the ones found for these vectors (core's normsDirFor: the workspace's norms/<model>, the root's
     // own workspace, upstream's results/<model>/activation_norms), as the editor's geometry panel finds them.
     const norms = str(ctx, 'norms') ? path.resolve(str(ctx, 'norms')!) : normsDirFor(root, { ws, model });
@@ -54,6 +54,3 @@ export const geometryCommand: CliCommand = {
     return EXIT.ok;
   },
 };
-
-/** L/2 for a vector with L+1 rows (16 for OLMo-3-7B's 33). */
-const defaultLayer = (file: string, kind: VectorKind) => Math.floor((readVectorMatrix(file, kind).rows - 1) / 2);

@@ -107,6 +107,9 @@ export function checkpointLayerCount(dir: string): number | undefined {
   return typeof L === 'number' && Number.isInteger(L) && L > 0 ? L : undefined;
 }
 
+/** The layer geometry reads when none is given (`persona-lab geometry`, Show Vector Geometry): L/2 of a vector with L+1 rows (16 for OLMo-3-7B's 33). */
+export const defaultGeometryLayer = (rows: number): number => Math.floor((rows - 1) / 2);
+
 /**
  * Activation norms for a folder of vectors `<root>/<revision>/…` (geometry divides norms by them), first found of:
  * the workspace's norms/<model> for the model named (`model`: --model, whose vectors root is the default), the norms of

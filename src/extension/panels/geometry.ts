@@ -11,7 +11,9 @@ import { parseRendered, type GeometryView, type Rendered, type ToWebview } from 
 import { readVectorMatrix, discoverVectors } from '../../core/geometry/sources.js';
 import type { Locations } from '../locations.js';
 import { showPanel, type PanelServices } from '../webview/panel.js';
-import { defaultGeometryLayer, loadGeometryView, traitsIn } from './geometryData.js';
+import { defaultGeometryLayer } from '../../core/jobs/defaults.js';
+import { Workspace } from '../../core/storage/workspace.js';
+import { loadGeometryView, traitsIn } from './geometryData.js';
 
 export const GEOMETRY_VIEW_TYPE = 'personaLab.geometry';
 export interface GeometryArgs { root?: string; trait?: string; layer?: number; kind?: 'prompt_avg' | 'response_avg' | 'prompt_last' }
@@ -63,7 +65,7 @@ export async function openGeometry(s: PanelServices & { locations: Locations }, 
   const args = { root, trait: a.trait!, layer: a.layer, kind: a.kind };
   const { rendered } = showPanel<GeometryView, Rendered>(s, {
     viewType: GEOMETRY_VIEW_TYPE, bundle: 'geometry', title: `Geometry: ${args.trait}`, source: JSON.stringify(args),
-    load: () => loadGeometryView(root, args.trait, { layer: args.layer, kind: args.kind }),
+    load: () => { const data = s.locations.workspaceDataFolder(); return loadGeometryView(root, args.trait, { layer: args.layer, kind: args.kind, ws: data ? new Workspace(data) : undefined }); },
     message: (v, update): ToWebview => ({ type: 'geometry', view: v, update }),
     parseRendered,
     describe: (r) => `${r.maps} heat-maps, ${r.charts} charts, ${r.points} points`,

@@ -4,16 +4,16 @@
  * (<workspace>/vectors/<model>/<revision>/<trait>.safetensors) or an upstream one (<root>/<revision>/<trait>_<kind>_diff.pt),
  * plus what only a picture needs: per-layer norms, the traits' cosine matrix and a 2-D MDS of the unit vectors.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseRevision } from '../../core/geometry/revisions.js';
 import { cosineMatrix } from '../../core/geometry/similarity.js';
 import { discoverVectors, findNormsFile, loadLayerRow, loadRevisionVectors, readActivationNorms, readVectorMatrix } from '../../core/geometry/sources.js';
 import { vectorTrajectory } from '../../core/geometry/trajectory.js';
-import type { VectorKind } from '../../core/vectors/file.js';
+import { defaultGeometryLayer, normsDirFor } from '../../core/jobs/defaults.js';
+import type { Workspace } from '../../core/storage/workspace.js';
+import { VECTOR_KINDS, type VectorKind } from '../../core/vectors/file.js';
 import type { GeometryView } from '../../../webview/geometry/protocol.js';
-
-const KINDS = ['prompt_avg', 'response_avg', 'prompt_last'] as const;
 
 /** Traits with a vector file in any revision folder under root. */
 export function traitsIn(root: string): string[] {
@@ -29,22 +29,6 @@ export function traitsIn(root: string): string[] {
   }
   return [...out].sort();
 }
-
-/**
- * Activation norms for a vectors root: the workspace's norms/<model> (what sweep and norms write, as the CLI looks
- * there), or upstream's results/<model>/activation_norms next to data/persona_vectors/<model>.
- */
-export function normsDirFor(root: string): string | undefined {
-  const model = path.basename(root);
-  const candidates = [
-    path.join(path.dirname(path.dirname(root)), 'norms', model),
-    path.join(path.dirname(path.dirname(path.dirname(root))), 'results', model, 'activation_norms'),
-  ];
-  return candidates.find((d) => existsSync(d));
-}
-
-/** The layer the CLI's geometry uses when none is given: L/2 of a vector with L+1 rows (src/cli/commands/geometry.ts). */
-export const defaultGeometryLayer = (rows: number) => Math.floor((rows - 1) / 2);
 
 /** Classical MDS to 2-D of unit vectors from their cosine matrix (squared distance 2 − 2·cos), by power iteration. */
 export function mds2(cos: number[][]): [number, number][] {
@@ -72,15 +56,19 @@ export function mds2(cos: number[][]): [number, number][] {
   return Array.from({ length: n }, (_, i) => [vecs[0][i] * Math.sqrt(vals[0]), vecs[1][i] * Math.sqrt(vals[1])] as [number, number]);
 }
 
-export function loadGeometryView(root: string, trait: string, opts: { layer?: number; kind?: VectorKind; normsDir?: string } = {}): GeometryView {
+/**
+ * The panel's view. Default layer and activation norms by core's rules, as `persona-lab geometry` finds them
+ * (../../core/jobs/defaults.ts defaultGeometryLayer, normsDirFor); `ws`: the editor's workspace folder.
+ */
+export function loadGeometryView(root: string, trait: string, opts: { layer?: number; kind?: VectorKind; normsDir?: string; ws?: Workspace } = {}): GeometryView {
   const kind = opts.kind ?? 'response_avg';
-  if (!(KINDS as readonly string[]).includes(kind)) throw new Error(`kind must be one of ${KINDS.join(', ')}`);
+  if (!(VECTOR_KINDS as readonly string[]).includes(kind)) throw new Error(`kind must be one of ${VECTOR_KINDS.join(', ')}`);
   const sources = discoverVectors(root, trait, kind);
   const reference = sources[sources.length - 1];
   const rows = readVectorMatrix(reference.file, kind).rows;
   const layer = opts.layer ?? defaultGeometryLayer(rows);
   if (!Number.isInteger(layer) || layer < 0 || layer >= rows) throw new Error(`layer ${layer} is outside 0..${rows - 1} (the vectors have L+1 = ${rows} rows, row ℓ = hidden_states[ℓ])`);
-  const normsDir = opts.normsDir ?? normsDirFor(root);
+  const normsDir = opts.normsDir ?? normsDirFor(root, { ws: opts.ws });
   const t = vectorTrajectory(loadRevisionVectors(sources, layer, { kind, normsDir }), layer);
   // Other traits at the reference revision (the trait's own first).
   const refDir = path.dirname(reference.file);
