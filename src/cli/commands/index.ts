@@ -22,6 +22,7 @@ import { reportCommand } from './report.js';
 import { vectorsImport } from './vectors-import.js';
 import { facetsCommand } from './facets.js';
 import { discourseCommand } from './discourse.js';
+import { cacheCommands } from './cache.js';
 
 export const allCommands: CliCommand[] = [
   parityCommand,
@@ -46,4 +47,5 @@ export const allCommands: CliCommand[] = [
   facetsCommand,
   discourseCommand,
   ...jobsCommands,
+  ...cacheCommands,
 ];

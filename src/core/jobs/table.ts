@@ -6,6 +6,7 @@
 import { SAMPLER_PRESETS } from '../sampling.js';
 import { TOY_PROTOCOL as P, TOY_TRAITS } from '../toy/protocol.js';
 import { VECTOR_KINDS } from '../vectors/file.js';
+import { durationProblem, sizeProblem } from '../../engine/model/cache-admin.js';
 import type { OptionSpec } from './options.js';
 
 const nonNegative = (v: unknown) => ((v as number) < 0 ? 'must be ≥ 0' : undefined);
@@ -99,6 +100,7 @@ export const SLURM_OPTIONS: OptionSpec[] = [
 ];
 
 const TRAIT: OptionSpec = { name: 'trait', type: 'string', arg: '<name>', required: true, help: 'the trait' };
+const CACHE_DIR: OptionSpec = { name: 'cache-dir', type: 'path', arg: 'D', help: 'the compile cache (default $PERSONA_LAB_CACHE, else ~/.cache/persona-lab/graphs: where loads compile to)' };
 const TRAITS: OptionSpec = { name: 'trait', type: 'list', arg: '<name>[,<name>…]', required: true, help: 'one trait or several' };
 const MAX_QUESTIONS: OptionSpec = { name: 'max-questions', type: 'int', arg: 'N', check: positive, help: 'use only the first N questions' };
 const LAYER: OptionSpec = { name: 'layer', type: 'number', arg: 'ℓ', help: 'row ℓ = hidden_states[ℓ] (steering adds to the output of block ℓ−1; row L after the final norm)' };
@@ -114,7 +116,7 @@ const evalSeed = (name: string): OptionSpec => ({ name, type: 'int', default: P.
 export const COMMON_OPTIONS: OptionSpec[] = [...MODEL_OPTIONS, ...JUDGE_OPTIONS, ...FILE_OPTIONS, ...SAMPLING_OPTIONS, ...OUTPUT_OPTIONS, ...THROUGHPUT_OPTIONS];
 const EVAL_JOB: OptionSpec[] = [...VECTOR_OPTIONS, VECTOR_KEY, ...SCALING_OPTIONS, evalSamples('samples'), evalSeed('seed'), MAX_QUESTIONS, ...COMMON_OPTIONS];
 
-export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'shift' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo' | 'report' | 'vectors-export' | 'vectors-import' | 'discourse' | 'facets' | 'traits-generate';
+export type JobName = 'extract' | 'evaluate' | 'grid' | 'controls' | 'sweep' | 'transfer' | 'monitor' | 'screen' | 'shift' | 'norms' | 'geometry' | 'generate' | 'serve' | 'demo' | 'report' | 'vectors-export' | 'vectors-import' | 'discourse' | 'facets' | 'cache-list' | 'cache-prune' | 'traits-generate';
 
 export const JOBS: Record<JobName, OptionSpec[]> = {
   extract: [TRAITS, EXTRACT_SAMPLES, EXTRACT_SEED, THRESHOLD, { name: 'min-pairs', type: 'int', default: 1, check: nonNegative, help: 'fewest kept pairs for a vector' }, MAX_QUESTIONS, ...COMMON_OPTIONS, ...SLURM_OPTIONS],
@@ -241,4 +243,12 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'threshold', type: 'number', default: 50, help: 'annotate answers whose trait score is above this' },
     { name: 'max-answers', type: 'int', arg: 'N', default: 100, check: positive, help: 'at most N answers per run and condition (upstream: 100 per revision)' },
     ...JUDGE_OPTIONS.filter((o) => o.name !== 'judge' && o.name !== 'judge-model'), WORKSPACE_OPTION, RUN_ID, ...OUTPUT_OPTIONS],
+  // The compile cache (src/engine/model/cache-admin.ts): no model, no workspace. The folder's default is the engine's (defaultCacheDir).
+  'cache-list': [CACHE_DIR, ...OUTPUT_OPTIONS],
+  'cache-prune': [CACHE_DIR,
+    { name: 'stale', type: 'boolean', help: 'entries of another compiler version or graph revision, of deleted or changed model files, damaged ones, saved sessions of another onnxruntime build (the default when no other criterion is given)' },
+    { name: 'older-than', type: 'string', arg: '30d', check: (v) => durationProblem(v as string), help: 'also entries not used for this long (m, h, d, w)' },
+    { name: 'max-size', type: 'string', arg: '50GB', check: (v) => sizeProblem(v as string), help: 'also the least recently used entries until the cache (without bytes shared with model folders) fits (KB/MB/GB/TB, KiB…TiB)' },
+    { name: 'yes', type: 'boolean', help: 'delete (without it: a dry run that lists what would be removed)' },
+    ...OUTPUT_OPTIONS],
 };
