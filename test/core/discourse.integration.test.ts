@@ -3,7 +3,8 @@
  *   - `discourse --trait evil` (the toy's two types, description and dialogue, generated from its world, and their
  *     combined evaluation set): the 3 × 3 Δτ matrix vector type × evaluation set, the combined vector equal to the mean over the union of both types' kept pairs,
  *     a rerun that resumes everything (no generation, no capture, the same bytes);
- *   - refusals before any work (exit 2, nothing written): the story type on the toy, a file of the wrong type;
+ *   - refusals before any work (exit 2, nothing written): the story type on the toy, a file of the wrong type; a model that
+ *     fails to load leaves no generated trait files;
  *   - `facets` on one of its evaluation runs with the toy's rubric annotator (the world's phrase families as facets).
  */
 import { test } from 'node:test';
@@ -15,6 +16,7 @@ import { cli } from '../cli/helpers.js';
 import { loadSafetensors, toFloat32 } from '../../src/engine/weights/safetensors.js';
 import { readVectorFile } from '../../src/core/vectors/file.js';
 import { TOY_FACET_PHRASES } from '../../src/core/facets/annotators.js';
+import { cudaInstalled } from '../../src/engine/model/providers.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const toy = existsSync(path.join(root, 'models', 'toy-persona', 'revisions', 'main', 'config.json'));
@@ -106,7 +108,7 @@ test('discourse on the toy: the matrix, the combined vector as the union of kept
   } finally { rmSync(ws, { recursive: true, force: true }); }
 });
 
-test('discourse refuses before any work: the story type on the toy, a file of the wrong type (exit 2, nothing written)', { skip: toy ? false : 'no toy model', timeout: 120_000 }, async () => {
+test('discourse refuses before any work: the story type on the toy, a file of the wrong type (exit 2, nothing written); a failed load leaves nothing', { skip: toy ? false : 'no toy model', timeout: 120_000 }, async (t) => {
   const ws = mkdtempSync(path.join(os.tmpdir(), 'pl-discourse-'));
   try {
     const story = await cli(['discourse', '--trait', 'evil', '--types', 'description,story', '--workspace', path.join(ws, 'w1')]);
@@ -124,6 +126,16 @@ test('discourse refuses before any work: the story type on the toy, a file of th
       assert.equal(bad.code, 2, bad.stderr);
       assert.ok(bad.stderr.includes(`${path.join(dir, 'extract', 'evil_stories_neutral_q.json')} is not a story extract file: $.instruction[0].pos (and 9 more): a story example must start with "Story:"`), bad.stderr);
       assert.equal(existsSync(path.join(ws, 'w2', 'runs')), false);
+    }
+    // A model that fails to load (the CUDA provider, whose libraries the default install lacks): the toy's generated trait
+    // files are checked in memory and written only after the load, so the workspace stays as it was.
+    if (cudaInstalled()) t.diagnostic('the CUDA provider is installed here: the failed-load check needs a machine without it');
+    else {
+      const load = await cli(['discourse', '--trait', 'evil', '--provider', 'cuda', '--workspace', path.join(ws, 'w3')]);
+      assert.equal(load.code, 1, load.stderr);
+      assert.match(load.stderr, /could not load .*cuda/);
+      assert.equal(existsSync(path.join(ws, 'w3', 'traits')), false, 'no traits/generated left by a failed load');
+      assert.equal(existsSync(path.join(ws, 'w3', 'runs')), false);
     }
   } finally { rmSync(ws, { recursive: true, force: true }); }
 });

@@ -6,7 +6,7 @@ import { InputError } from '../preflight.js';
 import { PipelineError } from '../../core/errors.js';
 import { recommendedSteering, steeringPoints } from '../../core/jobs/defaults.js';
 import { JOBS } from '../../core/jobs/table.js';
-import { loadTraitFile, type LoadedTrait } from '../../core/traits/load.js';
+import { loadTraitFile, loadTraitText, type LoadedTrait } from '../../core/traits/load.js';
 import { contextWindowOf, promptTextLimit } from '../../core/validate/limits.js';
 import { runDiscourse, writeTraitFiles, type DiscourseTypeFiles } from '../../core/discourse/discourse.js';
 import { combinedEvalData, findDiscourseFile, loadDiscourseTrait, TOY_NO_STORIES, toyDiscourseTraits, traitBytes, type DiscourseType } from '../../core/discourse/formats.js';
@@ -34,15 +34,21 @@ export const discourseCommand: CliCommand = {
     const limit = promptTextLimit({ contextTokens: contextWindowOf(mp.path), maxNewTokens: sampling(ctx, mp.isToy, false).params.maxNewTokens, maxChars: num(ctx, 'max-prompt-chars') });
     let files: DiscourseTypeFiles[];
     let combinedEval: LoadedTrait | undefined;
+    const pending: { dir: string; name: string; text: string }[] = [];
     try {
       if (mp.isToy && !traitsDir) {
         if (types.includes('story')) throw new UsageError(`--types story: ${TOY_NO_STORIES}`);
         const toy = toyDir('the toy discourse data needs the toy model\'s world');
         const data = toyDiscourseTraits(trait, path.join(toy, 'traits')).filter((d) => types.includes(d.type));
-        const write = (set: 'extract' | 'eval', name: string, text: string) => writeTraitFiles(path.join(ws.traitsDir, 'generated', set), [{ name, text }])[0];
-        files = data.map((d) => ({ type: d.type, extract: loadTraitFile(write('extract', `${trait}_${d.type}.json`, traitBytes(d.extract)), { requireInstruction: true, limit }),
-          eval: loadTraitFile(write('eval', `${trait}_${d.type}.json`, traitBytes(d.eval)), { limit }) }));
-        if (data.length > 1) combinedEval = loadTraitFile(write('eval', `${trait}_combined.json`, traitBytes(combinedEvalData(data))), { limit });
+        // Checked as the files they become, written only once the model has loaded (a failed load leaves nothing behind).
+        const generated = (set: 'extract' | 'eval', name: string, text: string, requireInstruction = false) => {
+          const dir = path.join(ws.traitsDir, 'generated', set);
+          pending.push({ dir, name, text });
+          return loadTraitText(path.join(dir, name), text, { requireInstruction, limit });
+        };
+        files = data.map((d) => ({ type: d.type, extract: generated('extract', `${trait}_${d.type}.json`, traitBytes(d.extract), true),
+          eval: generated('eval', `${trait}_${d.type}.json`, traitBytes(d.eval)) }));
+        if (data.length > 1) combinedEval = generated('eval', `${trait}_combined.json`, traitBytes(combinedEvalData(data)));
       } else {
         const dirs = [...(traitsDir ? [path.resolve(traitsDir)] : []), ws.traitsDir];
         files = types.map((type) => ({ type, extract: loadDiscourseTrait(findDiscourseFile(trait, type, 'extract', dirs), type, 'extract', limit),
@@ -61,6 +67,7 @@ export const discourseCommand: CliCommand = {
     const s = await openSession(ctx);
     try {
       if (point.layer < 0 || point.layer > s.model.info.config.numLayers) throw new UsageError(`--layer ${point.layer}: rows are 0..${s.model.info.config.numLayers}`);
+      for (const f of pending) writeTraitFiles(f.dir, [{ name: f.name, text: f.text }]);
       const samp = sampling(ctx, s.isToy, false);
       const r = await runDiscourse({
         ws: s.ws, model: s.model, judge: s.judge, trait, types: files, combinedEval, combined: !flag(ctx, 'no-combined'), layer: point.layer, coef: point.coef,

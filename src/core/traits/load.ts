@@ -20,9 +20,22 @@ export interface LoadedTrait {
  */
 export function loadTraitFile(file: string, options: { requireInstruction?: boolean; limit?: TextLimit } = {}): LoadedTrait {
   const input = readTextInput(file, 'trait file', 'trait-invalid', MAX_FILE_BYTES.trait);
-  const data = parseTrait(parseJsonText(input.text, file, 'trait file', 'trait-invalid'), file, options);
+  return parsedTrait(file, input.text, input.bytes, options);
+}
+
+/**
+ * A trait that is still text (generated, not yet written), validated as loadTraitFile validates the file it will be
+ * written to: `file` is that path, and the hash is of the UTF-8 bytes that will be written, so the loaded trait is the
+ * same whether it was read back or not. Lets a job check generated traits before anything reaches the disk.
+ */
+export function loadTraitText(file: string, text: string, options: { requireInstruction?: boolean; limit?: TextLimit } = {}): LoadedTrait {
+  return parsedTrait(file, text, Buffer.from(text, 'utf8'), options);
+}
+
+function parsedTrait(file: string, text: string, bytes: Uint8Array, options: { requireInstruction?: boolean; limit?: TextLimit }): LoadedTrait {
+  const data = parseTrait(parseJsonText(text, file, 'trait file', 'trait-invalid'), file, options);
   checkTextLengths(traitTexts(data), options.limit, file, 'trait-invalid');
-  return { file, data, sha256: createHash('sha256').update(input.bytes).digest('hex') };
+  return { file, data, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
 /** Every text of a trait that becomes part of a prompt, with its JSON path. */
