@@ -87,25 +87,45 @@ interface RowState {
  * Records, for each real row of a forward, what the `steer`/`steerMask` tensors actually fed add at each of
  * the row's steered layers: ‖steer[b, ℓ]‖ (float64 over the float32 values fed) times the tokens whose mask
  * is set. Read back from the tensors themselves, not from the specs, so a spec that was parsed but never
- * reached the graph shows up as 0 tokens.
+ * reached the graph shows up as 0 tokens. The norms and token counts are worked out once per tensor pair
+ * (buildStepSteer hands the same pair to every decode step of a phase; the tensors are never written after
+ * they are built), so a decode step costs a lookup per steered layer instead of a pass over H floats.
  */
-function recordApplied(states: RowState[], active: readonly number[], steer: { steer: Float32Array; steerMask: Float32Array } | null, seqLen: number, L: number, H: number): void {
+export function recordApplied(states: readonly { applied?: Map<number, SteeringApplied> }[], active: readonly number[], steer: { steer: Float32Array; steerMask: Float32Array } | null, seqLen: number, L: number, H: number): void {
+  if (!steer) return;
+  let read = appliedReadings.get(steer);
+  if (!read || read.seqLen !== seqLen || read.stride !== (L + 1) * H) {
+    read = { seqLen, stride: (L + 1) * H, tokens: [], norms: new Map() };
+    appliedReadings.set(steer, read);
+  }
   for (const [b, i] of active.entries()) {
     const applied = states[i].applied;
-    if (!applied || !steer) continue;
-    let tokens = 0;
-    for (let s = 0; s < seqLen; s++) if (steer.steerMask[b * seqLen + s] !== 0) tokens++;
+    if (!applied) continue;
+    let tokens = read.tokens[b];
+    if (tokens === undefined) {
+      tokens = 0;
+      for (let s = 0; s < seqLen; s++) if (steer.steerMask[b * seqLen + s] !== 0) tokens++;
+      read.tokens[b] = tokens;
+    }
     if (tokens === 0) continue;
     for (const [layer, rec] of applied) {
       const base = (b * (L + 1) + layer) * H;
-      let ss = 0;
-      for (let k = 0; k < H; k++) ss += steer.steer[base + k] * steer.steer[base + k];
-      if (!(ss > 0)) continue;
-      rec.norm = Math.max(rec.norm, Math.sqrt(ss));
+      let norm = read.norms.get(base);
+      if (norm === undefined) {
+        let ss = 0;
+        for (let k = 0; k < H; k++) ss += steer.steer[base + k] * steer.steer[base + k];
+        norm = Math.sqrt(ss);
+        read.norms.set(base, norm);
+      }
+      if (!(norm > 0)) continue;
+      rec.norm = Math.max(rec.norm, norm);
       rec.tokens += tokens;
     }
   }
 }
+
+/** Per steer-tensor pair: tokens with the mask set per slot, and ‖steer[b, ℓ]‖ per offset (b·(L+1)+ℓ)·H. */
+const appliedReadings = new WeakMap<object, { seqLen: number; stride: number; tokens: number[]; norms: Map<number, number> }>();
 
 /**
  * The rows a forward runs on: the active rows in order, plus a ghost copy of the row when only one is

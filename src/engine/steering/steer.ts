@@ -99,10 +99,32 @@ export function resolveSteer(spec: SteerSpec, numLayers: number, hiddenSize: num
   return { layer: spec.layer, positions, delta };
 }
 
+export interface StepSteer {
+  steer: Float32Array;
+  steerMask: Float32Array;
+}
+
+/** The last step tensors built for one request, kept under its first steered row's spec list (see buildStepSteer). */
+interface StepSteerEntry {
+  rows: readonly (readonly ResolvedSteer[] | undefined)[];
+  phase: SteerPhase;
+  numLayers: number;
+  hiddenSize: number;
+  result: StepSteer;
+}
+const lastBuilt = new WeakMap<readonly ResolvedSteer[], StepSteerEntry>();
+
 /**
  * Builds the step tensors for a batch. `rows[b]` are row b's resolved specs; `real(b, s)` says whether
  * column s of this step holds a real token of row b (left pads get mask 0 so pads stay unsteered).
  * Returns null when no row steers in this phase (the graph then runs exactly as unsteered).
+ *
+ * The tensors only change between phases (and when finished rows leave the batch): every decode step of a
+ * request has the same rows and an all-real mask. So the last result is kept per request (under the first
+ * steered row's spec list, in a WeakMap that lets it go with the request) and returned again — the same
+ * Float32Arrays — when the spec lists (by reference), phase, shape and mask are the same; a decode step then
+ * costs B·S `real` calls instead of allocating and filling B·(L+1)·H floats. Resolved specs are never mutated
+ * after resolveSteer, and neither the graph feed nor recordApplied writes into the tensors.
  */
 export function buildStepSteer(
   rows: readonly (readonly ResolvedSteer[] | undefined)[],
@@ -111,25 +133,40 @@ export function buildStepSteer(
   numLayers: number,
   hiddenSize: number,
   real: (b: number, s: number) => boolean,
-): { steer: Float32Array; steerMask: Float32Array } | null {
+): StepSteer | null {
   const B = rows.length;
-  const rowStride = (numLayers + 1) * hiddenSize;
-  let steer: Float32Array | null = null;
+  // Which rows steer in this phase, and the mask (cheap: B·S): the reuse check needs both anyway.
+  let key: readonly ResolvedSteer[] | undefined;
   let mask: Float32Array | null = null;
   for (let b = 0; b < B; b++) {
     const specs = rows[b];
-    if (!specs) continue;
-    let any = false;
-    for (const s of specs) {
-      if (!activeIn(s.positions, phase)) continue;
-      steer ??= new Float32Array(B * rowStride);
-      const base = b * rowStride + s.layer * hiddenSize;
-      for (let i = 0; i < hiddenSize; i++) steer[base + i] += s.delta[i];
-      any = true;
-    }
-    if (!any) continue;
+    if (!specs || !specs.some((s) => activeIn(s.positions, phase))) continue;
+    key ??= specs;
     mask ??= new Float32Array(B * seqLen);
     for (let s = 0; s < seqLen; s++) if (real(b, s)) mask[b * seqLen + s] = 1;
   }
-  return steer && mask ? { steer, steerMask: mask } : null;
+  if (!key || !mask) return null;
+  const prev = lastBuilt.get(key);
+  if (prev && prev.phase === phase && prev.numLayers === numLayers && prev.hiddenSize === hiddenSize
+    && prev.rows.length === B && prev.rows.every((r, b) => r === rows[b]) && sameValues(prev.result.steerMask, mask)) {
+    return prev.result;
+  }
+  const rowStride = (numLayers + 1) * hiddenSize;
+  const steer = new Float32Array(B * rowStride);
+  for (let b = 0; b < B; b++) {
+    for (const s of rows[b] ?? []) {
+      if (!activeIn(s.positions, phase)) continue;
+      const base = b * rowStride + s.layer * hiddenSize;
+      for (let i = 0; i < hiddenSize; i++) steer[base + i] += s.delta[i];
+    }
+  }
+  const result = { steer, steerMask: mask };
+  lastBuilt.set(key, { rows: [...rows], phase, numLayers, hiddenSize, result });
+  return result;
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

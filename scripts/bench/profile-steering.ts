@@ -1,0 +1,325 @@
+/**
+ * Steering overhead and the batch-1 decode bound (issue 16), on a mid-size random Llama (the bench's
+ * `random-llama-250m` by default), in-process (no worker). Not a pass/fail test: prints figures and a JSON line.
+ *
+ *   npx tsx scripts/bench/profile-steering.ts [--model DIR] [--batches 1,16,64] [--new 16] [--prompt 32]
+ *       [--repeat 3] [--threads 2] [--profile-steps 6] [--skip e2e,micro,profile] [--cache DIR]
+ *
+ * Three parts, each robust to the shared machine's load in its own way:
+ *   e2e      generateBatch plain vs steered (response steering at the middle layer, EOS off, same prompts and
+ *            seeds), interleaved in one process (plain/steered order alternating per repeat). Every forward is
+ *            timed through a wrapper around the model: per decode step, the CPU time (user + system, all threads)
+ *            and wall time inside `forward` (feeds + onnxruntime run + fetches) and in the JS between two
+ *            forwards (sampling, building the steer tensors, recording applied norms). CPU time is what to read.
+ *   micro    the JS steering work alone, per call: `buildStepSteer` for a decode step and for a B×S prefix
+ *            forward, and `recordApplied`.
+ *   profile  onnxruntime's per-node profile of decode steps (past = prompt length) at each batch, plain feeds
+ *            (zero `steer`, zero mask: what an unsteered forward feeds) vs steered feeds: kernel ms per step by
+ *            op type, the steering nodes' share (`/model/steer.ℓ/…`), and the run's time outside kernels (feeding,
+ *            output allocation, fetch). At "batch 1" generation runs two rows (a ghost copy, generate.ts slotsOf),
+ *            so the profile does too. Batch 1 also prints MatMul's share and the bandwidth bound: bytes read per
+ *            step (float32 weights the step touches: every matrix + the LM head, one embedding row, the KV cache
+ *            read) over the step's kernel time, against `copyBandwidth` (scripts/bench/machine.ts).
+ */
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { loadModel, sessionOptions } from '../../src/engine/model/session.js';
+import { openCachedSession } from '../../src/engine/model/ort-cache.js';
+import { IO } from '../../src/engine/arch/names.js';
+import { generateBatch, recordApplied } from '../../src/engine/generation/generate.js';
+import { buildStepSteer, type ResolvedSteer } from '../../src/engine/steering/steer.js';
+import type { ForwardInputs, LoadedModel } from '../../src/engine/model/types.js';
+import { copyBandwidth } from './machine.js';
+import { DT, Graph } from '../../src/engine/onnx/graph.js';
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string', default: path.join(repoRoot, '.cache/bench/models/random-llama-250m') },
+    batches: { type: 'string', default: '1,16,64' },
+    new: { type: 'string', default: '16' },
+    prompt: { type: 'string', default: '32' },
+    repeat: { type: 'string', default: '3' },
+    threads: { type: 'string', default: '2' },
+    'profile-steps': { type: 'string', default: '6' },
+    skip: { type: 'string', default: '' },
+    cache: { type: 'string', default: '/tmp/persona-lab-profile/graphs-steering' },
+    variant: { type: 'string', default: 'portable' },
+    pairs: { type: 'string', default: '24' },
+  },
+});
+const threads = Number(args.threads), repeat = Number(args.repeat), newTokens = Number(args.new), promptLen = Number(args.prompt);
+const batches = args.batches!.split(',').map(Number);
+const skip = new Set(args.skip!.split(',').filter(Boolean));
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
+const r2 = (x: number) => +x.toFixed(2);
+const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
+const load = () => os.loadavg().map((x) => +x.toFixed(1));
+
+const model = await loadModel({ kind: 'folder', path: args.model! }, { intraOpNumThreads: threads, cacheDir: args.cache, variant: args.variant as 'portable' | 'fused' });
+const { numLayers: L, hiddenSize: H } = model.config;
+console.error(`${path.basename(args.model!)}: L=${L} H=${H}, loaded in ${Math.round(model.info.loadMs)} ms (${model.info.weightMemory}, session cache ${model.info.loadStages?.sessionCache}), ${threads} threads, load ${load()}`);
+const report: Record<string, unknown> = { model: path.basename(args.model!), variant: args.variant, L, H, threads, promptLen, newTokens, repeat, loadavgStart: load() };
+
+const delta = new Float32Array(H).map((_, i) => Math.sin(i) * 0.5);
+const steerOf = (): ResolvedSteer[] => [{ layer: Math.floor(L / 2), positions: 'response', delta }];
+function prompts(n: number, salt: number): number[][] {
+  return Array.from({ length: n }, (_, r) => Array.from({ length: promptLen - (r % 5) }, (_, j) => 3 + ((r * 7919 + j * 104729 + salt) % 31000)));
+}
+
+// ---- e2e: generateBatch plain vs steered, per-step CPU split ------------------------------------------------
+interface StepTimes { fwdCpu: number[]; fwdWall: number[]; jsCpu: number[]; jsWall: number[] }
+function timedModel(m: LoadedModel, rec: StepTimes): LoadedModel {
+  let lastEnd: { wall: number; cpu: NodeJS.CpuUsage } | null = null;
+  let lastSeen = 0; // seqLen-1 forwards seen: the first is the 'last' prefill phase, the rest are decode steps
+  const t = Object.create(m) as LoadedModel;
+  t.forward = async (inp: ForwardInputs) => {
+    const w0 = performance.now(), c0 = process.cpuUsage();
+    const decode = inp.seqLen === 1 && lastSeen++ > 0;
+    if (decode && lastEnd) { rec.jsWall.push(w0 - lastEnd.wall); rec.jsCpu.push(cpuMs(process.cpuUsage(lastEnd.cpu))); }
+    const out = await m.forward(inp);
+    if (decode) { rec.fwdWall.push(performance.now() - w0); rec.fwdCpu.push(cpuMs(process.cpuUsage(c0))); }
+    lastEnd = { wall: performance.now(), cpu: process.cpuUsage() };
+    return out;
+  };
+  return t;
+}
+async function gen(batch: number, steered: boolean, rec: StepTimes): Promise<void> {
+  const rows = prompts(batch, batch).map((promptIds, i) => ({ promptIds, seed: i, steer: steered ? steerOf() : undefined }));
+  const outs = await generateBatch(timedModel(model, rec), rows, {
+    sampler: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, minNewTokens: 0, eosTokenIds: [] },
+    maxNewTokens: newTokens, eosTokenIds: [], stop: [], padTokenId: 0,
+  }, { checkCancelled() {} });
+  if (outs.some((o) => o.tokenIds.length !== newTokens)) throw new Error('a row stopped early: plain and steered would do different work');
+}
+if (!skip.has('e2e')) {
+  await gen(2, true, { fwdCpu: [], fwdWall: [], jsCpu: [], jsWall: [] }); // warm-up
+  const cells: Record<string, unknown>[] = [];
+  for (const batch of batches) {
+    const recs = { plain: { fwdCpu: [], fwdWall: [], jsCpu: [], jsWall: [] } as StepTimes, steered: { fwdCpu: [], fwdWall: [], jsCpu: [], jsWall: [] } as StepTimes };
+    for (let r = 0; r < repeat; r++) {
+      for (const steered of r % 2 === 0 ? [false, true] : [true, false]) await gen(batch, steered, steered ? recs.steered : recs.plain);
+    }
+    const sum = (s: StepTimes) => ({
+      step_cpu_ms: r2(median(s.fwdCpu) + median(s.jsCpu)), forward_cpu_ms: r2(median(s.fwdCpu)), js_cpu_ms: r2(median(s.jsCpu)),
+      step_wall_ms: r2(median(s.fwdWall) + median(s.jsWall)), js_wall_ms: r2(median(s.jsWall)), steps: s.fwdCpu.length,
+    });
+    const p = sum(recs.plain), s = sum(recs.steered);
+    const cell = { batch, plain: p, steered: s, overhead_cpu: +(s.step_cpu_ms / p.step_cpu_ms - 1).toFixed(4), overhead_wall: +(s.step_wall_ms / p.step_wall_ms - 1).toFixed(4), loadavg: load() };
+    console.error(JSON.stringify(cell));
+    cells.push(cell);
+  }
+  report.e2e = cells;
+}
+
+// ---- paired: one decode step, plain and steered alternately from the same KV cache -----------------------------
+// The steered member does all the per-step steering work generation does (buildStepSteer, recordApplied, feeding
+// the tensors); the plain member what an unsteered step does (session.ts feeds zeros). Pairs alternate which goes
+// first; the figure is the median of the per-pair ratios, so slow drifts of the machine cancel.
+if (!skip.has('paired')) {
+  const pairs = Number(args.pairs);
+  const cells: Record<string, unknown>[] = [];
+  for (const batch of batches) {
+    const B = batch === 1 ? 2 : batch;
+    const P = promptLen;
+    const i64 = (n: number, f: (i: number) => number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(f(i)));
+    const pre = await model.forward({ batch: B, seqLen: P, inputIds: i64(B * P, (i) => 3 + ((i * 7919) % 31000)), positionIds: i64(B * P, (i) => i % P), attentionMask: i64(B * P, () => 1), logits: 'none', past: null });
+    const rows = Array.from({ length: B }, steerOf);
+    const plainRows = Array.from({ length: B }, () => undefined);
+    const states = Array.from({ length: B }, () => ({ applied: new Map([[Math.floor(L / 2), { layer: Math.floor(L / 2), norm: 0, tokens: 0 }]]) }));
+    const active = Array.from({ length: batch }, (_, i) => i);
+    const step = async (steered: boolean) => {
+      const w0 = performance.now(), c0 = process.cpuUsage();
+      const st = buildStepSteer(steered ? rows : plainRows, 'decode', 1, L, H, () => true);
+      if (steered) recordApplied(states, active, st, 1, L, H);
+      const out = await model.forward({ batch: B, seqLen: 1, inputIds: i64(B, (b) => 5 + b), positionIds: i64(B, () => P), attentionMask: i64(B * (P + 1), () => 1), logits: 'last', past: pre.present, steer: st?.steer ?? null, steerMask: st?.steerMask ?? null });
+      out.present.dispose();
+      return { wall: performance.now() - w0, cpu: cpuMs(process.cpuUsage(c0)) };
+    };
+    await step(false); await step(true);
+    const cpuR: number[] = [], wallR: number[] = [], cpuP: number[] = [], wallP: number[] = [];
+    for (let i = 0; i < pairs; i++) {
+      const first = i % 2 === 0;
+      const a = await step(!first), b = await step(first);
+      const [plain, steered] = first ? [b, a] : [a, b];
+      cpuR.push(steered.cpu / plain.cpu); wallR.push(steered.wall / plain.wall); cpuP.push(plain.cpu); wallP.push(plain.wall);
+    }
+    pre.present.dispose();
+    const q = (xs: number[], f: number) => [...xs].sort((x, y) => x - y)[Math.floor(f * (xs.length - 1))];
+    const cell = {
+      batch, rows_forwarded: B, pairs, plain_cpu_ms: r2(median(cpuP)), plain_wall_ms: r2(median(wallP)),
+      overhead_cpu: +(median(cpuR) - 1).toFixed(4), overhead_cpu_iqr: [+(q(cpuR, 0.25) - 1).toFixed(4), +(q(cpuR, 0.75) - 1).toFixed(4)],
+      overhead_wall: +(median(wallR) - 1).toFixed(4), overhead_wall_iqr: [+(q(wallR, 0.25) - 1).toFixed(4), +(q(wallR, 0.75) - 1).toFixed(4)], loadavg: load(),
+    };
+    console.error(JSON.stringify(cell));
+    cells.push(cell);
+  }
+  report.paired = cells;
+}
+
+// ---- micro: the JS steering work per call ----------------------------------------------------------------
+function perCallUs(fn: () => void, minMs = 200): number {
+  for (let i = 0; i < 5; i++) fn();
+  const runs: number[] = [];
+  const t0 = performance.now();
+  while (performance.now() - t0 < minMs || runs.length < 20) { const c0 = process.cpuUsage(); fn(); runs.push(cpuMs(process.cpuUsage(c0)) * 1000); }
+  return r2(median(runs));
+}
+if (!skip.has('micro')) {
+  const micro: Record<string, unknown>[] = [];
+  for (const batch of batches) {
+    const B = batch === 1 ? 2 : batch; // generation's ghost row
+    const rows = Array.from({ length: B }, steerOf);
+    const decode = buildStepSteer(rows, 'decode', 1, L, H, () => true)!;
+    const states = Array.from({ length: B }, () => ({ applied: new Map([[Math.floor(L / 2), { layer: Math.floor(L / 2), norm: 0, tokens: 0 }]]) }));
+    const active = Array.from({ length: batch }, (_, i) => i);
+    const cell = {
+      batch,
+      buildStepSteer_decode_us: perCallUs(() => buildStepSteer(rows, 'decode', 1, L, H, () => true)),
+      buildStepSteer_decode_fresh_us: perCallUs(() => buildStepSteer(rows.map((r) => [...r]), 'decode', 1, L, H, () => true)),
+      buildStepSteer_prefix_us: perCallUs(() => buildStepSteer(rows.map((r) => [{ ...r[0], positions: 'all' as const }]), 'prefix', promptLen, L, H, () => true)),
+      zero_steer_alloc_us: perCallUs(() => new Float32Array(B * (L + 1) * H)), // what session.ts feeds an unsteered forward
+      recordApplied_us: perCallUs(() => recordApplied(states, active, decode, 1, L, H)),
+      steer_bytes: B * (L + 1) * H * 4,
+    };
+    console.error(JSON.stringify(cell));
+    micro.push(cell);
+  }
+  report.micro = micro;
+}
+
+/** Read bandwidth as onnxruntime's own vectorised kernels reach it: ReduceSum over a 512 MiB float input, [8, n/8] → [8], best of 5. */
+async function ortReadBandwidth(): Promise<number> {
+  const g = new Graph('read');
+  const n = 128 * 1024 * 1024;
+  const x = g.input('x', DT.FLOAT, [8, n / 8]);
+  g.output('y', DT.FLOAT, [8, 1], g.op('ReduceSum', [x, g.constInt64([1])], { keepdims: 1 }));
+  const session = await ort.InferenceSession.create(g.encode({ irVersion: 10, opsets: { '': 21 } }), { intraOpNumThreads: threads, executionProviders: ['cpu'] });
+  try {
+    const t = new ort.Tensor('float32', new Float32Array(n).fill(1), [8, n / 8]);
+    await session.run({ x: t });
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) { const t0 = performance.now(); await session.run({ x: t }); best = Math.min(best, performance.now() - t0); }
+    return (4 * n) / (best / 1000) / 1e9;
+  } finally {
+    await session.release();
+  }
+}
+
+// ---- profile: onnxruntime per-node profile of decode steps ---------------------------------------------------
+interface Ev { cat: string; name: string; dur: number; args?: { op_name?: string } }
+async function profileDecode(B: number, steered: boolean, steps: number): Promise<Record<string, unknown>> {
+  const dir = path.join(os.tmpdir(), `pl-steer-prof-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const opts = { ...sessionOptions({ intraOpNumThreads: threads }, 'cpu', model.info.weightMemory ?? 'prepacked'), enableProfiling: true, profileFilePrefix: path.join(dir, 'p') };
+  const { session } = await openCachedSession(model.info.onnxPath!, opts);
+  const { numKvHeads: kvH, headDim: D } = model.config;
+  const i64 = (n: number, f: (i: number) => number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(f(i)));
+  const steerFeed = (S: number) => {
+    const st = steered ? buildStepSteer(Array.from({ length: B }, steerOf), S === 1 ? 'decode' : 'prefix', S, L, H, () => true) : null;
+    return {
+      [IO.steer]: new ort.Tensor('float32', st?.steer ?? new Float32Array(B * (L + 1) * H), [B, L + 1, H]),
+      [IO.steerMask]: new ort.Tensor('float32', st?.steerMask ?? new Float32Array(B * S), [B, S]),
+    };
+  };
+  const P = promptLen;
+  const feeds = (S: number, past: number, pastKv: ort.Tensor[] | null): Record<string, ort.Tensor> => {
+    const f: Record<string, ort.Tensor> = {
+      [IO.inputIds]: new ort.Tensor('int64', i64(B * S, (i) => 3 + ((i * 7919) % 31000)), [B, S]),
+      [IO.attentionMask]: new ort.Tensor('int64', i64(B * (past + S), () => 1), [B, past + S]),
+      [IO.positionIds]: new ort.Tensor('int64', i64(B * S, (i) => past + (i % S)), [B, S]),
+      [IO.logitsToKeep]: new ort.Tensor('int64', BigInt64Array.of(1n), [1]),
+      [IO.captureWeights]: new ort.Tensor('float32', new Float32Array(0), [B, S, 0]),
+      ...steerFeed(S),
+    };
+    for (let l = 0; l < L; l++) {
+      f[IO.pastKey(l)] = pastKv ? pastKv[2 * l] : new ort.Tensor('float32', new Float32Array(0), [B, kvH, 0, D]);
+      f[IO.pastValue(l)] = pastKv ? pastKv[2 * l + 1] : new ort.Tensor('float32', new Float32Array(0), [B, kvH, 0, D]);
+    }
+    return f;
+  };
+  const fetches = [...Array.from({ length: L }, (_, l) => [IO.presentKey(l), IO.presentValue(l)]).flat(), IO.logits];
+  const pre = await session.run(feeds(P, 0, null), fetches);
+  let kv = fetches.slice(0, 2 * L).map((n) => pre[n]);
+  const runs: number[] = [];
+  for (let s = 0; s < steps + 1; s++) { // step 0 is a warm-up, dropped below
+    const out = await session.run(feeds(1, P + s, kv), fetches);
+    kv = fetches.slice(0, 2 * L).map((n) => out[n]);
+  }
+  session.endProfiling();
+  await session.release();
+  const file = readdirSync(dir).map((f) => path.join(dir, f)).find((f) => f.endsWith('.json'))!;
+  const events = JSON.parse(readFileSync(file, 'utf8')) as Ev[];
+  rmSync(dir, { recursive: true, force: true });
+  // Runs in order: prefill, then steps+1 decode runs; keep the last `steps`.
+  const runIdx: number[] = [];
+  events.forEach((e, i) => { if (e.cat === 'Session' && e.name === 'model_run') runIdx.push(i); });
+  // Node events come before their run's model_run event; split the event list at model_run boundaries.
+  const perRun: Ev[][] = [];
+  let from = 0;
+  for (const i of runIdx) { perRun.push(events.slice(from, i + 1)); from = i + 1; }
+  const decodeRuns = perRun.slice(-steps);
+  const byOp = new Map<string, number>();
+  const steerOps = new Map<string, number>();
+  let kernel = 0, steer = 0, capture = 0, run = 0, nodes = 0;
+  for (const evs of decodeRuns) {
+    for (const e of evs) {
+      if (e.cat === 'Session' && e.name === 'model_run') { run += e.dur; runs.push(e.dur); }
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+      kernel += e.dur; nodes++;
+      const op = e.args?.op_name ?? '?';
+      byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+      if (e.name.includes('/capture/')) capture += e.dur;
+      else if (e.name.includes('/steer.')) { steer += e.dur; steerOps.set(op, (steerOps.get(op) ?? 0) + e.dur); }
+    }
+  }
+  const n = decodeRuns.length, ms = (us: number) => r2(us / 1000 / n);
+  const ops = Object.fromEntries([...byOp].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, ms(v)]));
+  return {
+    kernel_ms: ms(kernel), run_ms: ms(run), run_median_ms: r2(median(runs.slice(-steps)) / 1000), outside_kernels_ms: ms(run - kernel),
+    steer_nodes_ms: ms(steer), capture_nodes_ms: ms(capture), steer_share: +(steer / kernel).toFixed(4), matmul_share: +(((byOp.get('MatMul') ?? 0) + (byOp.get('Gemm') ?? 0) + (byOp.get('FusedMatMul') ?? 0) + (byOp.get('MatMulNBits') ?? 0)) / kernel).toFixed(4),
+    nodes_per_run: Math.round(nodes / n), ops, steer_ops: Object.fromEntries([...steerOps].map(([k, v]) => [k, +(v / 1000 / n).toFixed(3)])),
+  };
+}
+if (!skip.has('profile')) {
+  const steps = Number(args['profile-steps']);
+  const prof: Record<string, unknown>[] = [];
+  for (const batch of batches) {
+    const B = batch === 1 ? 2 : batch;
+    const plain = await profileDecode(B, false, steps);
+    const steered = await profileDecode(B, true, steps);
+    const cell = { batch, rows_forwarded: B, plain, steered, loadavg: load() };
+    console.error(JSON.stringify(cell));
+    prof.push(cell);
+  }
+  report.profile = prof;
+  const b1 = prof.find((p) => p.batch === 1);
+  if (b1) {
+    // Bytes one decode step reads: every float32 matrix (the prepacked copies are the same size), one embedding row
+    // per forwarded row, and the KV cache of P past tokens per row.
+    const cfg = model.config;
+    const perLayer = H * (cfg.numHeads * cfg.headDim) * 2 + H * (cfg.numKvHeads * cfg.headDim) * 2 + 3 * H * cfg.intermediateSize + 2 * H;
+    const weightBytes = 4 * (L * perLayer + cfg.vocabSize * H + H);
+    const kvBytes = 2 * 4 * L * cfg.numKvHeads * cfg.headDim * (promptLen + 1) * 2;
+    const bw = await copyBandwidth(threads);
+    const readBw = await ortReadBandwidth();
+    const plain = b1.plain as { kernel_ms: number; run_ms: number };
+    const gbs = (weightBytes + kvBytes) / (plain.run_ms / 1000) / 1e9;
+    // The end-to-end decode step (paired A/B, plain) is the figure without the profiler's own per-node cost.
+    const pairedB1 = (report.paired as { batch: number; plain_wall_ms: number }[] | undefined)?.find((c) => c.batch === 1);
+    report.batch1 = {
+      bytes_per_step: weightBytes + kvBytes, weight_bytes: weightBytes, lm_head_bytes: 4 * cfg.vocabSize * H,
+      achieved_gb_s_run: r2(gbs), achieved_gb_s_kernels: r2((weightBytes + kvBytes) / (plain.kernel_ms / 1000) / 1e9),
+      copy_bandwidth_gb_s: r2(bw), ort_read_bandwidth_gb_s: r2(readBw), fraction_run_of_copy: r2(gbs / bw), fraction_run_of_read: r2(gbs / readBw),
+      ...(pairedB1 ? { step_wall_ms: pairedB1.plain_wall_ms, achieved_gb_s_step: r2((weightBytes + kvBytes) / (pairedB1.plain_wall_ms / 1000) / 1e9), fraction_step_of_read: r2((weightBytes + kvBytes) / (pairedB1.plain_wall_ms / 1000) / 1e9 / readBw) } : {}),
+      loadavg: load(),
+    };
+    console.error(JSON.stringify(report.batch1));
+  }
+}
+await model.dispose();
+report.loadavgEnd = load();
+console.log(JSON.stringify(report));
