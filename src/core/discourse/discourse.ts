@@ -27,7 +27,7 @@ import { extract, type ExtractResult } from '../extraction/extract.js';
 import { extractConfig } from '../jobs/pipeline.js';
 import { modelConfig, sha256File, withRun, type RunEnd } from '../jobs/run.js';
 import { writeCsv } from '../storage/csv.js';
-import type { RunManifest, RunStore } from '../storage/run.js';
+import type { RunManifest } from '../storage/run.js';
 import type { Workspace } from '../storage/workspace.js';
 import type { LoadedTrait } from '../traits/load.js';
 import { readVectorFile, vectorRow, VECTOR_KINDS, writeVectorFile, type VectorKind } from '../vectors/file.js';
@@ -95,8 +95,8 @@ export async function runDiscourse(j: DiscourseJob): Promise<{ runDir: string; r
       const ex = { ...j, model, traitFile: t.extract, threshold: j.threshold };
       const { run: exRun, value: r } = await withRun<ExtractResult>({ ws: j.ws, kind: 'extract', label: `${model.name}-${model.revision}-${vectorName(j.trait, t.type)}`,
         config: { ...extractConfig(ex), discourse: t.type }, judge: j.judge, signal: j.signal }, async (exRun): Promise<RunEnd<ExtractResult>> => {
-        const r = finishedExtraction(exRun, vectorPath, j.ws.root)
-          ?? await extract({ ...stage, model, trait: j.trait, traitFile: t.extract, samples: j.samples, seed: j.seed, threshold: j.threshold, vectorPath, statusPath, run: exRun, progress: note(`${t.type} extract`) });
+        // A rerun reuses a finished capture (extract's reusableCapture): no kept pair is captured again.
+        const r = await extract({ ...stage, model, trait: j.trait, traitFile: t.extract, samples: j.samples, seed: j.seed, threshold: j.threshold, vectorPath, statusPath, run: exRun, progress: note(`${t.type} extract`) });
         return r.status === 'ok'
           ? { value: r, outputs: { vector: vectorPath }, results: { ...r, vectorPath: path.relative(j.ws.root, vectorPath) } }
           : { value: r, status: 'not-extractable', message: r.reason, outputs: { status: statusPath }, results: { ...r, statusPath: path.relative(j.ws.root, statusPath) } };
@@ -146,20 +146,6 @@ export async function runDiscourse(j: DiscourseJob): Promise<{ runDir: string; r
     return { value: results, results: { ...results }, outputs: { summary: run.path('vector_type_summary.csv'), cells: run.path('vector_type_results.csv') } };
   });
   return { runDir: run.dir, runId: run.runId, results: value };
-}
-
-/**
- * A finished extraction whose vector is still the one it wrote (the file's extraction_run names this run): its stored
- * result, so a rerun does not capture the kept pairs again (the same bytes would be written). Anything else: undefined.
- */
-function finishedExtraction(run: RunStore, vectorPath: string, root: string): ExtractResult | undefined {
-  const f = run.path('results.json');
-  if (!existsSync(f) || !existsSync(vectorPath)) return undefined;
-  try {
-    if (readVectorFile(vectorPath).metadata.extraction_run !== run.runId) return undefined;
-    const r = JSON.parse(readFileSync(f, 'utf8')) as ExtractResult & { vectorPath?: string };
-    return r.status === 'ok' && r.vectorPath && path.resolve(root, r.vectorPath) === path.resolve(vectorPath) ? { ...r, vectorPath } : undefined;
-  } catch { return undefined; }
 }
 
 /** Σ n_t·v_t / Σ n_t for every vector kind, float64 sums; the file's metadata names the parts. Returns ‖row layer‖. */

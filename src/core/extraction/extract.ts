@@ -9,7 +9,8 @@
  *   → capture prompt_avg / response_avg / prompt_last at all L+1 layers for the kept pairs
  *   → mean(pos) − mean(neg) per layer, unnormalised, float32 → vector file (../vectors/file.ts)
  *
- * Too few kept pairs → a status file that says why, no vector (early checkpoints often keep none).
+ * Too few kept pairs → a status file that says why, no vector (early checkpoints often keep none). A rerun whose kept
+ * pairs are those its earlier capture wrote reuses that capture (reusableCapture) rather than capturing them again.
  * Per-pair response_avg differences go to the run folder (pair_diffs.safetensors) for the shuffle control.
  *
  * Input: a trait file (extract set), a loaded model, a judge, a run store. Output: ExtractResult.
@@ -17,7 +18,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeF32 } from '../../engine/protocol.js';
-import { writeSafetensors } from '../../engine/weights/safetensors.js';
+import { readSafetensorsHeader, writeSafetensors } from '../../engine/weights/safetensors.js';
 import type { StageOptions } from '../backend.js';
 import { modelKind } from '../backend.js';
 import { assistantName, instructedPrompt, type Polarity } from '../prompts.js';
@@ -25,7 +26,7 @@ import { writeCsv } from '../storage/csv.js';
 import { canonicalJson } from '../storage/run.js';
 import type { LoadedTrait } from '../traits/load.js';
 import { generateAndJudge, type RowSpec } from '../rows.js';
-import { norm, VECTOR_KINDS, writeVectorFile, type VectorKind } from '../vectors/file.js';
+import { norm, readVectorFile, VECTOR_KINDS, writeVectorFile, type VectorKind } from '../vectors/file.js';
 import { pairedFilter, type FilterStats, type PairScores } from './filter.js';
 import { PipelineError } from '../errors.js';
 
@@ -95,8 +96,18 @@ export async function extract(o: ExtractOptions): Promise<ExtractResult> {
     return { status: 'not-extractable', statusPath: o.statusPath, filter: stats, reason };
   }
 
-  // Capture the kept pairs and average. Sums in float64, so chunking cannot change the result.
   const keptPairs = kept.map((i) => pairs[i]);
+  // A rerun with nothing new (the same kept pairs, and the vector and pair differences this run wrote still there):
+  // the capture's result is already on disk, bit for bit; reuse it instead of capturing every kept pair again.
+  const reused = reusableCapture(o, keptPairs.map((p) => p.id), stats, threshold);
+  if (reused) {
+    o.progress?.({ stage: 'capture', done: keptPairs.length, total: keptPairs.length,
+      note: `reused: ${path.basename(o.vectorPath)} and this run's pair_diffs.safetensors already hold these ${keptPairs.length} kept pairs` });
+    if (existsSync(o.statusPath)) rmSync(o.statusPath);
+    return reused;
+  }
+
+  // Capture the kept pairs and average. Sums in float64, so chunking cannot change the result.
   const captureBatch = o.captureBatch ?? 16;
   let L1 = 0, H = 0;
   const sums: Record<'pos' | 'neg', Record<VectorKind, Float64Array>> = { pos: {} as never, neg: {} as never };
@@ -148,6 +159,28 @@ export async function extract(o: ExtractOptions): Promise<ExtractResult> {
     { pairs: JSON.stringify(keptPairs.map((p) => p.id)), layer_convention: 'rows of each pair are hidden_states[0..L]' });
   const norms = Array.from({ length: L1 }, (_, l) => norm(data.response_avg.subarray(l * H, (l + 1) * H)));
   return { status: 'ok', vectorPath: o.vectorPath, filter: stats, layers: L1, hidden: H, norms };
+}
+
+/**
+ * The result of this run's earlier capture when it is still exactly what a capture now would write: the vector file names
+ * this run (`extraction_run`), with the same trait file, filter statistics, threshold and kept-pair count, and this run's
+ * pair_diffs.safetensors lists the same kept pairs in the same order. Anything else (another run overwrote the vector, a
+ * file is gone or unreadable, a judgement changed which pairs pass): undefined, and the pairs are captured again.
+ */
+export function reusableCapture(o: Pick<ExtractOptions, 'vectorPath' | 'run' | 'traitFile'>, keptIds: string[], stats: FilterStats, threshold: number): Extract<ExtractResult, { status: 'ok' }> | undefined {
+  const diffs = o.run.path('pair_diffs.safetensors');
+  if (!existsSync(o.vectorPath) || !existsSync(diffs)) return undefined;
+  try {
+    if (readSafetensorsHeader(diffs).metadata.pairs !== JSON.stringify(keptIds)) return undefined;
+    const v = readVectorFile(o.vectorPath);
+    const m = v.metadata;
+    if (m.extraction_run !== o.run.runId || m.trait_sha256 !== o.traitFile.sha256 || m.filter_stats !== canonicalJson(stats)
+      || m.threshold !== String(threshold) || m.pairs_kept !== String(keptIds.length)) return undefined;
+    const ra = v.data.response_avg;
+    if (!ra || VECTOR_KINDS.some((k) => !v.data[k])) return undefined;
+    const H = v.hidden;
+    return { status: 'ok', vectorPath: o.vectorPath, filter: stats, layers: v.layers, hidden: H, norms: Array.from({ length: v.layers }, (_, l) => norm(ra.subarray(l * H, (l + 1) * H))) };
+  } catch { return undefined; }
 }
 
 /** Upstream's extraction CSVs (PV eval_persona columns): question, prompt, answer, question_id, <trait>, coherence. */
