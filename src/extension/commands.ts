@@ -24,6 +24,7 @@ import { computeNorms, runProjectionJob, runVectorJob, type ResearchArgs, type R
 import { cancelJob, restartWorker, setJudgeApiKey, unloadModels, workerActions, type WorkerServices } from './jobs/worker.js';
 import { cancelSlurm, deleteRun, rerunRun, resumeSlurmUnits, revealRun, type RunActionServices } from './jobs/runActions.js';
 import { inlineCommands } from './inline/index.js';
+import { cleanCompileCache, type CleanCacheArgs } from './cacheCommand.js';
 import { createTraitFromDescription, exportVector, importVector, runTransferSweep, type CreateTraitArgs, type ExportVectorArgs, type ImportVectorArgs, type TransferSweepArgs } from './jobs/vectorsAndTraits.js';
 
 export interface CommandServices {
@@ -54,6 +55,7 @@ export const NEEDS_TRUST: ReadonlySet<string> = new Set([
   'personaLab.rerunRun', 'personaLab.resumeRun', 'personaLab.resumeSlurmUnits',
   'personaLab.runTransferSweep', 'personaLab.createTraitFromDescription',
   'personaLab.steerSelection', 'personaLab.runPrompts',
+  'personaLab.cleanCompileCache', // deletes files
 ]);
 
 type Handler = (services: CommandServices, ...args: any[]) => unknown;
@@ -225,6 +227,9 @@ export const COMMANDS = {
   /** A Slurm plan in Runs: resubmit its failed or missing units (`persona-lab jobs resume`), or scancel its queued and running jobs. */
   'personaLab.resumeSlurmUnits': (s, arg?: unknown) => resumeSlurmUnits(runServices(s), arg),
   'personaLab.cancelSlurm': (s, arg?: unknown) => cancelSlurm(runServices(s), arg),
+
+  /** The compile cache's stale and unused entries (./cacheCommand.ts: `persona-lab cache prune` as a quick pick). */
+  'personaLab.cleanCompileCache': (s, arg?: CleanCacheArgs) => cleanCompileCache(s.log, arg),
 
   /** Opens a model's manifest/config (or a revision's config.json); without an argument, asks which model. */
   'personaLab.revealModel': async (s, node?: ModelItem | RevisionItem) => {

@@ -266,6 +266,8 @@ export interface PruneOptions extends ListOptions {
   olderThanMs?: number;
   /** Also remove the least recently used entries until the cache's own bytes (not shared with models) fit. */
   maxBytes?: number;
+  /** Also these, by folder name, or `<entry>/<ort-tag>` for a saved session (the editor's picks); in use still wins. */
+  names?: readonly string[];
   /** Only say what would be removed (default false here; the CLI defaults to a dry run). */
   dryRun?: boolean;
 }
@@ -329,6 +331,20 @@ export async function pruneCompileCacheEntries(rootDir = defaultCacheDir(), opts
       }
     }
   }
+  for (const n of opts.names ?? []) {
+    const [name, tag] = n.split('/');
+    const e = listing.entries.find((x) => x.name === name);
+    if (!e) continue; // removed meanwhile
+    const s = tag ? e.sessions.find((x) => x.tag === tag) : undefined;
+    if (tag && s && !removed.some((i) => i.path === path.join(e.dir, tag)) && !chosen.has(name)) {
+      if (e.inUse) kept.push({ entry: e.name, why: 'picked', inUse: e.inUse });
+      else removed.push({ path: path.join(e.dir, tag), entry: e.name, what: 'session', model: e.model, format: e.format, why: 'picked', bytes: s.bytes, lastUsed: e.lastUsed });
+    } else if (!tag && !chosen.has(name)) {
+      // A whole entry supersedes a session folder of it already listed.
+      for (let i = removed.length - 1; i >= 0; i--) if (removed[i].entry === name && removed[i].what === 'session') removed.splice(i, 1);
+      pick(e, e.stale ?? 'picked');
+    }
+  }
   const current = () => listing.entries.filter((e) => e.kind === 'entry' && !chosen.has(e.name) && !(wantStale && e.stale));
   if (opts.olderThanMs !== undefined) {
     for (const e of current()) {
@@ -354,7 +370,8 @@ export async function pruneCompileCacheEntries(rootDir = defaultCacheDir(), opts
       try { removeFolder(item.path, root); } catch (e) { failed.push({ path: item.path, message: (e as Error).message }); }
     }
   }
-  return { root, dryRun: !!opts.dryRun, removed, kept, freedBytes, bytesBefore: listing.totalBytes, bytesAfter: listing.totalBytes - freedBytes, failed };
+  const keptOnce = kept.filter((k, i) => kept.findIndex((x) => x.entry === k.entry) === i);
+  return { root, dryRun: !!opts.dryRun, removed, kept: keptOnce, freedBytes, bytesBefore: listing.totalBytes, bytesAfter: listing.totalBytes - freedBytes, failed };
 }
 
 /** Bytes freed by removing the chosen entries and session folders together: an inode counts when no link to it survives. */
