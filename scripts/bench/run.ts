@@ -5,9 +5,11 @@
  *   npx tsx scripts/bench/run.ts [--models toy,random-llama-1b] [--formats f32,int8,int4] [--provider cpu|cuda|webgpu]
  *     [--workloads gen,steered-gen,capture,capture-batched,load,scaling] [--threads 2] [--quick] [--no-peer] [--out FILE]
  *     [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2]
+ *     [--no-prune-cache]
  *
  * Models are made by the bench (scripts/bench/models.ts) and cached in .cache/bench/models; compiled graphs in
- * .cache/bench/graphs. The peer (scripts/bench/peer_torch.py) must reproduce the parity fixtures before it is timed,
+ * .cache/bench/graphs; a run starts by pruning that cache's stale entries (older compiler or graph revision, changed
+ * models; src/engine/model/cache-admin.ts, as `persona-lab cache prune --stale`; --no-prune-cache keeps them). The peer (scripts/bench/peer_torch.py) must reproduce the parity fixtures before it is timed,
  * and runs at the best of its thread settings (searched per model). Output: a Markdown table on stdout (progress on
  * stderr) and bench/results/latest.json (one object per cell + summary + machine + settings).
  */
@@ -25,13 +27,14 @@ import { checkPeerParity, ensureTorchPython, TorchPeer, type ParityResult, type 
 import { buildCells, buildSummary, markdown, type ModelRun } from './report.js';
 import { runOurs, runPeer, searchPeerThreads, type PeerProbe } from './sides.js';
 import { makePlan, WORKLOADS, type Workload } from './workloads.js';
+import { formatBytes, pruneCompileCacheEntries } from '../../src/engine/model/cache-admin.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const CACHE = path.join(ROOT, '.cache', 'bench');
 
 const USAGE = `usage: npx tsx scripts/bench/run.ts [--models ${MODEL_NAMES.join(',')}] [--formats ${WEIGHT_FORMATS.join(',')}]
   [--provider cpu|cuda|webgpu] [--workloads ${WORKLOADS.join(',')}] [--threads 2] [--quick] [--no-peer] [--out FILE]
-  [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2]`;
+  [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2] [--no-prune-cache]`;
 
 function fail(msg: string): never {
   process.stderr.write(`bench: ${msg}\n${USAGE}\n`);
@@ -56,7 +59,7 @@ export function parseBenchArgs(argv: string[]) {
         threads: { type: 'string', default: '2' }, quick: { type: 'boolean', default: false }, 'no-peer': { type: 'boolean', default: false },
         out: { type: 'string', default: path.join('bench', 'results', 'latest.json') }, batches: { type: 'string' }, 'new-tokens': { type: 'string' },
         reps: { type: 'string' }, 'capture-items': { type: 'string' }, 'peer-threads': { type: 'string' }, 'weight-memory': { type: 'string', default: 'default' },
-        'no-llama-cpp': { type: 'boolean', default: false }, 'llama-cpp-threads': { type: 'string' },
+        'no-llama-cpp': { type: 'boolean', default: false }, 'llama-cpp-threads': { type: 'string' }, 'no-prune-cache': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -88,6 +91,7 @@ export function parseBenchArgs(argv: string[]) {
   });
   return {
     models, formats, workloads, plan, threads, peerThreads, quick: values.quick, noPeer: values['no-peer'], llamaCppThreads: values['llama-cpp-threads'] ? ints(values['llama-cpp-threads'], 'llama-cpp-threads') : undefined, noLlamaCpp: values['no-peer'] || values['no-llama-cpp'],
+    pruneCache: !values['no-prune-cache'],
     provider: values.provider as ExecutionProvider, out: path.resolve(ROOT, values.out), weightMemory: values['weight-memory'] === 'default' ? undefined : values['weight-memory'] as 'prepacked' | 'mapped',
   };
 }
@@ -98,6 +102,12 @@ async function main() {
   const started = new Date();
   const loadStart = os.loadavg().map((x) => +x.toFixed(2));
   const { plan } = args;
+  if (args.pruneCache) {
+    // Stale graph entries (never hit again) only; current ones, and any in use by another process, stay.
+    const r = await pruneCompileCacheEntries(path.join(CACHE, 'graphs'));
+    log(`compile cache .cache/bench/graphs: ${r.removed.length ? `removed ${r.removed.length} stale item(s), freed ${formatBytes(r.freedBytes)}` : 'nothing stale'}` +
+      `${r.kept.length ? `, ${r.kept.length} stale kept (in use)` : ''}${r.failed.length ? `, ${r.failed.length} could not be removed` : ''} (--no-prune-cache keeps them)`);
+  }
   // Node/onnxruntime machine figures up front (partial results use them); torch's are added at the end
   let machine: MachineInfo = await measureMachine(args.threads);
 
