@@ -1,36 +1,15 @@
 /**
- * chart.js, themed from the editor: every colour comes from a --vscode-* variable, read again whenever the theme
- * changes (VS Code rewrites the page's CSS variables and the body's vscode-light/-dark/-high-contrast class), and
- * every chart is redrawn in the new colours. High-contrast themes get solid grid lines in the contrast border
+ * chart.js, themed from the editor (./theme.ts): every colour comes from a --vscode-* variable, read again whenever the
+ * theme changes, and every chart is redrawn in the new colours. High-contrast themes get solid grid lines in the contrast border
  * colour. Each chart has hover values (tooltips on by default) and PNG/CSV export buttons; the export goes to
  * the extension, which asks where to save it (webview/kit/protocol.ts ExportMessage).
  */
 import Chart from 'chart.js/auto';
 import type { ChartConfiguration, ChartType } from 'chart.js';
 import { el, host } from './kit.js';
+import { onTheme, seriesColour, theme, type Theme } from './theme.js';
 
-export interface Theme { fg: string; muted: string; grid: string; bg: string; highContrast: boolean; series: string[] }
-
-const cssVar = (name: string, fallback: string): string =>
-  getComputedStyle(document.documentElement).getPropertyValue(name).trim() || getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
-
-export function theme(): Theme {
-  const highContrast = document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light');
-  const dark = document.body.classList.contains('vscode-dark') || document.body.classList.contains('vscode-high-contrast');
-  const fg = cssVar('--vscode-editor-foreground', cssVar('--vscode-foreground', dark ? '#cccccc' : '#333333'));
-  const contrast = cssVar('--vscode-contrastBorder', '');
-  return {
-    fg, highContrast,
-    muted: cssVar('--vscode-descriptionForeground', fg),
-    bg: cssVar('--vscode-editor-background', dark ? '#1e1e1e' : '#ffffff'),
-    grid: highContrast && contrast ? contrast : cssVar('--vscode-editorIndentGuide-background1', cssVar('--vscode-panel-border', dark ? '#444444' : '#dddddd')),
-    series: ['--vscode-charts-red', '--vscode-charts-blue', '--vscode-charts-green', '--vscode-charts-orange', '--vscode-charts-purple', '--vscode-charts-yellow']
-      .map((v, i) => cssVar(v, ['#f14c4c', '#3794ff', '#89d185', '#d18616', '#b180d7', '#cca700'][i])),
-  };
-}
-
-/** A dataset colour by index, from the current theme. */
-export const seriesColour = (i: number, t = theme()): string => t.series[i % t.series.length];
+export type { Theme } from './theme.js';
 
 interface Managed { chart: Chart; recolour?: (chart: Chart, t: Theme) => void }
 const charts = new Set<Managed>();
@@ -60,25 +39,11 @@ function applyTheme(m: Managed, t: Theme): void {
   m.recolour?.(c, t);
 }
 
-/** Re-themes every chart now (the kit calls it on a theme change; exported for the tests). */
-export function rethemeAll(): void {
-  const t = theme();
+/** Re-themes every chart on the page (registered with the theme watcher by the first chart). */
+function rethemeCharts(t: Theme): void {
   for (const m of charts) { if (!m.chart.canvas.isConnected) { m.chart.destroy(); charts.delete(m); continue; } applyTheme(m, t); m.chart.update('none'); }
-  for (const f of listeners) f(t);
 }
-const listeners = new Set<(t: Theme) => void>();
-/** Also call `f` on a theme change (for non-chart drawings such as heat-maps). */
-export function onTheme(f: (t: Theme) => void): void { listeners.add(f); }
-
-let observing = false;
-function observeTheme(): void {
-  if (observing) return;
-  observing = true;
-  let queued = false;
-  const schedule = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; rethemeAll(); }); } };
-  new MutationObserver(schedule).observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-kind', 'data-vscode-theme-id'] });
-  new MutationObserver(schedule).observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
-}
+let watching = false;
 
 export interface KitChart<T extends ChartType> {
   /** Chart config without colours (the kit fills them from the theme; a dataset may set kitColourIndex / kitFill). */
@@ -93,7 +58,7 @@ export interface KitChart<T extends ChartType> {
 
 /** Draws a themed chart with PNG/CSV export into `parent`; returns the chart. */
 export function kitChart<T extends ChartType>(parent: HTMLElement, k: KitChart<T>): Chart {
-  observeTheme();
+  if (!watching) { watching = true; onTheme(rethemeCharts); }
   const canvas = el('canvas', { 'aria-label': k.name, role: 'img' });
   const box = el('div', { class: 'chart-box' }, canvas);
   box.style.height = `${k.height ?? 260}px`;

@@ -1,9 +1,10 @@
 /**
  * Heat-maps as tables (readable by screen readers, every value on the cell and in its tooltip), coloured from the
- * theme's chart colours (diverging: blue below the midpoint, red above), re-coloured on a theme change, with the
+ * theme's chart colours (diverging: blue below the midpoint, red above), re-coloured on a theme change (its own watcher:
+ * no chart needed on the page, and no chart.js in the bundle), with the
  * same PNG/CSV export as the charts (the PNG is drawn from the cells).
  */
-import { onTheme, theme, type Theme } from './charts.js';
+import { divergingColour, offTheme, onTheme, theme, type Theme } from './theme.js';
 import { el, fmt, host, toCsv } from './kit.js';
 
 export interface HeatMap {
@@ -22,28 +23,13 @@ export interface HeatMap {
   title?: (r: number, c: number) => string;
 }
 
-/** A CSS colour as [r, g, b], normalised by the canvas (theme variables resolve to #rrggbb or rgba()). */
-export function rgb(c: string): [number, number, number] {
-  const g = document.createElement('canvas').getContext('2d')!;
-  g.fillStyle = c;
-  const s = g.fillStyle; // normalised to #rrggbb or rgba()
-  if (s.startsWith('#')) return [1, 3, 5].map((i) => parseInt(s.slice(i, i + 2), 16)) as [number, number, number];
-  const m = /(\d+),\s*(\d+),\s*(\d+)/.exec(s);
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [128, 128, 128];
-}
-
 function colourOf(h: HeatMap, v: number, t: Theme): { bg: string; fg: string } {
   const vals = h.values.flat().filter((x): x is number => x !== null && Number.isFinite(x));
   const mid = h.mid ?? 0;
   const span = Math.max(1e-12, ...vals.map((x) => Math.abs(x - mid)));
   const lo = h.min ?? mid - span, hi = h.max ?? mid + span;
   const f = v >= mid ? Math.min(1, (v - mid) / Math.max(1e-12, hi - mid)) : -Math.min(1, (mid - v) / Math.max(1e-12, mid - lo));
-  const [r, g, b] = rgb(f >= 0 ? t.series[0] : t.series[1]);
-  const [br, bg, bb] = rgb(t.bg);
-  const a = Math.abs(f) * 0.85;
-  const mix = [r * a + br * (1 - a), g * a + bg * (1 - a), b * a + bb * (1 - a)];
-  const lum = (0.2126 * mix[0] + 0.7152 * mix[1] + 0.0722 * mix[2]) / 255;
-  return { bg: `rgb(${mix.map(Math.round).join(',')})`, fg: lum > 0.55 ? '#000000' : '#ffffff' };
+  return divergingColour(f, t);
 }
 
 /** Draws the heat-map into `parent`; returns the table. */
@@ -68,7 +54,9 @@ export function heatMap(parent: HTMLElement, h: HeatMap): HTMLTableElement {
   table.append(body);
   const paint = (t: Theme) => { for (const { td, v } of cells) if (v !== null) { const c = colourOf(h, v, t); td.style.background = c.bg; td.style.color = c.fg; } };
   paint(theme());
-  onTheme(paint);
+  // Re-coloured on every theme change while the table is on the page (a redrawn panel drops the old tables).
+  const follow = (t: Theme) => { if (table.isConnected) paint(t); else offTheme(follow); };
+  onTheme(follow);
   const png = el('button', { title: 'Save this heat-map as a PNG image' }, 'PNG');
   const csv = el('button', { title: 'Save the values of this heat-map as CSV' }, 'CSV');
   csv.addEventListener('click', () => host().post({ type: 'export', format: 'csv', name: h.name,

@@ -18,9 +18,8 @@ import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
 import type { VscodeTextfield } from '@vscode-elements/elements/dist/vscode-textfield/vscode-textfield.js';
-import { theme, type Theme } from '../kit/charts.js';
+import { divergingColour, onTheme, theme, type Theme } from '../kit/theme.js';
 import { el, host, onMessage } from '../kit/kit.js';
-import { rgb } from '../kit/heatmap.js';
 import {
   MAX_STEER_ROWS, type Answer, type Column, type ColumnMeans, type FromWebview, type GenerationRequest, type HeatRow, type PlaygroundModel,
   type PlaygroundState, type PlaygroundVector, type Positions, type Scaling, type Score, type SteerRow, type ToWebview,
@@ -300,15 +299,8 @@ function showJudged(m: Extract<ToWebview, { type: 'judged' }>): void {
 }
 
 // ---------------------------------------------------------------- the per-token heat-map
-/** Diverging colour of f ∈ [−1, 1] from the theme: its red above 0 (toward the trait), its blue below, the background at 0. */
-function colour(f: number, t: Theme): { bg: string; fg: string } {
-  const [r, g, b] = rgb(f >= 0 ? t.series[0] : t.series[1]);
-  const [br, bg, bb] = rgb(t.bg);
-  const a = Math.min(1, Math.abs(f)) * 0.85;
-  const mix = [r * a + br * (1 - a), g * a + bg * (1 - a), b * a + bb * (1 - a)];
-  const lum = (0.2126 * mix[0] + 0.7152 * mix[1] + 0.0722 * mix[2]) / 255;
-  return { bg: `rgb(${mix.map(Math.round).join(',')})`, fg: lum > 0.55 ? '#000000' : '#ffffff' };
-}
+/** Diverging colour of f ∈ [−1, 1] from the theme (the kit's, as its heat-maps): red toward the trait, blue away. */
+const colour = (f: number, t: Theme) => divergingColour(f, t);
 
 let heatScale = 1;
 /** Draws every answer of the run as coloured token spans for the chosen row; returns what it drew. */
@@ -360,10 +352,9 @@ function drawLegend(row: number, t: Theme): void {
     el('span', { class: 'muted' }, ` scalar projection of hidden_states[${h.layer}] at each token onto unit(${h.trait}[${h.layer}]) — an unsteered forward over prompt + answer, as \`persona-lab monitor\` reads it; red: toward the trait`));
 }
 
-/** Re-colours the heat-map from the new theme's colours (VS Code rewrites the body's class and the CSS variables). */
-function rethemeHeat(): void {
+/** Re-colours the heat-map from the new theme's colours (the kit's theme watcher calls it). */
+function rethemeHeat(t: Theme): void {
   if (heatBar.hidden) return;
-  const t = theme();
   const row = Number(heatBy.value || 0);
   for (const s of root.querySelectorAll<HTMLElement>('.answer .tok')) {
     const col = colour(Number(s.dataset.v) / heatScale, t);
@@ -372,10 +363,7 @@ function rethemeHeat(): void {
   }
   drawLegend(row, t);
 }
-let queued = false;
-const schedule = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; rethemeHeat(); }); } };
-new MutationObserver(schedule).observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-kind', 'data-vscode-theme-id'] });
-new MutationObserver(schedule).observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
+onTheme(rethemeHeat);
 
 // ---------------------------------------------------------------- messages
 function init(m: Extract<ToWebview, { type: 'init' }>): void {
