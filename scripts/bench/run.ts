@@ -28,6 +28,7 @@ import { buildCells, buildSummary, markdown, type ModelRun } from './report.js';
 import { runOurs, runPeer, searchPeerThreads, type PeerProbe } from './sides.js';
 import { makePlan, WORKLOADS, type Workload } from './workloads.js';
 import { formatBytes, pruneCompileCacheEntries } from '../../src/engine/model/cache-admin.js';
+import { currentSessionTags } from '../../src/engine/model/cache-session-tags.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const CACHE = path.join(ROOT, '.cache', 'bench');
@@ -104,7 +105,7 @@ async function main() {
   const { plan } = args;
   if (args.pruneCache) {
     // Stale graph entries (never hit again) only; current ones, and any in use by another process, stay.
-    const r = await pruneCompileCacheEntries(path.join(CACHE, 'graphs'));
+    const r = await pruneCompileCacheEntries(path.join(CACHE, 'graphs'), { sessionTags: currentSessionTags() });
     log(`compile cache .cache/bench/graphs: ${r.removed.length ? `removed ${r.removed.length} stale item(s), freed ${formatBytes(r.freedBytes)}` : 'nothing stale'}` +
       `${r.kept.length ? `, ${r.kept.length} stale kept (in use)` : ''}${r.failed.length ? `, ${r.failed.length} could not be removed` : ''} (--no-prune-cache keeps them)`);
   }

@@ -4,7 +4,9 @@
  * build) picked already and every other entry offered least recently used first, then a modal confirmation naming
  * what it frees. The listing and the removal are the engine's (src/engine/model/cache-admin.ts), the folder its
  * default (defaultCacheDir: $PERSONA_LAB_CACHE, else ~/.cache/persona-lab/graphs), so an entry in use is never
- * removed here either. It deletes files, so it is refused in Restricted Mode (commands.ts NEEDS_TRUST).
+ * removed here either. It deletes files, so it is refused in Restricted Mode (commands.ts NEEDS_TRUST). One difference
+ * from the CLI: the extension host does not load onnxruntime, so it cannot tell a saved session of another
+ * onnxruntime build (a folder inside a current entry) from a current one, and offers only whole entries.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { UsageError, type CliCommand, type CliContext } from '../command.js';
 import { EXIT, flag, printJson, str } from '../common.js';
 import { JOBS } from '../../core/jobs/table.js';
+import { currentSessionTags } from '../../engine/model/cache-session-tags.js';
 import { defaultCacheDir, formatBytes, listCompileCache, parseDuration, parseSize, pruneCompileCacheEntries, type CacheEntry, type PruneItem } from '../../engine/model/cache-admin.js';
 
 const cacheDir = (ctx: CliContext): string => {
@@ -42,7 +43,7 @@ export const cacheList: CliCommand = {
   Stale entries can never be used again: prune them with \`persona-lab cache prune\`.`,
   async run(ctx) {
     const root = cacheDir(ctx);
-    const l = await listCompileCache(root);
+    const l = await listCompileCache(root, { sessionTags: currentSessionTags() });
     if (ctx.json) { printJson(ctx, l); return EXIT.ok; }
     if (!l.exists) { ctx.stdout(`no compile cache at ${root} (nothing compiled there yet)`); return EXIT.ok; }
     const stale = l.entries.filter((e) => e.stale);
@@ -84,7 +85,7 @@ export const cachePrune: CliCommand = {
     const stale = flag(ctx, 'stale') || (olderThan === undefined && maxSize === undefined);
     const dryRun = !flag(ctx, 'yes');
     const r = await pruneCompileCacheEntries(root, {
-      stale, dryRun, olderThanMs: olderThan === undefined ? undefined : parseDuration(olderThan), maxBytes: maxSize === undefined ? undefined : parseSize(maxSize),
+      stale, dryRun, sessionTags: currentSessionTags(), olderThanMs: olderThan === undefined ? undefined : parseDuration(olderThan), maxBytes: maxSize === undefined ? undefined : parseSize(maxSize),
     });
     if (ctx.json) printJson(ctx, r);
     else {

@@ -81,7 +81,10 @@ export interface CacheListing {
 }
 
 export interface ListOptions {
-  /** Session tags this build would use (ort-cache.ts); default: currentSessionTags(). */
+  /**
+   * The saved-session tags this onnxruntime build and CPU use (cache-session-tags.ts: callers that load onnxruntime
+   * anyway, the CLI and the bench, pass them); without them no saved session is judged stale.
+   */
   sessionTags?: readonly string[] | null;
   now?: number;
 }
@@ -106,19 +109,6 @@ function walk(dir: string, rel = '', out: FileRec[] = []): FileRec[] {
 const pidAlive = (pid: number) => {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 };
-
-/**
- * The tags of the saved sessions this onnxruntime build and CPU would use (both weight memories), or null when
- * onnxruntime cannot be loaded here. Loaded lazily: listing needs no native code until it asks.
- */
-export async function currentSessionTags(): Promise<string[] | null> {
-  try {
-    const { sessionCacheTag } = await import('./ort-cache.js');
-    return [sessionCacheTag('mapped'), sessionCacheTag('prepacked')];
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Folders under `root` that a live process has open or mapped (Linux /proc; elsewhere an empty map and
@@ -180,7 +170,7 @@ export async function listCompileCache(rootDir = defaultCacheDir(), opts: ListOp
   const base = { root, compiler: COMPILER_VERSION, graphRevision: GRAPH_REVISION };
   if (!fs.existsSync(root)) return { ...base, exists: false, entries: [], totalBytes: 0, sharedBytes: 0 };
   if (!fs.statSync(root).isDirectory()) throw new CacheAdminError('usage', `${root} is not a folder: give the compile cache's folder (default ${defaultCacheDir()})`);
-  const tags = opts.sessionTags === undefined ? await currentSessionTags() : opts.sessionTags;
+  const tags = opts.sessionTags ?? null;
   const names = fs.readdirSync(root).filter((n) => {
     try { return fs.lstatSync(path.join(root, n)).isDirectory(); } catch { return false; }
   });
