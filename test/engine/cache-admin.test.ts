@@ -101,6 +101,7 @@ describe('compile cache administration', { skip: have ? false : `no parity fixtu
     const model = modelCopy('m-stale'), gone = modelCopy('m-gone');
     const cur = compile(model, cache);
     const old = staleCopy(cache, cur.key, 'a'.repeat(32));
+    const newer = staleCopy(cache, cur.key, 'c'.repeat(32), 'persona-lab-compiler/99'); // a newer install sharing the cache
     const orphan = compile(gone, cache, 'int8');
     fs.rmSync(gone, { recursive: true });
     fs.mkdirSync(path.join(cache, 'b'.repeat(32)));
@@ -111,6 +112,8 @@ describe('compile cache administration', { skip: have ? false : `no parity fixtu
     assert.match(entry(l, path.basename(old)).stale!, /compiled by persona-lab-compiler\/3 \(now persona-lab-compiler\/\d+\)/);
     assert.match(entry(l, orphan.key).stale!, /source weight file gone/);
     assert.match(entry(l, 'b'.repeat(32)).stale!, /no readable meta\.json/);
+    assert.equal(entry(l, path.basename(newer)).stale, undefined, 'a newer compiler\'s entry is not stale: a newer install uses it');
+    assert.match(entry(l, path.basename(newer)).newer!, /persona-lab-compiler\/99/);
 
     const before = snapshot(cache);
     const dry = await pruneCompileCacheEntries(cache, { ...NO_TAGS, now, dryRun: true });
@@ -122,12 +125,12 @@ describe('compile cache administration', { skip: have ? false : `no parity fixtu
 
     const real = await pruneCompileCacheEntries(cache, { ...NO_TAGS, now });
     assert.equal(real.failed.length, 0);
-    assert.deepEqual(fs.readdirSync(cache), [cur.key], 'only the current entry is left, no rename leftovers');
+    assert.deepEqual(fs.readdirSync(cache).sort(), [cur.key, path.basename(newer)].sort(), 'only the current and the newer entry are left, no rename leftovers');
     assert.equal(real.freedBytes, dry.freedBytes);
     // A changed model file makes its entry stale too (the key can never match again).
     const t = new Date(Date.now() - DAY);
     fs.utimesSync(path.join(model, 'model.safetensors'), t, t);
-    assert.match((await listCompileCache(cache, { ...NO_TAGS, now })).entries[0].stale!, /replaced or modified/);
+    assert.match(entry(await listCompileCache(cache, { ...NO_TAGS, now }), cur.key).stale!, /replaced or modified/);
   });
 
   test('an entry in use is kept: a compile of its key in progress, a file open in a process, a recent hit', async () => {

@@ -30,6 +30,7 @@ function entryState(e: CacheEntry): string {
   if (e.stale) return `stale: ${e.stale}`;
   if (e.inUse) return `in use: ${e.inUse}`;
   const other = e.sessions.filter((s) => s.current === false);
+  if (e.newer) return `current for a newer install: ${e.newer}`;
   return other.length ? `current; ${other.length} saved session(s) of another onnxruntime build or CPU` : 'current';
 }
 
@@ -74,7 +75,7 @@ export const cachePrune: CliCommand = {
   options: JOBS['cache-prune'],
   usage: `persona-lab cache prune [--stale] [--older-than 30d] [--max-size 50GB] [--yes] [--cache-dir D] [--json]
   Without --yes nothing is deleted: it lists what would be removed and how much that frees.
-  --stale (the default when no other criterion is given): entries of another compiler version or graph revision,
+  --stale (the default when no other criterion is given): entries of an older compiler version or graph revision,
   entries whose model files were deleted or changed, damaged entries and leftovers, saved sessions of another
   onnxruntime build. --older-than: entries not used for that long. --max-size: the least recently used entries until
   the cache (not counting bytes shared with model folders) fits. An entry in use (being compiled or loaded, open

@@ -9,7 +9,8 @@
  * Sizes are bytes on disk (st_blocks), each inode counted once. A weight file hard-linked from the model folder
  * is *shared*: deleting the entry does not free it; `freeBytes` is what deleting the entry alone would free.
  *
- * Stale: compiled by another compiler version or graph revision (can never be hit again), a source weight file
+ * Stale: compiled by an older compiler version or graph revision (can never be hit again; a newer one's entries
+ * belong to a newer install sharing the cache and are kept), a source weight file
  * gone, replaced or modified (neither), no readable meta.json (damaged), a saved session of another onnxruntime
  * build or CPU (its folder alone), leftovers of a compile or prune that died. Pruning never touches an entry in
  * use: a compile of its key in progress (`<key>.tmp-*`), a session being saved into it (`ort-*.tmp-<pid>-*`, pid
@@ -66,6 +67,8 @@ export interface CacheEntry {
   stale?: string;
   /** Why it must not be deleted now; undefined when free. */
   inUse?: string;
+  /** Made by a newer Persona Lab sharing this cache (another install): kept by --stale. */
+  newer?: string;
 }
 
 export interface CacheListing {
@@ -161,6 +164,17 @@ function sourceProblem(files: NonNullable<NonNullable<Meta['material']>['files']
   return undefined;
 }
 
+/**
+ * The entry's compiler and graph revision against ours: < 0 older (stale: never hit again by any newer install either),
+ * > 0 newer (another, newer install uses it), 0 the same. A compiler name that is not ours or has no number is older.
+ */
+function compareVersion(compiler: string | undefined, graph: number): number {
+  const num = (c: string | undefined) => { const m = /^persona-lab-compiler\/(\d+)$/.exec(c ?? ''); return m ? Number(m[1]) : -1; };
+  const a = num(compiler), b = num(COMPILER_VERSION);
+  if (a !== b) return a < b ? -1 : 1;
+  return graph === GRAPH_REVISION ? 0 : graph < GRAPH_REVISION ? -1 : 1;
+}
+
 const mtime = (p: string): number | undefined => { try { return fs.statSync(p).mtimeMs; } catch { return undefined; } };
 
 /** Every entry and leftover under a compile-cache root, newest use first. */
@@ -225,11 +239,13 @@ export async function listCompileCache(rootDir = defaultCacheDir(), opts: ListOp
     try { meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as Meta; } catch { meta = undefined; }
     const mat = meta?.material;
     const graph = mat ? (mat.graph ?? 1) : undefined;
-    let stale: string | undefined;
+    let stale: string | undefined, newer: string | undefined;
+    const order = mat ? compareVersion(mat.compiler, graph!) : 0;
     if (!mat) stale = 'no readable meta.json (damaged or not a compile-cache entry)';
-    else if (mat.compiler !== COMPILER_VERSION) stale = `compiled by ${mat.compiler ?? 'an unknown compiler'} (now ${COMPILER_VERSION})`;
-    else if (graph !== GRAPH_REVISION) stale = `graph revision ${graph} (now ${GRAPH_REVISION})`;
+    else if (order < 0) stale = mat.compiler !== COMPILER_VERSION ? `compiled by ${mat.compiler ?? 'an unknown compiler'} (now ${COMPILER_VERSION})` : `graph revision ${graph} (now ${GRAPH_REVISION})`;
     else stale = sourceProblem(mat.files ?? []);
+    // A newer Persona Lab (another install sharing the cache) still uses it: not stale here, only --older-than / --max-size.
+    if (!stale && order > 0) newer = mat!.compiler !== COMPILER_VERSION ? `from a newer compiler (${mat!.compiler})` : `from a newer graph revision (${graph})`;
     const createdMs = meta?.createdAt ? Date.parse(meta.createdAt) : NaN;
     const lastUsedMs = stampMs ?? (Number.isFinite(createdMs) ? createdMs : mtime(path.join(dir, 'meta.json')) ?? dirMs);
     const liveSessionWrite = recs.map((r) => /^ort-[0-9a-f]+\.tmp-(\d+)-/.exec(r.rel)?.[1]).find((pid) => pid && pidAlive(Number(pid)));
@@ -242,7 +258,7 @@ export async function listCompileCache(rootDir = defaultCacheDir(), opts: ListOp
     entries.push({
       name, dir, kind: 'entry', model, format: mat ? (mat.format ?? 'f32') : undefined, variant: mat?.variant, compiler: mat?.compiler, graphRevision: graph,
       sessions, bytes, sharedBytes: shared, freeBytes: free, createdAt: meta?.createdAt, lastUsed: new Date(lastUsedMs).toISOString(),
-      ...(stale ? { stale } : {}), ...(inUse ? { inUse } : {}),
+      ...(stale ? { stale } : {}), ...(newer ? { newer } : {}), ...(inUse ? { inUse } : {}),
     });
   }
   entries.sort((a, b) => Date.parse(b.lastUsed) - Date.parse(a.lastUsed));
