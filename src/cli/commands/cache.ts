@@ -7,7 +7,7 @@ import path from 'node:path';
 import { UsageError, type CliCommand, type CliContext } from '../command.js';
 import { EXIT, flag, printJson, str } from '../common.js';
 import { JOBS } from '../../core/jobs/table.js';
-import { currentSessionTags } from '../../engine/model/cache-session-tags.js';
+import { currentSessionTags, onnxruntimeVersion } from '../../engine/model/cache-session-tags.js';
 import { defaultCacheDir, formatBytes, listCompileCache, parseDuration, parseSize, pruneCompileCacheEntries, type CacheEntry, type PruneItem } from '../../engine/model/cache-admin.js';
 
 const cacheDir = (ctx: CliContext): string => {
@@ -25,13 +25,14 @@ const modelName = (m?: string): string => {
   return m.startsWith(home + path.sep) ? `~${m.slice(home.length)}` : m;
 };
 
-function entryState(e: CacheEntry): string {
+function entryState(e: CacheEntry, ortVersion: string): string {
   if (e.stale && e.inUse) return `stale: ${e.stale}; in use: ${e.inUse}`;
   if (e.stale) return `stale: ${e.stale}`;
   if (e.inUse) return `in use: ${e.inUse}`;
   const other = e.sessions.filter((s) => s.current === false);
   if (e.newer) return `current for a newer install: ${e.newer}`;
-  return other.length ? `current; ${other.length} saved session(s) of another onnxruntime build or CPU` : 'current';
+  const mine = e.sessions.some((s) => s.current) ? `, saved session (onnxruntime ${ortVersion})` : '';
+  return other.length ? `current${mine}; ${other.length} saved session(s) of another onnxruntime build or CPU` : `current${mine}`;
 }
 
 export const cacheList: CliCommand = {
@@ -52,7 +53,7 @@ export const cacheList: CliCommand = {
       `${formatBytes(l.sharedBytes)} of it hard-linked with model folders (current: ${l.compiler}, graph revision ${l.graphRevision})`);
     if (l.entries.length) {
       const rows = l.entries.map((e) => [e.name.slice(0, 12), e.kind === 'partial' ? 'partial' : `${e.format ?? '?'}/${e.variant ?? '?'}`, modelName(e.model),
-        formatBytes(e.bytes), formatBytes(e.sharedBytes), formatBytes(e.freeBytes), when(e.lastUsed), entryState(e)]);
+        formatBytes(e.bytes), formatBytes(e.sharedBytes), formatBytes(e.freeBytes), when(e.lastUsed), entryState(e, onnxruntimeVersion())]);
       const head = ['KEY', 'FORMAT', 'MODEL', 'SIZE', 'SHARED', 'FREES', 'LAST USED', 'STATE'];
       const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
       for (const r of [head, ...rows]) ctx.stdout(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  '));
