@@ -26,6 +26,16 @@ const ago = (iso: string) => {
   return h < 1 ? `${Math.max(1, Math.round(h * 60))} min ago` : h < 48 ? `${h.toFixed(0)} h ago` : `${(h / 24).toFixed(0)} days ago`;
 };
 
+/** A model folder as a short label: the toy's `revisions/<name>` as model@name, an HF snapshot as org/name@commit. */
+export function modelLabel(dir: string | undefined, fallback: string): string {
+  if (!dir) return fallback;
+  const parts = dir.split(/[\\/]/).filter(Boolean);
+  const n = parts.length;
+  if (n >= 3 && parts[n - 2] === 'revisions') return `${parts[n - 3]}@${parts[n - 1]}`;
+  if (n >= 3 && parts[n - 2] === 'snapshots' && parts[n - 3].startsWith('models--')) return `${parts[n - 3].slice(8).replace(/--/g, '/')}@${parts[n - 1].slice(0, 7)}`;
+  return parts[n - 1] ?? fallback;
+}
+
 const describe = (e: CacheEntry) => `${e.format ?? '?'} · ${e.variant ?? '?'} · frees ${formatBytes(e.freeBytes)} · used ${ago(e.lastUsed)}`;
 
 export async function cleanCompileCache(log: vscode.LogOutputChannel, arg?: CleanCacheArgs): Promise<PruneResult | undefined> {
@@ -46,12 +56,12 @@ export async function cleanCompileCache(log: vscode.LogOutputChannel, arg?: Clea
     if (planned.size) items.push({ label: 'Stale: never used again by this version', kind: vscode.QuickPickItemKind.Separator });
     for (const r of plan.removed) {
       const name = r.what === 'session' ? `${r.entry}/${path.basename(r.path)}` : r.entry;
-      items.push({ name, picked: true, label: `$(trash) ${r.model ? path.basename(r.model) : r.entry.slice(0, 12)}${r.what === 'session' ? ' (saved session)' : ''}`,
-        description: `${r.format ?? r.what} · frees ${formatBytes(r.bytes)}`, detail: why.get(name) });
+      items.push({ name, picked: true, label: `$(trash) ${modelLabel(r.model, r.entry.slice(0, 12))}${r.what === 'session' ? ' (saved session)' : ''}`,
+        description: `${r.format ?? r.what} · frees ${formatBytes(r.bytes)}`, detail: `${why.get(name) ?? ''}${r.model ? ` — ${r.model}` : ''}` });
     }
     const others = listing.entries.filter((e) => !planned.has(e.name) && !e.stale && !e.inUse).sort((a, b) => Date.parse(a.lastUsed) - Date.parse(b.lastUsed));
     if (others.length) items.push({ label: 'Current: recompiled on next use (least recently used first)', kind: vscode.QuickPickItemKind.Separator });
-    for (const e of others) items.push({ name: e.name, label: e.model ? path.basename(e.model) : e.name.slice(0, 12), description: describe(e), detail: e.model });
+    for (const e of others) items.push({ name: e.name, label: modelLabel(e.model, e.name.slice(0, 12)), description: describe(e), detail: `${e.newer ? `${e.newer} — ` : ''}${e.model ?? ''}` });
     const busy = listing.entries.filter((e) => e.inUse);
     const chosen = await vscode.window.showQuickPick(items, {
       canPickMany: true, ignoreFocusOut: true, matchOnDescription: true, matchOnDetail: true,
