@@ -106,22 +106,31 @@ describe('compile cache administration', { skip: have ? false : `no parity fixtu
     fs.rmSync(gone, { recursive: true });
     fs.mkdirSync(path.join(cache, 'b'.repeat(32)));
     fs.writeFileSync(path.join(cache, 'b'.repeat(32), 'model.onnx'), 'x');
+    // A compile of the current key that died two days ago: an abandoned leftover, and it does not hold the entry.
+    const dead = path.join(cache, `${cur.key}.tmp-Ab12Cd`);
+    fs.mkdirSync(dead);
+    fs.writeFileSync(path.join(dead, 'model.onnx'), 'half');
+    const twoDays = new Date(Date.now() - 2 * DAY);
+    for (const p of [path.join(dead, 'model.onnx'), dead]) fs.utimesSync(p, twoDays, twoDays);
     const now = Date.now() + 2 * IN_USE_GRACE_MS; // nothing was just used
     const l = await listCompileCache(cache, { ...NO_TAGS, now });
     assert.equal(entry(l, cur.key).stale, undefined);
     assert.match(entry(l, path.basename(old)).stale!, /compiled by persona-lab-compiler\/3 \(now persona-lab-compiler\/\d+\)/);
     assert.match(entry(l, orphan.key).stale!, /source weight file gone/);
     assert.match(entry(l, 'b'.repeat(32)).stale!, /no readable meta\.json/);
+    assert.match(entry(l, path.basename(dead)).stale!, /compile that did not finish/);
+    assert.equal(entry(l, path.basename(dead)).inUse, undefined);
+    assert.equal(entry(l, cur.key).inUse, undefined, 'an abandoned compile does not hold its key');
     assert.equal(entry(l, path.basename(newer)).stale, undefined, 'a newer compiler\'s entry is not stale: a newer install uses it');
     assert.match(entry(l, path.basename(newer)).newer!, /persona-lab-compiler\/99/);
 
     const before = snapshot(cache);
     const dry = await pruneCompileCacheEntries(cache, { ...NO_TAGS, now, dryRun: true });
     assert.deepEqual(snapshot(cache), before, 'a dry run deletes nothing');
-    assert.deepEqual(dry.removed.map((r) => r.entry).sort(), [path.basename(old), 'b'.repeat(32), orphan.key].sort());
+    assert.deepEqual(dry.removed.map((r) => r.entry).sort(), [path.basename(old), 'b'.repeat(32), orphan.key, path.basename(dead)].sort());
     // The orphan's weights are linked only from the cache now (its model folder is gone): removing it frees them.
     assert.equal(entry(l, orphan.key).sharedBytes, 0);
-    assert.equal(dry.freedBytes, ['a'.repeat(32), 'b'.repeat(32), orphan.key].reduce((s, k) => s + entry(l, k).freeBytes, 0));
+    assert.equal(dry.freedBytes, ['a'.repeat(32), 'b'.repeat(32), orphan.key, path.basename(dead)].reduce((s, k) => s + entry(l, k).freeBytes, 0));
 
     const real = await pruneCompileCacheEntries(cache, { ...NO_TAGS, now });
     assert.equal(real.failed.length, 0);

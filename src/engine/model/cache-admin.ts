@@ -193,7 +193,9 @@ export async function listCompileCache(rootDir = defaultCacheDir(), opts: ListOp
   const linksInRoot = new Map<string, number>();
   for (const recs of files.values()) for (const r of recs) linksInRoot.set(r.key, (linksInRoot.get(r.key) ?? 0) + 1);
   const users = openUnder(root);
-  const compiling = new Set(names.filter((n) => n.includes('.tmp-')).map((n) => n.slice(0, n.indexOf('.tmp-'))));
+  // Keys being compiled: a fresh compile temp folder, or one a process has open (an abandoned one marks nothing).
+  const compiling = new Set(names.filter((n) => n.includes('.tmp-') && !n.includes('.tmp-prune-')
+    && (users.has(n) || now - (mtime(path.join(root, n)) ?? 0) < ABANDONED_TMP_MS)).map((n) => n.slice(0, n.indexOf('.tmp-'))));
 
   const entries: CacheEntry[] = [];
   const seenRoot = new Set<string>();
