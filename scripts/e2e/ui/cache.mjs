@@ -33,9 +33,20 @@ export default async function cacheChecks(t) {
     await rows.first().waitFor();
     const descriptions = await rows.evaluateAll((rs) => rs.map((r) => r.querySelector('.label-description')?.textContent ?? '').filter(Boolean));
     if (!descriptions.length || descriptions.some((d) => !/frees [\d.]+ (B|KB|MB|GB|TB)/.test(d))) throw new Error(`rows without what they free: ${JSON.stringify(descriptions.slice(0, 5))}`);
+    // The quick pick's own background must have followed the theme before the screenshot: once a "dark" shot came out
+    // light (t.setTheme does nothing when the settings file already names the theme, whatever the workbench shows).
+    const pickIsDark = () => page.locator('.quick-input-widget').evaluate((el) => {
+      const [r, g, b] = el.ownerDocument.defaultView.getComputedStyle(el).backgroundColor.match(/\d+/g).map(Number);
+      return r + g + b < 384;
+    });
     for (const [label, theme] of [['dark', 'Default Dark Modern'], ['light', 'Default Light Modern']]) {
-      await setTheme(theme);
-      await title.waitFor();
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) await setTheme(label === 'dark' ? 'Default Light Modern' : 'Default Dark Modern');
+        await setTheme(theme);
+        await title.waitFor();
+        if ((await pickIsDark()) === (label === 'dark')) break;
+        if (attempt === 2) throw new Error(`the quick pick did not take the ${theme} theme`);
+      }
       await page.screenshot({ path: path.join(artifactsDir, `e2e-clean-cache-${label}.png`) });
     }
     await page.keyboard.press('Escape');
