@@ -70,7 +70,7 @@ const report: Record<string, unknown> = { model: path.basename(args.model!), var
 const delta = new Float32Array(H).map((_, i) => Math.sin(i) * 0.5);
 const steerOf = (): ResolvedSteer[] => [{ layer: Math.floor(L / 2), positions: 'response', delta }];
 function prompts(n: number, salt: number): number[][] {
-  return Array.from({ length: n }, (_, r) => Array.from({ length: promptLen - (r % 5) }, (_, j) => 3 + ((r * 7919 + j * 104729 + salt) % 31000)));
+  return Array.from({ length: n }, (_, r) => Array.from({ length: promptLen - (r % 5) }, (_, j) => 3 + ((r * 7919 + j * 104729 + salt) % (model.config.vocabSize - 3))));
 }
 
 // ---- e2e: generateBatch plain vs steered, per-step CPU split ------------------------------------------------
@@ -129,7 +129,7 @@ if (!skip.has('paired')) {
     const B = batch === 1 ? 2 : batch;
     const P = promptLen;
     const i64 = (n: number, f: (i: number) => number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(f(i)));
-    const pre = await model.forward({ batch: B, seqLen: P, inputIds: i64(B * P, (i) => 3 + ((i * 7919) % 31000)), positionIds: i64(B * P, (i) => i % P), attentionMask: i64(B * P, () => 1), logits: 'none', past: null });
+    const pre = await model.forward({ batch: B, seqLen: P, inputIds: i64(B * P, (i) => 3 + ((i * 7919) % (model.config.vocabSize - 3))), positionIds: i64(B * P, (i) => i % P), attentionMask: i64(B * P, () => 1), logits: 'none', past: null });
     const rows = Array.from({ length: B }, steerOf);
     const plainRows = Array.from({ length: B }, () => undefined);
     const states = Array.from({ length: B }, () => ({ applied: new Map([[Math.floor(L / 2), { layer: Math.floor(L / 2), norm: 0, tokens: 0 }]]) }));
@@ -262,7 +262,7 @@ async function profileDecode(B: number, steered: boolean, steps: number): Promis
   const P = promptLen;
   const feeds = (S: number, past: number, pastKv: ort.Tensor[] | null): Record<string, ort.Tensor> => {
     const f: Record<string, ort.Tensor> = {
-      [IO.inputIds]: new ort.Tensor('int64', i64(B * S, (i) => 3 + ((i * 7919) % 31000)), [B, S]),
+      [IO.inputIds]: new ort.Tensor('int64', i64(B * S, (i) => 3 + ((i * 7919) % (model.config.vocabSize - 3))), [B, S]),
       [IO.attentionMask]: new ort.Tensor('int64', i64(B * (past + S), () => 1), [B, past + S]),
       [IO.positionIds]: new ort.Tensor('int64', i64(B * S, (i) => past + (i % S)), [B, S]),
       [IO.logitsToKeep]: new ort.Tensor('int64', BigInt64Array.of(1n), [1]),
