@@ -7,13 +7,21 @@
  * Prints LoadedModel.info.loadStages (checkpoint headers + config, compile-cache lookup, onnxruntime session
  * creation, session-cache state), wall and CPU time of the whole load, RSS (anonymous / file-backed) and VmHWM
  * after it, and, with --decode N, batch-1 decode ms/step and a hash of the last logits (to compare sessions
- * bit for bit). --gen BxP+N: batch-B greedy decoding of N tokens after P-token prompts (the worker's loop without
- * sampling), then RSS and the peak (VmHWM) against the weights in their format and the KV cache's bytes.
+ * bit for bit). --gen BxP+N: batch-B greedy generation of N tokens after P-token prompts through generateBatch (the
+ * worker's loop; EOS off), then RSS and the generation's own peak (VmHWM, reset after the load) against the weights
+ * in their format and the KV cache's bytes. --prefill-tokens T forces the tokens per prefill forward (default:
+ * generate.ts prefillTokenBudget); --kv stores|fetched picks the KV hand-over (session.ts KvHandover).
+ * --kv stores,fetched --repeat R: speed A/B instead, both hand-overs interleaved in one process (alternating order),
+ * median CPU and wall ms per decode step.
  * Run it twice: the first call fills the compile cache and the session cache when they are cold.
  */
 import fs from 'node:fs';
-import { loadModel } from '../../src/engine/model/session.js';
-import type { KvCache, LoadOptions, WeightFormat } from '../../src/engine/model/types.js';
+import os from 'node:os';
+import vm from 'node:vm';
+import { loadModel, type KvHandover } from '../../src/engine/model/session.js';
+import type { ForwardInputs, KvCache, LoadedModel, LoadOptions, WeightFormat } from '../../src/engine/model/types.js';
+import { generateBatch, prefillSplit, prefillTokenBudget, type GenConfig } from '../../src/engine/generation/generate.js';
+import { PAD_ALIGN } from '../../src/engine/generation/batch.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -22,7 +30,7 @@ const opt = (name: string, dflt: string) => {
 };
 const dir = argv[0];
 if (!dir || dir.startsWith('--')) {
-  process.stderr.write('usage: npx tsx scripts/bench/profile-load.ts <model dir> [--format f32|int8|int4] [--weight-memory mapped|prepacked] [--no-session-cache] [--threads 2] [--cache DIR] [--decode 8]\n');
+  process.stderr.write('usage: npx tsx scripts/bench/profile-load.ts <model dir> [--format f32|int8|int4] [--weight-memory mapped|prepacked] [--no-session-cache] [--threads 2] [--cache DIR] [--decode 8] [--gen 16x32+16 [--prefill-tokens T] [--kv stores|fetched|stores,fetched --repeat R]]\n');
   process.exit(2);
 }
 
@@ -37,6 +45,7 @@ function mem(): string {
   return `rss ${kb('VmRSS').toFixed(0)} MB (anon ${kb('RssAnon').toFixed(0)}, file ${kb('RssFile').toFixed(0)}), hwm ${kb('VmHWM').toFixed(0)} MB`;
 }
 const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 process.stdout.write(`before load: ${mem()}\n`);
 const t0 = performance.now(), c0 = cpu();
@@ -75,27 +84,64 @@ const gen = /^(\d+)x(\d+)\+(\d+)$/.exec(opt('gen', ''));
 if (gen) {
   const [B, P, N] = gen.slice(1).map(Number);
   const V = m.config.vocabSize;
-  const i64 = (a: number[]) => BigInt64Array.from(a, BigInt);
-  const base = memMB();
-  const ids = Array.from({ length: B * P }, (_, i) => 3 + ((7919 * i + 104729 * Math.floor(i / P)) % (V - 3)));
-  const t = performance.now();
-  let out = await m.forward({ batch: B, seqLen: P, inputIds: i64(ids), positionIds: i64(ids.map((_, i) => i % P)), attentionMask: new BigInt64Array(B * P).fill(1n), logits: 'last' });
-  const afterPrefill = memMB();
-  let past: KvCache = out.present;
-  for (let s2 = 0; s2 < N; s2++) {
-    const T = P + s2 + 1;
-    const next = Array.from({ length: B }, (_, b) => { let k = 0; const o = b * V; for (let i = 1; i < V; i++) if (out.logits![o + i] > out.logits![o + k]) k = i; return k; });
-    out = await m.forward({ batch: B, seqLen: 1, inputIds: i64(next), positionIds: i64(Array(B).fill(T - 1)), attentionMask: new BigInt64Array(B * T).fill(1n), past, logits: 'last' });
-    past.dispose();
-    past = out.present;
-  }
-  const end = memMB();
+  const prompts = Array.from({ length: B }, (_, b) => Array.from({ length: P }, (_, j) => 3 + ((7919 * (b * P + j) + 104729 * b) % (V - 3))));
+  const prefillTokens = opt('prefill-tokens', '') ? Number(opt('prefill-tokens', '')) : undefined;
+  const handovers = (opt('kv', 'stores').split(',')) as KvHandover[];
+  const cfg = (kvHandover: KvHandover): GenConfig => ({
+    sampler: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, minNewTokens: 0, eosTokenIds: [] },
+    maxNewTokens: N, eosTokenIds: [], stop: [], padTokenId: 0, prefillTokens, kvHandover,
+  });
+  // Per forward: CPU and wall time of decode steps (seqLen 1 after the 'last' prefill phase), RSS after the prefill.
+  let abAfterPrefill = 0;
+  const trace = argv.includes('--trace');
+  const traceLines: string[] = [];
+  interface Rec { cpu: number[]; wall: number[]; forwards: number; afterPrefill: ReturnType<typeof memMB> | null }
+  const timed = (rec: Rec): LoadedModel => {
+    const t = Object.create(m) as LoadedModel;
+    let ones = 0;
+    t.forward = async (inp: ForwardInputs) => {
+      const w0 = performance.now(), c0 = process.cpuUsage();
+      const out = await m.forward(inp);
+      rec.forwards++;
+      if (trace && argv.includes('--trace-gc')) (vm.runInNewContext('gc') as () => void)();
+      if (trace) { const mm = memMB(); traceLines.push(`${inp.batch}x${inp.seqLen}${inp.past ? `+${inp.past.pastLength}` : ''}: anon ${mm.anon.toFixed(0)} file ${mm.file.toFixed(0)} buffers ${(process.memoryUsage().arrayBuffers / 2 ** 20).toFixed(0)}`); }
+      if (inp.seqLen === 1 && ones++ > 0) { rec.wall.push(performance.now() - w0); rec.cpu.push(cpuMs(process.cpuUsage(c0))); }
+      if (inp.seqLen === 1 && ones === 1) { rec.afterPrefill = memMB(); abAfterPrefill = process.memoryUsage().arrayBuffers / 2 ** 20; }
+      return out;
+    };
+    return t;
+  };
+  const med = (a: number[]) => { const x = [...a].sort((p, q) => p - q); return x.length ? x[x.length >> 1] : NaN; };
   const kvMB = (m.info.kvBytesPerToken * B * (P + N)) / 2 ** 20;
   const wMB = m.info.residentWeightBytes / 2 ** 20;
-  past.dispose();
-  process.stdout.write(`gen b${B} p${P} +${N}: ${((performance.now() - t) / 1000).toFixed(1)} s; KV cache at the end ${kvMB.toFixed(0)} MiB; weights in format ${wMB.toFixed(0)} MiB\n`
-    + `  rss before ${base.rss.toFixed(0)} MiB (anon ${base.anon.toFixed(0)}, file ${base.file.toFixed(0)}), after prefill ${afterPrefill.rss.toFixed(0)}, after gen ${end.rss.toFixed(0)} (anon ${end.anon.toFixed(0)}, file ${end.file.toFixed(0)}); peak (VmHWM) ${end.hwm.toFixed(0)} MiB\n`
-    + `  node: arrayBuffers ${(process.memoryUsage().arrayBuffers / 2 ** 20).toFixed(0)} MiB, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB; anon after prefill ${afterPrefill.anon.toFixed(0)} MiB\n`
-    + `  peak / weights ${(end.hwm / wMB).toFixed(3)}; rss after gen / weights ${(end.rss / wMB).toFixed(3)}; (peak − KV) / weights ${((end.hwm - kvMB) / wMB).toFixed(3)}\n`);
+  const split = prefillSplit(prefillTokens ?? prefillTokenBudget(m, Math.ceil(P / PAD_ALIGN) * PAD_ALIGN), B, Math.ceil(P / PAD_ALIGN) * PAD_ALIGN - 1);
+  const repeat = Number(opt('repeat', '1'));
+  if (handovers.length === 1 && repeat === 1) {
+    // Memory: one generation, the peak (VmHWM) reset after the load so that it is the generation's own.
+    const base = memMB();
+    const abBase = process.memoryUsage().arrayBuffers / 2 ** 20;
+    fs.writeFileSync('/proc/self/clear_refs', '5');
+    const rec: Rec = { cpu: [], wall: [], forwards: 0, afterPrefill: null };
+    const t = performance.now();
+    await generateBatch(timed(rec), prompts.map((promptIds, i) => ({ promptIds, seed: i })), cfg(handovers[0]), { checkCancelled() {} });
+    const end = memMB();
+    const ap = rec.afterPrefill!;
+    if (trace) process.stdout.write(`after each forward (MiB): ${traceLines.join('; ')}\n`);
+    process.stdout.write(`gen b${B} p${P} +${N} (generateBatch, KV ${handovers[0]}, prefill ${split.rows} rows × ≤ ${split.cols} columns per forward, ${rec.forwards} forwards): ${((performance.now() - t) / 1000).toFixed(1)} s; decode step median ${med(rec.cpu).toFixed(0)} ms cpu, ${med(rec.wall).toFixed(0)} ms wall; KV cache at the end ${kvMB.toFixed(0)} MiB; weights in format ${wMB.toFixed(0)} MiB\n`
+      + `  rss before ${base.rss.toFixed(0)} MiB (anon ${base.anon.toFixed(0)}, file ${base.file.toFixed(0)}), after prefill ${ap.rss.toFixed(0)} (anon ${ap.anon.toFixed(0)}), after gen ${end.rss.toFixed(0)} (anon ${end.anon.toFixed(0)}, file ${end.file.toFixed(0)}); peak during generation (VmHWM reset after load) ${end.hwm.toFixed(0)} MiB, peak over load ${base.hwm.toFixed(0)} MiB\n`
+      + `  node: arrayBuffers ${abBase.toFixed(0)} MiB before, ${abAfterPrefill.toFixed(0)} MiB after prefill, ${(process.memoryUsage().arrayBuffers / 2 ** 20).toFixed(0)} MiB at the end, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB\n`
+      + `  generation peak / weights ${(end.hwm / wMB).toFixed(3)}; (generation peak − KV) / weights ${((end.hwm - kvMB) / wMB).toFixed(3)}; rss before gen / weights ${(base.rss / wMB).toFixed(3)}; generation peak − rss before ${(end.hwm - base.rss).toFixed(0)} MiB\n`);
+  } else {
+    // Speed A/B: the hand-overs interleaved in one process (order alternating), per decode step CPU and wall time.
+    const recs = new Map(handovers.map((h) => [h, { cpu: [], wall: [], forwards: 0, afterPrefill: null } as Rec]));
+    await generateBatch(m, prompts.slice(0, 2).map((promptIds, i) => ({ promptIds, seed: i })), { ...cfg(handovers[0]), maxNewTokens: 2 }, { checkCancelled() {} }); // warm-up
+    for (let r = 0; r < repeat; r++) {
+      for (const h of r % 2 === 0 ? handovers : [...handovers].reverse()) {
+        await generateBatch(timed(recs.get(h)!), prompts.map((promptIds, i) => ({ promptIds, seed: i })), cfg(h), { checkCancelled() {} });
+      }
+    }
+    for (const [h, rec] of recs) process.stdout.write(`A/B gen b${B} p${P} +${N}, KV ${h}: decode step median ${med(rec.cpu).toFixed(1)} ms cpu, ${med(rec.wall).toFixed(1)} ms wall, min ${Math.min(...rec.wall).toFixed(1)} ms wall (${rec.cpu.length} steps over ${repeat} runs)\n`);
+    process.stdout.write(`load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
+  }
 }
 await m.dispose();

@@ -49,10 +49,15 @@ export function maskFor(pads: readonly number[], total: number): BigInt64Array {
   return m;
 }
 
+/** Rows [r0, r1) × columns [from, to) of a [B, S] array. */
+export function block(a: BigInt64Array, seqLen: number, r0: number, r1: number, from: number, to: number): BigInt64Array {
+  const w = to - from;
+  const out = new BigInt64Array((r1 - r0) * w);
+  for (let b = r0; b < r1; b++) out.set(a.subarray(b * seqLen + from, b * seqLen + to), (b - r0) * w);
+  return out;
+}
+
 /** Columns [from, to) of a [B, S] array. */
 export function columns(a: BigInt64Array, batch: number, seqLen: number, from: number, to: number): BigInt64Array {
-  const w = to - from;
-  const out = new BigInt64Array(batch * w);
-  for (let b = 0; b < batch; b++) out.set(a.subarray(b * seqLen + from, b * seqLen + to), b * w);
-  return out;
+  return block(a, seqLen, 0, batch, from, to);
 }

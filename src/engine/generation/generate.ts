@@ -25,8 +25,9 @@
  * where the K-block boundaries fall at different places in a row's keys for different padded lengths.
  */
 import type { ForwardInputs, KvCache, LoadedModel } from '../model/types.js';
+import { collectDiscardedOutputs, joinKvRows, newKvCache, splitKvRows, type KvHandover } from '../model/session.js';
 import { buildStepSteer, SteerSpecError, type ResolvedSteer, type SteerPhase } from '../steering/steer.js';
-import { columns, leftPad, maskFor, PAD_ALIGN } from './batch.js';
+import { block, leftPad, maskFor, PAD_ALIGN } from './batch.js';
 import { nextToken, type RowSamplingState, type SamplerConfig } from './sampler.js';
 import { RowText } from './text.js';
 import { tokenLogprob } from './logprobs.js';
@@ -49,6 +50,10 @@ export interface GenConfig {
   hiddenLayers?: readonly number[];
   /** Record each generated token's raw log-probability and this many top alternatives (see protocol.ts). */
   logprobs?: number;
+  /** Most tokens (rows × columns) one prefill forward processes; default `prefillTokenBudget` (tests and benchmarks force others). */
+  prefillTokens?: number;
+  /** How the KV cache is handed from step to step (session.ts `KvHandover`); default 'stores'. Benchmarks' A/B only. */
+  kvHandover?: KvHandover;
 }
 
 export interface GenHooks {
@@ -146,25 +151,67 @@ export const PREFILL_CHUNK = 1024;
 /** Most rows one generation batch holds when the request does not say. */
 export const MAX_GEN_BATCH = 64;
 
+/** Fewest tokens a prefill forward is given, whatever the budget: GEMMs with M ≥ 64 keep their efficiency. */
+export const PREFILL_MIN_TOKENS = 64;
+/** Bounds of the activation bytes one prefill forward may use (`prefillTokenBudget`). */
+export const PREFILL_BUDGET_MIN_BYTES = 16 * 2 ** 20;
+export const PREFILL_BUDGET_MAX_BYTES = 256 * 2 ** 20;
+
+/**
+ * Bytes of float32 activations one prefill token costs in a forward whose queries see `keys` keys:
+ * ≈ 16·H + 6·I + 10·heads·keys floats (fitted to measured peaks; capture.ts rowBytes uses the same estimate).
+ */
+export function prefillTokenBytes(model: LoadedModel, keys: number): number {
+  const { hiddenSize: H, intermediateSize: I, numHeads } = model.config;
+  return 4 * (16 * H + 6 * I + 10 * numHeads * keys);
+}
+
+/**
+ * Tokens (rows × columns) one prefill forward may process for a padded prompt length `paddedLen`: what fits an
+ * activation budget of 1/32 of the weights' resident bytes (so that onnxruntime's working memory for a prefill
+ * stays a few per cent of the weights: issue 16's "≤ 1.15 × the weights"), clamped to 16–256 MiB, and never
+ * fewer than PREFILL_MIN_TOKENS. A function of the model and the prompt only — never of free memory — so a row's
+ * prefill is split the same way on every machine and every run. (The split does not change a row's bits with
+ * one intra-op thread either: test/engine/worker/prefill-budget.integration.test.ts.)
+ */
+export function prefillTokenBudget(model: LoadedModel, paddedLen: number): number {
+  const weights = model.info.residentWeightBytes ?? model.info.weightBytes ?? 0;
+  const bytes = Math.min(PREFILL_BUDGET_MAX_BYTES, Math.max(PREFILL_BUDGET_MIN_BYTES, weights / 32));
+  return Math.max(PREFILL_MIN_TOKENS, Math.floor(bytes / prefillTokenBytes(model, paddedLen)));
+}
+
+/**
+ * How the 'prefix' prefill of `batch` rows over `prefixLen` columns is split for a budget of `tokens` tokens per
+ * forward: groups of `rows` rows (balanced), each forwarded in column chunks of `cols` over its own KV cache.
+ * `cols` is a multiple of PAD_ALIGN (so a chunk's key length keeps every row's SIMD lanes, see batch.ts) and at
+ * most PREFILL_CHUNK.
+ */
+export function prefillSplit(tokens: number, batch: number, prefixLen: number): { rows: number; cols: number } {
+  const cols = Math.min(PREFILL_CHUNK, Math.max(PAD_ALIGN, Math.floor(tokens / PAD_ALIGN) * PAD_ALIGN));
+  const fit = Math.max(1, Math.min(batch, Math.floor(tokens / Math.max(1, Math.min(cols, prefixLen)))));
+  const groups = Math.ceil(batch / fit);
+  return { rows: Math.ceil(batch / groups), cols };
+}
+
 /**
  * Bytes one row costs while generating: its KV cache for prompt + new tokens (past and present live at once
- * during a step; 64 positions of margin), the float32 activations of its largest prefill forward (a chunk of
- * ≤ PREFILL_CHUNK queries over the whole padded prompt, per query ≈ 16·H + 6·I + 10·heads·T as capture.ts
- * rowBytes) and its logits row.
+ * during a step, in two stores; 64 positions of margin) and its logits row. The prefill's activations are bounded
+ * per forward (`prefillTokenBudget`), not per row: `planGenBatch` counts them once.
  */
 export function genRowBytes(model: LoadedModel, promptLen: number, maxNewTokens: number): number {
-  const { hiddenSize: H, intermediateSize: I, numHeads, numLayers: L, numKvHeads, headDim, vocabSize: V } = model.config;
+  const { numLayers: L, numKvHeads, headDim, vocabSize: V } = model.config;
   const P = Math.ceil(promptLen / PAD_ALIGN) * PAD_ALIGN;
   const kvPerToken = model.info.kvBytesPerToken ?? 2 * L * numKvHeads * headDim * 4;
   const kv = 2 * kvPerToken * (P + maxNewTokens + 64);
-  const chunk = Math.min(P, PREFILL_CHUNK);
-  return kv + 4 * chunk * (16 * H + 6 * I + 10 * numHeads * P) + 4 * V;
+  return kv + 4 * V;
 }
 
-/** Rows per generation batch: as many as fit `budgetBytes`, capped by the request's batch size (or MAX_GEN_BATCH) and the rows there are. */
+/** Rows per generation batch: as many as fit `budgetBytes` (less one prefill forward's activations), capped by the request's batch size (or MAX_GEN_BATCH) and the rows there are. */
 export function planGenBatch(model: LoadedModel, rows: number, promptLen: number, maxNewTokens: number, requested: number | undefined, budgetBytes: number): Batching {
   const bytesPerRow = genRowBytes(model, promptLen, maxNewTokens);
-  const fit = Math.max(1, Math.floor(budgetBytes / bytesPerRow));
+  const P = Math.ceil(promptLen / PAD_ALIGN) * PAD_ALIGN;
+  const prefill = prefillTokenBudget(model, P) * prefillTokenBytes(model, P);
+  const fit = Math.max(1, Math.floor((budgetBytes - prefill) / bytesPerRow));
   const cap = requested ?? MAX_GEN_BATCH;
   const batchSize = Math.min(fit, cap, rows);
   const limitedBy = fit < Math.min(cap, rows) ? 'memory' : rows <= cap ? 'rows' : requested !== undefined ? 'requested' : 'default';
@@ -196,16 +243,22 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
   const kv: { cache: KvCache | null } = { cache: null };
   const wantHidden = !!cfg.hiddenLayers?.length;
 
-  /** `real(b, s)`: whether slot b's column s is one of its real tokens (not a pad). */
-  const run = async (inputs: Omit<ForwardInputs, 'past' | 'hiddenStates'>, phase: SteerPhase, real: (b: number, s: number) => boolean) => {
+  /**
+   * One forward over slots [g0, g1) (all of them unless a prefill is split into row groups), continuing kv.cache.
+   * `real(b, s)`: whether the forward's row b, column s is one of its real tokens (not a pad).
+   */
+  const run = async (inputs: Omit<ForwardInputs, 'past' | 'hiddenStates'>, phase: SteerPhase, real: (b: number, s: number) => boolean, g0 = 0, g1 = slots.length) => {
     hooks.checkCancelled();
-    const steer = buildStepSteer(slots.map((i) => rows[i].steer), phase, inputs.seqLen, L, H, real);
-    recordApplied(states, active, steer, inputs.seqLen, L, H);
+    // The real rows among these slots (a lone row's ghost, slot 1, is not one), indexed from g0 like the forward's rows.
+    const group = active.slice(g0, Math.min(g1, active.length));
+    const steer = buildStepSteer(slots.slice(g0, g1).map((i) => rows[i].steer), phase, inputs.seqLen, L, H, real);
+    recordApplied(states, group, steer, inputs.seqLen, L, H);
     const out = await model.forward({ ...inputs, past: kv.cache, steer: steer?.steer ?? null, steerMask: steer?.steerMask ?? null, hiddenStates: wantHidden });
     kv.cache?.dispose();
     kv.cache = out.present;
+    collectDiscardedOutputs();
     if (wantHidden && out.hiddenStates) {
-      for (const [b, i] of active.entries()) {
+      for (const [b, i] of group.entries()) {
         for (const [l, list] of states[i].hidden!) {
           const hs = out.hiddenStates[l];
           for (let s = 0; s < inputs.seqLen; s++) {
@@ -218,24 +271,40 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
   };
 
   try {
-    // ---- prefill, phase 'prefix': every prompt token but the last, in chunks of PREFILL_CHUNK columns so that
-    // a long prompt's attention scores stay [B, heads, chunk, T] instead of [B, heads, P, P]
+    // ---- prefill, phase 'prefix': every prompt token but the last, at most `tokens` tokens per forward (the
+    // activations of a forward scale with its tokens: issue 16's memory bound): groups of rows, each in column
+    // chunks over its own KV cache, so that a long prompt's attention scores stay [rows, heads, cols, T]; the
+    // groups' caches are then joined into the batch's. Stores are sized once for prompt + new tokens.
     const B0 = slots.length;
-    for (let from = 0; from < P - 1; from += PREFILL_CHUNK) {
-      const to = Math.min(P - 1, from + PREFILL_CHUNK);
-      await run({
-        batch: B0, seqLen: to - from,
-        inputIds: columns(padded.inputIds, B0, P, from, to),
-        positionIds: columns(padded.positionIds, B0, P, from, to),
-        attentionMask: columns(padded.attentionMask, B0, P, 0, to),
-        logits: 'none',
-      }, 'prefix', (b, s) => from + s >= padded.pads[b]);
+    const positions = P + cfg.maxNewTokens;
+    const handover = cfg.kvHandover ?? 'stores';
+    const split = prefillSplit(cfg.prefillTokens ?? prefillTokenBudget(model, P), B0, P - 1);
+    const starts = Array.from({ length: Math.ceil(B0 / split.rows) }, (_, g) => g * split.rows);
+    const sizes = starts.map((g0) => Math.min(B0, g0 + split.rows) - g0);
+    const empties = sizes.length === 1 ? [newKvCache(model, B0, positions, handover)] : splitKvRows(model, sizes, P - 1, positions, handover) ?? sizes.map(() => null);
+    const parts: KvCache[] = [];
+    for (const [g, g0] of starts.entries()) {
+      const g1 = g0 + sizes[g];
+      kv.cache = empties[g];
+      for (let from = 0; from < P - 1; from += split.cols) {
+        const to = Math.min(P - 1, from + split.cols);
+        await run({
+          batch: g1 - g0, seqLen: to - from,
+          inputIds: block(padded.inputIds, P, g0, g1, from, to),
+          positionIds: block(padded.positionIds, P, g0, g1, from, to),
+          attentionMask: block(padded.attentionMask, P, g0, g1, 0, to),
+          logits: 'none',
+        }, 'prefix', (b, s) => from + s >= padded.pads[g0 + b], g0, g1);
+      }
+      parts.push(kv.cache!);
+      kv.cache = null;
     }
+    kv.cache = parts.length === 1 ? parts[0] : joinKvRows(parts, positions);
     // ---- prefill, phase 'last': the last prompt token, whose logits pick the first new token
     let out = await run({
       batch: B0, seqLen: 1,
-      inputIds: columns(padded.inputIds, B0, P, P - 1, P),
-      positionIds: columns(padded.positionIds, B0, P, P - 1, P),
+      inputIds: block(padded.inputIds, P, 0, B0, P - 1, P),
+      positionIds: block(padded.positionIds, P, 0, B0, P - 1, P),
       attentionMask: padded.attentionMask,
       logits: 'last',
     }, 'last', () => true);
@@ -260,7 +329,7 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
       if (still.length === 0) break;
       if (still.length !== active.length) {
         const nextSlots = slotsOf(still);
-        const next = kv.cache!.selectRows(nextSlots.map((i) => slots.indexOf(i)));
+        const next: KvCache = kv.cache!.selectRows(nextSlots.map((i) => slots.indexOf(i)));
         kv.cache!.dispose();
         kv.cache = next;
         active = still;

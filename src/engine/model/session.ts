@@ -3,6 +3,8 @@
  * contract of ./types.ts. Feeds and fetches use the names in ../arch/names.ts.
  */
 import os from 'node:os';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import * as ort from 'onnxruntime-node';
 import { IO } from '../arch/names.js';
 import { lookupArchitecture } from '../arch/registry.js';
@@ -31,15 +33,89 @@ type KvArray = Float32Array | Uint16Array;
 const newKvArray = (dtype: KvDtype, n: number): KvArray => (dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n));
 
 /**
- * KV cache holding onnxruntime tensors [B, kvHeads, P, headDim] per layer (post-RoPE keys): each step's
- * `present.*` outputs are fed back as the next step's `past_key_values.*` as they are.
- *
- * Measured alternative (issue 16), not kept: pre-allocated `present.*` outputs passed in `fetches` (onnxruntime-
- * node writes into them in place) alternating between two JS-owned stores. On the same graph (KV-heavy random
- * Llama, B=16, P=512, 257 MB of KV per step, 2 threads, a machine at load 15–25) one decode step took
- * 1420 ms median / 812 ms min pre-allocated against 1771 / 950 ms fetched by name, 6 runs each: within the
- * noise, so the simpler hand-over stays. (An earlier A/B that blamed the stores compared source trees that
- * also differed by other commits; see DESIGN.md.)
+ * How a KV cache lineage hands each step's `present.*` over to the next step:
+ * - 'stores' (default): onnxruntime writes `present.*` straight into caller-provided output tensors, views over
+ *   two JS-owned stores per lineage that alternate (ping-pong), and the next step feeds views of the same store
+ *   as `past_key_values.*`. Sized once for the whole generation (`newKvCache`), a decode loop then allocates
+ *   no KV memory at all: no per-step ArrayBuffers for the garbage collector to free late (issue 16: ≈ 2 × the
+ *   live cache of such garbage at the peak of a 1 B batch-16 generation).
+ * - 'fetched': onnxruntime allocates the outputs and onnxruntime-node copies each into a new JS buffer, fed back
+ *   as they are (the hand-over before issue 16's memory work; kept for A/B benchmarks).
+ */
+export type KvHandover = 'stores' | 'fetched';
+
+/**
+ * Backing storage for one cache generation: per layer, a key and a value array of `capacity` elements, of
+ * which a cache uses the first B·kvHeads·T·headDim as its [B, kvHeads, T, headDim] tensor. `holder` is
+ * the live cache whose contents these are (null once it is disposed: the storage may then be reused).
+ */
+interface KvStore {
+  holder: OrtKvCache | null;
+  capacity: number;
+  keys: KvArray[];
+  values: KvArray[];
+  /** A view store: these arrays are the rows from `offset` (elements) of `base` (see `splitKvRows`). */
+  base?: KvStore;
+  offset?: number;
+}
+
+/** Where a row group's cache of `tokens` positions goes when it is complete: its rows' place in a shared store. */
+interface KvTarget {
+  store: KvStore;
+  offset: number;
+  batch: number;
+  tokens: number;
+}
+
+/** Positions of headroom a store gets beyond what a step needs when its lineage reserved nothing (decode appends one per step). */
+const KV_HEADROOM = 64;
+
+/**
+ * V8's collector, for `forward` to free onnxruntime-node's discarded output copies while they are young (a
+ * scavenge: ≈ 0.2 ms with this process's small heap). Exposed the way jest's leak detector does it; null where
+ * the runtime refuses, and then V8 frees them on its own schedule as before. Array buffers are then swept on the
+ * main thread, during the scavenge: with V8's default concurrent sweeping a freed copy's memory came back only
+ * later, so one step's copy (the whole KV cache) still overlapped the next (probed: 240 vs 180 MiB of buffers).
+ */
+let collector: ((opts?: { type: 'minor' | 'major' }) => void) | null | undefined;
+/** Discarded bytes from which a full collection is worth its few milliseconds (see collectGarbage). */
+const MAJOR_GC_BYTES = 32 * 2 ** 20;
+function collectGarbage(discardedBytes: number): void {
+  if (collector === undefined) {
+    try {
+      v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
+      v8.setFlagsFromString('--expose-gc');
+      collector = vm.runInNewContext('gc') as typeof collector;
+    } catch {
+      collector = null;
+    }
+  }
+  if (discardedBytes >= MAJOR_GC_BYTES) collector?.(); // (V8 11's gc({ type: 'major' }) freed nothing here; gc() does)
+  else collector?.({ type: 'minor' });
+}
+
+let discardedBytes = 0;
+/**
+ * Frees the output copies that forward() calls since the last call discarded (see OrtModel.forward: onnxruntime-node
+ * returns a copy of every present.* it wrote into a store). A generation loop calls it after each forward: without
+ * it, one or two steps' copies (each the size of the whole KV cache) stay in memory until V8 collects on its own.
+ */
+export function collectDiscardedOutputs(): void {
+  if (discardedBytes === 0) return;
+  collectGarbage(discardedBytes);
+  discardedBytes = 0;
+}
+
+let kvStoresAllocated = 0;
+/** How many KV stores this process has allocated so far (tests: a sized generation allocates two, then none per step). */
+export const kvStoreAllocations = (): number => kvStoresAllocated;
+
+/**
+ * KV cache [B, kvHeads, P, headDim] per layer (post-RoPE keys). In 'stores' mode it lives in a `KvStore`; a
+ * cache remembers the store its predecessor used (`spare`) and, once that predecessor is disposed, the next
+ * forward writes into it instead of allocating. A branch (a past continued twice) never writes into a store
+ * a live cache holds. `reserve` (positions) sizes new stores for the whole lineage. In 'fetched' mode it holds
+ * onnxruntime's own output tensors.
  */
 class OrtKvCache implements KvCache {
   private disposed = false;
@@ -50,41 +126,209 @@ class OrtKvCache implements KvCache {
     readonly dtype: KvDtype,
     readonly batch: number,
     readonly pastLength: number,
-    private keys: ort.Tensor[],
-    private values: ort.Tensor[],
-  ) {}
-
-  static empty(owner: symbol, shape: KvShape, dtype: KvDtype, batch: number): OrtKvCache {
-    const mk = () => new ort.Tensor(dtype, newKvArray(dtype, 0), [batch, shape.numKvHeads, 0, shape.headDim]);
-    const n = shape.numLayers;
-    return new OrtKvCache(owner, shape, dtype, batch, 0, Array.from({ length: n }, mk), Array.from({ length: n }, mk));
+    readonly handover: KvHandover,
+    readonly reserve: number,
+    private store: KvStore | null,
+    private spare: KvStore | null,
+    private fetched: { keys: ort.Tensor[]; values: ort.Tensor[] } | null,
+    readonly target: KvTarget | null = null,
+  ) {
+    if (store) store.holder = this;
   }
 
-  tensors(): { keys: ort.Tensor[]; values: ort.Tensor[] } {
+  /** The store this cache's data lives in (tests and joinKvRows). */
+  get storage(): KvStore | null {
+    return this.store;
+  }
+
+  static empty(owner: symbol, shape: KvShape, dtype: KvDtype, batch: number, handover: KvHandover = 'stores', reserve = 0, target: KvTarget | null = null): OrtKvCache {
+    return new OrtKvCache(owner, shape, dtype, batch, 0, handover, reserve, null, null, null, target);
+  }
+
+  static ofFetched(owner: symbol, shape: KvShape, dtype: KvDtype, batch: number, pastLength: number, keys: ort.Tensor[], values: ort.Tensor[]): OrtKvCache {
+    return new OrtKvCache(owner, shape, dtype, batch, pastLength, 'fetched', 0, null, null, { keys, values });
+  }
+
+  /** Elements of one layer's key (or value) tensor for `batch` rows of `tokens` positions. */
+  elements(batch: number, tokens: number): number {
+    return batch * this.shape.numKvHeads * tokens * this.shape.headDim;
+  }
+
+  private check(): void {
     if (this.disposed) throw new ForwardError('this KV cache was disposed; pass the `present` of the latest forward() instead', 'disposed');
-    return { keys: this.keys, values: this.values };
+  }
+
+  /** The cache as onnxruntime tensors (in 'stores' mode views of its store: no copy). */
+  tensors(): { keys: ort.Tensor[]; values: ort.Tensor[] } {
+    this.check();
+    if (this.fetched) return this.fetched;
+    const n = this.elements(this.batch, this.pastLength);
+    const dims = [this.batch, this.shape.numKvHeads, this.pastLength, this.shape.headDim];
+    const view = (a: KvArray | undefined) => new ort.Tensor(this.dtype, a ? a.subarray(0, n) : newKvArray(this.dtype, 0), dims);
+    const L = this.shape.numLayers;
+    return {
+      keys: Array.from({ length: L }, (_, l) => view(this.store?.keys[l])),
+      values: Array.from({ length: L }, (_, l) => view(this.store?.values[l])),
+    };
+  }
+
+  /**
+   * A store with room for `batch` rows of `tokens` positions for the next cache generation: this cache's spare
+   * when nobody holds it any more and it is large enough, else a new one sized for the lineage's reserve (or
+   * with KV_HEADROOM positions of headroom when it reserved none).
+   */
+  takeStore(batch: number, tokens: number): KvStore {
+    this.check();
+    const need = this.elements(batch, tokens);
+    const t = this.target;
+    if (t && t.batch === batch && t.tokens === tokens) {
+      // The lineage's last forward: write straight into its rows of the shared store.
+      const view = (a: KvArray) => a.subarray(t.offset, t.offset + need);
+      return { holder: null, capacity: need, keys: t.store.keys.map(view), values: t.store.values.map(view), base: t.store, offset: t.offset };
+    }
+    const s = this.spare;
+    this.spare = null;
+    if (s && s.holder === null && s.capacity >= need) return s;
+    const L = this.shape.numLayers;
+    // Without a reserve: a first forward (a prefill, or a capture that is never continued) gets exactly what it
+    // needs; a continued lineage grows with headroom, so a loop that reserved nothing reallocates every 64 steps.
+    const capacity = Math.max(need, this.elements(batch, this.reserve > 0 ? this.reserve : this.pastLength === 0 ? tokens : tokens + KV_HEADROOM));
+    kvStoresAllocated++;
+    return {
+      holder: null, capacity,
+      keys: Array.from({ length: L }, () => newKvArray(this.dtype, capacity)),
+      values: Array.from({ length: L }, () => newKvArray(this.dtype, capacity)),
+    };
+  }
+
+  /** The next generation: `store` now holds its data; this cache's own store becomes its spare. */
+  successor(batch: number, pastLength: number, store: KvStore): OrtKvCache {
+    return new OrtKvCache(this.owner, this.shape, this.dtype, batch, pastLength, 'stores', this.reserve, store, this.store, null, this.target);
+  }
+
+  /** Per layer, the key and value arrays holding exactly this cache's [B, kvHeads, T, headDim] elements. */
+  arrays(): { keys: KvArray[]; values: KvArray[] } {
+    const { keys, values } = this.tensors();
+    return { keys: keys.map((t) => t.data as KvArray), values: values.map((t) => t.data as KvArray) };
   }
 
   selectRows(rows: number[]): KvCache {
-    const { keys, values } = this.tensors();
+    this.check();
     for (const r of rows) if (!Number.isInteger(r) || r < 0 || r >= this.batch) throw new ForwardError(`selectRows: row ${r} is outside 0..${this.batch - 1}`);
-    const rowSize = this.shape.numKvHeads * this.pastLength * this.shape.headDim;
-    const pick = (t: ort.Tensor) => {
-      const src = t.data as KvArray;
-      const out = newKvArray(this.dtype, rows.length * rowSize);
-      rows.forEach((r, i) => out.set(src.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
-      return new ort.Tensor(this.dtype, out, [rows.length, this.shape.numKvHeads, this.pastLength, this.shape.headDim]);
-    };
-    return new OrtKvCache(this.owner, this.shape, this.dtype, rows.length, this.pastLength, keys.map(pick), values.map(pick));
+    const rowSize = this.elements(1, this.pastLength);
+    const src = this.arrays();
+    const pick = (from: KvArray, to: KvArray) => rows.forEach((r, i) => to.set(from.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
+    if (this.handover === 'fetched') {
+      const dims = [rows.length, this.shape.numKvHeads, this.pastLength, this.shape.headDim];
+      const copy = (a: KvArray) => { const out = newKvArray(this.dtype, rows.length * rowSize); pick(a, out); return new ort.Tensor(this.dtype, out, dims); };
+      return OrtKvCache.ofFetched(this.owner, this.shape, this.dtype, rows.length, this.pastLength, src.keys.map(copy), src.values.map(copy));
+    }
+    if (this.pastLength === 0) return new OrtKvCache(this.owner, this.shape, this.dtype, rows.length, 0, 'stores', this.reserve, null, this.spare, null);
+    const target = this.takeStore(rows.length, this.pastLength);
+    for (let l = 0; l < this.shape.numLayers; l++) {
+      pick(src.keys[l], target.keys[l]);
+      pick(src.values[l], target.values[l]);
+    }
+    return this.successor(rows.length, this.pastLength, target);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of [...this.keys, ...this.values]) t.dispose?.();
-    this.keys = [];
-    this.values = [];
+    if (this.store?.holder === this) this.store.holder = null;
+    this.store = null;
+    this.spare = null;
+    if (this.fetched) for (const t of [...this.fetched.keys, ...this.fetched.values]) t.dispose?.();
+    this.fetched = null;
   }
+}
+
+/**
+ * An empty KV cache for `model` — what forward() starts from when `past` is null — whose lineage hands the cache
+ * over as `handover` says, with stores sized for `positions` positions (a generation's padded prompt + new
+ * tokens), so that its decode loop allocates its two stores once. Null for a model this module did not load
+ * (e.g. a test double): the caller then passes `past: null` as before.
+ */
+export function newKvCache(model: LoadedModel, batch: number, positions: number, handover: KvHandover = 'stores'): KvCache | null {
+  return model instanceof OrtModel ? model.emptyCache(batch, positions, handover) : null;
+}
+
+/**
+ * Empty caches for row groups of `sizes` rows (a prefill split by rows, generate.ts), whose lineages end at
+ * `tokens` positions: in 'stores' mode each group's last forward writes its present.* straight into the group's
+ * rows of one store sized for all the rows and `positions` positions, so that `joinKvRows` copies nothing and the
+ * groups leave no stores behind. Null for a model this module did not load.
+ */
+export function splitKvRows(model: LoadedModel, sizes: readonly number[], tokens: number, positions: number, handover: KvHandover = 'stores'): KvCache[] | null {
+  if (!(model instanceof OrtModel)) return null;
+  const B = sizes.reduce((a, b) => a + b, 0);
+  if (handover === 'fetched') return sizes.map((n) => model.emptyCache(n, tokens, handover));
+  const seed = model.emptyCache(B, positions, handover) as OrtKvCache;
+  const shared = seed.takeStore(B, tokens);
+  let row = 0;
+  return sizes.map((n) => {
+    const target: KvTarget = { store: shared, offset: seed.elements(row, tokens), batch: n, tokens };
+    row += n;
+    return OrtKvCache.empty(seed.owner, seed.shape, seed.dtype, n, 'stores', tokens, target);
+  });
+}
+
+/**
+ * The rows of `parts` (caches of one model with the same past length, e.g. the row groups of a prefill) as one
+ * cache, in order, sized for `positions` positions like `newKvCache`. The parts are disposed. Parts made by
+ * `splitKvRows` that ended in their rows of its shared store are joined without a copy.
+ */
+export function joinKvRows(parts: readonly KvCache[], positions: number): KvCache {
+  const caches = parts.map((p) => {
+    if (!(p instanceof OrtKvCache) || p.owner !== (parts[0] as OrtKvCache).owner) throw new ForwardError('joinKvRows: every part must be a KV cache of the same model');
+    return p;
+  });
+  const first = caches[0];
+  if (!first) throw new ForwardError('joinKvRows: no parts');
+  const T = first.pastLength;
+  if (caches.some((c) => c.pastLength !== T)) throw new ForwardError(`joinKvRows: parts have different past lengths (${caches.map((c) => c.pastLength).join(', ')})`);
+  const B = caches.reduce((n, c) => n + c.batch, 0);
+  const L = first.shape.numLayers;
+  let joined: OrtKvCache;
+  const shared = first.storage?.base;
+  let row = 0;
+  const inPlace = !!shared && caches.every((c) => {
+    const st = c.storage;
+    const ok = st?.base === shared && st.offset === c.elements(row, T);
+    row += c.batch;
+    return ok;
+  }) && shared.capacity >= first.elements(B, T);
+  if (inPlace) {
+    joined = OrtKvCache.empty(first.owner, first.shape, first.dtype, B, 'stores', positions).successor(B, T, shared);
+  } else if (first.handover === 'fetched') {
+    const dims = [B, first.shape.numKvHeads, T, first.shape.headDim];
+    const cat = (pick: (c: OrtKvCache) => KvArray[], l: number) => {
+      const out = newKvArray(first.dtype, first.elements(B, T));
+      let at = 0;
+      for (const c of caches) { const a = pick(c)[l]; out.set(a, at); at += a.length; }
+      return new ort.Tensor(first.dtype, out, dims);
+    };
+    const arrays = caches.map((c) => c.arrays());
+    const idx = new Map(caches.map((c, i) => [c, i]));
+    joined = OrtKvCache.ofFetched(first.owner, first.shape, first.dtype, B, T,
+      Array.from({ length: L }, (_, l) => cat((c) => arrays[idx.get(c)!].keys, l)),
+      Array.from({ length: L }, (_, l) => cat((c) => arrays[idx.get(c)!].values, l)));
+  } else {
+    const seed = OrtKvCache.empty(first.owner, first.shape, first.dtype, B, 'stores', positions);
+    const store = seed.takeStore(B, T);
+    let at = 0;
+    for (const c of caches) {
+      const a = c.arrays();
+      for (let l = 0; l < L; l++) {
+        store.keys[l].set(a.keys[l], at);
+        store.values[l].set(a.values[l], at);
+      }
+      at += a.keys[0]?.length ?? 0;
+    }
+    joined = seed.successor(B, T, store);
+  }
+  for (const c of caches) c.dispose();
+  return joined;
 }
 
 function publicConfig(c: ArchConfig): NormalizedConfig {
@@ -221,15 +465,41 @@ class OrtModel implements LoadedModel {
       feeds[IO.pastKey(l)] = keys[l];
       feeds[IO.pastValue(l)] = values[l];
     }
-    const fetches: string[] = [];
-    for (let l = 0; l < L; l++) fetches.push(IO.presentKey(l), IO.presentValue(l));
-    if (inputs.logits !== 'none') fetches.push(IO.logits);
-    if (inputs.hiddenStates) for (let i = 0; i <= L; i++) fetches.push(IO.hiddenState(i));
-    if (capture) fetches.push(IO.captured);
+    // 'stores': present.* go straight into a store of the lineage (see OrtKvCache); null = onnxruntime allocates.
+    const fetches: Record<string, ort.Tensor | null> = {};
+    const store = past.handover === 'stores' ? past.takeStore(B, P + S) : null;
+    const presentDims = [B, this.kvShape.numKvHeads, P + S, this.kvShape.headDim];
+    const n = past.elements(B, P + S);
+    for (let l = 0; l < L; l++) {
+      fetches[IO.presentKey(l)] = store ? new ort.Tensor(this.kvDtype, store.keys[l].subarray(0, n), presentDims) : null;
+      fetches[IO.presentValue(l)] = store ? new ort.Tensor(this.kvDtype, store.values[l].subarray(0, n), presentDims) : null;
+    }
+    if (inputs.logits !== 'none') fetches[IO.logits] = null;
+    if (inputs.hiddenStates) for (let i = 0; i <= L; i++) fetches[IO.hiddenState(i)] = null;
+    if (capture) fetches[IO.captured] = null;
     const out = await session.run(feeds, fetches);
 
     const present = (name: (l: number) => string) => Array.from({ length: L }, (_, l) => out[name(l)]);
-    const result: ForwardOutputs = { present: new OrtKvCache(this.id, this.kvShape, this.kvDtype, B, P + S, present(IO.presentKey), present(IO.presentValue)) };
+    if (store) {
+      // onnxruntime-node 1.30 writes present.* into the store in place *and* returns a fresh JS copy of each (probed:
+      // the returned data is another ArrayBuffer with equal contents). Those copies are garbage at once; dropping
+      // them and running a minor GC frees them now, while they are young, instead of whenever V8's external-memory
+      // heuristics next collect (≈ 1–2 steps' worth of the whole KV cache lingering at the peak otherwise).
+      const copies = out as Record<string, ort.Tensor | undefined>;
+      for (let l = 0; l < L; l++) {
+        delete copies[IO.presentKey(l)];
+        delete copies[IO.presentValue(l)];
+      }
+      // Freed by the caller's collectDiscardedOutputs(): until forward() has returned they are still reachable
+      // (measured: a collection here, or in a setImmediate after it, left one step's copies alive now and then;
+      // one in the caller right after the await freed them every step).
+      discardedBytes += 2 * L * n * (this.kvDtype === 'float16' ? 2 : 4);
+    }
+    const result: ForwardOutputs = {
+      present: store
+        ? past.successor(B, P + S, store)
+        : OrtKvCache.ofFetched(this.id, this.kvShape, this.kvDtype, B, P + S, present(IO.presentKey), present(IO.presentValue)),
+    };
     if (inputs.logits !== 'none') {
       const logits = out[IO.logits].data as Float32Array;
       expect('logits output', logits.length, B * (inputs.logits === 'all' ? S : 1) * V);
@@ -238,6 +508,11 @@ class OrtModel implements LoadedModel {
     if (inputs.hiddenStates) result.hiddenStates = Array.from({ length: L + 1 }, (_, i) => out[IO.hiddenState(i)].data as Float32Array);
     if (capture) result.captured = out[IO.captured].data as Float32Array;
     return result;
+  }
+
+  /** See `newKvCache`. */
+  emptyCache(batch: number, positions: number, handover: KvHandover): KvCache {
+    return OrtKvCache.empty(this.id, this.kvShape, this.kvDtype, batch, handover, positions);
   }
 
   async dispose(): Promise<void> {

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { InferenceClient } from '../../../src/engine/client.js';
-import { genRowBytes, MAX_GEN_BATCH, planGenBatch } from '../../../src/engine/generation/generate.js';
+import { genRowBytes, MAX_GEN_BATCH, planGenBatch, PREFILL_MIN_TOKENS, prefillTokenBudget, prefillTokenBytes } from '../../../src/engine/generation/generate.js';
 import type { LoadedModel } from '../../../src/engine/model/types.js';
 import { SKIP_PARITY, fixture } from './helpers.js';
 
@@ -15,18 +15,22 @@ const model = {
   info: { kvBytesPerToken: 2 * 32 * 8 * 128 * 4 },
 } as unknown as LoadedModel;
 
-test('generation batch plan: KV cache and prefill activations per row, capped by memory, request and rows', () => {
+test('generation batch plan: KV cache and logits per row, one prefill forward\'s activations per batch, capped by memory, request and rows', () => {
   const per = genRowBytes(model, 4000, 64);
-  // KV: 2 stores × 256 KiB/token × (4000 + 64 new + 64 headroom) ≈ 2.2 GB, plus a 1024-query prefill chunk over 4000 keys
-  // (its 32 heads' scores alone are 0.5 GB a tensor).
+  // KV: 2 stores × 256 KiB/token × (4000 + 64 new + 64 headroom) ≈ 2.2 GB, plus the logits row. The prefill's
+  // activations are bounded per forward (prefillTokenBudget), so they are counted once per batch, not per row.
   const kv = 2 * 262144 * 4128;
-  assert.ok(per > kv + 4 * 1024 * 32 * 4000 && per < kv + 8e9, `${per} bytes per 4 k row`);
-  assert.ok(genRowBytes(model, 100, 64) < per / 20, 'a short prompt costs far less');
+  assert.equal(per, kv + 4 * 128256, `${per} bytes per 4 k row`);
+  assert.ok(genRowBytes(model, 100, 64) < per / 15, 'a short prompt costs far less (its KV: 128 + 64 + 64 positions against 4128)');
+  const prefill = prefillTokenBudget(model, 4000) * prefillTokenBytes(model, 4000);
+  // No resident weights given: the 16 MiB floor of the budget, which at 4000 keys is below PREFILL_MIN_TOKENS tokens
+  // (each token's scores over 4000 keys alone are 32 heads × 4000 floats × 10).
+  assert.equal(prefillTokenBudget(model, 4000), PREFILL_MIN_TOKENS);
   const budget = 8 * 2 ** 30;
   const long = planGenBatch(model, 100, 4000, 64, undefined, budget);
   assert.equal(long.limitedBy, 'memory');
-  assert.equal(long.batchSize, Math.floor(budget / per));
-  assert.ok(long.batchSize * long.bytesPerRow <= budget);
+  assert.equal(long.batchSize, Math.floor((budget - prefill) / per));
+  assert.ok(long.batchSize * long.bytesPerRow + prefill <= budget);
   const short = planGenBatch(model, 100, 20, 64, undefined, budget);
   assert.deepEqual([short.batchSize, short.limitedBy], [MAX_GEN_BATCH, 'default']);
   assert.deepEqual(Object.values(planGenBatch(model, 100, 20, 64, 8, budget)).slice(0, 3), [8, 8, 'requested']);
