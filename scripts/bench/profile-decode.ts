@@ -1,6 +1,7 @@
 /**
- * Engine runtime profile (issue 16): decode tokens/s at batch 1/16/64 and activation-capture time on a
- * random ~250 M Llama, in-process (no worker), so that the runtime's own cost is what is measured.
+ * Engine runtime profile (issue 16): generation tokens/s (prefill included) and the median decode step's wall ms at
+ * batch 1/16/64, and activation-capture time, on a random ~250 M Llama, in-process (no worker), so that the runtime's
+ * own cost is what is measured.
  * Not a pass/fail test; prints a table and JSON. The machine is shared: each cell is the median of
  * `--repeat` runs (default 3).
  *
@@ -85,12 +86,30 @@ async function gen(e: Engine, batch: number, steered: boolean): Promise<number> 
     promptIds, seed: i, steer: steered ? [{ layer: Math.floor(L / 2), positions: 'response' as const, delta }] : undefined,
   }));
   const t0 = performance.now();
-  const outs = await e.generateBatch(e.model, rows, {
+  const outs = await e.generateBatch(decodeTimed(e), rows, {
     sampler: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, minNewTokens: 0, eosTokenIds: [] },
     maxNewTokens: newTokens, eosTokenIds: [], stop: [], padTokenId: 0,
   }, { checkCancelled() {} });
   const ms = performance.now() - t0;
   return outs.reduce((a, o) => a + o.tokenIds.length, 0) / (ms / 1000);
+}
+
+/**
+ * Wall ms of each decode step (the forwards after the 'last' prefill one), per engine: tokens/s above includes the
+ * prefill, so at batch 1 with few new tokens it is mostly prefill; the decode step is the figure for the bandwidth bound.
+ */
+const decodeSteps = new Map<string, number[]>();
+function decodeTimed(e: Engine): LoadedModel {
+  let singles = 0;
+  const m = Object.create(e.model) as LoadedModel;
+  m.forward = async (inp) => {
+    const decode = inp.seqLen === 1 && singles++ > 0;
+    const t0 = performance.now();
+    const out = await e.model.forward(inp);
+    if (decode) decodeSteps.get(e.name)?.push(performance.now() - t0);
+    return out;
+  };
+  return m;
 }
 
 async function capture(e: Engine): Promise<number> {
@@ -108,6 +127,7 @@ async function capture(e: Engine): Promise<number> {
 async function cell(label: Record<string, unknown>, unit: string, fn: (e: Engine) => Promise<number>) {
   const runs = new Map(engines.map((e) => [e.name, [] as number[]]));
   const cpu = new Map(engines.map((e) => [e.name, [] as number[]]));
+  for (const e of engines) decodeSteps.set(e.name, []);
   for (let i = 0; i < repeat; i++) {
     for (const e of engines) {
       const c0 = process.cpuUsage();
@@ -117,7 +137,10 @@ async function cell(label: Record<string, unknown>, unit: string, fn: (e: Engine
     }
   }
   const res: Record<string, unknown> = { ...label };
-  for (const [name, xs] of runs) res[name] = { [unit]: +median(xs).toFixed(2), runs: xs.map((x) => +x.toFixed(2)), cpu_s: +median(cpu.get(name)!).toFixed(2) };
+  for (const [name, xs] of runs) {
+    const steps = decodeSteps.get(name)!;
+    res[name] = { [unit]: +median(xs).toFixed(2), runs: xs.map((x) => +x.toFixed(2)), cpu_s: +median(cpu.get(name)!).toFixed(2), ...(steps.length ? { decode_ms_per_step: +median(steps).toFixed(2) } : {}) };
+  }
   if (engines.length > 1) res.cpu_ratio = +(median(cpu.get('current')!) / median(cpu.get('baseline')!)).toFixed(3);
   if (engines.length > 1) res.ratio = +(median(runs.get('current')!) / median(runs.get('baseline')!)).toFixed(3);
   console.error(JSON.stringify(res));
