@@ -99,13 +99,18 @@ if (gen) {
   const timed = (rec: Rec): LoadedModel => {
     const t = Object.create(m) as LoadedModel;
     let ones = 0;
+    let prev: { wall: number; cpu: NodeJS.CpuUsage } | null = null;
     t.forward = async (inp: ForwardInputs) => {
+      // A decode step = from one decode forward's start to the next one's: the forward, the garbage collection
+      // after it (stores), sampling and the next step's inputs.
       const w0 = performance.now(), c0 = process.cpuUsage();
+      if (inp.seqLen === 1 && ones > 1 && prev) { rec.wall.push(w0 - prev.wall); rec.cpu.push(cpuMs(process.cpuUsage(prev.cpu))); }
+      if (inp.seqLen === 1 && ones > 0) prev = { wall: w0, cpu: c0 };
       const out = await m.forward(inp);
       rec.forwards++;
       if (trace && argv.includes('--trace-gc')) (vm.runInNewContext('gc') as () => void)();
       if (trace) { const mm = memMB(); traceLines.push(`${inp.batch}x${inp.seqLen}${inp.past ? `+${inp.past.pastLength}` : ''}: anon ${mm.anon.toFixed(0)} file ${mm.file.toFixed(0)} buffers ${(process.memoryUsage().arrayBuffers / 2 ** 20).toFixed(0)}`); }
-      if (inp.seqLen === 1 && ones++ > 0) { rec.wall.push(performance.now() - w0); rec.cpu.push(cpuMs(process.cpuUsage(c0))); }
+      if (inp.seqLen === 1) ones++;
       if (inp.seqLen === 1 && ones === 1) { rec.afterPrefill = memMB(); abAfterPrefill = process.memoryUsage().arrayBuffers / 2 ** 20; }
       return out;
     };

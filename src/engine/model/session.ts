@@ -78,8 +78,16 @@ const KV_HEADROOM = 64;
  * later, so one step's copy (the whole KV cache) still overlapped the next (probed: 240 vs 180 MiB of buffers).
  */
 let collector: ((opts?: { type: 'minor' | 'major' }) => void) | null | undefined;
-/** Discarded bytes from which a full collection is worth its few milliseconds (see collectGarbage). */
+/**
+ * Discarded bytes from which a full collection is worth its few milliseconds (see collectGarbage): a scavenge
+ * does not free those copies (probed on the 1 B model: onnxruntime-node's large output buffers were already
+ * promoted or pretenured when the scavenge ran), a full collection of this small heap does (≈ 3–7 ms).
+ */
 const MAJOR_GC_BYTES = 32 * 2 ** 20;
+/** The most a full collection may cost relative to the forward whose copies it frees (fast providers skip it). */
+const MAJOR_GC_SHARE = 0.05;
+let lastMajorGcMs = 0;
+let lastRunMs = 0;
 function collectGarbage(discardedBytes: number): void {
   if (collector === undefined) {
     try {
@@ -90,8 +98,15 @@ function collectGarbage(discardedBytes: number): void {
       collector = null;
     }
   }
-  if (discardedBytes >= MAJOR_GC_BYTES) collector?.(); // (V8 11's gc({ type: 'major' }) freed nothing here; gc() does)
-  else collector?.({ type: 'minor' });
+  if (collector && discardedBytes >= MAJOR_GC_BYTES && lastMajorGcMs <= MAJOR_GC_SHARE * lastRunMs) {
+    const t0 = performance.now();
+    collector(); // (V8 11's gc({ type: 'major' }) freed nothing here; gc() does)
+    lastMajorGcMs = performance.now() - t0;
+  } else {
+    // Retried once its last cost has decayed below the share (a slow first collection is not held against it for ever).
+    lastMajorGcMs *= 0.7;
+    collector?.({ type: 'minor' });
+  }
 }
 
 let discardedBytes = 0;
@@ -477,7 +492,9 @@ class OrtModel implements LoadedModel {
     if (inputs.logits !== 'none') fetches[IO.logits] = null;
     if (inputs.hiddenStates) for (let i = 0; i <= L; i++) fetches[IO.hiddenState(i)] = null;
     if (capture) fetches[IO.captured] = null;
+    const tRun = performance.now();
     const out = await session.run(feeds, fetches);
+    lastRunMs = performance.now() - tRun;
 
     const present = (name: (l: number) => string) => Array.from({ length: L }, (_, l) => out[name(l)]);
     if (store) {
