@@ -4,7 +4,7 @@
  *
  *   npx tsx scripts/bench/profile-steering.ts [--model DIR] [--batches 1,16,64] [--new 16] [--prompt 32]
  *       [--repeat 3] [--threads 2] [--pairs 24] [--profile-steps 6] [--variant portable|fused]
- *       [--skip e2e,paired,nodes,micro,profile] [--cache DIR]
+ *       [--format f32|int8|int4] [--skip e2e,paired,nodes,micro,profile] [--cache DIR]
  *
  * Three parts, each robust to the shared machine's load in its own way:
  *   e2e      generateBatch plain vs steered (response steering at the middle layer, EOS off, same prompts and
@@ -20,8 +20,10 @@
  *            op type, the steering nodes' share (`/model/steer.ℓ/…`), and the run's time outside kernels (feeding,
  *            output allocation, fetch). At "batch 1" generation runs two rows (a ghost copy, generate.ts slotsOf),
  *            so the profile does too. Batch 1 also prints MatMul's share and the bandwidth bound: bytes read per
- *            step (float32 weights the step touches: every matrix + the LM head, one embedding row, the KV cache
- *            read) over the step's kernel time, against `copyBandwidth` (scripts/bench/machine.ts).
+ *            step (the weights the step touches, in `--format`: every matrix + the LM head, one embedding row, the
+ *            KV cache) over the step's time — the profiled run, its kernels, and the paired part's unprofiled median
+ *            and fastest step — against the read bandwidth of onnxruntime's own ReduceSum and `copyBandwidth`
+ *            (scripts/bench/machine.ts, read + write bytes), both measured in the same run.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -51,6 +53,7 @@ const { values: args } = parseArgs({
     skip: { type: 'string', default: '' },
     cache: { type: 'string', default: '/tmp/persona-lab-profile/graphs-steering' },
     variant: { type: 'string', default: 'portable' },
+    format: { type: 'string', default: 'f32' },
     pairs: { type: 'string', default: '24' },
   },
 });
@@ -62,10 +65,12 @@ const r2 = (x: number) => +x.toFixed(2);
 const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
 const load = () => os.loadavg().map((x) => +x.toFixed(1));
 
-const model = await loadModel({ kind: 'folder', path: args.model! }, { intraOpNumThreads: threads, cacheDir: args.cache, variant: args.variant as 'portable' | 'fused' });
+const format = args.format as 'f32' | 'int8' | 'int4';
+if (!['f32', 'int8', 'int4'].includes(format)) throw new Error(`--format must be f32, int8 or int4 (the CPU formats), got ${format}`);
+const model = await loadModel({ kind: 'folder', path: args.model! }, { intraOpNumThreads: threads, cacheDir: args.cache, variant: args.variant as 'portable' | 'fused', weightFormat: format });
 const { numLayers: L, hiddenSize: H } = model.config;
 console.error(`${path.basename(args.model!)}: L=${L} H=${H}, loaded in ${Math.round(model.info.loadMs)} ms (${model.info.weightMemory}, session cache ${model.info.loadStages?.sessionCache}), ${threads} threads, load ${load()}`);
-const report: Record<string, unknown> = { model: path.basename(args.model!), variant: args.variant, L, H, threads, promptLen, newTokens, repeat, loadavgStart: load() };
+const report: Record<string, unknown> = { model: path.basename(args.model!), variant: args.variant, format, L, H, threads, promptLen, newTokens, repeat, loadavgStart: load() };
 
 const delta = new Float32Array(H).map((_, i) => Math.sin(i) * 0.5);
 const steerOf = (): ResolvedSteer[] => [{ layer: Math.floor(L / 2), positions: 'response', delta }];
@@ -249,7 +254,9 @@ async function profileDecode(B: number, steered: boolean, steps: number): Promis
   const dir = path.join(os.tmpdir(), `pl-steer-prof-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const opts = { ...sessionOptions({ intraOpNumThreads: threads }, 'cpu', model.info.weightMemory ?? 'prepacked'), enableProfiling: true, profileFilePrefix: path.join(dir, 'p') };
-  const { session } = await openCachedSession(model.info.onnxPath!, opts);
+  // f32 maps the saved optimised session as loadModel does; int8/int4 never use it (session.ts: onnxruntime 1.30 restores
+  // prepacked MatMulNBits weights wrongly), so they open the graph itself.
+  const session = format === 'f32' ? (await openCachedSession(model.info.onnxPath!, opts)).session : await ort.InferenceSession.create(model.info.onnxPath!, opts);
   const { numKvHeads: kvH, headDim: D } = model.config;
   const i64 = (n: number, f: (i: number) => number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(f(i)));
   const steerFeed = (S: number) => {
@@ -336,7 +343,9 @@ if (!skip.has('profile')) {
     // per forwarded row, and the KV cache of P past tokens per row.
     const cfg = model.config;
     const perLayer = H * (cfg.numHeads * cfg.headDim) * 2 + H * (cfg.numKvHeads * cfg.headDim) * 2 + 3 * H * cfg.intermediateSize + 2 * H;
-    const weightBytes = 4 * (L * perLayer + cfg.vocabSize * H + H);
+    // Matrices (and the LM head) in the format's bytes per weight: int8/int4 blocks of 32 with a float32 scale each.
+    const bytesPerWeight = { f32: 4, int8: 1 + 4 / 32, int4: 0.5 + 4 / 32 }[format];
+    const weightBytes = bytesPerWeight * (L * (perLayer - 2 * H) + cfg.vocabSize * H) + 4 * (L * 2 * H + H);
     const kvBytes = 2 * 4 * L * cfg.numKvHeads * cfg.headDim * (promptLen + 1) * 2;
     const bw = await copyBandwidth(threads);
     const readBw = await ortReadBandwidth();
@@ -345,7 +354,7 @@ if (!skip.has('profile')) {
     // The end-to-end decode step (paired A/B, plain) is the figure without the profiler's own per-node cost.
     const pairedB1 = (report.paired as { batch: number; plain_wall_ms: number; plain_wall_min_ms: number }[] | undefined)?.find((c) => c.batch === 1);
     report.batch1 = {
-      bytes_per_step: weightBytes + kvBytes, weight_bytes: weightBytes, lm_head_bytes: 4 * cfg.vocabSize * H,
+      bytes_per_step: weightBytes + kvBytes, weight_bytes: weightBytes, lm_head_bytes: bytesPerWeight * cfg.vocabSize * H,
       achieved_gb_s_run: r2(gbs), achieved_gb_s_kernels: r2((weightBytes + kvBytes) / (plain.kernel_ms / 1000) / 1e9),
       copy_bandwidth_gb_s: r2(bw), ort_read_bandwidth_gb_s: r2(readBw), fraction_run_of_copy: r2(gbs / bw), fraction_run_of_read: r2(gbs / readBw),
       ...(pairedB1 ? { step_wall_min_ms: pairedB1.plain_wall_min_ms, achieved_gb_s_fastest_step: r2((weightBytes + kvBytes) / (pairedB1.plain_wall_min_ms / 1000) / 1e9), fraction_fastest_step_of_read: r2((weightBytes + kvBytes) / (pairedB1.plain_wall_min_ms / 1000) / 1e9 / readBw) } : {}),
