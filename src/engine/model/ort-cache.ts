@@ -8,11 +8,19 @@
  * The first load of an entry opens the session with `optimizedModelFilePath`, which makes onnxruntime write the
  * optimised graph and its initializers — the folded float32 weights and, with
  * `session.save_external_prepacked_constant_initializers`, the *prepacked* weights — into
- * `<entry>/ort-<tag>/{model.onnx,weights.bin}`. Later loads open that graph with optimisation off: the
- * prepacked weights are mmapped from `weights.bin` instead of being rebuilt, so the load is bounded by parsing a
- * few hundred KB of graph, and the weights become file-backed page cache (evictable, shared between processes
- * on the same model) instead of private memory. Outputs are bit-identical (tested). Disk: the folded float32
- * weights and their prepacked copy, ≈ 2 × the float32 bytes. Used for the f32 format only (session.ts says why).
+ * `<entry>/ort-<tag>/{model.onnx,weights.bin}`. Later loads open that graph with optimisation off: no folding,
+ * and the prepacked weights the kernels use are mmapped from `weights.bin`, so they become file-backed page cache
+ * (evictable, shared between processes on the same model) instead of private memory. Outputs are bit-identical
+ * (tested). Disk: the folded float32 weights and their prepacked copy, ≈ 2 × the float32 bytes. Used for the f32
+ * format only (session.ts says why).
+ *
+ * What a hit does NOT skip (measured, DESIGN.md "Load time"): onnxruntime 1.30 keys a saved prepacked blob by a
+ * MurmurHash3 of the packed bytes, so it still packs every weight at load (allocate + zero-fill, transpose-pack
+ * from the mapped float32 copy, hash), finds the saved blob by that hash and frees its own copy. The saved copy
+ * saves memory, not CPU: a hit costs about one prepacking pass over the weights (1 B f32: 13.6 s CPU, of which
+ * most is page faults on fresh packed buffers; 5.0 s with `withHugePageMalloc`). Only
+ * `session.disable_prepacking` skips it (0.34 s on 1 B), at 1.23–1.26 × the CPU per decode step and with other
+ * summation order (not bit-identical), so it is not used.
  *
  * The tag keys what the saved bytes depend on beyond the entry: onnxruntime's version, the platform, the CPU's
  * instruction-set flags (MLAS picks its packed layouts and kernels by them), the weight memory. A failure to
@@ -42,6 +50,27 @@ function cpuFlags(): string {
 }
 
 let flagsMemo: string | undefined;
+
+/** The glibc tunable that lets malloc back its large blocks with transparent huge pages (glibc ≥ 2.35). */
+export const HUGEPAGE_MALLOC_TUNABLE = 'glibc.malloc.hugetlb=1';
+
+/**
+ * `GLIBC_TUNABLES` for a process that loads models (the inference worker), read by glibc at process start only.
+ *
+ * Why: every prepacked weight gets a fresh buffer at each load (see above). glibc serves blocks above its mmap
+ * threshold, which adapts only up to 32 MiB, with a fresh mmap, so on a 1 B model each 46 MiB MLP buffer and the
+ * 262 MiB LM-head buffer is faulted in 4 KiB at a time, zeroed by the kernel and by onnxruntime, and unmapped
+ * again: 823 k page faults, 13.6 s CPU for a warm f32 load. With huge-page-backed malloc the same load takes
+ * 5.0 s CPU (1 B int8 plain load 5.6 → 4.1–4.6 s; 245 M f32 1.57 → 1.32 s), RSS after load is not higher,
+ * outputs are the same bytes (only where memory comes from changes). Keeps a caller's own hugetlb choice; other
+ * tunables are kept; not Linux: unchanged (musl and other libcs ignore the variable).
+ */
+export function withHugePageMalloc(tunables: string | undefined, platform: NodeJS.Platform = process.platform): string | undefined {
+  if (platform !== 'linux') return tunables;
+  const parts = (tunables ?? '').split(':').filter(Boolean);
+  if (parts.some((p) => p.startsWith('glibc.malloc.hugetlb='))) return tunables;
+  return [...parts, HUGEPAGE_MALLOC_TUNABLE].join(':');
+}
 
 /** Folder name of the saved session for this machine, onnxruntime build and weight memory. */
 export function sessionCacheTag(weightMemory: 'mapped' | 'prepacked'): string {
