@@ -1,7 +1,8 @@
 /**
  * Batched generation with left padding and a KV cache, on a LoadedModel (src/engine/model/types.ts).
  *
- * Per batch: prefill runs as two forwards — the prompt minus its last token ('prefix' phase), then the last
+ * Per batch: prefill runs in two phases — the prompt minus its last token ('prefix' phase: one forward, or row
+ * groups × column chunks when the batch exceeds the prefill token budget, see prefillTokenBudget), then the last
  * prompt token ('last' phase) — so that upstream's 'response' steering (last prompt token only at prefill)
  * and 'prompt'/'all' specs can coexist in one row and one batch (see src/engine/steering/steer.ts).
  * Every row always takes this same path, whatever its neighbours, so its numerics do not depend on them.
