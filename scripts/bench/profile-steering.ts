@@ -6,12 +6,14 @@
  *       [--repeat 3] [--threads 2] [--pairs 24] [--profile-steps 6] [--variant portable|fused]
  *       [--format f32|int8|int4] [--skip e2e,paired,nodes,micro,profile] [--cache DIR]
  *
- * Three parts, each robust to the shared machine's load in its own way:
+ * Five parts (`--skip` leaves any out), each made to survive the shared machine's load in its own way:
  *   e2e      generateBatch plain vs steered (response steering at the middle layer, EOS off, same prompts and
  *            seeds), interleaved in one process (plain/steered order alternating per repeat). Every forward is
  *            timed through a wrapper around the model: per decode step, the CPU time (user + system, all threads)
  *            and wall time inside `forward` (feeds + onnxruntime run + fetches) and in the JS between two
  *            forwards (sampling, building the steer tensors, recording applied norms). CPU time is what to read.
+ *   paired   single decode steps from one KV cache, plain and steered alternately: the median of per-pair ratios
+ *            with its interquartile range, and the fastest step of each side.
  *   nodes    a decode step of a model with the same graph structure but H = 64: per-run and per-node overhead.
  *   micro    the JS steering work alone, per call: `buildStepSteer` for a decode step and for a B×S prefix
  *            forward, and `recordApplied`.
