@@ -12,7 +12,8 @@
  * in their format and the KV cache's bytes. --prefill-tokens T forces the tokens per prefill forward (default:
  * generate.ts prefillTokenBudget); --kv stores|fetched picks the KV hand-over (session.ts KvHandover).
  * --kv stores,fetched --repeat R: speed A/B instead, both hand-overs interleaved in one process (alternating order),
- * median CPU and wall ms per decode step.
+ * median CPU and wall ms per decode step. --prefill-ab [--repeat R]: the prefill budget's split against the whole batch in
+ * one forward, interleaved, CPU and wall per generation (use +1 to time the prefill alone).
  * Run it twice: the first call fills the compile cache and the session cache when they are cold.
  */
 import fs from 'node:fs';
@@ -121,7 +122,19 @@ if (gen) {
   const wMB = m.info.residentWeightBytes / 2 ** 20;
   const split = prefillSplit(prefillTokens ?? prefillTokenBudget(m, Math.ceil(P / PAD_ALIGN) * PAD_ALIGN), B, Math.ceil(P / PAD_ALIGN) * PAD_ALIGN - 1);
   const repeat = Number(opt('repeat', '1'));
-  if (handovers.length === 1 && repeat === 1) {
+  if (argv.includes('--prefill-ab')) {
+    // Prefill speed A/B: the budget (or --prefill-tokens) against the whole batch in one forward, interleaved in one
+    // process (alternating order, first round a warm-up), CPU and wall per generation of N tokens.
+    const times = { budget: { cpu: [] as number[], wall: [] as number[] }, whole: { cpu: [] as number[], wall: [] as number[] } };
+    for (let r = 0; r <= Math.max(2, repeat); r++) {
+      for (const k of (r % 2 ? ['whole', 'budget'] : ['budget', 'whole']) as ('budget' | 'whole')[]) {
+        const c0 = process.cpuUsage(), w0 = performance.now();
+        await generateBatch(m, prompts.map((promptIds, i) => ({ promptIds, seed: i })), { ...cfg('stores'), prefillTokens: k === 'whole' ? 1e9 : prefillTokens }, { checkCancelled() {} });
+        if (r > 0) { times[k].cpu.push(cpuMs(process.cpuUsage(c0))); times[k].wall.push(performance.now() - w0); }
+      }
+    }
+    process.stdout.write(`prefill A/B b${B} p${P} +${N}: ${split.rows} rows × ≤ ${split.cols} columns per forward ${med(times.budget.cpu).toFixed(0)} ms cpu, ${med(times.budget.wall).toFixed(0)} ms wall; whole batch in one forward ${med(times.whole.cpu).toFixed(0)} ms cpu, ${med(times.whole.wall).toFixed(0)} ms wall (medians of ${times.whole.cpu.length}); load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
+  } else if (handovers.length === 1 && repeat === 1) {
     // Memory: one generation, the peak (VmHWM) reset after the load so that it is the generation's own.
     const base = memMB();
     const abBase = process.memoryUsage().arrayBuffers / 2 ** 20;
