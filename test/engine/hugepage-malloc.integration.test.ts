@@ -40,3 +40,18 @@ test('glibc backs large blocks with huge pages under the tunable, and not withou
   assert.equal(without, 0, 'no huge pages without the tunable');
   assert.ok(withIt >= 32 * 1024, `at least half the 64 MiB block in huge pages under ${withHugePageMalloc(undefined)}, got ${withIt} kB`);
 });
+
+test('the inference worker starts with the tunable, keeping the caller\'s other tunables and its own hugetlb choice', { skip: process.platform !== 'linux' ? 'not Linux' : false }, async () => {
+  const { InferenceClient, workerEnvironment } = await import('../../src/engine/client.js');
+  assert.equal(workerEnvironment({}).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=1');
+  assert.equal(workerEnvironment({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES, 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
+  assert.equal(workerEnvironment({}, { env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' } }).GLIBC_TUNABLES, 'glibc.malloc.hugetlb=0', 'a user\'s own choice wins');
+  // The real worker process got it (glibc rewrites /proc/<pid>/environ's copy of a multi-tunable value, so one tunable).
+  const client = await InferenceClient.start({ env: { GLIBC_TUNABLES: '' } });
+  try {
+    const environ = fs.readFileSync(`/proc/${client.pid}/environ`, 'utf8').split('\0');
+    assert.ok(environ.includes('GLIBC_TUNABLES=glibc.malloc.hugetlb=1'), environ.filter((kv) => kv.startsWith('GLIBC')).join(' ') || 'no GLIBC_TUNABLES');
+  } finally {
+    await client.dispose();
+  }
+});
