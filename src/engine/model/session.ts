@@ -36,9 +36,10 @@ const newKvArray = (dtype: KvDtype, n: number): KvArray => (dtype === 'float16' 
  * How a KV cache lineage hands each step's `present.*` over to the next step:
  * - 'stores' (default): onnxruntime writes `present.*` straight into caller-provided output tensors, views over
  *   two JS-owned stores per lineage that alternate (ping-pong), and the next step feeds views of the same store
- *   as `past_key_values.*`. Sized once for the whole generation (`newKvCache`), a decode loop then allocates
- *   no KV memory at all: no per-step ArrayBuffers for the garbage collector to free late (issue 16: ≈ 2 × the
- *   live cache of such garbage at the peak of a 1 B batch-16 generation).
+ *   as `past_key_values.*`. Sized once for the whole generation (`newKvCache`), a decode loop then allocates no
+ *   stores after its first steps. onnxruntime-node 1.30 still returns a JS copy of every output it wrote in place;
+ *   forward() drops those and `collectDiscardedOutputs` frees them right away (before issue 16's memory work,
+ *   ≈ 2 × the live cache of such garbage lingered at the peak of a 1 B batch-16 generation).
  * - 'fetched': onnxruntime allocates the outputs and onnxruntime-node copies each into a new JS buffer, fed back
  *   as they are (the hand-over before issue 16's memory work; kept for A/B benchmarks).
  */
@@ -81,7 +82,7 @@ let collector: ((opts?: { type: 'minor' | 'major' }) => void) | null | undefined
 /**
  * Discarded bytes from which a full collection is worth its few milliseconds (see collectGarbage): a scavenge
  * does not free those copies (probed on the 1 B model: onnxruntime-node's large output buffers were already
- * promoted or pretenured when the scavenge ran), a full collection of this small heap does (≈ 3–7 ms).
+ * promoted or pretenured when the scavenge ran), a full collection of this small heap does (7–9 ms measured).
  */
 const MAJOR_GC_BYTES = 32 * 2 ** 20;
 /** The most a full collection may cost relative to the forward whose copies it frees (fast providers skip it). */
