@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { BenchModel } from './models.js';
 import { ensureGguf, type GgufType } from './gguf.js';
@@ -29,7 +30,8 @@ export function ensureNodeLlamaCpp(dir: string, log: (m: string) => void): strin
   return entry;
 }
 
-export interface LlamaCppResult { type: GgufType; threads: number; decode_b1_tok_s: number; gen_b1_tok_s: number; file_bytes?: number; times_s: number[] }
+/** decode_b1_tok_s: 1 / the median interval between consecutive tokens (each decode step timed on its own), over every rep. */
+export interface LlamaCppResult { type: GgufType; threads: number; decode_b1_tok_s: number; gen_b1_tok_s: number; median_step_ms: number; steps: number; file_bytes?: number; times_s: number[]; loadavg: number[]; wall_s: number }
 
 interface LlamaSequence { evaluate(tokens: number[], opts?: Record<string, unknown>): AsyncGenerator<number>; clearHistory(): Promise<void> }
 interface LlamaModule {
@@ -53,22 +55,29 @@ export async function runLlamaCpp(entry: string, ggufDir: string, m: BenchModel,
             const prompt = makePrompts(1, promptTokens, m.vocab)[0];
             const once = async () => {
               await seq.clearHistory();
-              let n = 0, tFirst = 0;
+              let n = 0, tPrev = 0;
+              const steps: number[] = [];
               const t0 = performance.now();
               // greedy; EOS cannot end it (we stop after newTokens ourselves)
               for await (const _tok of seq.evaluate(prompt, { temperature: 0 })) {
                 n++;
-                if (n === 1) tFirst = performance.now();
+                const t = performance.now();
+                if (n > 1) steps.push((t - tPrev) / 1000);
+                tPrev = t;
                 if (n >= newTokens) break;
               }
               const t1 = performance.now();
-              return { total: (t1 - t0) / 1000, decode: (t1 - tFirst) / 1000 };
+              return { total: (t1 - t0) / 1000, steps };
             };
+            const w0 = performance.now();
             await once();
-            const runs: { total: number; decode: number }[] = [];
+            const runs: { total: number; steps: number[] }[] = [];
             for (let i = 0; i < reps; i++) runs.push(await once());
-            const total = median(runs.map((x) => x.total)), decode = median(runs.map((x) => x.decode));
-            const res = { type, threads, decode_b1_tok_s: +((newTokens - 1) / decode).toFixed(2), gen_b1_tok_s: +(newTokens / total).toFixed(2), times_s: runs.map((x) => +x.total.toFixed(4)) };
+            const total = median(runs.map((x) => x.total)), step = median(runs.flatMap((x) => x.steps));
+            const res = {
+              type, threads, decode_b1_tok_s: +(1 / step).toFixed(2), gen_b1_tok_s: +(newTokens / total).toFixed(2), median_step_ms: +(step * 1000).toFixed(2),
+              steps: runs.reduce((a, x) => a + x.steps.length, 0), times_s: runs.map((x) => +x.total.toFixed(4)), loadavg: os.loadavg().map((x) => +x.toFixed(2)), wall_s: +((performance.now() - w0) / 1000).toFixed(2),
+            };
             out.push(res);
             log(`    llama.cpp ${type} ${threads} thread(s): decode ${res.decode_b1_tok_s} tok/s`);
           } finally {

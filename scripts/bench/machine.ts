@@ -1,7 +1,10 @@
 /**
  * Machine figures for the bench, measured without C code:
- *   - memory bandwidth: a large typed-array copy (256 MB → 256 MB) in `threads` Node worker threads at once,
- *     counted STREAM-style (bytes read + bytes written); the best of 5.
+ *   - read bandwidth (what a decode step needs: it only reads weights): onnxruntime's own vectorised ReduceSum
+ *     over a 512 MiB float32 input at `threads` intra-op threads, the best of 5 (`ortReadBandwidth`);
+ *   - copy bandwidth: a large typed-array copy (256 MB → 256 MB) in `threads` Node worker threads at once,
+ *     counted STREAM-style (bytes read + bytes written); the best of 5. Kept for reference: no read stream
+ *     reaches it, so a decode rate divided by it understates the fraction of the bound.
  *   - GEMM peak: onnxruntime's own MatMul kernels (MLAS, the ones our graphs use) on a [256, 2048] × [2048, 2048]ᵀ
  *     Gemm with the weight as an initializer, at `threads` intra-op threads; the best of 5.
  * The peer adds torch's figures (copy/read bandwidth, F.linear GFLOP/s); the report uses the highest of each
@@ -19,7 +22,7 @@ export interface MachineInfo {
   node: string;
   onnxruntime: string;
   loadavgStart: number[];
-  bandwidthGBs: { nodeCopy: number; torchCopy?: number; torchRead?: number; used: number; method: string };
+  bandwidthGBs: { ortRead: number; nodeCopy: number; torchCopy?: number; torchRead?: number; used: number; method: string };
   gemmGflops: { onnxruntime: number; torch?: number; used: number; method: string };
 }
 
@@ -50,6 +53,46 @@ export async function copyBandwidth(threads: number, bytesPerThread = 256 * 1024
   }
 }
 
+/** Read bandwidth as onnxruntime's own vectorised kernels reach it: ReduceSum over a 512 MiB float input, [8, n/8] → [8], best of 5. */
+export async function ortReadBandwidth(threads: number, bytes = 512 * 1024 * 1024): Promise<number> {
+  const g = new Graph('read');
+  const n = bytes / 4;
+  const x = g.input('x', DT.FLOAT, [8, n / 8]);
+  g.output('y', DT.FLOAT, [8, 1], g.op('ReduceSum', [x, g.constInt64([1])], { keepdims: 1 }));
+  const session = await ort.InferenceSession.create(g.encode({ irVersion: 10, opsets: { '': 21 } }), { intraOpNumThreads: threads, interOpNumThreads: 1, executionProviders: ['cpu'] });
+  try {
+    const t = new ort.Tensor('float32', new Float32Array(n).fill(1), [8, n / 8]);
+    await session.run({ x: t });
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) { const t0 = performance.now(); await session.run({ x: t }); best = Math.min(best, performance.now() - t0); }
+    return (4 * n) / (best / 1000) / 1e9;
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * The machine right now, next to the cells a figure divides: the bench takes one before and after the batch-1
+ * generation cells (read bandwidth for `bandwidth_fraction_b1`) and around the largest batch (GEMM peak), per side,
+ * so a fraction and its cells share their conditions; the load average is recorded with each.
+ */
+export interface Probe { at: string; label: string; loadavg: number[]; readGBs?: number; copyGBs?: number; gemmGflops?: number }
+export async function probeMachine(threads: number, label: string, what: { bandwidth?: boolean; gemm?: boolean }): Promise<Probe> {
+  const p: Probe = { at: new Date().toISOString(), label, loadavg: os.loadavg().map((x) => +x.toFixed(2)) };
+  if (what.bandwidth) {
+    p.readGBs = +(await ortReadBandwidth(threads)).toFixed(2);
+    p.copyGBs = +(await copyBandwidth(threads)).toFixed(2);
+  }
+  if (what.gemm) p.gemmGflops = +(await ortGemmGflops(threads)).toFixed(1);
+  return p;
+}
+
+/** The highest of a figure among probes (never flatters a fraction); null when none measured it. */
+export function bestOf(probes: Probe[] | undefined, k: 'readGBs' | 'copyGBs' | 'gemmGflops'): number | null {
+  const xs = (probes ?? []).map((p) => p[k]).filter((x): x is number => typeof x === 'number' && x > 0);
+  return xs.length ? Math.max(...xs) : null;
+}
+
 /** onnxruntime Gemm GFLOP/s (the op our graphs use for every projection). */
 export async function ortGemmGflops(threads: number, m = 256, k = 2048, n = 2048): Promise<number> {
   const g = new Graph('gemm');
@@ -77,9 +120,10 @@ export async function ortGemmGflops(threads: number, m = 256, k = 2048, n = 2048
 }
 
 export async function measureMachine(threads: number, torch?: { copy_gb_s: number; read_gb_s: number; gemm_gflop_s: number }): Promise<MachineInfo> {
+  const ortRead = await ortReadBandwidth(threads);
   const nodeCopy = await copyBandwidth(threads);
   const ortGemm = await ortGemmGflops(threads);
-  const bw = Math.max(nodeCopy, torch?.copy_gb_s ?? 0, torch?.read_gb_s ?? 0);
+  const bw = Math.max(ortRead, torch?.read_gb_s ?? 0);
   const gemm = Math.max(ortGemm, torch?.gemm_gflop_s ?? 0);
   return {
     cpus: os.cpus().length,
@@ -89,8 +133,9 @@ export async function measureMachine(threads: number, torch?: { copy_gb_s: numbe
     onnxruntime: ort.env.versions?.common ?? 'unknown',
     loadavgStart: os.loadavg().map((x) => +x.toFixed(2)),
     bandwidthGBs: {
-      nodeCopy: +nodeCopy.toFixed(2), torchCopy: torch && +torch.copy_gb_s.toFixed(2), torchRead: torch && +torch.read_gb_s.toFixed(2), used: +bw.toFixed(2),
-      method: `max of: Node typed-array copy in ${threads} worker threads (read+write bytes), torch copy_/sum (when the peer runs)`,
+      ortRead: +ortRead.toFixed(2), nodeCopy: +nodeCopy.toFixed(2), torchCopy: torch && +torch.copy_gb_s.toFixed(2), torchRead: torch && +torch.read_gb_s.toFixed(2), used: +bw.toFixed(2),
+      method: `read bandwidth, max of: onnxruntime ReduceSum over 512 MiB at ${threads} threads, torch sum (when the peer runs); copy figures (read+write bytes) for reference only. ` +
+        'Whole-run figure, measured at the end; the fractions use the probes taken next to their cells (each side\'s `probes`)',
     },
     gemmGflops: {
       onnxruntime: +ortGemm.toFixed(1), torch: torch && +torch.gemm_gflop_s.toFixed(1), used: +gemm.toFixed(1),

@@ -257,8 +257,10 @@ class ActivationSteerer:
 
 
 # ------------------------------------------------------------------ workloads
-def generate(model, prompts, new_tokens):
-    """Greedy HF-style generate with a KV cache, left padding, EOS disabled; returns the new token ids."""
+def generate(model, prompts, new_tokens, steps=None):
+    """Greedy HF-style generate with a KV cache, left padding, EOS disabled; returns the new token ids.
+    With `steps` (a list), appends each decode step's wall seconds: from one sampled token to the next
+    (the cached forward of one token per row + argmax), the prefill excluded."""
     b = len(prompts)
     S = max(len(p) for p in prompts)
     ids = torch.zeros(b, S, dtype=torch.int64)
@@ -269,9 +271,15 @@ def generate(model, prompts, new_tokens):
     pos = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
     out = []
     logits, past, _ = model(ids, pos, mask)
+    t_prev = None
     for step in range(new_tokens):
         nxt = logits[:, -1, :].argmax(-1)
         out.append(nxt)
+        if steps is not None:
+            t = time.perf_counter()
+            if t_prev is not None:
+                steps.append(t - t_prev)
+            t_prev = t
         if step == new_tokens - 1:
             break  # the last sampled token is never forwarded
         mask = torch.cat([mask, torch.ones(b, 1, dtype=torch.int64)], dim=1)
@@ -408,7 +416,7 @@ def main():
         try:
             with torch.inference_mode():
                 if cmd == "hello":
-                    res = {"torch": torch.__version__, "intra_op_threads": torch.get_num_threads(),
+                    res = {"torch": torch.__version__, "python": sys.version.split()[0], "executable": sys.executable, "intra_op_threads": torch.get_num_threads(),
                            "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
                            "parallel_info": torch.__config__.parallel_info()}
                 elif cmd == "parity":
@@ -420,15 +428,16 @@ def main():
                 elif cmd == "gen":
                     prompts, nt = req["prompts"], req["new_tokens"]
                     st = req.get("steer")
+                    steps = []
 
-                    def run(n=nt):
+                    def run(n=nt, rec=None):
                         if st:
                             with ActivationSteerer(model, st["vector"], coeff=st["coef"], layer_idx=st["layer"] - 1, positions=st.get("positions", "response")):
-                                return generate(model, prompts, n)
-                        return generate(model, prompts, n)
+                                return generate(model, prompts, n, rec)
+                        return generate(model, prompts, n, rec)
                     wt = req.get("warmup_tokens", nt)
-                    ts = timed(run, req.get("warmup", 1), req.get("reps", 3), lambda: run(wt))
-                    res = {"times_s": ts, "tokens": len(prompts) * nt, "peak_rss": peak_rss()}
+                    ts = timed(lambda: run(nt, steps), req.get("warmup", 1), req.get("reps", 3), lambda: run(wt))
+                    res = {"times_s": ts, "tokens": len(prompts) * nt, "step_times_s": steps, "peak_rss": peak_rss()}
                 elif cmd == "capture":
                     items, bs = req["items"], req.get("batch", 0)
                     run = (lambda: capture_batched(model, items, bs)) if bs else (lambda: capture_one_by_one(model, items))

@@ -38,9 +38,8 @@ import { IO } from '../../src/engine/arch/names.js';
 import { generateBatch, recordApplied } from '../../src/engine/generation/generate.js';
 import { buildStepSteer, type ResolvedSteer } from '../../src/engine/steering/steer.js';
 import type { ForwardInputs, LoadedModel } from '../../src/engine/model/types.js';
-import { copyBandwidth } from './machine.js';
+import { copyBandwidth, ortReadBandwidth } from './machine.js';
 import { writeRandomLlama } from '../../test/engine/worker/random-llama.js';
-import { DT, Graph } from '../../src/engine/onnx/graph.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -232,24 +231,6 @@ if (!skip.has('micro')) {
   report.micro = micro;
 }
 
-/** Read bandwidth as onnxruntime's own vectorised kernels reach it: ReduceSum over a 512 MiB float input, [8, n/8] → [8], best of 5. */
-async function ortReadBandwidth(): Promise<number> {
-  const g = new Graph('read');
-  const n = 128 * 1024 * 1024;
-  const x = g.input('x', DT.FLOAT, [8, n / 8]);
-  g.output('y', DT.FLOAT, [8, 1], g.op('ReduceSum', [x, g.constInt64([1])], { keepdims: 1 }));
-  const session = await ort.InferenceSession.create(g.encode({ irVersion: 10, opsets: { '': 21 } }), { intraOpNumThreads: threads, executionProviders: ['cpu'] });
-  try {
-    const t = new ort.Tensor('float32', new Float32Array(n).fill(1), [8, n / 8]);
-    await session.run({ x: t });
-    let best = Infinity;
-    for (let i = 0; i < 5; i++) { const t0 = performance.now(); await session.run({ x: t }); best = Math.min(best, performance.now() - t0); }
-    return (4 * n) / (best / 1000) / 1e9;
-  } finally {
-    await session.release();
-  }
-}
-
 // ---- profile: onnxruntime per-node profile of decode steps ---------------------------------------------------
 interface Ev { cat: string; name: string; dur: number; args?: { op_name?: string } }
 async function profileDecode(B: number, steered: boolean, steps: number): Promise<Record<string, unknown>> {
@@ -350,7 +331,7 @@ if (!skip.has('profile')) {
     const weightBytes = bytesPerWeight * (L * (perLayer - 2 * H) + cfg.vocabSize * H) + 4 * (L * 2 * H + H);
     const kvBytes = 2 * 4 * L * cfg.numKvHeads * cfg.headDim * (promptLen + 1) * 2;
     const bw = await copyBandwidth(threads);
-    const readBw = await ortReadBandwidth();
+    const readBw = await ortReadBandwidth(threads);
     const plain = b1.plain as { kernel_ms: number; run_ms: number };
     const gbs = (weightBytes + kvBytes) / (plain.run_ms / 1000) / 1e9;
     // The end-to-end decode step (paired A/B, plain) is the figure without the profiler's own per-node cost.

@@ -2,8 +2,8 @@
  * `npm run bench` — Persona Lab's engine against the method researchers use today (PyTorch eager + forward
  * hooks), on the same weights, threads and token ids. A benchmark that prints figures, not a pass/fail test.
  *
- *   npx tsx scripts/bench/run.ts [--models toy,random-llama-1b] [--formats f32,int8,int4] [--provider cpu|cuda|webgpu]
- *     [--workloads gen,steered-gen,capture,capture-batched,load,scaling] [--threads 2] [--quick] [--no-peer] [--out FILE]
+ *   npx tsx scripts/bench/run.ts [--plan full|quick|smoke] [--models toy,random-llama-1b] [--formats f32,int8,int4] [--provider cpu|cuda|webgpu]
+ *     [--workloads gen,steered-gen,capture,capture-batched,load,scaling] [--threads 2] [--quick] [--no-peer] [--out FILE] [--peer-thread-search]
  *     [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2]
  *     [--no-prune-cache]
  *
@@ -26,15 +26,15 @@ import { MODEL_NAMES, resolveModel } from './models.js';
 import { checkPeerParity, ensureTorchPython, TorchPeer, type ParityResult, type PeerThreads } from './peer.js';
 import { buildCells, buildSummary, markdown, type ModelRun } from './report.js';
 import { runOurs, runPeer, searchPeerThreads, type PeerProbe } from './sides.js';
-import { makePlan, WORKLOADS, type Workload } from './workloads.js';
+import { makePlan, maxNewTokens, newTokensAt, PLANS, WORKLOADS, type PlanName, type Workload } from './workloads.js';
 import { formatBytes, pruneCompileCacheEntries } from '../../src/engine/model/cache-admin.js';
 import { currentSessionTags } from '../../src/engine/model/cache-session-tags.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const CACHE = path.join(ROOT, '.cache', 'bench');
 
-const USAGE = `usage: npx tsx scripts/bench/run.ts [--models ${MODEL_NAMES.join(',')}] [--formats ${WEIGHT_FORMATS.join(',')}]
-  [--provider cpu|cuda|webgpu] [--workloads ${WORKLOADS.join(',')}] [--threads 2] [--quick] [--no-peer] [--out FILE]
+const USAGE = `usage: npx tsx scripts/bench/run.ts [--plan ${PLANS.join('|')}] [--models ${MODEL_NAMES.join(',')}] [--formats ${WEIGHT_FORMATS.join(',')}]
+  [--provider cpu|cuda|webgpu] [--workloads ${WORKLOADS.join(',')}] [--threads 2] [--quick (= --plan smoke)] [--no-peer] [--out FILE] [--peer-thread-search]
   [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2] [--no-prune-cache]`;
 
 function fail(msg: string): never {
@@ -55,8 +55,9 @@ export function parseBenchArgs(argv: string[]) {
     ({ values } = parseArgs({
       args: argv, strict: true, allowPositionals: false,
       options: {
-        models: { type: 'string', default: 'toy,random-llama-1b' }, formats: { type: 'string', default: 'f32,int8,int4' },
-        provider: { type: 'string', default: 'cpu' }, workloads: { type: 'string', default: WORKLOADS.join(',') },
+        plan: { type: 'string' }, 'peer-thread-search': { type: 'boolean', default: false },
+        models: { type: 'string' }, formats: { type: 'string' },
+        provider: { type: 'string', default: 'cpu' }, workloads: { type: 'string' },
         threads: { type: 'string', default: '2' }, quick: { type: 'boolean', default: false }, 'no-peer': { type: 'boolean', default: false },
         out: { type: 'string', default: path.join('bench', 'results', 'latest.json') }, batches: { type: 'string' }, 'new-tokens': { type: 'string' },
         reps: { type: 'string' }, 'capture-items': { type: 'string' }, 'peer-threads': { type: 'string' }, 'weight-memory': { type: 'string', default: 'default' },
@@ -68,6 +69,15 @@ export function parseBenchArgs(argv: string[]) {
     fail((e as Error).message);
   }
   if (values.help) { process.stdout.write(`${USAGE}\n`); process.exit(0); }
+  if (values.plan !== undefined && !PLANS.includes(values.plan as PlanName)) fail(`unknown plan '${values.plan}' (known: ${PLANS.join(', ')})`);
+  if (values.plan !== undefined && values.quick && values.plan !== 'smoke') fail('--quick is --plan smoke; give one of them');
+  const planName: PlanName = (values.plan as PlanName | undefined) ?? (values.quick ? 'smoke' : 'full');
+  // The quick plan: the ~1 B model in f32 and int8, no scaling rows, the peer at the thread setting the issue found best
+  // (torch intra-op 1, OpenBLAS 2; --peer-thread-search searches instead), llama.cpp at --threads only.
+  const quick = planName === 'quick';
+  values.models ??= quick ? 'random-llama-1b' : 'toy,random-llama-1b';
+  values.formats ??= quick ? 'f32,int8' : 'f32,int8,int4';
+  values.workloads ??= quick ? 'gen,steered-gen,capture,capture-batched,load' : WORKLOADS.join(',');
   const models = list(values.models);
   for (const m of models) if (!MODEL_NAMES.includes(m)) fail(`unknown model '${m}' (known: ${MODEL_NAMES.join(', ')})`);
   const formats = list(values.formats) as WeightFormat[];
@@ -77,21 +87,23 @@ export function parseBenchArgs(argv: string[]) {
   if (!['cpu', 'cuda', 'webgpu'].includes(values.provider)) fail(`unknown provider '${values.provider}' (cpu, cuda, webgpu)`);
   if (!['default', 'prepacked', 'mapped'].includes(values['weight-memory'])) fail(`--weight-memory must be default, prepacked or mapped`);
   const [threads] = ints(values.threads, 'threads');
-  let peerThreads: PeerThreads | undefined;
+  let peerThreads: PeerThreads | undefined = quick && !values['peer-thread-search'] ? { intra: 1, blas: Math.min(2, threads) } : undefined;
+  if (values['peer-threads'] && values['peer-thread-search']) fail('--peer-threads and --peer-thread-search exclude each other');
   if (values['peer-threads']) {
     const [intra, blas] = ints(values['peer-threads'], 'peer-threads');
     if (!blas) fail('--peer-threads takes INTRA,BLAS');
     peerThreads = { intra, blas };
   }
   const plan = makePlan({
-    quick: values.quick, workloads,
+    plan: planName, workloads,
     batches: values.batches ? ints(values.batches, 'batches') : undefined,
     newTokens: values['new-tokens'] ? ints(values['new-tokens'], 'new-tokens')[0] : undefined,
     reps: values.reps ? ints(values.reps, 'reps')[0] : undefined,
     captureItems: values['capture-items'] ? ints(values['capture-items'], 'capture-items')[0] : undefined,
   });
   return {
-    models, formats, workloads, plan, threads, peerThreads, quick: values.quick, noPeer: values['no-peer'], llamaCppThreads: values['llama-cpp-threads'] ? ints(values['llama-cpp-threads'], 'llama-cpp-threads') : undefined, noLlamaCpp: values['no-peer'] || values['no-llama-cpp'],
+    models, formats, workloads, plan, threads, peerThreads, quick: values.quick, noPeer: values['no-peer'],
+    llamaCppThreads: values['llama-cpp-threads'] ? ints(values['llama-cpp-threads'], 'llama-cpp-threads') : quick ? [threads] : undefined, noLlamaCpp: values['no-peer'] || values['no-llama-cpp'],
     pruneCache: !values['no-prune-cache'],
     provider: values.provider as ExecutionProvider, out: path.resolve(ROOT, values.out), weightMemory: values['weight-memory'] === 'default' ? undefined : values['weight-memory'] as 'prepacked' | 'mapped',
   };
@@ -118,13 +130,17 @@ async function main() {
   let parity: ParityResult[] = [];
   let torchMachine: { copy_gb_s: number; read_gb_s: number; gemm_gflop_s: number } | undefined;
   let torchVersion: string | undefined;
+  let pythonVersion: string | undefined;
   if (!peerSkipped && args.provider !== 'cpu') peerSkipped = `the PyTorch peer runs on CPU only here; comparing a ${args.provider} run with it would mislead (scripts/gpu-check.sh runs a CUDA peer where transformers+torch are installed)`;
   if (!peerSkipped) {
     try {
       python = ensureTorchPython(log);
       const p = TorchPeer.start(python, { intra: 1, blas: 1 });
       try {
-        torchVersion = (await p.request<{ torch: string }>({ cmd: 'hello' })).torch;
+        const hello = await p.request<{ torch: string; python: string }>({ cmd: 'hello' });
+        torchVersion = hello.torch;
+        pythonVersion = hello.python;
+        log(`peer: ${python} (Python ${pythonVersion}, torch ${torchVersion})`);
         parity = await checkPeerParity(p, ROOT);
       } finally {
         await p.close();
@@ -159,7 +175,7 @@ async function main() {
         try { torchMachine = await p.request({ cmd: 'machine' }); } finally { await p.close(); }
       }
       log(`  peer (torch ${torchVersion}, intra-op ${threads.intra}, BLAS ${threads.blas})…`);
-      run.peer = await runPeer(python, model, plan, threads, log);
+      run.peer = await runPeer(python, model, plan, threads, log, args.threads);
     } else run.peerSkipped = peerSkipped;
     const ggufTypes = args.formats.map((f) => ({ f32: 'F32', int8: 'Q8_0', int4: 'Q4_0' } as Record<string, GgufType>)[f]).filter(Boolean);
     if (args.noLlamaCpp) run.llamaCppSkipped = args.noPeer ? '--no-peer' : '--no-llama-cpp';
@@ -169,7 +185,7 @@ async function main() {
       try {
         const entry = ensureNodeLlamaCpp(path.join(CACHE, 'llama-cpp'), log);
         log('  llama.cpp (node-llama-cpp, prebuilt CPU binaries)…');
-        run.llamaCpp = await runLlamaCpp(entry, path.join(CACHE, 'gguf', model.name), model, ggufTypes, args.llamaCppThreads ?? [...new Set([1, args.threads])], Math.min(plan.promptTokens, model.maxPositions - plan.newTokens - 1), plan.newTokens, plan.reps, log);
+        run.llamaCpp = await runLlamaCpp(entry, path.join(CACHE, 'gguf', model.name), model, ggufTypes, args.llamaCppThreads ?? [...new Set([1, args.threads])], Math.min(plan.promptTokens, model.maxPositions - maxNewTokens(plan) - 1), newTokensAt(plan, 1), plan.reps, log);
       } catch (e) {
         run.llamaCppSkipped = (e as Error).message.split('\n')[0];
         log(`  llama.cpp skipped: ${run.llamaCppSkipped}`);
@@ -188,24 +204,27 @@ async function main() {
 
   function emit(partial: boolean) {
     const cells = buildCells(runs, plan);
-    const summary = buildSummary(runs, plan, machine.bandwidthGBs.used, machine.gemmGflops.used);
+    const summary = buildSummary(runs, plan, machine.bandwidthGBs.used, machine.gemmGflops.used, machine.bandwidthGBs.nodeCopy);
     const loadEnd = os.loadavg().map((x) => +x.toFixed(2));
     const result = {
       bench: 'persona-lab npm run bench', version: 1, started: started.toISOString(), finished: new Date().toISOString(), ...(partial ? { partial: true } : {}),
       machine: { ...machine, loadavgEnd: loadEnd, note: 'figures depend on machine load: compare only rows from the same run' },
-      settings: { threads: args.threads, provider: args.provider, formats: args.formats, workloads: args.workloads, quick: args.quick, weightMemory: args.weightMemory ?? 'default (the worker\'s: follows the checkpoint dtype)', plan },
+      settings: { planName: plan.name, threads: args.threads, provider: args.provider, formats: args.formats, workloads: args.workloads, quick: args.quick, weightMemory: args.weightMemory ?? 'default (the worker\'s: follows the checkpoint dtype)', plan },
       peer: peerSkipped
         ? { skipped: peerSkipped, parity }
         : {
             kind: 'pytorch-eager (scripts/bench/peer_torch.py: HF-faithful Llama-family forward, KV cache, upstream ActivationSteerer hook, upstream get_hidden_p_and_r capture)',
-            torch: torchVersion, python, format: 'f32', parity,
+            torch: torchVersion, python, python_version: pythonVersion, format: 'f32', parity,
             threads: Object.fromEntries(runs.map((r) => [r.model.name, r.peer?.settings])), thread_search: peerSearch,
           },
       models: runs.map((r) => ({ name: r.model.name, dir: path.relative(ROOT, r.model.dir), params: r.model.params, file_bytes: r.model.fileBytes, dtype: r.model.dtype, layers: r.model.layers, hidden: r.model.hidden, vocab: r.model.vocab })),
       llama_cpp: Object.fromEntries(runs.map((r) => [r.model.name, r.llamaCpp ?? { skipped: r.llamaCppSkipped }])),
       ours: Object.fromEntries(runs.flatMap((r) => [...r.ours].map(([f, s]) => [`${r.model.name}/${f}`, s.skipped ? { skipped: s.skipped } : s.settings]))),
+      // machine figures taken next to the cells they divide (read/copy bandwidth around the b1 cells, GEMM around the largest batch)
+      probes: Object.fromEntries(runs.flatMap((r) => [...[...r.ours].map(([f, s]) => [`${r.model.name}/${f}`, s.probes ?? []]), ...(r.peer ? [[`${r.model.name}/peer_f32`, r.peer.probes ?? []]] : [])])),
       cells,
       bandwidth_fraction_b1: summary.bandwidth_fraction_b1,
+      bandwidth_fraction_b1_vs_copy: summary.bandwidth_fraction_b1_vs_copy,
       rss_over_weight_bytes: summary.rss_over_weight_bytes,
       rss_over_weight_bytes_at: summary.rss_over_weight_bytes_at,
       steering_overhead: summary.steering_overhead,
@@ -224,8 +243,10 @@ async function main() {
 
   const header = [
     `## npm run bench — ${started.toISOString()} — ${machine.cpus}× ${machine.cpuModel}, ${args.threads} threads, provider ${args.provider}, load avg ${loadStart[0]} → ${loadEnd[0]}`,
-    `bandwidth ${machine.bandwidthGBs.used} GB/s, GEMM peak ${machine.gemmGflops.used} GFLOP/s; peer: ${peerSkipped ? `skipped (${peerSkipped})` : `PyTorch ${torchVersion} eager f32, ${runs.map((r) => `${r.model.name}: intra-op ${r.peer?.settings.intraOpThreads}, BLAS ${r.peer?.settings.blasThreads}`).join('; ')}`}`,
-    `median of ${plan.reps}; generation: prompt ${plan.promptTokens} tokens, ${plan.newTokens} new tokens (EOS disabled), steering at the middle layer, response positions; ratio = ours / peer`,
+    `plan ${plan.name}; at the end: read bandwidth ${machine.bandwidthGBs.used} GB/s (copy ${machine.bandwidthGBs.nodeCopy}), GEMM peak ${machine.gemmGflops.used} GFLOP/s (the fractions use the figures probed next to their cells: \`probes\`); ` +
+      `peer: ${peerSkipped ? `skipped (${peerSkipped})` : `PyTorch ${torchVersion} eager f32 on ${python} (Python ${pythonVersion}), ${runs.map((r) => `${r.model.name}: intra-op ${r.peer?.settings.intraOpThreads}, BLAS ${r.peer?.settings.blasThreads}${peerSearch[r.model.name] ? ' (searched)' : ' (given, not searched)'}`).join('; ')}`}`,
+    `median of ${plan.reps}; generation: prompt ${plan.promptTokens} tokens, ${plan.newTokensByBatch ? plan.batches.map((b) => `${newTokensAt(plan, b)} new tokens at batch ${b}`).join(', ') : `${plan.newTokens} new tokens`} (EOS disabled), ` +
+      `steering at the middle layer, response positions; gen/steered-gen: whole-generation tok/s; decode-b1: 1 / median decode step; ratio = ours / peer`,
   ];
   process.stdout.write(markdown(cells, summary, skipped, header) + '\n');
   log(`wrote ${path.relative(ROOT, args.out)}`);

@@ -4,19 +4,29 @@
  * `${workload}|${batch}|${promptTokens}` → median seconds and tokens/s.
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { InferenceClient, WorkerError } from '../../src/engine/client.js';
 import type { ExecutionProvider, WeightFormat } from '../../src/engine/model/types.js';
 import type { GenerateRow, LoadModelParams } from '../../src/engine/protocol.js';
 import type { BenchModel } from './models.js';
+import { probeMachine, type Probe } from './machine.js';
 import { TorchPeer, type PeerThreads } from './peer.js';
-import { makeCaptureItems, makePrompts, median, steerVector, type Plan } from './workloads.js';
+import { makeCaptureItems, makePrompts, maxNewTokens, median, newTokensAt, steerVector, type Plan } from './workloads.js';
 
-export interface Measure { s: number; tokS: number; tokens: number; timesS: number[] }
+/**
+ * One side's measurement of a cell: median seconds of the timed repetitions and tokens/s from it; `loadavg` is
+ * os.loadavg() when the cell finished; `stepS` (batch-1 generation only) the median decode step in seconds over
+ * every decode step of the timed repetitions (`steps` of them), timed one by one; `wallS` the cell's whole cost
+ * (warm-up included), which is what a plan's time budget is made of.
+ */
+export interface Measure { s: number; tokS: number; tokens: number; timesS: number[]; loadavg?: number[]; stepS?: number; steps?: number; stepTimesS?: number[]; wallS?: number }
 export interface SideResult {
   skipped?: string;
   settings: Record<string, unknown>;
   loadMs?: number;
+  /** os.loadavg() when the timed load ended. */
+  loadLoadavg?: number[];
   rssAfterLoadBytes?: number;
   /** Peak resident memory of the process over load and every workload it ran. */
   peakRssBytes?: number;
@@ -27,13 +37,47 @@ export interface SideResult {
   /** KV cache bytes per token per row. */
   kvBytesPerToken?: number;
   cells: Map<string, Measure>;
+  /** Machine figures taken next to this side's cells (machine.ts probeMachine): the fractions divide by these. */
+  probes?: Probe[];
 }
 
 export const key = (workload: string, batch: number, prompt: number) => `${workload}|${batch}|${prompt}`;
 
-function measure(timesS: number[], tokens: number): Measure {
+const loadNow = () => os.loadavg().map((x) => +x.toFixed(2));
+
+function measure(timesS: number[], tokens: number, extra: { stepTimesS?: number[]; wallS?: number } = {}): Measure {
   const s = median(timesS);
-  return { s, tokS: tokens / s, tokens, timesS: timesS.map((t) => +t.toFixed(4)) };
+  const m: Measure = { s, tokS: tokens / s, tokens, timesS: timesS.map((t) => +t.toFixed(4)), loadavg: loadNow() };
+  if (extra.stepTimesS?.length) {
+    m.stepS = median(extra.stepTimesS);
+    m.steps = extra.stepTimesS.length;
+    m.stepTimesS = extra.stepTimesS.map((t) => +t.toFixed(4));
+  }
+  if (extra.wallS !== undefined) m.wallS = +extra.wallS.toFixed(2);
+  return m;
+}
+
+/**
+ * The generation cells of one side, in the order that keeps each comparison's conditions together: per batch,
+ * plain then steered (so steering overhead compares neighbours); machine probes right before and after the
+ * batch-1 pair (read bandwidth for the decode fraction) and around the largest batch (GEMM peak).
+ */
+async function genCells(plan: Plan, threads: number, probes: Probe[], one: (w: 'gen' | 'steered-gen', b: number) => Promise<void>, log: (m: string) => void) {
+  const ws = (['gen', 'steered-gen'] as const).filter((w) => has(plan, w));
+  if (!ws.length) return;
+  const bMax = Math.max(...plan.batches);
+  const probe = async (label: string, what: { bandwidth?: boolean; gemm?: boolean }) => {
+    const p = await probeMachine(threads, label, what);
+    probes.push(p);
+    log(`    machine ${label}: ${p.readGBs !== undefined ? `read ${p.readGBs} GB/s, copy ${p.copyGBs} GB/s` : ''}${p.gemmGflops !== undefined ? `GEMM ${p.gemmGflops} GFLOP/s` : ''} (load ${p.loadavg[0]})`);
+  };
+  for (const b of plan.batches) {
+    if (b === 1) await probe('before-b1', { bandwidth: true });
+    if (b === bMax && b > 1) await probe(`before-b${b}`, { gemm: true });
+    for (const w of ws) await one(w, b);
+    if (b === 1) await probe('after-b1', { bandwidth: true });
+    if (b === bMax && b > 1) await probe(`after-b${b}`, { gemm: true });
+  }
 }
 
 /** VmHWM (peak RSS) of a process, from /proc (Linux). */
@@ -47,7 +91,7 @@ export function peakRss(pid: number): number | undefined {
 }
 
 const has = (plan: Plan, w: string) => plan.workloads.includes(w as Plan['workloads'][number]);
-const promptFor = (plan: Plan, m: BenchModel) => Math.min(plan.promptTokens, m.maxPositions - plan.newTokens - 1);
+const promptFor = (plan: Plan, m: BenchModel) => Math.min(plan.promptTokens, m.maxPositions - maxNewTokens(plan) - 1);
 export const scalePromptsFor = (plan: Plan, m: BenchModel) => plan.scalePrompts.filter((p) => p + 2 <= m.maxPositions);
 
 // ------------------------------------------------------------------ ours
@@ -83,45 +127,49 @@ export async function runOurs(m: BenchModel, plan: Plan, o: OursOptions): Promis
     const t0 = performance.now();
     const info = await client.loadModel(params);
     const loadMs = performance.now() - t0;
-    const res: SideResult = { settings: { ...settings, cacheHit: info.cacheHit, loadStages: info.loadStages }, cells, loadMs, rssAfterLoadBytes: info.rssBytes, peakRssAfterLoadBytes: peakRss(client.pid),
+    const res: SideResult = { settings: { ...settings, cacheHit: info.cacheHit, loadStages: info.loadStages }, cells, loadMs, loadLoadavg: loadNow(), rssAfterLoadBytes: info.rssBytes, peakRssAfterLoadBytes: peakRss(client.pid),
       residentWeightBytes: info.residentWeightBytes, kvBytesPerToken: info.kvBytesPerToken };
     const { modelId } = info;
     const L = info.config.numLayers;
     const steer = { vector: { values: steerVector(info.config.hiddenSize) }, layer: Math.floor(L / 2), coef: plan.steerCoef, positions: 'response' as const, scaling: { mode: 'raw' as const } };
-    const gen = async (prompts: number[][], n: number, steered: boolean) => {
+    /**
+     * One generation request; at batch 1 the tokens are streamed (one notification per token) and each arrival
+     * time-stamped, so consecutive arrivals time the decode steps one by one (the worker sends a token before
+     * it forwards it). Returns the request's seconds and, when streamed, the decode steps' seconds.
+     */
+    const gen = async (prompts: number[][], n: number, steered: boolean, stream = false) => {
       const rows: GenerateRow[] = prompts.map((ids) => ({ prompt: { ids }, steer: steered ? [steer] : undefined }));
+      const arrivals: number[] = [];
       const t = performance.now();
-      const r = await client.generate({ modelId, rows, batchSize: prompts.length, sampling: { temperature: 0, maxNewTokens: n, minNewTokens: n } });
+      const r = await client.generate({ modelId, rows, batchSize: prompts.length, sampling: { temperature: 0, maxNewTokens: n, minNewTokens: n } },
+        stream ? { onToken: (x) => { if (x.row === 0) arrivals.push(performance.now()); } } : {});
       const s = (performance.now() - t) / 1000;
       const got = r.rows.reduce((a, x) => a + x.tokenIds.length, 0);
       if (got !== prompts.length * n) throw new Error(`ours generated ${got} tokens, expected ${prompts.length * n} (EOS not disabled?)`);
-      return s;
+      return { s, steps: arrivals.slice(1).map((a, i) => (a - arrivals[i]) / 1000) };
     };
     const timeGen = async (workload: string, prompts: number[][], n: number, steered: boolean, warmTokens: number, promptLen: number) => {
+      const w0 = performance.now();
+      const stream = prompts.length === 1;
       await gen(prompts, warmTokens, steered);
-      const ts: number[] = [];
-      for (let r = 0; r < plan.reps; r++) ts.push(await gen(prompts, n, steered));
-      const mm = measure(ts, prompts.length * n);
+      const ts: number[] = [], steps: number[] = [];
+      for (let r = 0; r < plan.reps; r++) {
+        const g = await gen(prompts, n, steered, stream);
+        ts.push(g.s);
+        steps.push(...g.steps);
+      }
+      const mm = measure(ts, prompts.length * n, { stepTimesS: steps, wallS: (performance.now() - w0) / 1000 });
       cells.set(key(workload, prompts.length, promptLen), mm);
-      o.log(`    ours ${o.format} ${workload} b${prompts.length} p${promptLen}: ${mm.tokS.toFixed(1)} tok/s`);
+      o.log(`    ours ${o.format} ${workload} b${prompts.length} p${promptLen}: ${mm.tokS.toFixed(1)} tok/s${mm.stepS ? `, decode step ${(mm.stepS * 1000).toFixed(1)} ms (median of ${mm.steps})` : ''} (load ${mm.loadavg?.[0]})`);
     };
     const P = promptFor(plan, m);
-    for (const w of ['gen', 'steered-gen'] as const) {
-      if (!has(plan, w)) continue;
-      for (const b of plan.batches) await timeGen(w, makePrompts(b, P, m.vocab), plan.newTokens, w === 'steered-gen', plan.warmupTokens, P);
-    }
-    if (has(plan, 'gen')) {
-      // prefill-only time at batch 1 (one new token), to turn batch-1 generation into decode-only speed
-      const pr = makePrompts(1, P, m.vocab);
-      await gen(pr, 1, false);
-      const ts: number[] = [];
-      for (let r = 0; r < plan.reps; r++) ts.push(await gen(pr, 1, false));
-      cells.set(key('prefill', 1, P), measure(ts, P));
-    }
+    res.probes = [];
+    await genCells(plan, o.threads, res.probes, (w, b) => timeGen(w, makePrompts(b, P, m.vocab), newTokensAt(plan, b), w === 'steered-gen', plan.warmupTokens, P), o.log);
     if (has(plan, 'capture') || has(plan, 'capture-batched')) {
       const items = makeCaptureItems(plan.captureItems, m.vocab, m.maxPositions);
       const tokens = items.reduce((a, i) => a + i.prompt.length + i.response.length, 0);
       const req = { modelId, items: items.map((i) => ({ prompt: { ids: i.prompt }, response: { ids: i.response } })), reductions: ['prompt_avg', 'response_avg', 'prompt_last'] as ('prompt_avg' | 'response_avg' | 'prompt_last')[] };
+      const w0 = performance.now();
       await client.capture({ ...req, items: req.items.slice(0, Math.min(16, items.length)) });
       const ts: number[] = [];
       for (let r = 0; r < plan.reps; r++) {
@@ -129,7 +177,7 @@ export async function runOurs(m: BenchModel, plan: Plan, o: OursOptions): Promis
         await client.capture(req);
         ts.push((performance.now() - t) / 1000);
       }
-      const mm = measure(ts, tokens);
+      const mm = measure(ts, tokens, { wallS: (performance.now() - w0) / 1000 });
       // ours batches internally: the same measurement stands against both peer variants
       cells.set(key('capture', 1, 0), mm);
       cells.set(key('capture-batched', 1, 0), mm);
@@ -141,7 +189,7 @@ export async function runOurs(m: BenchModel, plan: Plan, o: OursOptions): Promis
         const pr = makePrompts(1, p, m.vocab);
         await gen(pr, 1, false);
         const ts: number[] = [];
-        for (let r = 0; r < plan.reps; r++) ts.push(await gen(pr, 1, false));
+        for (let r = 0; r < plan.reps; r++) ts.push((await gen(pr, 1, false)).s);
         const mm = measure(ts, p);
         cells.set(key('scale-prompt', 1, p), mm);
         o.log(`    ours ${o.format} prefill p${p}: ${mm.tokS.toFixed(1)} tok/s`);
@@ -193,7 +241,8 @@ export async function searchPeerThreads(python: string, m: BenchModel, plan: Pla
   return { best, probes };
 }
 
-export async function runPeer(python: string, m: BenchModel, plan: Plan, threads: PeerThreads, log: (m: string) => void): Promise<SideResult> {
+/** `machineThreads`: the thread budget the machine probes measure at (the bench's --threads, as for ours). */
+export async function runPeer(python: string, m: BenchModel, plan: Plan, threads: PeerThreads, log: (m: string) => void, machineThreads = Math.max(threads.intra, threads.blas)): Promise<SideResult> {
   const cells = new Map<string, Measure>();
   const peer = TorchPeer.start(python, threads);
   try {
@@ -201,30 +250,27 @@ export async function runPeer(python: string, m: BenchModel, plan: Plan, threads
     const ld = await peer.request<{ load_s: number; peak_rss: number; weight_bytes: number }>({ cmd: 'load', path: m.dir });
     const res: SideResult = {
       settings: { kind: 'pytorch-eager', torch: hello.torch, intraOpThreads: threads.intra, blasThreads: threads.blas, format: 'f32', weightBytes: ld.weight_bytes },
-      cells, loadMs: ld.load_s * 1000, peakRssAfterLoadBytes: ld.peak_rss, residentWeightBytes: ld.weight_bytes, kvBytesPerToken: m.kvBytesPerPosition,
+      cells, loadMs: ld.load_s * 1000, loadLoadavg: loadNow(), peakRssAfterLoadBytes: ld.peak_rss, residentWeightBytes: ld.weight_bytes, kvBytesPerToken: m.kvBytesPerPosition,
     };
     const P = promptFor(plan, m);
     const L = m.layers;
     const steer = { vector: steerVector(m.hidden), layer: Math.floor(L / 2), coef: plan.steerCoef, positions: 'response' };
     const gen = async (workload: string, prompts: number[][], n: number, steered: boolean, warmTokens: number, promptLen: number) => {
-      const r = await peer.request<{ times_s: number[]; tokens: number }>({ cmd: 'gen', prompts, new_tokens: n, steer: steered ? steer : null, warmup: 1, warmup_tokens: warmTokens, reps: plan.reps });
-      const mm = measure(r.times_s, r.tokens);
+      const w0 = performance.now();
+      const r = await peer.request<{ times_s: number[]; tokens: number; step_times_s: number[] }>({ cmd: 'gen', prompts, new_tokens: n, steer: steered ? steer : null, warmup: 1, warmup_tokens: warmTokens, reps: plan.reps });
+      const mm = measure(r.times_s, r.tokens, { stepTimesS: prompts.length === 1 ? r.step_times_s : undefined, wallS: (performance.now() - w0) / 1000 });
       cells.set(key(workload, prompts.length, promptLen), mm);
-      log(`    peer ${workload} b${prompts.length} p${promptLen}: ${mm.tokS.toFixed(1)} tok/s`);
+      log(`    peer ${workload} b${prompts.length} p${promptLen}: ${mm.tokS.toFixed(1)} tok/s${mm.stepS ? `, decode step ${(mm.stepS * 1000).toFixed(1)} ms (median of ${mm.steps})` : ''} (load ${mm.loadavg?.[0]})`);
     };
-    for (const w of ['gen', 'steered-gen'] as const) {
-      if (!has(plan, w)) continue;
-      for (const b of plan.batches) await gen(w, makePrompts(b, P, m.vocab), plan.newTokens, w === 'steered-gen', plan.warmupTokens, P);
-    }
-    if (has(plan, 'gen')) {
-      const r = await peer.request<{ times_s: number[] }>({ cmd: 'gen', prompts: makePrompts(1, P, m.vocab), new_tokens: 1, warmup: 1, reps: plan.reps });
-      cells.set(key('prefill', 1, P), measure(r.times_s, P));
-    }
+    res.probes = [];
+    await genCells(plan, machineThreads, res.probes,
+      (w, b) => gen(w, makePrompts(b, P, m.vocab), newTokensAt(plan, b), w === 'steered-gen', plan.warmupTokens, P), log);
     const items = makeCaptureItems(plan.captureItems, m.vocab, m.maxPositions);
     for (const [w, batch] of [['capture', 0], ['capture-batched', plan.peerCaptureBatch]] as const) {
       if (!has(plan, w)) continue;
+      const w0 = performance.now();
       const r = await peer.request<{ times_s: number[]; tokens: number }>({ cmd: 'capture', items, batch, warmup: 0, reps: plan.reps });
-      const mm = measure(r.times_s, r.tokens);
+      const mm = measure(r.times_s, r.tokens, { wallS: (performance.now() - w0) / 1000 });
       cells.set(key(w, 1, 0), mm);
       log(`    peer ${w}${batch ? ` (batch ${batch})` : ' (one sequence per forward)'}: ${mm.tokS.toFixed(1)} tok/s`);
     }

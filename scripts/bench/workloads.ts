@@ -5,9 +5,20 @@
 export const WORKLOADS = ['gen', 'steered-gen', 'capture', 'capture-batched', 'load', 'scaling'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
+/**
+ * Plan presets (`--plan`): `full` is the issue's plan (hour-scale on 2 cores at 1 B); `quick` fits ~25 min on a quiet
+ * 2-core machine at 1 B (sizes and their estimate: src/engine/DESIGN.md, "Benchmark"); `smoke` is a one-minute check
+ * on the toy (`--quick` is its old name). Explicit flags (--batches, --new-tokens, …) override a preset's values.
+ */
+export const PLANS = ['full', 'quick', 'smoke'] as const;
+export type PlanName = (typeof PLANS)[number];
+
 export interface Plan {
+  name: PlanName;
   workloads: Workload[];
   batches: number[];
+  /** New tokens per batch size where a plan sets them apart (else `newTokens`). */
+  newTokensByBatch?: Record<number, number>;
   /** Doubling batches for the scaling rows. */
   scaleBatches: number[];
   /** Prompt lengths for the scaling rows (capped below the model's max positions). */
@@ -24,27 +35,46 @@ export interface Plan {
   steerCoef: number;
 }
 
-export function makePlan(o: { quick: boolean; workloads: Workload[]; batches?: number[]; newTokens?: number; reps?: number; captureItems?: number }): Plan {
-  const batches = o.batches ?? (o.quick ? [1, 4] : [1, 16, 64]);
+/** The quick plan's sizes (see PLANS; chosen from per-cell times measured on random-llama-250m, DESIGN.md). */
+export const QUICK = {
+  batches: [1, 16, 64],
+  promptTokens: 16,
+  /** ≥ 17 at batch 1 so that ≥ 16 decode steps are timed per repetition; at 16 and 64 decode ≥ 2/3 of the cell. */
+  newTokensByBatch: { 1: 32, 16: 32, 64: 24 } as Record<number, number>,
+  warmupTokens: 4,
+  captureItems: 64,
+  reps: 3,
+};
+
+export function makePlan(o: { plan?: PlanName; quick?: boolean; workloads: Workload[]; batches?: number[]; newTokens?: number; reps?: number; captureItems?: number }): Plan {
+  const name: PlanName = o.plan ?? (o.quick ? 'smoke' : 'full');
+  const smoke = name === 'smoke', quick = name === 'quick';
+  const batches = o.batches ?? (smoke ? [1, 4] : quick ? QUICK.batches : [1, 16, 64]);
   const maxB = Math.max(...batches);
   const scaleBatches: number[] = [];
   for (let b = 1; b <= maxB; b *= 2) scaleBatches.push(b);
-  const newTokens = o.newTokens ?? (o.quick ? 8 : 64);
+  // batch 1 needs ≥ 17 new tokens for ≥ 16 timed decode steps
+  const newTokens = o.newTokens ?? (smoke ? 17 : quick ? 32 : 64);
   return {
+    name,
     workloads: o.workloads,
     batches,
+    ...(quick && o.newTokens === undefined ? { newTokensByBatch: QUICK.newTokensByBatch } : {}),
     scaleBatches,
-    scalePrompts: o.quick ? [64, 128] : [64, 128, 256, 512, 1024, 2048],
-    promptTokens: 32,
+    scalePrompts: smoke || quick ? [64, 128] : [64, 128, 256, 512, 1024, 2048],
+    promptTokens: quick ? QUICK.promptTokens : 32,
     newTokens,
-    scaleNewTokens: o.quick ? 4 : 16,
-    warmupTokens: Math.min(newTokens, 16),
-    captureItems: o.captureItems ?? (o.quick ? 16 : 200),
+    scaleNewTokens: smoke || quick ? 4 : 16,
+    warmupTokens: quick ? QUICK.warmupTokens : Math.min(newTokens, 16),
+    captureItems: o.captureItems ?? (smoke ? 16 : quick ? QUICK.captureItems : 200),
     peerCaptureBatch: 8,
     reps: o.reps ?? 3,
     steerCoef: 4,
   };
 }
+
+export const newTokensAt = (plan: Plan, batch: number) => plan.newTokensByBatch?.[batch] ?? plan.newTokens;
+export const maxNewTokens = (plan: Plan) => Math.max(plan.newTokens, ...Object.values(plan.newTokensByBatch ?? {}));
 
 /** Deterministic token ids in [3, vocab): no BOS/EOS/pad ids (0–2), different per row. */
 export function promptIds(row: number, length: number, vocab: number, salt = 0): number[] {
