@@ -38,11 +38,13 @@ export interface Plan {
 /** The quick plan's sizes (see PLANS; chosen from per-cell times measured on random-llama-250m, DESIGN.md). */
 export const QUICK = {
   batches: [1, 16, 64],
-  promptTokens: 16,
-  /** ≥ 17 at batch 1 so that ≥ 16 decode steps are timed per repetition; at 16 and 64 decode ≥ 2/3 of the cell. */
-  newTokensByBatch: { 1: 32, 16: 32, 64: 24 } as Record<number, number>,
+  /** Short, so that the decode steps outweigh the prefill even at batch 64 (see decodeShare). */
+  promptTokens: 8,
+  /** ≥ 17 at batch 1 so that ≥ 16 decode steps are timed per repetition; decode forwards 79 / 74 / 65 % of the tokens. */
+  newTokensByBatch: { 1: 32, 16: 24, 64: 16 } as Record<number, number>,
   warmupTokens: 4,
-  captureItems: 64,
+  /** 16 pairs (two batches of the batched peer), not 200: the peer needs ~1.4 s (one by one) and ~2.2 s (batched) per pair and repetition at 1 B. */
+  captureItems: 16,
   reps: 3,
 };
 
@@ -74,6 +76,8 @@ export function makePlan(o: { plan?: PlanName; quick?: boolean; workloads: Workl
 }
 
 export const newTokensAt = (plan: Plan, batch: number) => plan.newTokensByBatch?.[batch] ?? plan.newTokens;
+/** Share of a generation cell's forwarded tokens that are decode steps: (n − 1) / (P + n − 1) per row. */
+export const decodeShare = (plan: Plan, batch: number) => (newTokensAt(plan, batch) - 1) / (plan.promptTokens + newTokensAt(plan, batch) - 1);
 export const maxNewTokens = (plan: Plan) => Math.max(plan.newTokens, ...Object.values(plan.newTokensByBatch ?? {}));
 
 /** Deterministic token ids in [3, vocab): no BOS/EOS/pad ids (0–2), different per row. */

@@ -16,7 +16,7 @@ import { describeModel, ensureRandomLlama, RANDOM_SPECS } from '../../scripts/be
 import { checkPeerParity, findTorchPython, parityFixtures, TorchPeer } from '../../scripts/bench/peer.js';
 import { buildSummary, type ModelRun } from '../../scripts/bench/report.js';
 import { key, threadCandidates, type Measure, type SideResult } from '../../scripts/bench/sides.js';
-import { makeCaptureItems, makePlan, makePrompts } from '../../scripts/bench/workloads.js';
+import { decodeShare, makeCaptureItems, makePlan, makePrompts, newTokensAt } from '../../scripts/bench/workloads.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-bench-test-'));
@@ -56,12 +56,24 @@ describe('npm run bench on the toy (--quick --no-peer)', () => {
     assert.equal(typeof j.bandwidth_fraction_b1.toy.f32, 'number');
     assert.ok(j.rss_over_weight_bytes > 0);
     assert.equal(typeof j.steering_overhead, 'number');
-    assert.ok(j.machine.bandwidthGBs.used > 0 && j.machine.gemmGflops.used > 0 && j.machine.cpus > 0);
+    assert.ok(j.machine.bandwidthGBs.used > 0 && j.machine.bandwidthGBs.ortRead > 0 && j.machine.gemmGflops.used > 0 && j.machine.cpus > 0);
+    // every timed cell says under which load it ran; the machine figures were probed next to the cells they divide
+    for (const c of j.cells) assert.ok(Array.isArray(c.ours_loadavg) && c.ours_loadavg.length === 3, `${c.workload} lacks ours_loadavg`);
+    const probes = j.probes['toy/f32'];
+    assert.deepEqual(probes.map((p: { label: string }) => p.label), ['before-b1', 'after-b1', 'before-b4', 'after-b4']);
+    assert.ok(probes[0].readGBs > 0 && probes[0].copyGBs > 0 && probes[2].gemmGflops > 0);
+    // batch-1 decode comes from ≥ 16 decode steps timed one by one
+    assert.ok(j.detail.decode_b1['toy/f32'].steps >= 16, JSON.stringify(j.detail.decode_b1));
+    assert.equal(typeof j.bandwidth_fraction_b1_vs_copy.toy.f32, 'number');
+    assert.equal(j.settings.planName, 'smoke');
     assert.equal(j.peer.skipped, '--no-peer');
     assert.equal(j.settings.threads, 2);
   });
 
   test('bad flags are refused before any work, naming what is accepted', () => {
+    const p = bench(['--plan', 'fast', '--no-peer']);
+    assert.equal(p.status, 2);
+    assert.match(p.stderr, /unknown plan 'fast' \(known: full, quick, smoke\)/);
     const r = bench(['--models', 'toy,gpt-17', '--no-peer']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /unknown model 'gpt-17' \(known: toy, random-llama-1b/);
@@ -100,21 +112,44 @@ describe('bench checkpoints', () => {
 
 describe('bench summary', () => {
   const m = { name: 'm', dir: '', params: 1000, fileBytes: 2000, dtype: 'bfloat16', layers: 2, hidden: 10, vocab: 20, maxPositions: 4096, f32BytesPerToken: 3200, kvBytesPerPosition: 0, tied: false };
-  const meas = (s: number, tokens: number): Measure => ({ s, tokS: tokens / s, tokens, timesS: [s] });
+  const meas = (s: number, tokens: number, stepS?: number): Measure => ({ s, tokS: tokens / s, tokens, timesS: [s], ...(stepS ? { stepS, steps: 16 } : {}) });
   test('steering overhead is the worst steered/plain ratio over batches minus 1; rss ratio is peak over resident format bytes', () => {
     const plan = makePlan({ quick: true, workloads: ['gen', 'steered-gen'], newTokens: 8 });
     const cells = new Map<string, Measure>([
-      [key('gen', 1, 32), meas(1, 8)], [key('steered-gen', 1, 32), meas(1.05, 8)],
+      [key('gen', 1, 32), meas(1, 8, 0.1)], [key('steered-gen', 1, 32), meas(1.05, 8)],
       [key('gen', 4, 32), meas(2, 32)], [key('steered-gen', 4, 32), meas(2.5, 32)],
-      [key('prefill', 1, 32), meas(0.3, 32)],
     ]);
     const ours: SideResult = { settings: {}, cells, peakRssBytes: 4600, residentWeightBytes: 4000, kvBytesPerToken: 0 };
     const run: ModelRun = { model: m, ours: new Map([['f32', ours]]) };
     const s = buildSummary([run], plan, 1e-6, 1);
     assert.equal(s.steering_overhead, 0.25);
     assert.equal(s.rss_over_weight_bytes, 1.15);
-    // decode-only b1: 7 steps in 0.7 s = 10 tok/s; bytes/token = 4000 × (800/1000) = 3200; bound = 1000 B/s / 3200 B
+    // b1 decode: a 0.1 s median step = 10 tok/s; bytes/token = 4000 × (800/1000) = 3200; bound = 1000 B/s / 3200 B
     assert.equal(s.bandwidth_fraction_b1.m.f32, +(10 / (1000 / 3200)).toFixed(3));
+  });
+
+  test('the fractions divide by the figures probed next to their cells (the highest of each pair), not the whole-run ones', () => {
+    const plan = makePlan({ quick: true, workloads: ['gen'], newTokens: 8 });
+    const cells = new Map<string, Measure>([[key('gen', 1, 32), meas(1, 8, 0.1)], [key('gen', 4, 32), meas(2, 32)]]);
+    const probes = [
+      { at: '', label: 'before-b1', loadavg: [1, 1, 1], readGBs: 2e-6, copyGBs: 4e-6 }, { at: '', label: 'after-b1', loadavg: [1, 1, 1], readGBs: 1e-6, copyGBs: 3e-6 },
+      { at: '', label: 'before-b4', loadavg: [1, 1, 1], gemmGflops: 5 }, { at: '', label: 'after-b4', loadavg: [1, 1, 1], gemmGflops: 4 },
+    ];
+    const ours: SideResult = { settings: {}, cells, residentWeightBytes: 4000, kvBytesPerToken: 0, probes };
+    const s = buildSummary([{ model: m, ours: new Map([['f32', ours]]) }], plan, 1e-6, 1, 8e-6);
+    // 10 tok/s × 3200 B = 32 000 B/s against 2000 B/s read (the best probe) and 4000 B/s copy
+    assert.equal(s.bandwidth_fraction_b1.m.f32, 16);
+    assert.equal(s.bandwidth_fraction_b1_vs_copy.m.f32, 8);
+    const g = (s.detail.gemm_at_max_batch as Record<string, { gemm_peak_gflop_s: number }>)['m/f32'];
+    assert.equal(g.gemm_peak_gflop_s, 5);
+  });
+
+  test('the quick plan: batch 1, 16, 64 with ≥ 17 new tokens at batch 1 (≥ 16 timed decode steps); explicit flags override it', () => {
+    const q = makePlan({ plan: 'quick', workloads: ['gen'] });
+    assert.deepEqual(q.batches, [1, 16, 64]);
+    assert.ok(newTokensAt(q, 1) >= 17);
+    for (const b of q.batches) assert.ok(decodeShare(q, b) >= 0.6, `decode forwards only ${decodeShare(q, b)} of the tokens at batch ${b}`);
+    assert.equal(newTokensAt(makePlan({ plan: 'quick', workloads: ['gen'], newTokens: 40 }), 64), 40);
   });
 
   test('the peer thread search covers every intra-op × BLAS pair up to the thread budget', () => {
