@@ -105,6 +105,17 @@ export function buildCells(runs: ModelRun[], plan: Plan): Cell[] {
       for (const b of plan.scaleBatches) pair('scale-batch', b, P, { prompt_tokens: P });
       for (const p of scalePromptsFor(plan, m)) pair('scale-prompt', 1, p, { prompt_tokens: p, note: 'prefill tokens/s (one new token)' });
     }
+    // llama.cpp types with no format of ours in this run (the quick plan runs Q4_0 without int4): their rows, ours empty
+    for (const [format, type] of Object.entries(GGUF_FOR)) {
+      if (run.ours.has(format) && !run.ours.get(format)!.skipped) continue;
+      const lc = (run.llamaCpp ?? []).filter((x) => x.type === type);
+      if (!lc.length) continue;
+      const best = lc.reduce((a, b) => (b.decode_b1_tok_s > a.decode_b1_tok_s ? b : a));
+      cells.push({
+        workload: 'decode-b1', model: m.name, format, batch: 1, ours_tok_s: null, peer_tok_s: best.decode_b1_tok_s, ratio: null, peer: `llama.cpp ${best.type}`,
+        ours_loadavg: null, peer_loadavg: best.loadavg ?? null, note: `ours not run in ${format}; llama.cpp (1 / median token interval) best of ${lc.map((x) => `${x.threads} thread(s): ${x.decode_b1_tok_s}`).join(', ')} tok/s`,
+      });
+    }
   }
   return cells;
 }

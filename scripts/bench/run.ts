@@ -177,7 +177,9 @@ async function main() {
       log(`  peer (torch ${torchVersion}, intra-op ${threads.intra}, BLAS ${threads.blas})…`);
       run.peer = await runPeer(python, model, plan, threads, log, args.threads);
     } else run.peerSkipped = peerSkipped;
-    const ggufTypes = args.formats.map((f) => ({ f32: 'F32', int8: 'Q8_0', int4: 'Q4_0' } as Record<string, GgufType>)[f]).filter(Boolean);
+    // the quick plan runs all three GGUF types (the bar for f32, int8 and int4) even where ours skips int4
+    const ggufTypes = (args.plan.name === 'quick' ? ['F32', 'Q8_0', 'Q4_0'] as GgufType[]
+      : args.formats.map((f) => ({ f32: 'F32', int8: 'Q8_0', int4: 'Q4_0' } as Record<string, GgufType>)[f]).filter(Boolean));
     if (args.noLlamaCpp) run.llamaCppSkipped = args.noPeer ? '--no-peer' : '--no-llama-cpp';
     else if (args.provider !== 'cpu') run.llamaCppSkipped = 'CPU peer only';
     else if (!plan.workloads.includes('gen')) run.llamaCppSkipped = 'needs the gen workload (decode-b1 rows)';
