@@ -123,7 +123,10 @@ export default async function inline(t) {
     await answerChoice();
     const result = page.locator('.editor-group-container .view-lines', { hasText: 'applied ‖Δ‖' });
     await result.first().waitFor({ timeout: 120_000 });
-    const text = (await result.first().textContent()).replace(/\u00a0/g, ' ');
+    // The editor's lines in document order: Monaco reuses line elements, so their DOM order is not the document's
+    // (a steered answer once came out as the metadata line rendered after the heading); each line's top is.
+    const text = (await result.first().evaluate((el) => [...el.querySelectorAll('.view-line')]
+      .sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top)).map((l) => l.textContent).join('\n'))).replace(/\u00a0/g, ' ');
     for (const s of ['model toy-persona', 'vector sycophantic', 'layer 4', 'coef 4', 'Baseline (unsteered)', 'Steered (sycophantic']) if (!text.includes(s)) throw new Error(`the result lacks "${s}": ${text.slice(0, 400)}`);
     await screenshots('steer');
     const lens = page.locator('.codelens-decoration a', { hasText: 'Insert steered answer' });
