@@ -121,7 +121,9 @@ describe('Persona Lab palette commands (toy model)', function () {
   });
 
   it('Cancel Job stops a running grid as information (no error), and the job leaves the running list', async () => {
-    const running = vscode.commands.executeCommand('personaLab.runGrid', { modelPath: toyMain, trait: 'evil', layers: [1, 2, 3, 4], coefs: [1, 2, 3, 4, 5], maxQuestions: 5, samples: 3 });
+    // Big enough that it cannot finish before the cancel lands (4 × 5 × 5 × 3 once did, on a quiet machine, and the
+    // command resolved to the finished grid): 4 × 8 conditions × 20 questions × 10 samples.
+    const running = vscode.commands.executeCommand('personaLab.runGrid', { modelPath: toyMain, trait: 'evil', layers: [1, 2, 3, 4], coefs: [1, 2, 3, 4, 5, 6, 7, 8], maxQuestions: 20, samples: 10 });
     for (let i = 0; i < 200 && api.jobs.active().length === 0; i++) await sleep(50);
     assert.equal(api.jobs.active().length, 1, 'the grid never showed up as running');
     assert.match(api.jobs.active()[0].title, /Layer × Coef Grid — evil/);
