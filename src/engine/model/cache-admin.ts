@@ -14,7 +14,8 @@
  * gone, replaced or modified (neither), no readable meta.json (damaged), a saved session of another onnxruntime
  * build or CPU (its folder alone), leftovers of a compile or prune that died. Pruning never touches an entry in
  * use: a compile of its key in progress (`<key>.tmp-*`), a session being saved into it (`ort-*.tmp-<pid>-*`, pid
- * alive), a file under it open or mapped by a process (Linux /proc), or a hit / compile in the last
+ * alive), a file under it open or mapped by a process (Linux /proc: a worker holds the entry of every model it has
+ * loaded open, cache-stamp.ts holdCacheEntry), or a hit / compile in the last
  * IN_USE_GRACE_MS (a load in progress, on systems without /proc). An entry is removed by renaming it out of
  * the way first (a concurrent lookup then misses and recompiles, never sees half an entry), then deleting it.
  */

@@ -22,3 +22,26 @@ export function markCacheEntryUsed(entryDir: string): void {
     }
   }
 }
+
+/**
+ * Hold a compile-cache entry for a loaded model's lifetime: keep its meta.json open, so cache-admin.ts's `openUnder`
+ * (a file under the entry open or mapped by a live process, Linux /proc) calls it in use and `cache prune` keeps it
+ * however long ago it was loaded. Today onnxruntime also keeps parts of the entry mapped (the initializers it does
+ * not prepack), but that is its implementation detail, not a promise; this hold is ours. The descriptor goes with
+ * the process, so a worker that dies holds nothing. `onnxPath` is the loaded graph: a graph written beside the
+ * weights (no entry folder) holds nothing. Returns the release (idempotent). Never throws.
+ */
+export function holdCacheEntry(onnxPath: string): () => void {
+  if (path.basename(onnxPath) !== 'model.onnx') return () => {};
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(path.join(path.dirname(onnxPath), 'meta.json'), 'r');
+  } catch {
+    return () => {}; // not a cache entry (no meta.json), or removed meanwhile
+  }
+  return () => {
+    if (fd === undefined) return;
+    try { fs.closeSync(fd); } catch { /* already closed */ }
+    fd = undefined;
+  };
+}

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { holdCacheEntry } from '../model/cache-stamp.js';
 import { COMPILER_VERSION } from '../model/compile.js';
 import { autoProviders } from '../model/providers.js';
 import type { ExecutionProvider, LoadedModel, ModelRef } from '../model/types.js';
@@ -32,6 +33,8 @@ const asIds = (x: unknown): number[] => (Array.isArray(x) ? x.filter((v): v is n
 
 export class ModelRegistry {
   private readonly models = new Map<string, ModelEntry>();
+  /** Per loaded model, the release of its compile-cache entry's hold (`cache prune` keeps an entry a model uses). */
+  private readonly holds = new Map<string, () => void>();
   private counter = 0;
 
   constructor(private readonly defaultThreads?: number) {}
@@ -118,6 +121,7 @@ export class ModelRegistry {
         ...(failed.length ? { providersFailed: failed } : {}),
       };
       this.models.set(id, { id, model, tokenizer, info, eosTokenIds, padTokenId });
+      this.holds.set(id, holdCacheEntry(model.info.onnxPath));
       return info;
     } catch (e) {
       await model.dispose();
@@ -128,7 +132,12 @@ export class ModelRegistry {
   async unload(modelId: string): Promise<void> {
     const m = this.get(modelId);
     this.models.delete(modelId);
-    await m.model.dispose();
+    try {
+      await m.model.dispose();
+    } finally {
+      this.holds.get(modelId)?.();
+      this.holds.delete(modelId);
+    }
   }
 
   async disposeAll(): Promise<void> {
