@@ -7,9 +7,10 @@
  * the full hidden states (it needs every token).
  */
 import os from 'node:os';
-import type { LoadedModel, NormalizedConfig } from '../model/types.js';
+import type { ForwardInputs, KvCache, LoadedModel, NormalizedConfig } from '../model/types.js';
+import { newKvCache, zeroPast } from '../model/session.js';
 import type { Reduction } from '../protocol.js';
-import { leftPad, PAD_ALIGN, type PaddedBatch } from '../generation/batch.js';
+import { columns, leftPad, PAD_ALIGN, type PaddedBatch } from '../generation/batch.js';
 import { projectRows, reductionRange, sliceRow } from './reduce.js';
 
 export interface TokenizedItem {
@@ -49,6 +50,31 @@ export function autoBatchSize(model: LoadedModel, maxLen: number, budgetBytes = 
   return Math.max(1, Math.floor(budgetBytes / Math.max(1, rowBytes(model.config, maxLen, out))));
 }
 
+/**
+ * A left-padded batch's forward from its first column that is not a pad in every row: the columns before it
+ * (`skip`) are a zero past (session.ts zeroPast, same bits for the real tokens), so a batch of short rows,
+ * padded to a multiple of PAD_ALIGN, does not forward those pads. Outputs cover columns [skip, S): row b's
+ * pads in them are `pads[b] − skip`.
+ */
+interface Forwardable { padded: PaddedBatch; skip: number; cols: number; past: KvCache | null }
+function forwardable(model: LoadedModel, items: readonly TokenizedItem[], padId: number): Forwardable {
+  const padded = leftPad(items.map((x) => x.ids), padId);
+  // The present store is sized for exactly S positions (the lineage's reserve), the zero past for exactly `skip`.
+  const past = zeroPast(newKvCache(model, padded.batch, padded.seqLen), Math.min(...padded.pads), { exact: true });
+  const skip = past?.pastLength ?? 0;
+  return { padded, skip, cols: padded.seqLen - skip, past };
+}
+
+function forwardInputs(f: Forwardable): Pick<ForwardInputs, 'batch' | 'seqLen' | 'inputIds' | 'positionIds' | 'attentionMask' | 'past'> {
+  const { padded, skip, cols, past } = f;
+  return {
+    batch: padded.batch, seqLen: cols, past,
+    inputIds: columns(padded.inputIds, padded.batch, padded.seqLen, skip, padded.seqLen),
+    positionIds: columns(padded.positionIds, padded.batch, padded.seqLen, skip, padded.seqLen),
+    attentionMask: padded.attentionMask,
+  };
+}
+
 /** Runs one left-padded forward over `items` and hands each row's hidden states to `visit`. */
 export async function forwardItems(
   model: LoadedModel,
@@ -56,18 +82,15 @@ export async function forwardItems(
   padId: number,
   visit: (row: number, hidden: Float32Array[], b: number, seqLen: number, pad: number) => void,
 ): Promise<void> {
-  const padded = leftPad(items.map((x) => x.ids), padId);
-  const out = await model.forward({
-    batch: padded.batch, seqLen: padded.seqLen,
-    inputIds: padded.inputIds, positionIds: padded.positionIds, attentionMask: padded.attentionMask,
-    logits: 'none', hiddenStates: true, past: null,
-  });
+  const f = forwardable(model, items, padId);
+  const out = await model.forward({ ...forwardInputs(f), logits: 'none', hiddenStates: true });
+  f.past?.dispose();
   out.present.dispose();
   const hidden = out.hiddenStates;
   if (!hidden || hidden.length !== model.config.numLayers + 1) {
     throw new Error(`the model returned ${hidden?.length ?? 0} hidden states, expected L+1 = ${model.config.numLayers + 1}`);
   }
-  items.forEach((_, b) => visit(b, hidden, b, padded.seqLen, padded.pads[b]));
+  items.forEach((_, b) => visit(b, hidden, b, f.cols, f.padded.pads[b] - f.skip));
 }
 
 export interface CapturedRow {
@@ -82,19 +105,19 @@ export interface CapturedRow {
  */
 export async function captureBatch(model: LoadedModel, items: readonly TokenizedItem[], reductions: readonly Reduction[], padId: number, fullLayers: readonly number[] = []): Promise<CapturedRow[]> {
   const { hiddenSize: H, numLayers: L } = model.config;
-  const padded: PaddedBatch = leftPad(items.map((x) => x.ids), padId);
-  const { batch: B, seqLen: S } = padded;
+  const f = forwardable(model, items, padId);
+  const { padded, skip, cols: S } = f;
+  const B = padded.batch;
+  const pads = padded.pads.map((p) => p - skip);
   const K = reductions.length;
   const weights = new Float32Array(B * S * K);
   const counts = items.map((it, b) => reductions.map((red, k) => {
-    const [from, to] = reductionRange(red, { pad: padded.pads[b], promptTokens: it.promptTokens, totalTokens: it.ids.length });
-    for (let t = from; t < to; t++) weights[(b * S + padded.pads[b] + t) * K + k] = 1;
+    const [from, to] = reductionRange(red, { pad: pads[b], promptTokens: it.promptTokens, totalTokens: it.ids.length });
+    for (let t = from; t < to; t++) weights[(b * S + pads[b] + t) * K + k] = 1;
     return to - from;
   }));
-  const out = await model.forward({
-    batch: B, seqLen: S, inputIds: padded.inputIds, positionIds: padded.positionIds, attentionMask: padded.attentionMask,
-    logits: 'none', hiddenStates: fullLayers.length > 0, past: null, capture: { weights, k: K },
-  });
+  const out = await model.forward({ ...forwardInputs(f), logits: 'none', hiddenStates: fullLayers.length > 0, capture: { weights, k: K } });
+  f.past?.dispose();
   out.present.dispose();
   const sums = out.captured;
   const per = (L + 1) * H;
@@ -109,7 +132,7 @@ export async function captureBatch(model: LoadedModel, items: readonly Tokenized
       values[red] = res;
     });
     const row: CapturedRow = { values };
-    if (fullLayers.length) row.hidden = new Map(fullLayers.map((l) => [l, sliceRow(out.hiddenStates![l], b, S, H, padded.pads[b], it.ids.length)]));
+    if (fullLayers.length) row.hidden = new Map(fullLayers.map((l) => [l, sliceRow(out.hiddenStates![l], b, S, H, pads[b], it.ids.length)]));
     return row;
   });
 }

@@ -26,7 +26,7 @@
  * where the K-block boundaries fall at different places in a row's keys for different padded lengths.
  */
 import type { ForwardInputs, KvCache, LoadedModel } from '../model/types.js';
-import { collectDiscardedOutputs, joinKvRows, newKvCache, splitKvRows, type KvHandover } from '../model/session.js';
+import { collectDiscardedOutputs, joinKvRows, newKvCache, splitKvRows, zeroPast, type KvHandover } from '../model/session.js';
 import { buildStepSteer, SteerSpecError, type ResolvedSteer, type SteerPhase } from '../steering/steer.js';
 import { block, leftPad, maskFor, PAD_ALIGN } from './batch.js';
 import { nextToken, type RowSamplingState, type SamplerConfig } from './sampler.js';
@@ -279,23 +279,32 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
     const B0 = slots.length;
     const positions = P + cfg.maxNewTokens;
     const handover = cfg.kvHandover ?? 'stores';
-    const split = prefillSplit(cfg.prefillTokens ?? prefillTokenBudget(model, P), B0, P - 1);
+    // Leading columns that are pads in every row of a group are not forwarded: the group starts from a zero past
+    // of that length (session.ts zeroPast: same bits for the real tokens). The chunk boundaries stay at multiples
+    // of split.cols, so every forward's key length is what it would be with the pads computed. Rows are grouped by
+    // the longest such prefix any group can have (all rows' shortest pad), so a short-prompt batch needs fewer groups.
+    const minPad = Math.min(P - 1, ...padded.pads);
+    const split = prefillSplit(cfg.prefillTokens ?? prefillTokenBudget(model, P), B0, P - 1 - minPad);
     const starts = Array.from({ length: Math.ceil(B0 / split.rows) }, (_, g) => g * split.rows);
     const sizes = starts.map((g0) => Math.min(B0, g0 + split.rows) - g0);
     const empties = sizes.length === 1 ? [newKvCache(model, B0, positions, handover)] : splitKvRows(model, sizes, P - 1, positions, handover) ?? sizes.map(() => null);
     const parts: KvCache[] = [];
     for (const [g, g0] of starts.entries()) {
       const g1 = g0 + sizes[g];
-      kv.cache = empties[g];
+      const skip = Math.min(P - 1, ...padded.pads.slice(g0, g1));
+      kv.cache = zeroPast(empties[g], skip) ?? empties[g];
+      const start = kv.cache ? kv.cache.pastLength : 0;
       for (let from = 0; from < P - 1; from += split.cols) {
         const to = Math.min(P - 1, from + split.cols);
+        if (to <= start) continue;
+        const lo = Math.max(from, start);
         await run({
-          batch: g1 - g0, seqLen: to - from,
-          inputIds: block(padded.inputIds, P, g0, g1, from, to),
-          positionIds: block(padded.positionIds, P, g0, g1, from, to),
+          batch: g1 - g0, seqLen: to - lo,
+          inputIds: block(padded.inputIds, P, g0, g1, lo, to),
+          positionIds: block(padded.positionIds, P, g0, g1, lo, to),
           attentionMask: block(padded.attentionMask, P, g0, g1, 0, to),
           logits: 'none',
-        }, 'prefix', (b, s) => from + s >= padded.pads[g0 + b], g0, g1);
+        }, 'prefix', (b, s) => lo + s >= padded.pads[g0 + b], g0, g1);
       }
       parts.push(kv.cache!);
       kv.cache = null;

@@ -58,6 +58,10 @@ interface KvStore {
   /** A view store: these arrays are the rows from `offset` (elements) of `base` (see `splitKvRows`). */
   base?: KvStore;
   offset?: number;
+  /** Zeros that several caches read as their past (`zeroPast`): never handed out as a spare to write into. */
+  pinned?: boolean;
+  /** A shared store's zero past for its row groups (`zeroPast`), allocated by the first group that needs one. */
+  zeros?: KvStore;
 }
 
 /** Where a row group's cache of `tokens` positions goes when it is complete: its rows' place in a shared store. */
@@ -204,7 +208,7 @@ class OrtKvCache implements KvCache {
     }
     const s = this.spare;
     this.spare = null;
-    if (s && s.holder === null && s.capacity >= need) return s;
+    if (s && s.holder === null && !s.pinned && s.capacity >= need) return s;
     const L = this.shape.numLayers;
     // Without a reserve: a first forward (a prefill, or a capture that is never continued) gets exactly what it
     // needs; a continued lineage grows with headroom, so a loop that reserved nothing reallocates every 64 steps.
@@ -226,6 +230,45 @@ class OrtKvCache implements KvCache {
   arrays(): { keys: KvArray[]; values: KvArray[] } {
     const { keys, values } = this.tensors();
     return { keys: keys.map((t) => t.data as KvArray), values: values.map((t) => t.data as KvArray) };
+  }
+
+  /**
+   * This empty cache continued by `tokens` positions whose keys and values are zeros (see `zeroPast`): the
+   * store the next forward reads as its past, zero-filled (a reused spare may hold an older step's data).
+   */
+  withZeroPast(tokens: number, exact: boolean): OrtKvCache {
+    this.check();
+    if (this.pastLength !== 0) throw new ForwardError(`withZeroPast: the cache already holds ${this.pastLength} positions`);
+    const n = this.elements(this.batch, tokens);
+    const L = this.shape.numLayers;
+    if (this.handover === 'fetched') {
+      const dims = [this.batch, this.shape.numKvHeads, tokens, this.shape.headDim];
+      const zeros = () => Array.from({ length: L }, () => new ort.Tensor(this.dtype, newKvArray(this.dtype, n), dims));
+      return OrtKvCache.ofFetched(this.owner, this.shape, this.dtype, this.batch, tokens, zeros(), zeros());
+    }
+    const t = this.target;
+    const fresh = (capacity: number): KvStore => {
+      kvStoresAllocated++; // fresh arrays are zeros
+      const arrays = () => Array.from({ length: L }, () => newKvArray(this.dtype, capacity));
+      return { holder: null, capacity, keys: arrays(), values: arrays(), pinned: true };
+    };
+    let store: KvStore;
+    if (t && !(t.batch === this.batch && t.tokens === tokens)) {
+      // A row group of a split prefill (splitKvRows): the groups run one after another and only read their past,
+      // so they share one pinned zero store, sized for the first (largest) group's whole prefix.
+      const shared = t.store.base ?? t.store;
+      if (!shared.zeros || shared.zeros.capacity < n) shared.zeros = fresh(Math.max(n, this.elements(t.batch, t.tokens)));
+      store = shared.zeros;
+    } else if (exact && !t) {
+      store = fresh(n);
+    } else {
+      store = this.takeStore(this.batch, tokens);
+      for (let l = 0; l < L; l++) {
+        store.keys[l].fill(0, 0, n);
+        store.values[l].fill(0, 0, n);
+      }
+    }
+    return this.successor(this.batch, tokens, store);
   }
 
   selectRows(rows: number[]): KvCache {
@@ -267,6 +310,22 @@ class OrtKvCache implements KvCache {
  */
 export function newKvCache(model: LoadedModel, batch: number, positions: number, handover: KvHandover = 'stores'): KvCache | null {
   return model instanceof OrtModel ? model.emptyCache(batch, positions, handover) : null;
+}
+
+/**
+ * `cache` (an empty cache from `newKvCache`/`splitKvRows`) continued by `tokens` positions whose keys and values are
+ * zeros, for a forward that starts after the leading columns of a left-padded batch that are pads in every row.
+ * No forward needs to compute those columns: every query masks their keys (finfo.min), so their attention
+ * weights are exact zeros and zero keys and values give the real tokens the same bits as computed ones (0 · V = 0,
+ * and the key axis keeps its length, hence every row's SIMD lanes; tested bitwise against computing them in
+ * test/engine/worker/pad-skip.integration.test.ts). The pad columns' own outputs, which nothing reads, differ.
+ * The zero store is sized like the lineage's next store (so a generation's decode loop still alternates between
+ * two), or exactly `tokens` positions with `exact` (a single forward, e.g. a capture, whose store is not reused).
+ * Null when `cache` is null (a model this module did not load): the caller then computes the pads as before.
+ */
+export function zeroPast(cache: KvCache | null, tokens: number, opts: { exact?: boolean } = {}): KvCache | null {
+  if (!(cache instanceof OrtKvCache)) return null;
+  return tokens > 0 ? cache.withZeroPast(tokens, opts.exact ?? false) : cache;
 }
 
 /**
@@ -344,6 +403,7 @@ export function joinKvRows(parts: readonly KvCache[], positions: number): KvCach
     joined = seed.successor(B, T, store);
   }
   for (const c of caches) c.dispose();
+  if (shared) delete shared.zeros; // the row groups' zero past (zeroPast) is not needed once they are joined
   return joined;
 }
 

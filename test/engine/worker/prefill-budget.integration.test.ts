@@ -5,7 +5,8 @@
  *  - generations are bit-identical (tokens, logprobs, the last block's hidden states at every forwarded position,
  *    applied steering norms) whatever the budget forces: one forward for the whole batch, row groups, one row and
  *    one PAD_ALIGN column block per forward; and with either KV hand-over;
- *  - a generation allocates its two KV stores once, however many tokens it generates (no per-step KV buffers).
+ *  - a generation allocates its two KV stores once, however many tokens it generates (no per-step KV buffers),
+ *    plus one zero store for the leading pad columns when the prefill is split into row groups.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -114,10 +115,15 @@ test('toy model: a generation allocates its two KV stores once, however many tok
   };
   assert.equal(await stores(2), 2);
   assert.equal(await stores(40), 2, '40 decode steps allocate no more than 2');
-  // Row groups with one column chunk each write into the shared store in place: still 2.
-  assert.equal(await stores(40, 2 * 95), 2);
-  // Single rows in 32-column chunks: each row's own ping-pong pair during its prefix (2 per row), then the 2.
-  assert.equal(await stores(40, 32), 2 * rows.length + 2);
+  // Row groups with one column chunk each write into the shared store in place; their leading pad columns are
+  // not forwarded but read as a zero past (session.ts zeroPast), one zero store shared by all the groups: 2 + 1.
+  assert.equal(await stores(40, 2 * 95), 3);
+  // Single rows in 32-column chunks from their first real column (pads ahead of it: the shared zero past): a row
+  // whose prefix takes k chunks allocates min(k − 1, 2) stores (its ping-pong pair; the last chunk writes into the
+  // shared store), then the 2. The prompts are 5–79 tokens, padded to 96: 1 to 3 chunks of [0,32), [32,64), [64,95).
+  const chunked = rows.reduce((n, r) => n + Math.min(2, [32, 64, 95].filter((to) => to > 96 - r.promptIds.length).length - 1), 0);
+  assert.equal(chunked, 5);
+  assert.equal(await stores(40, 32), 1 + chunked + 2);
   // A branch from a live past gets a store of its own, so a past continued twice is never overwritten
   // (test/engine/session.integration.test.ts checks the values).
 });
