@@ -93,3 +93,51 @@ test('cache list / prune on a cache the CLI filled', { skip: fs.existsSync(fixtu
   assert.ok(fs.existsSync(path.join(cache, key, 'model.onnx')));
   assert.ok(fs.existsSync(path.join(model, 'model.safetensors')), 'the model folder is untouched');
 });
+
+// The cache on another filesystem (/dev/shm, tmpfs): `parity` writes its graph beside the model's weights. `cache list`
+// shows it with its location; no criterion prunes it; `--entry KEY` (the 12 characters the list shows) does.
+const otherFs = (() => { try { return fs.statSync('/dev/shm').dev !== fs.statSync(tmp).dev; } catch { return false; } })();
+
+test('cache list / prune --entry on a graph beside the weights', {
+  skip: !fs.existsSync(fixture) ? `no parity fixture at ${fixture} (../shared absent)` : !otherFs ? '/dev/shm is not another filesystem than the temp folder' : false,
+}, async (t) => {
+  const model = path.join(tmp, 'beside-model');
+  fs.cpSync(fixture, model, { recursive: true });
+  for (const f of fs.readdirSync(model)) fs.chmodSync(path.join(model, f), 0o644);
+  const cache = fs.mkdtempSync('/dev/shm/pl-cli-cache-beside-');
+  t.after(() => fs.rmSync(cache, { recursive: true, force: true }));
+  const p = await cli(['parity', model, '--cache-dir', cache, '--variant', 'portable']);
+  assert.equal(p.code, 0, p.stderr);
+  const [graph] = fs.readdirSync(model).filter((f) => f.startsWith('.persona-lab-'));
+  assert.ok(graph, 'the graph went beside the weights');
+  const key = /^\.persona-lab-([0-9a-f]+)\.onnx$/.exec(graph)![1];
+  // Its record says it was used now; backdate it past the in-use grace so only the rule "by name only" keeps it.
+  const record = fs.readdirSync(cache).find((f) => f.startsWith(key))!;
+  const old = new Date(Date.now() - 40 * 86_400_000);
+  fs.utimesSync(path.join(cache, record), old, old);
+
+  const l = await cli(['cache', 'list', '--cache-dir', cache]);
+  assert.equal(l.code, 0, l.stderr);
+  assert.match(l.stdout, /0 entries/);
+  assert.match(l.stdout, /1 graph beside model weights .*removed only by name: `persona-lab cache prune --entry KEY --yes`/);
+  assert.ok(l.stdout.includes(`${key.slice(0, 12)}  f32/portable`) && l.stdout.includes(path.join(model, graph)), l.stdout);
+
+  const crit = await cli(['cache', 'prune', '--cache-dir', cache, '--stale', '--older-than', '1d', '--max-size', '1KB', '--yes']);
+  assert.equal(crit.code, 0, crit.stderr);
+  assert.match(crit.stdout, /nothing to remove/);
+  assert.ok(crit.stdout.includes(`left ${key.slice(0, 12)} beside model weights (removed only by --entry): ${path.join(model, graph)}`), crit.stdout);
+  assert.ok(fs.existsSync(path.join(model, graph)));
+
+  for (const [bad, why] of [['abcdef', /--entry abcdef: no such entry/], ['ab', /no such entry .*6 characters or more/]] as const) {
+    const r = await cli(['cache', 'prune', '--cache-dir', cache, '--entry', bad, '--yes']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, why);
+    assert.ok(fs.existsSync(path.join(model, graph)));
+  }
+  const named = await cli(['cache', 'prune', '--cache-dir', cache, '--entry', key.slice(0, 12), '--yes']);
+  assert.equal(named.code, 0, named.stderr);
+  assert.match(named.stdout, /removed 1 item .*\n\s+[0-9a-f]{12}\s+f32 beside weights .* picked/);
+  assert.equal(fs.existsSync(path.join(model, graph)), false);
+  assert.deepEqual(fs.readdirSync(cache), []);
+  assert.deepEqual(fs.readdirSync(model).sort(), fs.readdirSync(fixture).sort(), 'the model folder is as it was');
+});

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { lookupArchitecture } from '../../src/engine/arch/registry.js';
 import { IN_USE_GRACE_MS, listCompileCache, parseDuration, parseSize, pruneCompileCacheEntries, sizeProblem, durationProblem, type CacheListing } from '../../src/engine/model/cache-admin.js';
-import { LAST_USED_FILE } from '../../src/engine/model/cache-stamp.js';
+import { holdCacheEntry, LAST_USED_FILE } from '../../src/engine/model/cache-stamp.js';
 import { openCheckpoint } from '../../src/engine/model/checkpoint.js';
 import { compileToCache, formatSpec } from '../../src/engine/model/compile.js';
 import { normalizeConfig } from '../../src/engine/model/config.js';
@@ -211,6 +211,75 @@ describe('compile cache administration', { skip: have ? false : `no parity fixtu
     assert.equal(l.entries[0].lastUsed, new Date(fs.statSync(stamp).mtimeMs).toISOString());
   });
 });
+
+// A graph compile.ts writes beside the weights when the cache is on another filesystem: a real compile of a model in
+// the temp folder into a cache on /dev/shm (tmpfs), where hard links and reflinks are impossible.
+const shm = '/dev/shm';
+const otherFs = (() => { try { return fs.statSync(shm).dev !== fs.statSync(tmp).dev; } catch { return false; } })();
+
+test('graphs beside the weights are listed with their location and removed only by name', {
+  skip: !have ? `no parity fixture at ${fixture}` : !otherFs ? `${shm} is not another filesystem than ${os.tmpdir()}` : false,
+}, async (t) => {
+  const cache = fs.mkdtempSync(path.join(shm, 'pl-cache-beside-'));
+  t.after(() => fs.rmSync(cache, { recursive: true, force: true }));
+  const model = modelCopy('m-beside');
+  const c = compile(model, cache);
+  assert.equal(c.besideWeights, true, 'hard links impossible: the graph went beside the weights');
+  const graph = path.join(model, `.persona-lab-${c.key}.onnx`);
+  assert.equal(c.onnxPath, graph);
+  assert.equal(compile(model, cache).cacheHit, true, 'and is hit there');
+
+  const l = await listCompileCache(cache, NO_TAGS);
+  assert.equal(l.entries.length, 1);
+  const e = l.entries[0];
+  assert.deepEqual({ name: e.name, kind: e.kind, dir: e.dir, model: e.model, format: e.format, variant: e.variant, bytes: e.bytes, stale: e.stale },
+    { name: c.key, kind: 'beside', dir: graph, model, format: 'f32', variant: 'portable', bytes: blocks(graph), stale: undefined });
+  assert.match(e.inUse ?? '', /used \d+ s ago/, 'just hit');
+  assert.equal(l.totalBytes, 0, 'a graph beside the weights is not in the root\'s totals');
+
+  // Unused for 40 days, and stale (an older compiler's): still no criterion removes it.
+  const record = e.record!;
+  assert.equal(path.dirname(record), cache);
+  const meta = JSON.parse(fs.readFileSync(record, 'utf8'));
+  meta.material.compiler = 'persona-lab-compiler/3';
+  fs.writeFileSync(record, JSON.stringify(meta));
+  usedAgoFile(record, 40 * DAY);
+  const all = await pruneCompileCacheEntries(cache, { ...NO_TAGS, stale: true, olderThanMs: DAY, maxBytes: 0 });
+  assert.deepEqual(all.removed, []);
+  assert.deepEqual(all.besideWeights, [{ entry: c.key, path: graph, stale: 'compiled by persona-lab-compiler/3 (now persona-lab-compiler/4)' }]);
+  assert.ok(fs.existsSync(graph));
+
+  // Named, but a process has it open (this one, as a worker holds what it loaded): kept, and says why.
+  const release = holdCacheEntry(graph);
+  const held = await pruneCompileCacheEntries(cache, { ...NO_TAGS, stale: false, names: [c.key] });
+  release();
+  assert.deepEqual(held.removed, []);
+  assert.match(held.kept[0]?.inUse ?? '', new RegExp(`open by pid ${process.pid}\\b`));
+
+  // Named: the graph and its record go; the weights stay.
+  const named = await pruneCompileCacheEntries(cache, { ...NO_TAGS, stale: false, names: [c.key] });
+  assert.deepEqual(named.removed.map((i) => [i.what, i.path, i.bytes]), [['beside', graph, e.bytes]]);
+  assert.equal(named.freedBytes, e.bytes);
+  assert.equal(fs.existsSync(graph), false);
+  assert.deepEqual(fs.readdirSync(cache), []);
+  assert.deepEqual(fs.readdirSync(model).sort(), ['config.json', 'model.safetensors']);
+
+  // A record whose graph was deleted by hand is stale and goes with --stale (it is only a file in the cache).
+  const again = compile(model, cache);
+  assert.equal(again.cacheHit, false);
+  fs.rmSync(again.onnxPath);
+  const dangling = await listCompileCache(cache, NO_TAGS);
+  assert.match(dangling.entries[0].stale ?? '', /graph beside the weights is gone/);
+  usedAgoFile(dangling.entries[0].record!, 10 * 60_000);
+  const swept = await pruneCompileCacheEntries(cache, { ...NO_TAGS });
+  assert.deepEqual(swept.removed.map((i) => i.entry), [again.key]);
+  assert.deepEqual(fs.readdirSync(cache), []);
+});
+
+function usedAgoFile(file: string, ms: number): void {
+  const t = new Date(Date.now() - ms);
+  fs.utimesSync(file, t, t);
+}
 
 test('sizes and durations need a unit; a bare number is refused', () => {
   assert.equal(parseSize('50GB'), 50e9);

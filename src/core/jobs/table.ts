@@ -249,6 +249,7 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'stale', type: 'boolean', help: 'entries of an older compiler version or graph revision, of deleted or changed model files, damaged ones, saved sessions of another onnxruntime build (the default when no other criterion is given)' },
     { name: 'older-than', type: 'string', arg: '30d', check: (v) => durationProblem(v as string), help: 'also entries not used for this long (m, h, d, w)' },
     { name: 'max-size', type: 'string', arg: '50GB', check: (v) => sizeProblem(v as string), help: 'also the least recently used entries until the cache (without bytes shared with model folders) fits (KB/MB/GB/TB, KiB…TiB)' },
+    { name: 'entry', type: 'list', arg: 'KEY[,…]', help: 'also these entries, by key as `cache list` shows it (or a longer prefix); the only way to remove a graph written beside a model\'s weights' },
     { name: 'yes', type: 'boolean', help: 'delete (without it: a dry run that lists what would be removed)' },
     ...OUTPUT_OPTIONS],
 };

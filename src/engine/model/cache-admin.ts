@@ -18,11 +18,17 @@
  * loaded open, cache-stamp.ts holdCacheEntry), or a hit / compile in the last
  * IN_USE_GRACE_MS (a load in progress, on systems without /proc). An entry is removed by renaming it out of
  * the way first (a concurrent lookup then misses and recompiles, never sees half an entry), then deleting it.
+ *
+ * Graphs compile.ts wrote beside a model's weights (the cache on another filesystem) are listed from their records in
+ * the root (cache-stamp.ts markGraphBesideWeights) as kind 'beside', `dir` the graph file. They lie in the user's
+ * model folder, so no criterion (--stale, --older-than, --max-size) removes one: only naming it does (`names`), and
+ * in-use still wins. A record whose graph was deleted by hand is stale and goes with --stale. They are not counted in
+ * the root's byte totals.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ReasonError } from '../errors.js';
-import { LAST_USED_FILE } from './cache-stamp.js';
+import { BESIDE_GRAPH_RE, BESIDE_SUFFIX, LAST_USED_FILE } from './cache-stamp.js';
 import { COMPILER_VERSION, defaultCacheDir, GRAPH_REVISION } from './compile.js';
 
 export { defaultCacheDir };
@@ -47,7 +53,9 @@ export interface CacheEntry {
   /** Folder name: the cache key, or a leftover's name. */
   name: string;
   dir: string;
-  kind: 'entry' | 'partial';
+  kind: 'entry' | 'partial' | 'beside';
+  /** kind 'beside': the record in the cache root that lists the graph (`dir` is the graph file beside the weights). */
+  record?: string;
   /** The checkpoint folder it was compiled from (meta.json), else the folder of its first weight file. */
   model?: string;
   format?: string;
@@ -76,7 +84,7 @@ export interface CacheListing {
   root: string;
   exists: boolean;
   entries: CacheEntry[];
-  /** Unique bytes under the root (hard links counted once). */
+  /** Unique bytes under the root (hard links counted once; graphs beside weights not included). */
   totalBytes: number;
   /** Of those, shared with model folders (freed only by deleting the models). */
   sharedBytes: number;
@@ -178,7 +186,32 @@ function compareVersion(compiler: string | undefined, graph: number): number {
 
 const mtime = (p: string): number | undefined => { try { return fs.statSync(p).mtimeMs; } catch { return undefined; } };
 
-/** Every entry and leftover under a compile-cache root, newest use first. */
+/** A graph beside a model's weights, from its record; undefined for a record being written or not one of ours. */
+function besideEntry(record: string, now: number): CacheEntry | undefined {
+  let meta: Meta & { key?: string; onnxPath?: string };
+  try { meta = JSON.parse(fs.readFileSync(record, 'utf8')) as typeof meta; } catch { return undefined; }
+  const key = path.basename(record).slice(0, -BESIDE_SUFFIX.length);
+  const onnx = meta.onnxPath;
+  // Only ever the graph compile.ts names for this key: a record can never make prune delete another file.
+  if (meta.key !== key || typeof onnx !== 'string' || !path.isAbsolute(onnx) || BESIDE_GRAPH_RE.exec(path.basename(onnx))?.[1] !== key) return undefined;
+  const mat = meta.material;
+  const graph = mat ? (mat.graph ?? 1) : undefined;
+  const lastUsedMs = mtime(record) ?? now;
+  let st: fs.Stats | undefined;
+  try { st = fs.statSync(onnx); } catch { st = undefined; }
+  const base = { name: key, dir: onnx, kind: 'beside' as const, record, model: meta.modelDir, format: mat ? (mat.format ?? 'f32') : undefined, variant: mat?.variant,
+    compiler: mat?.compiler, graphRevision: graph, sessions: [], sharedBytes: 0, createdAt: meta.createdAt, lastUsed: new Date(lastUsedMs).toISOString() };
+  if (!st) return { ...base, bytes: 0, freeBytes: 0, stale: 'the graph beside the weights is gone (deleted by hand): only its record in the cache is left' };
+  const order = mat ? compareVersion(mat.compiler, graph!) : 0;
+  const stale = !mat ? 'no readable record' : order < 0 ? (mat.compiler !== COMPILER_VERSION ? `compiled by ${mat.compiler ?? 'an unknown compiler'} (now ${COMPILER_VERSION})` : `graph revision ${graph} (now ${GRAPH_REVISION})`)
+    : sourceProblem(mat.files ?? []);
+  const newer = !stale && order > 0 ? (mat!.compiler !== COMPILER_VERSION ? `from a newer compiler (${mat!.compiler})` : `from a newer graph revision (${graph})`) : undefined;
+  const inUse = openUnder(path.dirname(onnx)).get(path.basename(onnx))
+    ?? (now - lastUsedMs < IN_USE_GRACE_MS ? `used ${Math.max(0, Math.round((now - lastUsedMs) / 1000))} s ago (may be loading)` : undefined);
+  return { ...base, bytes: bytesOf(st), freeBytes: bytesOf(st), ...(stale ? { stale } : {}), ...(newer ? { newer } : {}), ...(inUse ? { inUse } : {}) };
+}
+
+/** Every entry and leftover under a compile-cache root, and every graph recorded beside a model's weights, newest use first. */
 export async function listCompileCache(rootDir = defaultCacheDir(), opts: ListOptions = {}): Promise<CacheListing> {
   const root = path.resolve(rootDir);
   const now = opts.now ?? Date.now();
@@ -264,6 +297,10 @@ export async function listCompileCache(rootDir = defaultCacheDir(), opts: ListOp
       ...(stale ? { stale } : {}), ...(newer ? { newer } : {}), ...(inUse ? { inUse } : {}),
     });
   }
+  for (const rec of fs.readdirSync(root).filter((n) => n.endsWith(BESIDE_SUFFIX))) {
+    const e = besideEntry(path.join(root, rec), now);
+    if (e) entries.push(e);
+  }
   entries.sort((a, b) => Date.parse(b.lastUsed) - Date.parse(a.lastUsed));
   return { ...base, exists: true, entries, totalBytes, sharedBytes: sharedTotal };
 }
@@ -285,7 +322,7 @@ export interface PruneItem {
   /** The entry folder, or the session folder inside it. */
   path: string;
   entry: string;
-  what: 'entry' | 'partial' | 'session';
+  what: 'entry' | 'partial' | 'session' | 'beside';
   model?: string;
   format?: string;
   why: string;
@@ -306,6 +343,8 @@ export interface PruneResult {
   bytesBefore: number;
   bytesAfter: number;
   failed: { path: string; message: string }[];
+  /** Graphs beside model weights left in place (no criterion removes one; name it), with why one is stale. */
+  besideWeights: { entry: string; path: string; stale?: string }[];
 }
 
 const DAY = 86_400_000;
@@ -327,9 +366,11 @@ export async function pruneCompileCacheEntries(rootDir = defaultCacheDir(), opts
     chosen.add(e.name);
     removed.push({ path: e.dir, entry: e.name, what: e.kind, model: e.model, format: e.format, why, bytes: e.freeBytes, lastUsed: e.lastUsed });
   };
+  // A graph beside the weights lies in the user's model folder: removed by name only (a gone graph's record by --stale too).
+  const namedOnly = (e: CacheEntry) => e.kind === 'beside' && e.bytes > 0;
   if (wantStale) {
     for (const e of listing.entries) {
-      if (e.stale) pick(e, e.stale);
+      if (e.stale) { if (!namedOnly(e)) pick(e, e.stale); }
       else if (e.kind === 'entry') {
         for (const s of e.sessions) {
           if (s.current !== false) continue;
@@ -372,15 +413,22 @@ export async function pruneCompileCacheEntries(rootDir = defaultCacheDir(), opts
       size -= freedBy(chosen, removed) - before;
     }
   }
-  const freedBytes = freedBy(chosen, removed);
+  const freedBytes = freedBy(chosen, removed) + removed.filter((i) => i.what === 'beside').reduce((a, i) => a + i.bytes, 0);
   const failed: PruneResult['failed'] = [];
   if (!opts.dryRun) {
     for (const item of removed) {
-      try { removeFolder(item.path, root); } catch (e) { failed.push({ path: item.path, message: (e as Error).message }); }
+      try {
+        if (item.what === 'beside') {
+          fs.rmSync(item.path, { force: true });
+          fs.rmSync(listing.entries.find((e) => e.name === item.entry && e.kind === 'beside')!.record!, { force: true });
+        } else removeFolder(item.path, root);
+      } catch (e) { failed.push({ path: item.path, message: (e as Error).message }); }
     }
   }
+  const besideWeights = listing.entries.filter((e) => namedOnly(e) && !chosen.has(e.name)).map((e) => ({ entry: e.name, path: e.dir, ...(e.stale ? { stale: e.stale } : {}) }));
   const keptOnce = kept.filter((k, i) => kept.findIndex((x) => x.entry === k.entry) === i);
-  return { root, dryRun: !!opts.dryRun, removed, kept: keptOnce, freedBytes, bytesBefore: listing.totalBytes, bytesAfter: listing.totalBytes - freedBytes, failed };
+  return { root, dryRun: !!opts.dryRun, removed, kept: keptOnce, freedBytes, bytesBefore: listing.totalBytes,
+    bytesAfter: listing.totalBytes - freedBy(chosen, removed), failed, besideWeights };
 }
 
 /** Bytes freed by removing the chosen entries and session folders together: an inode counts when no link to it survives. */

@@ -8,6 +8,37 @@ import path from 'node:path';
 
 export const LAST_USED_FILE = 'last-used';
 
+/**
+ * A graph compile.ts wrote beside the model's weights (`<weights folder>/.persona-lab-<key>.onnx`: the cache is on
+ * another filesystem, hard links impossible) is recorded in the cache root as `<key>` + BESIDE_SUFFIX, a plain file
+ * (never a folder: every folder in the root is an entry to older listings) holding meta.json's fields plus
+ * `onnxPath`; its mtime is the graph's last use. That is how `cache list` finds these graphs, and `cache prune
+ * --entry` removes one (never by a criterion: it lies in the user's model folder).
+ */
+export const BESIDE_SUFFIX = '.beside-weights.json';
+/** The file name compile.ts gives a graph beside the weights. */
+export const BESIDE_GRAPH_RE = /^\.persona-lab-([0-9a-f]+)\.onnx$/;
+
+/** Record (first time) or touch (a hit) a graph beside the weights in `cacheDir`. Never throws. */
+export function markGraphBesideWeights(cacheDir: string, onnxPath: string, meta: { key: string; material: unknown; modelDir: string }): void {
+  const file = path.join(cacheDir, `${meta.key}${BESIDE_SUFFIX}`);
+  const now = new Date();
+  try {
+    fs.utimesSync(file, now, now);
+    return;
+  } catch {
+    // not recorded yet
+  }
+  try {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, JSON.stringify({ ...meta, onnxPath, createdAt: now.toISOString() }, null, 2));
+    fs.renameSync(tmp, file);
+  } catch {
+    // read-only cache: the graph works, it just is not listed
+  }
+}
+
 /** Touch `<entryDir>/last-used` (create it when missing). Never throws: a read-only cache just keeps no stamp. */
 export function markCacheEntryUsed(entryDir: string): void {
   const file = path.join(entryDir, LAST_USED_FILE);
@@ -28,14 +59,16 @@ export function markCacheEntryUsed(entryDir: string): void {
  * (a file under the entry open or mapped by a live process, Linux /proc) calls it in use and `cache prune` keeps it
  * however long ago it was loaded. Today onnxruntime also keeps parts of the entry mapped (the initializers it does
  * not prepack), but that is its implementation detail, not a promise; this hold is ours. The descriptor goes with
- * the process, so a worker that dies holds nothing. `onnxPath` is the loaded graph: a graph written beside the
- * weights (no entry folder) holds nothing. Returns the release (idempotent). Never throws.
+ * the process, so a worker that dies holds nothing. `onnxPath` is the loaded graph; a graph beside the weights is
+ * held by keeping itself open. Returns the release (idempotent). Never throws.
  */
 export function holdCacheEntry(onnxPath: string): () => void {
-  if (path.basename(onnxPath) !== 'model.onnx') return () => {};
+  const name = path.basename(onnxPath);
+  const beside = BESIDE_GRAPH_RE.test(name);
+  if (name !== 'model.onnx' && !beside) return () => {};
   let fd: number | undefined;
   try {
-    fd = fs.openSync(path.join(path.dirname(onnxPath), 'meta.json'), 'r');
+    fd = fs.openSync(beside ? onnxPath : path.join(path.dirname(onnxPath), 'meta.json'), 'r');
   } catch {
     return () => {}; // not a cache entry (no meta.json), or removed meanwhile
   }

@@ -18,6 +18,7 @@
  * may write); then a reflink clone is tried, and otherwise the graph is written next to the weights
  * (in the directory that contains all real weight files) as `.persona-lab-<key>.onnx` — except for
  * quantized formats, whose data never goes into the user's model folder (an error says where to put the cache).
+ * Such a graph is recorded in the cache root (cache-stamp.ts markGraphBesideWeights) so `cache list` shows it.
  * Entries whose source weights were deleted are pruned on the next cache miss.
  */
 import crypto from 'node:crypto';
@@ -33,7 +34,7 @@ import { DEFAULT_QUANT, validateQuantParams, type QuantParams } from '../quant/n
 import type { Checkpoint, WeightFile } from './checkpoint.js';
 import type { ArchConfig } from './config.js';
 import { CompileError } from './errors.js';
-import { markCacheEntryUsed } from './cache-stamp.js';
+import { markCacheEntryUsed, markGraphBesideWeights } from './cache-stamp.js';
 import type { GraphVariant, WeightFormat } from './types.js';
 
 /**
@@ -203,7 +204,10 @@ export function compileToCache(family: ArchitectureFamily, cfg: ArchConfig, ckpt
     return { onnxPath: path.join(dir, 'model.onnx'), key, cacheHit: true, compileMs: performance.now() - t0, residentWeightBytes: residentFromMeta(dir, ckpt.weightBytes) };
   }
   const sideBySide = path.join(commonDir(ckpt.files.map((f) => f.realPath)), `.persona-lab-${key}.onnx`);
-  if (!isQuantized(fmt) && fs.existsSync(sideBySide)) return { onnxPath: sideBySide, key, cacheHit: true, compileMs: performance.now() - t0, residentWeightBytes: ckpt.weightBytes, besideWeights: true };
+  if (!isQuantized(fmt) && fs.existsSync(sideBySide)) {
+    markGraphBesideWeights(cacheDir, sideBySide, { key, material, modelDir: ckpt.modelDir }); // so `cache list` finds it (cache-stamp.ts)
+    return { onnxPath: sideBySide, key, cacheHit: true, compileMs: performance.now() - t0, residentWeightBytes: ckpt.weightBytes, besideWeights: true };
+  }
 
   fs.mkdirSync(cacheDir, { recursive: true });
   pruneCompileCache(cacheDir);
@@ -222,7 +226,9 @@ export function compileToCache(family: ArchitectureFamily, cfg: ArchConfig, ckpt
       if (isQuantized(fmt)) {
         throw new CompileError('cache', `the ${fmt.format} graph must live in the compile cache (quantized weights are never written into the model folder), but ${cacheDir} is on another filesystem than the weights (hard links impossible). Set PERSONA_LAB_CACHE (or LoadOptions.cacheDir) to a folder on the same filesystem as the model.`);
       }
-      return compileBesideWeights(family, cfg, ckpt, variant, sideBySide, key, t0);
+      const beside = compileBesideWeights(family, cfg, ckpt, variant, sideBySide, key, t0);
+      markGraphBesideWeights(cacheDir, sideBySide, { key, material, modelDir: ckpt.modelDir });
+      return beside;
     }
     const indexOf = new Map(ckpt.files.map((f, i) => [f, i]));
     const { bytes, residentWeightBytes } = buildGraph(family, cfg, ckpt, variant, (f) => linkName(indexOf.get(f)!, f), fmt, tmp);
