@@ -22,7 +22,7 @@ import { Workspace } from '../../src/core/storage/workspace.js';
 import { readCsv } from '../../src/core/storage/csv.js';
 import { loadTraitFile } from '../../src/core/traits/load.js';
 import { identifyModel } from '../../src/core/models.js';
-import { buildReport, classicalMds } from '../../src/core/report/build.js';
+import { buildReport } from '../../src/core/report/build.js';
 import { PipelineError } from '../../src/core/errors.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -151,9 +151,3 @@ test('report from toy runs: every section, CSV beside each figure, self-containe
   assert.ok(existsSync(path.join(r.dir, 'index.html')));
 });
 
-test('classical MDS recovers distances of points on a line', () => {
-  const pts = [0, 1, 3];
-  const xy = classicalMds(pts.map((a) => pts.map((b) => Math.abs(a - b))));
-  const d = (i: number, j: number) => Math.hypot(xy[i][0] - xy[j][0], xy[i][1] - xy[j][1]);
-  assert.ok(Math.abs(d(0, 1) - 1) < 1e-6 && Math.abs(d(0, 2) - 3) < 1e-6 && Math.abs(d(1, 2) - 2) < 1e-6, JSON.stringify(xy));
-});

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadGeometryView, mds2 } from '../../src/extension/panels/geometryData.js';
+import { loadGeometryView } from '../../src/extension/panels/geometryData.js';
 import { loadJudgeView, parseRowKey } from '../../src/extension/panels/judgeData.js';
 import { loadSweepView } from '../../src/extension/panels/sweepData.js';
 import { parseExport, parseKitMessage } from '../../webview/kit/protocol.js';
@@ -94,16 +94,6 @@ test('geometry of the published OLMo-3 vectors (upstream .pt folder) reproduces 
   assert.equal(v.traitMatrix.length, 4);
   assert.ok(v.norms.every((n) => n.ratio !== null), 'upstream activation norms found next to the vectors');
   assert.equal(v.perLayer[0].raw.length, 33);
-});
-
-test('MDS keeps the distances of unit vectors that lie in a plane', () => {
-  const angles = [0, 0.5, 1.3, 2.0];
-  const cos = angles.map((a) => angles.map((b) => Math.cos(a - b)));
-  const xy = mds2(cos);
-  for (let i = 0; i < 4; i++) for (let k = 0; k < 4; k++) {
-    const d = Math.hypot(xy[i][0] - xy[k][0], xy[i][1] - xy[k][1]);
-    assert.ok(Math.abs(d - Math.sqrt(2 - 2 * cos[i][k])) < 1e-6, `${i},${k}: ${d}`);
-  }
 });
 
 test('messages from a webview are parsed, never trusted: malformed ones are dropped', () => {

@@ -18,6 +18,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PipelineError } from '../errors.js';
+import { mdsOfCosines } from '../geometry/mds.js';
+import { cosineMatrix } from '../geometry/similarity.js';
 import { readCsv, toCsv, type CsvValue } from '../storage/csv.js';
 import type { RunManifest } from '../storage/run.js';
 import type { Workspace } from '../storage/workspace.js';
@@ -89,38 +91,6 @@ function latestByTrait(runs: RunInfo[], kind: string): Map<string, RunInfo> {
 }
 
 const readCsvFile = (f: string) => (existsSync(f) ? readCsv(readFileSync(f, 'utf8')) : []);
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let d = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
-  return d / Math.sqrt(na * nb);
-}
-
-/** Classical (Torgerson) MDS of a cosine-distance matrix into 2-D by power iteration; deterministic. */
-export function classicalMds(dist: number[][]): [number, number][] {
-  const k = dist.length;
-  const d2 = dist.map((r) => r.map((x) => x * x));
-  const rowMean = d2.map((r) => r.reduce((s, x) => s + x, 0) / k);
-  const all = rowMean.reduce((s, x) => s + x, 0) / k;
-  const B = d2.map((r, i) => r.map((x, j) => -0.5 * (x - rowMean[i] - rowMean[j] + all)));
-  const coords: [number, number][] = Array.from({ length: k }, () => [0, 0]);
-  const M = B.map((r) => [...r]);
-  for (let c = 0; c < 2; c++) {
-    let v = Array.from({ length: k }, (_, i) => 1 + i / k);
-    let lambda = 0;
-    for (let it = 0; it < 200; it++) {
-      const w = M.map((r) => r.reduce((s, x, j) => s + x * v[j], 0));
-      const norm = Math.hypot(...w);
-      if (norm < 1e-12) { v = v.map(() => 0); break; }
-      v = w.map((x) => x / norm);
-      lambda = norm;
-    }
-    const scale = Math.sqrt(Math.max(lambda, 0));
-    for (let i = 0; i < k; i++) coords[i][c] = v[i] * scale;
-    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) M[i][j] -= lambda * v[i] * v[j];
-  }
-  return coords;
-}
 
 /** Builds every figure the stored runs allow. */
 export function collectFigures(ws: Workspace, runIds?: string[]): { figures: ReportFigure[]; runs: string[]; summary: string[] } {
@@ -253,12 +223,12 @@ export function collectFigures(ws: Workspace, runIds?: string[]): { figures: Rep
     const ok = traits.filter((_, i) => vecs[i]);
     const vs = vecs.filter((v) => v !== null);
     if (vs.length >= 2) {
-      const m = vs.map((a) => vs.map((b) => cosine(a, b)));
+      const m = cosineMatrix(vs);
       figures.push({ id: 'trait_cosine', section: 'Geometry', title: 'Trait × trait cosine',
         caption: `Cosine similarity between the traits' response_avg vectors of ${model}@${revision} at row ${layer} (${traits[0]}'s best steering layer).`,
         columns: ['trait_a', 'trait_b', 'cosine'], rows: ok.flatMap((a, i) => ok.map((b, j) => ({ trait_a: a, trait_b: b, cosine: m[i][j] }))),
         draw: { type: 'heatmap', row: 'trait_a', col: 'trait_b', value: 'cosine', min: -1, max: 1 } });
-      const xy = classicalMds(m.map((r) => r.map((c) => Math.sqrt(Math.max(0, 2 - 2 * c)))));
+      const xy = mdsOfCosines(m); // the geometry panel's map of the same vectors (core/geometry/mds.ts)
       figures.push({ id: 'trait_mds', section: 'Geometry', title: 'Traits in two dimensions (MDS)',
         caption: 'Classical MDS of the traits\' vectors with distance √(2 − 2·cos): nearby points are similar directions.',
         columns: ['trait', 'x', 'y'], rows: ok.map((t, i) => ({ trait: t, x: xy[i][0], y: xy[i][1] })),

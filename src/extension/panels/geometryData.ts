@@ -7,6 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseRevision } from '../../core/geometry/revisions.js';
+import { mdsOfCosines } from '../../core/geometry/mds.js';
 import { cosineMatrix } from '../../core/geometry/similarity.js';
 import { discoverVectors, findNormsFile, loadLayerRow, loadRevisionVectors, readActivationNorms, readVectorMatrix } from '../../core/geometry/sources.js';
 import { vectorTrajectory } from '../../core/geometry/trajectory.js';
@@ -28,32 +29,6 @@ export function traitsIn(root: string): string[] {
     }
   }
   return [...out].sort();
-}
-
-/** Classical MDS to 2-D of unit vectors from their cosine matrix (squared distance 2 − 2·cos), by power iteration. */
-export function mds2(cos: number[][]): [number, number][] {
-  const n = cos.length;
-  if (n === 0) return [];
-  if (n === 1) return [[0, 0]];
-  const d2 = cos.map((r) => r.map((c) => Math.max(0, 2 - 2 * c)));
-  const rowMean = d2.map((r) => r.reduce((a, b) => a + b, 0) / n);
-  const all = rowMean.reduce((a, b) => a + b, 0) / n;
-  const B = d2.map((r, i) => r.map((x, j) => -0.5 * (x - rowMean[i] - rowMean[j] + all)));
-  const vecs: number[][] = [], vals: number[] = [];
-  for (let k = 0; k < 2; k++) {
-    let v = Array.from({ length: n }, (_, i) => Math.cos(i + 1 + k)); // fixed start: deterministic
-    let lambda = 0;
-    for (let it = 0; it < 500; it++) {
-      const w = B.map((r) => r.reduce((s, x, j) => s + x * v[j], 0));
-      for (let p = 0; p < vecs.length; p++) { const d = w.reduce((s, x, i) => s + x * vecs[p][i], 0); for (let i = 0; i < n; i++) w[i] -= d * vecs[p][i]; }
-      const norm = Math.hypot(...w);
-      if (norm < 1e-12) { lambda = 0; break; }
-      lambda = norm;
-      v = w.map((x) => x / norm);
-    }
-    vecs.push(v); vals.push(lambda);
-  }
-  return Array.from({ length: n }, (_, i) => [vecs[0][i] * Math.sqrt(vals[0]), vecs[1][i] * Math.sqrt(vals[1])] as [number, number]);
 }
 
 /**
@@ -79,7 +54,7 @@ export function loadGeometryView(root: string, trait: string, opts: { layer?: nu
   const traitMatrix = cosineMatrix(traitRows);
   const revRows = t.revisions.map((r) => loadLayerRow(sources.find((s) => s.revision === r)!.file, layer, kind));
   const others = traits.slice(1);
-  const coords = mds2(cosineMatrix([...revRows, ...traitRows.slice(1)]));
+  const coords = mdsOfCosines(cosineMatrix([...revRows, ...traitRows.slice(1)])); // as the report's trait MDS (core/geometry/mds.ts)
   const mds = [...t.revisions.map((r) => ({ label: `${trait} @ ${r}`, group: 'revision' as const })), ...others.map((x) => ({ label: `${x} @ ${t.main}`, group: 'trait' as const }))]
     .map((p, i) => ({ ...p, x: coords[i][0], y: coords[i][1] }));
   const perLayer = t.revisions.map((r) => {
