@@ -111,3 +111,15 @@ test('real worker on the toy: a vector through GGUF steers exactly like the sour
   assert.match(bad.stderr, /width 64 but toy-persona .*hidden size 128/);
   assert.ok(!existsSync(path.join(tmp, 'wide.safetensors')));
 });
+
+test('vectors export --format gguf writes llama.cpp\'s architecture name as model_hint, and --model-hint as given', async () => {
+  // An OLMo 3 vector as extraction records it (the HF class): llama.cpp converts OLMo 3 to its "olmo2" architecture.
+  const file = path.join(tmp, 'olmo3.safetensors');
+  writeVectorFile(file, { layers: 5, hidden: 8, data: { response_avg: rows(4, 8, 3, false) }, metadata: { model: 'olmo-3', architecture: 'Olmo3ForCausalLM' } });
+  for (const [extra, hint] of [[[], 'olmo2'], [['--model-hint', 'olmo3'], 'olmo3']] as const) {
+    const out = path.join(tmp, `olmo3-${hint}.gguf`);
+    const r = await cli(['vectors', 'export', file, '--format', 'gguf', '--out', out, ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readControlVector(out).modelHint, hint);
+  }
+});

@@ -222,7 +222,7 @@ export const JOBS: Record<JobName, OptionSpec[]> = {
     { name: 'kind', type: 'enum', values: [...VECTOR_KINDS, 'all'], default: 'response_avg', help: 'which vector (all: the three kinds)' },
     { name: 'format', type: 'enum', values: ['pt', 'gguf'], default: 'pt', help: 'pt: upstream\'s bare tensor; gguf: a llama.cpp / repeng control vector (rows 2..L−1 as direction.1..L−2)' },
     { name: 'layers', type: 'numlist', arg: 'LIST', help: 'with --format gguf: only these rows (default every row llama.cpp can take)' },
-    { name: 'model-hint', type: 'string', arg: '<type>', help: 'with --format gguf: controlvector.model_hint (default the vector\'s model_type metadata, else "llama")' },
+    { name: 'model-hint', type: 'string', arg: '<type>', help: 'with --format gguf: controlvector.model_hint, as given (default llama.cpp\'s architecture name for the vector\'s model, e.g. qwen2, olmo2, gemma3; "llama" when unknown)' },
     { name: 'out', type: 'path', arg: '<file|folder>', help: 'output file or folder (default: next to the input)' },
     ...OUTPUT_OPTIONS],
   'vectors-import': [

@@ -40,11 +40,35 @@ export interface ControlVector {
 }
 
 /**
+ * llama.cpp's architecture name (a GGUF model's `general.architecture`, src/llama-arch.cpp) for the HF
+ * `model_type`s and `architectures[0]` classes our families load (convert_hf_to_gguf.py's registrations: Mistral
+ * converts to "llama", OLMo 3 to "olmo2", Gemma 3's text and multimodal classes to "gemma3").
+ */
+const LLAMA_CPP_ARCH: Readonly<Record<string, string>> = {
+  llama: 'llama', mistral: 'llama', mixtral: 'llama', LlamaForCausalLM: 'llama', MistralForCausalLM: 'llama', MixtralForCausalLM: 'llama',
+  qwen2: 'qwen2', Qwen2ForCausalLM: 'qwen2', qwen3: 'qwen3', Qwen3ForCausalLM: 'qwen3',
+  olmo2: 'olmo2', olmo3: 'olmo2', Olmo2ForCausalLM: 'olmo2', Olmo3ForCausalLM: 'olmo2',
+  apertus: 'apertus', ApertusForCausalLM: 'apertus',
+  gemma: 'gemma', GemmaForCausalLM: 'gemma', gemma2: 'gemma2', Gemma2ForCausalLM: 'gemma2',
+  gemma3: 'gemma3', gemma3_text: 'gemma3', Gemma3ForCausalLM: 'gemma3', Gemma3ForConditionalGeneration: 'gemma3',
+  phi3: 'phi3', Phi3ForCausalLM: 'phi3', gpt2: 'gpt2', GPT2LMHeadModel: 'gpt2',
+};
+
+/**
  * `controlvector.model_hint` of an exported vector, in one place for `vectors export --format gguf` and the editor's
- * Export Vector: the hint given (--model-hint), else the vector's model_type metadata, else "llama" (blank counts as absent).
+ * Export Vector. llama.cpp's own cvector-generator writes the model's `general.architecture` there (its loader, common.cpp
+ * common_control_vector_load, reads only the direction tensors; tools that list GGUFs show the hint as the vector's
+ * architecture), so ours is llama.cpp's name for the vector's model: the hint given (--model-hint, as is), else the
+ * vector's `model_type` metadata (an imported one), else its `architecture` (the HF class extraction records), mapped
+ * to llama.cpp's name where they differ; a model_type llama.cpp has no entry for here is kept as it is; "llama" when
+ * neither is known (blank counts as absent).
  */
 export function ggufModelHint(metadata: Readonly<Record<string, string>>, given?: string): string {
-  return given?.trim() || metadata.model_type?.trim() || 'llama';
+  if (given?.trim()) return given.trim();
+  const known = (name: string | undefined) => (name && Object.hasOwn(LLAMA_CPP_ARCH, name) ? LLAMA_CPP_ARCH[name] : undefined);
+  const modelType = metadata.model_type?.trim();
+  if (modelType) return known(modelType) ?? modelType;
+  return known(metadata.architecture?.trim()) ?? 'llama';
 }
 
 /** Our row ℓ ↔ llama.cpp's direction index ℓ − 1 (see the header). */

@@ -11,13 +11,32 @@ import { resolveOptions, traitGenerationDefaults } from '../../../src/core/jobs/
 import { parseArgs } from '../../../src/cli/args.js';
 import { traitsGenerate } from '../../../src/cli/commands/traits-generate.js';
 
-test('GGUF model hint: the one given, else the vector\'s model_type, else llama (blank counts as absent)', () => {
+test('GGUF model hint: the one given, else llama.cpp\'s architecture name for the vector\'s model_type or HF class, else llama (blank counts as absent)', () => {
   assert.equal(ggufModelHint({}), 'llama');
   assert.equal(ggufModelHint({ model_type: 'qwen2' }), 'qwen2');
   assert.equal(ggufModelHint({ model_type: '' }), 'llama');
   assert.equal(ggufModelHint({ model_type: '  ' }), 'llama');
   assert.equal(ggufModelHint({ model_type: 'qwen2' }, 'gemma2'), 'gemma2');
   assert.equal(ggufModelHint({ model_type: 'qwen2' }, ''), 'qwen2');
+  assert.equal(ggufModelHint({ model_type: 'mistral', architecture: 'MistralForCausalLM' }, ' my-arch '), 'my-arch', 'an explicit hint wins, as given');
+  // Per family we load: HF model_type, and the HF class extraction records as `architecture` (src/engine/arch/*.ts),
+  // against llama.cpp's general.architecture (src/llama-arch.cpp names; convert_hf_to_gguf.py's class mapping).
+  const families: [modelType: string, hfClass: string, llamaCpp: string][] = [
+    ['llama', 'LlamaForCausalLM', 'llama'], ['mistral', 'MistralForCausalLM', 'llama'],
+    ['qwen2', 'Qwen2ForCausalLM', 'qwen2'], ['qwen3', 'Qwen3ForCausalLM', 'qwen3'],
+    ['olmo2', 'Olmo2ForCausalLM', 'olmo2'], ['olmo3', 'Olmo3ForCausalLM', 'olmo2'],
+    ['apertus', 'ApertusForCausalLM', 'apertus'], ['gemma2', 'Gemma2ForCausalLM', 'gemma2'],
+    ['gemma3_text', 'Gemma3ForCausalLM', 'gemma3'], ['gemma3', 'Gemma3ForConditionalGeneration', 'gemma3'],
+    ['phi3', 'Phi3ForCausalLM', 'phi3'], ['gpt2', 'GPT2LMHeadModel', 'gpt2'],
+  ];
+  for (const [modelType, hfClass, llamaCpp] of families) {
+    assert.equal(ggufModelHint({ model_type: modelType }), llamaCpp, modelType);
+    assert.equal(ggufModelHint({ architecture: hfClass }), llamaCpp, hfClass);
+    assert.equal(ggufModelHint({ model_type: modelType, architecture: hfClass }, 'llama'), 'llama', `${hfClass}: --model-hint wins`);
+  }
+  assert.equal(ggufModelHint({ model_type: 'granite' }), 'granite', 'a model_type with no entry is kept');
+  assert.equal(ggufModelHint({ architecture: 'SomethingForCausalLM' }), 'llama', 'an unknown class gives the old default');
+  assert.equal(ggufModelHint({ architecture: 'constructor' }), 'llama', 'the table is not an open object');
 });
 
 test('traits generate: options and defaults declared once, in the job table', () => {
