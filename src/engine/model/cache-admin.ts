@@ -367,7 +367,7 @@ export async function pruneCompileCacheEntries(rootDir = defaultCacheDir(), opts
     removed.push({ path: e.dir, entry: e.name, what: e.kind, model: e.model, format: e.format, why, bytes: e.freeBytes, lastUsed: e.lastUsed });
   };
   // A graph beside the weights lies in the user's model folder: removed by name only (a gone graph's record by --stale too).
-  const namedOnly = (e: CacheEntry) => e.kind === 'beside' && e.bytes > 0;
+  const namedOnly = (e: CacheEntry) => e.kind === 'beside' && fs.existsSync(e.dir);
   if (wantStale) {
     for (const e of listing.entries) {
       if (e.stale) { if (!namedOnly(e)) pick(e, e.stale); }
