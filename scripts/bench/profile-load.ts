@@ -10,16 +10,14 @@
  * bit for bit). --gen BxP+N: batch-B greedy generation of N tokens after P-token prompts through generateBatch (the
  * worker's loop; EOS off), then RSS and the generation's own peak (VmHWM, reset after the load) against the weights
  * in their format and the KV cache's bytes. --prefill-tokens T forces the tokens per prefill forward (default:
- * generate.ts prefillTokenBudget); --kv stores|fetched picks the KV hand-over (session.ts KvHandover).
- * --kv stores,fetched --repeat R: speed A/B instead, both hand-overs interleaved in one process (alternating order),
- * median CPU and wall ms per decode step. --prefill-ab [--repeat R]: the prefill budget's split against the whole batch in
+ * generate.ts prefillTokenBudget). --prefill-ab [--repeat R]: the prefill budget's split against the whole batch in
  * one forward, interleaved, CPU and wall per generation (use +1 to time the prefill alone).
  * Run it twice: the first call fills the compile cache and the session cache when they are cold.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import vm from 'node:vm';
-import { loadModel, type KvHandover } from '../../src/engine/model/session.js';
+import { loadModel } from '../../src/engine/model/session.js';
 import type { ForwardInputs, KvCache, LoadedModel, LoadOptions, WeightFormat } from '../../src/engine/model/types.js';
 import { generateBatch, prefillSplit, prefillTokenBudget, type GenConfig } from '../../src/engine/generation/generate.js';
 import { PAD_ALIGN } from '../../src/engine/generation/batch.js';
@@ -31,7 +29,7 @@ const opt = (name: string, dflt: string) => {
 };
 const dir = argv[0];
 if (!dir || dir.startsWith('--')) {
-  process.stderr.write('usage: npx tsx scripts/bench/profile-load.ts <model dir> [--format f32|int8|int4] [--weight-memory mapped|prepacked] [--no-session-cache] [--threads 2] [--cache DIR] [--decode 8] [--gen 16x32+16 [--prefill-tokens T] [--kv stores|fetched|stores,fetched --repeat R]]\n');
+  process.stderr.write('usage: npx tsx scripts/bench/profile-load.ts <model dir> [--format f32|int8|int4] [--weight-memory mapped|prepacked] [--no-session-cache] [--threads 2] [--cache DIR] [--decode 8] [--gen 16x32+16 [--prefill-tokens T] [--prefill-ab --repeat R]]\n');
   process.exit(2);
 }
 
@@ -87,11 +85,10 @@ if (gen) {
   const V = m.config.vocabSize;
   const prompts = Array.from({ length: B }, (_, b) => Array.from({ length: P }, (_, j) => 3 + ((7919 * (b * P + j) + 104729 * b) % (V - 3))));
   const prefillTokens = opt('prefill-tokens', '') ? Number(opt('prefill-tokens', '')) : undefined;
-  const handovers = (opt('kv', 'stores').split(',')) as KvHandover[];
-  const cfg = (kvHandover: KvHandover): GenConfig => ({
+  const cfg: GenConfig = {
     sampler: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, minNewTokens: 0, eosTokenIds: [] },
-    maxNewTokens: N, eosTokenIds: [], stop: [], padTokenId: 0, prefillTokens, kvHandover,
-  });
+    maxNewTokens: N, eosTokenIds: [], stop: [], padTokenId: 0, prefillTokens,
+  };
   // Per forward: CPU and wall time of decode steps (seqLen 1 after the 'last' prefill phase), RSS after the prefill.
   let abAfterPrefill = 0;
   const trace = argv.includes('--trace');
@@ -120,7 +117,8 @@ if (gen) {
   const med = (a: number[]) => { const x = [...a].sort((p, q) => p - q); return x.length ? x[x.length >> 1] : NaN; };
   const kvMB = (m.info.kvBytesPerToken * B * (P + N)) / 2 ** 20;
   const wMB = m.info.residentWeightBytes / 2 ** 20;
-  const split = prefillSplit(prefillTokens ?? prefillTokenBudget(m, Math.ceil(P / PAD_ALIGN) * PAD_ALIGN), B, Math.ceil(P / PAD_ALIGN) * PAD_ALIGN - 1);
+  // As generateBatch splits it: equal-length prompts forward only their own P − 1 prefix columns (the pads ahead are a zero past).
+  const split = prefillSplit(prefillTokens ?? prefillTokenBudget(m, Math.ceil(P / PAD_ALIGN) * PAD_ALIGN), B, P - 1);
   const repeat = Number(opt('repeat', '1'));
   if (argv.includes('--prefill-ab')) {
     // Prefill speed A/B: the budget (or --prefill-tokens) against the whole batch in one forward, interleaved in one
@@ -129,37 +127,26 @@ if (gen) {
     for (let r = 0; r <= Math.max(2, repeat); r++) {
       for (const k of (r % 2 ? ['whole', 'budget'] : ['budget', 'whole']) as ('budget' | 'whole')[]) {
         const c0 = process.cpuUsage(), w0 = performance.now();
-        await generateBatch(m, prompts.map((promptIds, i) => ({ promptIds, seed: i })), { ...cfg('stores'), prefillTokens: k === 'whole' ? 1e9 : prefillTokens }, { checkCancelled() {} });
+        await generateBatch(m, prompts.map((promptIds, i) => ({ promptIds, seed: i })), { ...cfg, prefillTokens: k === 'whole' ? 1e9 : prefillTokens }, { checkCancelled() {} });
         if (r > 0) { times[k].cpu.push(cpuMs(process.cpuUsage(c0))); times[k].wall.push(performance.now() - w0); }
       }
     }
     process.stdout.write(`prefill A/B b${B} p${P} +${N}: ${split.rows} rows × ≤ ${split.cols} columns per forward ${med(times.budget.cpu).toFixed(0)} ms cpu, ${med(times.budget.wall).toFixed(0)} ms wall; whole batch in one forward ${med(times.whole.cpu).toFixed(0)} ms cpu, ${med(times.whole.wall).toFixed(0)} ms wall (medians of ${times.whole.cpu.length}); load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
-  } else if (handovers.length === 1 && repeat === 1) {
+  } else {
     // Memory: one generation, the peak (VmHWM) reset after the load so that it is the generation's own.
     const base = memMB();
     const abBase = process.memoryUsage().arrayBuffers / 2 ** 20;
     fs.writeFileSync('/proc/self/clear_refs', '5');
     const rec: Rec = { cpu: [], wall: [], forwards: 0, afterPrefill: null };
     const t = performance.now();
-    await generateBatch(timed(rec), prompts.map((promptIds, i) => ({ promptIds, seed: i })), cfg(handovers[0]), { checkCancelled() {} });
+    await generateBatch(timed(rec), prompts.map((promptIds, i) => ({ promptIds, seed: i })), cfg, { checkCancelled() {} });
     const end = memMB();
     const ap = rec.afterPrefill!;
     if (trace) process.stdout.write(`after each forward (MiB): ${traceLines.join('; ')}\n`);
-    process.stdout.write(`gen b${B} p${P} +${N} (generateBatch, KV ${handovers[0]}, prefill ${split.rows} rows × ≤ ${split.cols} columns per forward, ${rec.forwards} forwards): ${((performance.now() - t) / 1000).toFixed(1)} s; decode step median ${med(rec.cpu).toFixed(0)} ms cpu, ${med(rec.wall).toFixed(0)} ms wall; KV cache at the end ${kvMB.toFixed(0)} MiB; weights in format ${wMB.toFixed(0)} MiB\n`
+    process.stdout.write(`gen b${B} p${P} +${N} (generateBatch, prefill ${split.rows} rows × ≤ ${split.cols} columns per forward, ${rec.forwards} forwards): ${((performance.now() - t) / 1000).toFixed(1)} s; decode step median ${med(rec.cpu).toFixed(0)} ms cpu, ${med(rec.wall).toFixed(0)} ms wall; KV cache at the end ${kvMB.toFixed(0)} MiB; weights in format ${wMB.toFixed(0)} MiB\n`
       + `  rss before ${base.rss.toFixed(0)} MiB (anon ${base.anon.toFixed(0)}, file ${base.file.toFixed(0)}), after prefill ${ap.rss.toFixed(0)} (anon ${ap.anon.toFixed(0)}), after gen ${end.rss.toFixed(0)} (anon ${end.anon.toFixed(0)}, file ${end.file.toFixed(0)}); peak during generation (VmHWM reset after load) ${end.hwm.toFixed(0)} MiB, peak over load ${base.hwm.toFixed(0)} MiB\n`
       + `  node: arrayBuffers ${abBase.toFixed(0)} MiB before, ${abAfterPrefill.toFixed(0)} MiB after prefill, ${(process.memoryUsage().arrayBuffers / 2 ** 20).toFixed(0)} MiB at the end, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB\n`
       + `  generation peak / weights ${(end.hwm / wMB).toFixed(3)}; (generation peak − KV) / weights ${((end.hwm - kvMB) / wMB).toFixed(3)}; rss before gen / weights ${(base.rss / wMB).toFixed(3)}; generation peak − rss before ${(end.hwm - base.rss).toFixed(0)} MiB\n`);
-  } else {
-    // Speed A/B: the hand-overs interleaved in one process (order alternating), per decode step CPU and wall time.
-    const recs = new Map(handovers.map((h) => [h, { cpu: [], wall: [], forwards: 0, afterPrefill: null } as Rec]));
-    await generateBatch(m, prompts.slice(0, 2).map((promptIds, i) => ({ promptIds, seed: i })), { ...cfg(handovers[0]), maxNewTokens: 2 }, { checkCancelled() {} }); // warm-up
-    for (let r = 0; r < repeat; r++) {
-      for (const h of r % 2 === 0 ? handovers : [...handovers].reverse()) {
-        await generateBatch(timed(recs.get(h)!), prompts.map((promptIds, i) => ({ promptIds, seed: i })), cfg(h), { checkCancelled() {} });
-      }
-    }
-    for (const [h, rec] of recs) process.stdout.write(`A/B gen b${B} p${P} +${N}, KV ${h}: decode step median ${med(rec.cpu).toFixed(1)} ms cpu, ${med(rec.wall).toFixed(1)} ms wall, min ${Math.min(...rec.wall).toFixed(1)} ms wall (${rec.cpu.length} steps over ${repeat} runs)\n`);
-    process.stdout.write(`load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
   }
 }
 await m.dispose();

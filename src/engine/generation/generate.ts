@@ -26,7 +26,7 @@
  * where the K-block boundaries fall at different places in a row's keys for different padded lengths.
  */
 import type { ForwardInputs, KvCache, LoadedModel } from '../model/types.js';
-import { collectDiscardedOutputs, joinKvRows, newKvCache, splitKvRows, zeroPast, type KvHandover } from '../model/session.js';
+import { collectDiscardedOutputs, joinKvRows, newKvCache, splitKvRows, zeroPast } from '../model/session.js';
 import { buildStepSteer, SteerSpecError, type ResolvedSteer, type SteerPhase } from '../steering/steer.js';
 import { block, leftPad, maskFor, PAD_ALIGN } from './batch.js';
 import { nextToken, type RowSamplingState, type SamplerConfig } from './sampler.js';
@@ -53,8 +53,6 @@ export interface GenConfig {
   logprobs?: number;
   /** Most tokens (rows × columns) one prefill forward processes; default `prefillTokenBudget` (tests and benchmarks force others). */
   prefillTokens?: number;
-  /** How the KV cache is handed from step to step (session.ts `KvHandover`); default 'stores'. Benchmarks' A/B only. */
-  kvHandover?: KvHandover;
 }
 
 export interface GenHooks {
@@ -278,7 +276,6 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
     // groups' caches are then joined into the batch's. Stores are sized once for prompt + new tokens.
     const B0 = slots.length;
     const positions = P + cfg.maxNewTokens;
-    const handover = cfg.kvHandover ?? 'stores';
     // Leading columns that are pads in every row of a group are not forwarded: the group starts from a zero past
     // of that length (session.ts zeroPast: same bits for the real tokens). The chunk boundaries stay at multiples
     // of split.cols, so every forward's key length is what it would be with the pads computed. Rows are grouped by
@@ -287,7 +284,7 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
     const split = prefillSplit(cfg.prefillTokens ?? prefillTokenBudget(model, P), B0, P - 1 - minPad);
     const starts = Array.from({ length: Math.ceil(B0 / split.rows) }, (_, g) => g * split.rows);
     const sizes = starts.map((g0) => Math.min(B0, g0 + split.rows) - g0);
-    const empties = sizes.length === 1 ? [newKvCache(model, B0, positions, handover)] : splitKvRows(model, sizes, P - 1, positions, handover) ?? sizes.map(() => null);
+    const empties = sizes.length === 1 ? [newKvCache(model, B0, positions)] : splitKvRows(model, sizes, P - 1, positions) ?? sizes.map(() => null);
     const parts: KvCache[] = [];
     for (const [g, g0] of starts.entries()) {
       const g1 = g0 + sizes[g];

@@ -32,18 +32,15 @@ type KvDtype = 'float32' | 'float16';
 type KvArray = Float32Array | Uint16Array;
 const newKvArray = (dtype: KvDtype, n: number): KvArray => (dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n));
 
-/**
- * How a KV cache lineage hands each step's `present.*` over to the next step:
- * - 'stores' (default): onnxruntime writes `present.*` straight into caller-provided output tensors, views over
- *   two JS-owned stores per lineage that alternate (ping-pong), and the next step feeds views of the same store
- *   as `past_key_values.*`. Sized once for the whole generation (`newKvCache`), a decode loop then allocates no
- *   stores after its first steps. onnxruntime-node 1.30 still returns a JS copy of every output it wrote in place;
- *   forward() drops those and `collectDiscardedOutputs` frees them right away (before issue 16's memory work,
- *   ≈ 2 × the live cache of such garbage lingered at the peak of a 1 B batch-16 generation).
- * - 'fetched': onnxruntime allocates the outputs and onnxruntime-node copies each into a new JS buffer, fed back
- *   as they are (the hand-over before issue 16's memory work; kept for A/B benchmarks).
+/*
+ * How a KV cache lineage hands each step's `present.*` over to the next step: onnxruntime writes `present.*`
+ * straight into caller-provided output tensors, views over two JS-owned stores per lineage that alternate
+ * (ping-pong), and the next step feeds views of the same store as `past_key_values.*`. Sized once for the whole
+ * generation (`newKvCache`), a decode loop then allocates no stores after its first steps. onnxruntime-node 1.30
+ * still returns a JS copy of every output it wrote in place; forward() drops those and `collectDiscardedOutputs`
+ * frees them right away (before issue 16's memory work, when onnxruntime allocated the outputs and their copies
+ * were fed back, ≈ 2 × the live cache of such garbage lingered at the peak of a 1 B batch-16 generation).
  */
-export type KvHandover = 'stores' | 'fetched';
 
 /**
  * Backing storage for one cache generation: per layer, a key and a value array of `capacity` elements, of
@@ -131,11 +128,10 @@ let kvStoresAllocated = 0;
 export const kvStoreAllocations = (): number => kvStoresAllocated;
 
 /**
- * KV cache [B, kvHeads, P, headDim] per layer (post-RoPE keys). In 'stores' mode it lives in a `KvStore`; a
- * cache remembers the store its predecessor used (`spare`) and, once that predecessor is disposed, the next
- * forward writes into it instead of allocating. A branch (a past continued twice) never writes into a store
- * a live cache holds. `reserve` (positions) sizes new stores for the whole lineage. In 'fetched' mode it holds
- * onnxruntime's own output tensors.
+ * KV cache [B, kvHeads, P, headDim] per layer (post-RoPE keys), living in a `KvStore`; a cache remembers the
+ * store its predecessor used (`spare`) and, once that predecessor is disposed, the next forward writes into it
+ * instead of allocating. A branch (a past continued twice) never writes into a store a live cache holds.
+ * `reserve` (positions) sizes new stores for the whole lineage.
  */
 class OrtKvCache implements KvCache {
   private disposed = false;
@@ -146,11 +142,9 @@ class OrtKvCache implements KvCache {
     readonly dtype: KvDtype,
     readonly batch: number,
     readonly pastLength: number,
-    readonly handover: KvHandover,
     readonly reserve: number,
     private store: KvStore | null,
     private spare: KvStore | null,
-    private fetched: { keys: ort.Tensor[]; values: ort.Tensor[] } | null,
     readonly target: KvTarget | null = null,
   ) {
     if (store) store.holder = this;
@@ -161,12 +155,8 @@ class OrtKvCache implements KvCache {
     return this.store;
   }
 
-  static empty(owner: symbol, shape: KvShape, dtype: KvDtype, batch: number, handover: KvHandover = 'stores', reserve = 0, target: KvTarget | null = null): OrtKvCache {
-    return new OrtKvCache(owner, shape, dtype, batch, 0, handover, reserve, null, null, null, target);
-  }
-
-  static ofFetched(owner: symbol, shape: KvShape, dtype: KvDtype, batch: number, pastLength: number, keys: ort.Tensor[], values: ort.Tensor[]): OrtKvCache {
-    return new OrtKvCache(owner, shape, dtype, batch, pastLength, 'fetched', 0, null, null, { keys, values });
+  static empty(owner: symbol, shape: KvShape, dtype: KvDtype, batch: number, reserve = 0, target: KvTarget | null = null): OrtKvCache {
+    return new OrtKvCache(owner, shape, dtype, batch, 0, reserve, null, null, target);
   }
 
   /** Elements of one layer's key (or value) tensor for `batch` rows of `tokens` positions. */
@@ -181,7 +171,6 @@ class OrtKvCache implements KvCache {
   /** The cache as onnxruntime tensors (in 'stores' mode views of its store: no copy). */
   tensors(): { keys: ort.Tensor[]; values: ort.Tensor[] } {
     this.check();
-    if (this.fetched) return this.fetched;
     const n = this.elements(this.batch, this.pastLength);
     const dims = [this.batch, this.shape.numKvHeads, this.pastLength, this.shape.headDim];
     const view = (a: KvArray | undefined) => new ort.Tensor(this.dtype, a ? a.subarray(0, n) : newKvArray(this.dtype, 0), dims);
@@ -223,7 +212,7 @@ class OrtKvCache implements KvCache {
 
   /** The next generation: `store` now holds its data; this cache's own store becomes its spare. */
   successor(batch: number, pastLength: number, store: KvStore): OrtKvCache {
-    return new OrtKvCache(this.owner, this.shape, this.dtype, batch, pastLength, 'stores', this.reserve, store, this.store, null, this.target);
+    return new OrtKvCache(this.owner, this.shape, this.dtype, batch, pastLength, this.reserve, store, this.store, this.target);
   }
 
   /** Per layer, the key and value arrays holding exactly this cache's [B, kvHeads, T, headDim] elements. */
@@ -241,11 +230,6 @@ class OrtKvCache implements KvCache {
     if (this.pastLength !== 0) throw new ForwardError(`withZeroPast: the cache already holds ${this.pastLength} positions`);
     const n = this.elements(this.batch, tokens);
     const L = this.shape.numLayers;
-    if (this.handover === 'fetched') {
-      const dims = [this.batch, this.shape.numKvHeads, tokens, this.shape.headDim];
-      const zeros = () => Array.from({ length: L }, () => new ort.Tensor(this.dtype, newKvArray(this.dtype, n), dims));
-      return OrtKvCache.ofFetched(this.owner, this.shape, this.dtype, this.batch, tokens, zeros(), zeros());
-    }
     const t = this.target;
     const fresh = (capacity: number): KvStore => {
       kvStoresAllocated++; // fresh arrays are zeros
@@ -277,12 +261,7 @@ class OrtKvCache implements KvCache {
     const rowSize = this.elements(1, this.pastLength);
     const src = this.arrays();
     const pick = (from: KvArray, to: KvArray) => rows.forEach((r, i) => to.set(from.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
-    if (this.handover === 'fetched') {
-      const dims = [rows.length, this.shape.numKvHeads, this.pastLength, this.shape.headDim];
-      const copy = (a: KvArray) => { const out = newKvArray(this.dtype, rows.length * rowSize); pick(a, out); return new ort.Tensor(this.dtype, out, dims); };
-      return OrtKvCache.ofFetched(this.owner, this.shape, this.dtype, rows.length, this.pastLength, src.keys.map(copy), src.values.map(copy));
-    }
-    if (this.pastLength === 0) return new OrtKvCache(this.owner, this.shape, this.dtype, rows.length, 0, 'stores', this.reserve, null, this.spare, null);
+    if (this.pastLength === 0) return new OrtKvCache(this.owner, this.shape, this.dtype, rows.length, 0, this.reserve, null, this.spare);
     const target = this.takeStore(rows.length, this.pastLength);
     for (let l = 0; l < this.shape.numLayers; l++) {
       pick(src.keys[l], target.keys[l]);
@@ -297,19 +276,17 @@ class OrtKvCache implements KvCache {
     if (this.store?.holder === this) this.store.holder = null;
     this.store = null;
     this.spare = null;
-    if (this.fetched) for (const t of [...this.fetched.keys, ...this.fetched.values]) t.dispose?.();
-    this.fetched = null;
   }
 }
 
 /**
- * An empty KV cache for `model` — what forward() starts from when `past` is null — whose lineage hands the cache
- * over as `handover` says, with stores sized for `positions` positions (a generation's padded prompt + new
- * tokens), so that its decode loop allocates its two stores once. Null for a model this module did not load
+ * An empty KV cache for `model` — what forward() starts from when `past` is null — whose lineage's stores are
+ * sized for `positions` positions (a generation's padded prompt + new tokens), so that its decode loop allocates
+ * its two stores once. Null for a model this module did not load
  * (e.g. a test double): the caller then passes `past: null` as before.
  */
-export function newKvCache(model: LoadedModel, batch: number, positions: number, handover: KvHandover = 'stores'): KvCache | null {
-  return model instanceof OrtModel ? model.emptyCache(batch, positions, handover) : null;
+export function newKvCache(model: LoadedModel, batch: number, positions: number): KvCache | null {
+  return model instanceof OrtModel ? model.emptyCache(batch, positions) : null;
 }
 
 /**
@@ -334,17 +311,16 @@ export function zeroPast(cache: KvCache | null, tokens: number, opts: { exact?: 
  * rows of one store sized for all the rows and `positions` positions, so that `joinKvRows` copies nothing and the
  * groups leave no stores behind. Null for a model this module did not load.
  */
-export function splitKvRows(model: LoadedModel, sizes: readonly number[], tokens: number, positions: number, handover: KvHandover = 'stores'): KvCache[] | null {
+export function splitKvRows(model: LoadedModel, sizes: readonly number[], tokens: number, positions: number): KvCache[] | null {
   if (!(model instanceof OrtModel)) return null;
   const B = sizes.reduce((a, b) => a + b, 0);
-  if (handover === 'fetched') return sizes.map((n) => model.emptyCache(n, tokens, handover));
-  const seed = model.emptyCache(B, positions, handover) as OrtKvCache;
+  const seed = model.emptyCache(B, positions) as OrtKvCache;
   const shared = seed.takeStore(B, tokens);
   let row = 0;
   return sizes.map((n) => {
     const target: KvTarget = { store: shared, offset: seed.elements(row, tokens), batch: n, tokens };
     row += n;
-    return OrtKvCache.empty(seed.owner, seed.shape, seed.dtype, n, 'stores', tokens, target);
+    return OrtKvCache.empty(seed.owner, seed.shape, seed.dtype, n, tokens, target);
   });
 }
 
@@ -374,22 +350,9 @@ export function joinKvRows(parts: readonly KvCache[], positions: number): KvCach
     return ok;
   }) && shared.capacity >= first.elements(B, T);
   if (inPlace) {
-    joined = OrtKvCache.empty(first.owner, first.shape, first.dtype, B, 'stores', positions).successor(B, T, shared);
-  } else if (first.handover === 'fetched') {
-    const dims = [B, first.shape.numKvHeads, T, first.shape.headDim];
-    const cat = (pick: (c: OrtKvCache) => KvArray[], l: number) => {
-      const out = newKvArray(first.dtype, first.elements(B, T));
-      let at = 0;
-      for (const c of caches) { const a = pick(c)[l]; out.set(a, at); at += a.length; }
-      return new ort.Tensor(first.dtype, out, dims);
-    };
-    const arrays = caches.map((c) => c.arrays());
-    const idx = new Map(caches.map((c, i) => [c, i]));
-    joined = OrtKvCache.ofFetched(first.owner, first.shape, first.dtype, B, T,
-      Array.from({ length: L }, (_, l) => cat((c) => arrays[idx.get(c)!].keys, l)),
-      Array.from({ length: L }, (_, l) => cat((c) => arrays[idx.get(c)!].values, l)));
+    joined = OrtKvCache.empty(first.owner, first.shape, first.dtype, B, positions).successor(B, T, shared);
   } else {
-    const seed = OrtKvCache.empty(first.owner, first.shape, first.dtype, B, 'stores', positions);
+    const seed = OrtKvCache.empty(first.owner, first.shape, first.dtype, B, positions);
     const store = seed.takeStore(B, T);
     let at = 0;
     for (const c of caches) {
@@ -541,14 +504,14 @@ class OrtModel implements LoadedModel {
       feeds[IO.pastKey(l)] = keys[l];
       feeds[IO.pastValue(l)] = values[l];
     }
-    // 'stores': present.* go straight into a store of the lineage (see OrtKvCache); null = onnxruntime allocates.
+    // present.* go straight into a store of the lineage (see OrtKvCache); null = onnxruntime allocates.
     const fetches: Record<string, ort.Tensor | null> = {};
-    const store = past.handover === 'stores' ? past.takeStore(B, P + S) : null;
+    const store = past.takeStore(B, P + S);
     const presentDims = [B, this.kvShape.numKvHeads, P + S, this.kvShape.headDim];
     const n = past.elements(B, P + S);
     for (let l = 0; l < L; l++) {
-      fetches[IO.presentKey(l)] = store ? new ort.Tensor(this.kvDtype, store.keys[l].subarray(0, n), presentDims) : null;
-      fetches[IO.presentValue(l)] = store ? new ort.Tensor(this.kvDtype, store.values[l].subarray(0, n), presentDims) : null;
+      fetches[IO.presentKey(l)] = new ort.Tensor(this.kvDtype, store.keys[l].subarray(0, n), presentDims);
+      fetches[IO.presentValue(l)] = new ort.Tensor(this.kvDtype, store.values[l].subarray(0, n), presentDims);
     }
     if (inputs.logits !== 'none') fetches[IO.logits] = null;
     if (inputs.hiddenStates) for (let i = 0; i <= L; i++) fetches[IO.hiddenState(i)] = null;
@@ -557,8 +520,7 @@ class OrtModel implements LoadedModel {
     const out = await session.run(feeds, fetches);
     lastRunMs = performance.now() - tRun;
 
-    const present = (name: (l: number) => string) => Array.from({ length: L }, (_, l) => out[name(l)]);
-    if (store) {
+    {
       // onnxruntime-node 1.30 writes present.* into the store in place *and* returns a fresh JS copy of each (probed:
       // the returned data is another ArrayBuffer with equal contents). Those copies are garbage at once; dropping
       // them and running a minor GC frees them now, while they are young, instead of whenever V8's external-memory
@@ -573,11 +535,7 @@ class OrtModel implements LoadedModel {
       // one in the caller right after the await freed them every step).
       discardedBytes += 2 * L * n * (this.kvDtype === 'float16' ? 2 : 4);
     }
-    const result: ForwardOutputs = {
-      present: store
-        ? past.successor(B, P + S, store)
-        : OrtKvCache.ofFetched(this.id, this.kvShape, this.kvDtype, B, P + S, present(IO.presentKey), present(IO.presentValue)),
-    };
+    const result: ForwardOutputs = { present: past.successor(B, P + S, store) };
     if (inputs.logits !== 'none') {
       const logits = out[IO.logits].data as Float32Array;
       expect('logits output', logits.length, B * (inputs.logits === 'all' ? S : 1) * V);
@@ -589,8 +547,8 @@ class OrtModel implements LoadedModel {
   }
 
   /** See `newKvCache`. */
-  emptyCache(batch: number, positions: number, handover: KvHandover): KvCache {
-    return OrtKvCache.empty(this.id, this.kvShape, this.kvDtype, batch, handover, positions);
+  emptyCache(batch: number, positions: number): KvCache {
+    return OrtKvCache.empty(this.id, this.kvShape, this.kvDtype, batch, positions);
   }
 
   async dispose(): Promise<void> {
