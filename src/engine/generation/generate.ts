@@ -17,6 +17,8 @@
  *     alignment along the key axis in the SIMD reductions of Softmax and probs·V whatever the batch;
  *   - a lone row runs beside a ghost copy (slotsOf), so no forward has M = B·S = 1, where onnxruntime's
  *     CPU Gemm takes a GEMV path whose last bits differ.
+ * Columns that are pads in every row of a prefill group are not forwarded but read as a zero past (session.ts
+ * zeroPast), which leaves the real tokens' bits and every forward's key length as they were.
  * Hence, with intraOpNumThreads = 1, a row's tokens, logits and hidden states are bit-identical alone,
  * batched, reordered, in any batch size, and across runs. Not covered: with more intra-op threads, MLAS
  * threads a Gemm only once its size passes a threshold, and the per-thread split (probably via the K
