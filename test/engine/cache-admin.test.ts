@@ -255,6 +255,7 @@ test('graphs beside the weights are listed with their location and removed only 
   release();
   assert.deepEqual(held.removed, []);
   assert.match(held.kept[0]?.inUse ?? '', new RegExp(`open by pid ${process.pid}\\b`));
+  assert.deepEqual(held.besideWeights, [], 'named: kept as in use, not "left" as unnamed');
 
   // Named: the graph and its record go; the weights stay.
   const named = await pruneCompileCacheEntries(cache, { ...NO_TAGS, stale: false, names: [c.key] });

@@ -343,7 +343,7 @@ export interface PruneResult {
   bytesBefore: number;
   bytesAfter: number;
   failed: { path: string; message: string }[];
-  /** Graphs beside model weights left in place (no criterion removes one; name it), with why one is stale. */
+  /** Graphs beside model weights left in place because no criterion removes one (not named), with why one is stale. */
   besideWeights: { entry: string; path: string; stale?: string }[];
 }
 
@@ -425,7 +425,8 @@ export async function pruneCompileCacheEntries(rootDir = defaultCacheDir(), opts
       } catch (e) { failed.push({ path: item.path, message: (e as Error).message }); }
     }
   }
-  const besideWeights = listing.entries.filter((e) => namedOnly(e) && !chosen.has(e.name)).map((e) => ({ entry: e.name, path: e.dir, ...(e.stale ? { stale: e.stale } : {}) }));
+  const named = new Set((opts.names ?? []).map((n) => n.split('/')[0]));
+  const besideWeights = listing.entries.filter((e) => namedOnly(e) && !chosen.has(e.name) && !named.has(e.name)).map((e) => ({ entry: e.name, path: e.dir, ...(e.stale ? { stale: e.stale } : {}) }));
   const keptOnce = kept.filter((k, i) => kept.findIndex((x) => x.entry === k.entry) === i);
   return { root, dryRun: !!opts.dryRun, removed, kept: keptOnce, freedBytes, bytesBefore: listing.totalBytes,
     bytesAfter: listing.totalBytes - freedBy(chosen, removed), failed, besideWeights };
