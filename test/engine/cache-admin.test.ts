@@ -229,7 +229,10 @@ test('graphs beside the weights are listed with their location and removed only 
   assert.equal(c.onnxPath, graph);
   assert.equal(compile(model, cache).cacheHit, true, 'and is hit there');
 
-  const l = await listCompileCache(cache, NO_TAGS);
+  const BESIDE = { ...NO_TAGS, besideWeights: true };
+  assert.deepEqual((await listCompileCache(cache, NO_TAGS)).entries, [], 'only a caller that asks sees graphs beside the weights (the editor does not)');
+  assert.deepEqual((await pruneCompileCacheEntries(cache, { ...NO_TAGS, stale: false, names: [c.key], dryRun: true })).removed, [], '…nor removes one');
+  const l = await listCompileCache(cache, BESIDE);
   assert.equal(l.entries.length, 1);
   const e = l.entries[0];
   assert.deepEqual({ name: e.name, kind: e.kind, dir: e.dir, model: e.model, format: e.format, variant: e.variant, bytes: e.bytes, stale: e.stale },
@@ -244,21 +247,21 @@ test('graphs beside the weights are listed with their location and removed only 
   meta.material.compiler = 'persona-lab-compiler/3';
   fs.writeFileSync(record, JSON.stringify(meta));
   usedAgoFile(record, 40 * DAY);
-  const all = await pruneCompileCacheEntries(cache, { ...NO_TAGS, stale: true, olderThanMs: DAY, maxBytes: 0 });
+  const all = await pruneCompileCacheEntries(cache, { ...BESIDE, stale: true, olderThanMs: DAY, maxBytes: 0 });
   assert.deepEqual(all.removed, []);
   assert.deepEqual(all.besideWeights, [{ entry: c.key, path: graph, stale: 'compiled by persona-lab-compiler/3 (now persona-lab-compiler/4)' }]);
   assert.ok(fs.existsSync(graph));
 
   // Named, but a process has it open (this one, as a worker holds what it loaded): kept, and says why.
   const release = holdCacheEntry(graph);
-  const held = await pruneCompileCacheEntries(cache, { ...NO_TAGS, stale: false, names: [c.key] });
+  const held = await pruneCompileCacheEntries(cache, { ...BESIDE, stale: false, names: [c.key] });
   release();
   assert.deepEqual(held.removed, []);
   assert.match(held.kept[0]?.inUse ?? '', new RegExp(`open by pid ${process.pid}\\b`));
   assert.deepEqual(held.besideWeights, [], 'named: kept as in use, not "left" as unnamed');
 
   // Named: the graph and its record go; the weights stay.
-  const named = await pruneCompileCacheEntries(cache, { ...NO_TAGS, stale: false, names: [c.key] });
+  const named = await pruneCompileCacheEntries(cache, { ...BESIDE, stale: false, names: [c.key] });
   assert.deepEqual(named.removed.map((i) => [i.what, i.path, i.bytes]), [['beside', graph, e.bytes]]);
   assert.equal(named.freedBytes, e.bytes);
   assert.equal(fs.existsSync(graph), false);
@@ -269,10 +272,10 @@ test('graphs beside the weights are listed with their location and removed only 
   const again = compile(model, cache);
   assert.equal(again.cacheHit, false);
   fs.rmSync(again.onnxPath);
-  const dangling = await listCompileCache(cache, NO_TAGS);
+  const dangling = await listCompileCache(cache, BESIDE);
   assert.match(dangling.entries[0].stale ?? '', /graph beside the weights is gone/);
   usedAgoFile(dangling.entries[0].record!, 10 * 60_000);
-  const swept = await pruneCompileCacheEntries(cache, { ...NO_TAGS });
+  const swept = await pruneCompileCacheEntries(cache, BESIDE);
   assert.deepEqual(swept.removed.map((i) => i.entry), [again.key]);
   assert.deepEqual(fs.readdirSync(cache), []);
 });

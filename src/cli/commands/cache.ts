@@ -45,7 +45,7 @@ export const cacheList: CliCommand = {
   Stale entries can never be used again: prune them with \`persona-lab cache prune\`.`,
   async run(ctx) {
     const root = cacheDir(ctx);
-    const l = await listCompileCache(root, { sessionTags: currentSessionTags() });
+    const l = await listCompileCache(root, { sessionTags: currentSessionTags(), besideWeights: true });
     if (ctx.json) { printJson(ctx, l); return EXIT.ok; }
     if (!l.exists) { ctx.stdout(`no compile cache at ${root} (nothing compiled there yet)`); return EXIT.ok; }
     const inRoot = l.entries.filter((e) => e.kind !== 'beside'), beside = l.entries.filter((e) => e.kind === 'beside');
@@ -71,7 +71,7 @@ export const cacheList: CliCommand = {
 
 /** --entry keys (whole, or a prefix naming one entry) → entry names; an unknown or ambiguous one is a usage error before anything is removed. */
 async function entryNames(root: string, keys: readonly string[]): Promise<string[]> {
-  const names = [...new Set((await listCompileCache(root)).entries.map((e) => e.name))];
+  const names = [...new Set((await listCompileCache(root, { besideWeights: true })).entries.map((e) => e.name))];
   return keys.map((k) => {
     const hits = names.filter((n) => n === k || (k.length >= 6 && n.startsWith(k)));
     if (hits.length === 1) return hits[0];
@@ -106,7 +106,7 @@ export const cachePrune: CliCommand = {
     const dryRun = !flag(ctx, 'yes');
     const names = entries === undefined ? undefined : await entryNames(root, entries);
     const r = await pruneCompileCacheEntries(root, {
-      stale, dryRun, names, sessionTags: currentSessionTags(), olderThanMs: olderThan === undefined ? undefined : parseDuration(olderThan), maxBytes: maxSize === undefined ? undefined : parseSize(maxSize),
+      stale, dryRun, names, besideWeights: true, sessionTags: currentSessionTags(), olderThanMs: olderThan === undefined ? undefined : parseDuration(olderThan), maxBytes: maxSize === undefined ? undefined : parseSize(maxSize),
     });
     if (ctx.json) printJson(ctx, r);
     else {

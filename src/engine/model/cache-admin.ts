@@ -19,8 +19,9 @@
  * IN_USE_GRACE_MS (a load in progress, on systems without /proc). An entry is removed by renaming it out of
  * the way first (a concurrent lookup then misses and recompiles, never sees half an entry), then deleting it.
  *
- * Graphs compile.ts wrote beside a model's weights (the cache on another filesystem) are listed from their records in
- * the root (cache-stamp.ts markGraphBesideWeights) as kind 'beside', `dir` the graph file. They lie in the user's
+ * Graphs compile.ts wrote beside a model's weights (the cache on another filesystem) are listed, for a caller that asks
+ * (`besideWeights`: the CLI), from their records in the root (cache-stamp.ts markGraphBesideWeights) as kind 'beside',
+ * `dir` the graph file. They lie in the user's
  * model folder, so no criterion (--stale, --older-than, --max-size) removes one: only naming it does (`names`), and
  * in-use still wins. A record whose graph was deleted by hand is stale and goes with --stale. They are not counted in
  * the root's byte totals.
@@ -99,6 +100,12 @@ export interface ListOptions {
    */
   sessionTags?: readonly string[] | null;
   now?: number;
+  /**
+   * Also list the graphs recorded beside model weights (kind 'beside'; the CLI does). Off by default: a caller that
+   * does not know them (the editor's Clean Compile Cache, whose confirmation promises model folders untouched) never
+   * sees or removes one.
+   */
+  besideWeights?: boolean;
 }
 
 interface FileRec { rel: string; key: string; bytes: number; nlink: number }
@@ -297,7 +304,7 @@ export async function listCompileCache(rootDir = defaultCacheDir(), opts: ListOp
       ...(stale ? { stale } : {}), ...(newer ? { newer } : {}), ...(inUse ? { inUse } : {}),
     });
   }
-  for (const rec of fs.readdirSync(root).filter((n) => n.endsWith(BESIDE_SUFFIX))) {
+  for (const rec of opts.besideWeights ? fs.readdirSync(root).filter((n) => n.endsWith(BESIDE_SUFFIX)) : []) {
     const e = besideEntry(path.join(root, rec), now);
     if (e) entries.push(e);
   }
