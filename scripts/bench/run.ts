@@ -4,7 +4,7 @@
  *
  *   npx tsx scripts/bench/run.ts [--plan full|quick|smoke] [--models toy,random-llama-1b] [--formats f32,int8,int4] [--provider cpu|cuda|webgpu]
  *     [--workloads gen,steered-gen,capture,capture-batched,load,scaling] [--threads 2] [--quick] [--no-peer] [--out FILE] [--peer-thread-search]
- *     [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2]
+ *     [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--pairs 5] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2]
  *     [--no-prune-cache]
  *
  * Models are made by the bench (scripts/bench/models.ts) and cached in .cache/bench/models; compiled graphs in
@@ -35,7 +35,7 @@ const CACHE = path.join(ROOT, '.cache', 'bench');
 
 const USAGE = `usage: npx tsx scripts/bench/run.ts [--plan ${PLANS.join('|')}] [--models ${MODEL_NAMES.join(',')}] [--formats ${WEIGHT_FORMATS.join(',')}]
   [--provider cpu|cuda|webgpu] [--workloads ${WORKLOADS.join(',')}] [--threads 2] [--quick (= --plan smoke)] [--no-peer] [--out FILE] [--peer-thread-search]
-  [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2] [--no-prune-cache]`;
+  [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--pairs 5] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2] [--no-prune-cache]`;
 
 function fail(msg: string): never {
   process.stderr.write(`bench: ${msg}\n${USAGE}\n`);
@@ -60,7 +60,7 @@ export function parseBenchArgs(argv: string[]) {
         provider: { type: 'string', default: 'cpu' }, workloads: { type: 'string' },
         threads: { type: 'string', default: '2' }, quick: { type: 'boolean', default: false }, 'no-peer': { type: 'boolean', default: false },
         out: { type: 'string', default: path.join('bench', 'results', 'latest.json') }, batches: { type: 'string' }, 'new-tokens': { type: 'string' },
-        reps: { type: 'string' }, 'capture-items': { type: 'string' }, 'peer-threads': { type: 'string' }, 'weight-memory': { type: 'string', default: 'default' },
+        reps: { type: 'string' }, pairs: { type: 'string' }, 'capture-items': { type: 'string' }, 'peer-threads': { type: 'string' }, 'weight-memory': { type: 'string', default: 'default' },
         'no-llama-cpp': { type: 'boolean', default: false }, 'llama-cpp-threads': { type: 'string' }, 'no-prune-cache': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -72,11 +72,11 @@ export function parseBenchArgs(argv: string[]) {
   if (values.plan !== undefined && !PLANS.includes(values.plan as PlanName)) fail(`unknown plan '${values.plan}' (known: ${PLANS.join(', ')})`);
   if (values.plan !== undefined && values.quick && values.plan !== 'smoke') fail('--quick is --plan smoke; give one of them');
   const planName: PlanName = (values.plan as PlanName | undefined) ?? (values.quick ? 'smoke' : 'full');
-  // The quick plan: the ~1 B model in f32 and int8, no scaling rows, the peer at the thread setting the issue found best
+  // The quick plan: the ~1 B model in f32, int8 and int4 (int4 at batch 1 and 16 only: workloads.ts QUICK.formatScope), no scaling rows, the peer at the thread setting the issue found best
   // (torch intra-op 1, OpenBLAS 2; --peer-thread-search searches instead), llama.cpp at --threads only.
   const quick = planName === 'quick';
   values.models ??= quick ? 'random-llama-1b' : 'toy,random-llama-1b';
-  values.formats ??= quick ? 'f32,int8' : 'f32,int8,int4';
+  values.formats ??= 'f32,int8,int4';
   values.workloads ??= quick ? 'gen,steered-gen,capture,capture-batched,load' : WORKLOADS.join(',');
   const models = list(values.models);
   for (const m of models) if (!MODEL_NAMES.includes(m)) fail(`unknown model '${m}' (known: ${MODEL_NAMES.join(', ')})`);
@@ -99,6 +99,7 @@ export function parseBenchArgs(argv: string[]) {
     batches: values.batches ? ints(values.batches, 'batches') : undefined,
     newTokens: values['new-tokens'] ? ints(values['new-tokens'], 'new-tokens')[0] : undefined,
     reps: values.reps ? ints(values.reps, 'reps')[0] : undefined,
+    steerPairs: values.pairs ? ints(values.pairs, 'pairs')[0] : undefined,
     captureItems: values['capture-items'] ? ints(values['capture-items'], 'capture-items')[0] : undefined,
   });
   return {
@@ -205,7 +206,7 @@ async function main() {
   }
 
   function emit(partial: boolean) {
-    const cells = buildCells(runs, plan);
+    const cells = buildCells(runs, plan, machine.gemmGflops.used);
     const summary = buildSummary(runs, plan, machine.bandwidthGBs.used, machine.gemmGflops.used, machine.bandwidthGBs.nodeCopy);
     const loadEnd = os.loadavg().map((x) => +x.toFixed(2));
     const result = {
@@ -231,6 +232,8 @@ async function main() {
       rss_over_weight_bytes_at: summary.rss_over_weight_bytes_at,
       steering_overhead: summary.steering_overhead,
       steering_overhead_at: summary.steering_overhead_at,
+      steering_overhead_by_batch: summary.steering_overhead_by_batch,
+      gemm_fraction_decode_max_batch: summary.gemm_fraction_decode_max_batch,
       skipped,
       detail: summary.detail,
     };
@@ -247,8 +250,9 @@ async function main() {
     `## npm run bench — ${started.toISOString()} — ${machine.cpus}× ${machine.cpuModel}, ${args.threads} threads, provider ${args.provider}, load avg ${loadStart[0]} → ${loadEnd[0]}`,
     `plan ${plan.name}; at the end: read bandwidth ${machine.bandwidthGBs.used} GB/s (copy ${machine.bandwidthGBs.nodeCopy}), GEMM peak ${machine.gemmGflops.used} GFLOP/s (the fractions use the figures probed next to their cells: \`probes\`); ` +
       `peer: ${peerSkipped ? `skipped (${peerSkipped})` : `PyTorch ${torchVersion} eager f32 on ${python} (Python ${pythonVersion}), ${runs.map((r) => `${r.model.name}: intra-op ${r.peer?.settings.intraOpThreads}, BLAS ${r.peer?.settings.blasThreads}${peerSearch[r.model.name] ? ' (searched)' : ' (given, not searched)'}`).join('; ')}`}`,
-    `median of ${plan.reps}; generation: prompt ${plan.promptTokens} tokens, ${plan.newTokensByBatch ? plan.batches.map((b) => `${newTokensAt(plan, b)} new tokens at batch ${b}`).join(', ') : `${plan.newTokens} new tokens`} (EOS disabled), ` +
-      `steering at the middle layer, response positions; gen/steered-gen: whole-generation tok/s; decode-b1: 1 / median decode step; ratio = ours / peer`,
+    `median of ${plan.reps} (ours' generation: ${plan.steerPairs} interleaved plain/steered pairs, ABBA, per batch); generation: prompt ${plan.promptTokens} tokens, ${plan.newTokensByBatch ? plan.batches.map((b) => `${newTokensAt(plan, b)} new tokens at batch ${b}`).join(', ') : `${plan.newTokens} new tokens`} (EOS disabled), ` +
+      `steering at the middle layer, response positions; gen/steered-gen: whole-generation tok/s; decode-b1: 1 / median decode step; ratio = ours / peer` +
+      `${Object.keys(plan.formatScope ?? {}).length ? `; ${Object.entries(plan.formatScope!).map(([f, sc]) => `${f} runs batches ${sc.batches.join(', ')} and ${sc.workloads.join(', ')} only`).join('; ')}` : ''}`,
   ];
   process.stdout.write(markdown(cells, summary, skipped, header) + '\n');
   log(`wrote ${path.relative(ROOT, args.out)}`);

@@ -12,7 +12,8 @@ import type { GenerateRow, LoadModelParams } from '../../src/engine/protocol.js'
 import type { BenchModel } from './models.js';
 import { probeMachine, type Probe } from './machine.js';
 import { TorchPeer, type PeerThreads } from './peer.js';
-import { makeCaptureItems, makePrompts, maxNewTokens, median, newTokensAt, steerVector, type Plan } from './workloads.js';
+import { makeCaptureItems, makePrompts, maxNewTokens, median, newTokensAt, pairedSteering, planFor, steerVector, type Plan } from './workloads.js';
+import { oursCaptureChunks, type Chunk } from './flops.js';
 
 /**
  * One side's measurement of a cell: median seconds of the timed repetitions and tokens/s from it; `loadavg` is
@@ -20,7 +21,18 @@ import { makeCaptureItems, makePrompts, maxNewTokens, median, newTokensAt, steer
  * every decode step of the timed repetitions (`steps` of them), timed one by one; `wallS` the cell's whole cost
  * (warm-up included), which is what a plan's time budget is made of.
  */
-export interface Measure { s: number; tokS: number; tokens: number; timesS: number[]; loadavg?: number[]; stepS?: number; steps?: number; stepTimesS?: number[]; wallS?: number }
+export interface Measure {
+  s: number; tokS: number; tokens: number; timesS: number[]; loadavg?: number[]; stepS?: number; steps?: number; stepTimesS?: number[]; wallS?: number;
+  /**
+   * Steered cells timed in interleaved pairs (ours): per pair steered seconds / plain seconds − 1, in pair order
+   * (ABBA: even pairs ran plain first). Their median is the batch's steering overhead.
+   */
+  pairRatios?: number[];
+  /** Capture (ours): the forwards the worker ran, rebuilt by its rule (flops.ts oursCaptureChunks); null when that disagreed with its reported batch size. */
+  chunks?: Chunk[] | null;
+  /** Capture (ours): tokens per item as the worker counted them. */
+  itemTokens?: number[];
+}
 export interface SideResult {
   skipped?: string;
   settings: Record<string, unknown>;
@@ -59,25 +71,26 @@ function measure(timesS: number[], tokens: number, extra: { stepTimesS?: number[
 
 /**
  * The generation cells of one side, in the order that keeps each comparison's conditions together: per batch,
- * plain then steered (so steering overhead compares neighbours); machine probes right before and after the
- * batch-1 pair (read bandwidth for the decode fraction) and around the largest batch (GEMM peak).
+ * plain and steered (the peer: plain then steered; ours: interleaved pairs); machine probes right before and
+ * after the batch-1 cells (read bandwidth for the decode fraction) and around the largest batch (GEMM peak).
  */
-async function genCells(plan: Plan, threads: number, probes: Probe[], one: (w: 'gen' | 'steered-gen', b: number) => Promise<void>, log: (m: string) => void) {
+async function genCells(plan: Plan, threads: number, probes: Probe[], batch: (b: number, ws: ('gen' | 'steered-gen')[]) => Promise<void>, log: (m: string) => void) {
   const ws = (['gen', 'steered-gen'] as const).filter((w) => has(plan, w));
   if (!ws.length) return;
   const bMax = Math.max(...plan.batches);
-  const probe = async (label: string, what: { bandwidth?: boolean; gemm?: boolean }) => {
-    const p = await probeMachine(threads, label, what);
-    probes.push(p);
-    log(`    machine ${label}: ${p.readGBs !== undefined ? `read ${p.readGBs} GB/s, copy ${p.copyGBs} GB/s` : ''}${p.gemmGflops !== undefined ? `GEMM ${p.gemmGflops} GFLOP/s` : ''} (load ${p.loadavg[0]})`);
-  };
   for (const b of plan.batches) {
-    if (b === 1) await probe('before-b1', { bandwidth: true });
-    if (b === bMax && b > 1) await probe(`before-b${b}`, { gemm: true });
-    for (const w of ws) await one(w, b);
-    if (b === 1) await probe('after-b1', { bandwidth: true });
-    if (b === bMax && b > 1) await probe(`after-b${b}`, { gemm: true });
+    if (b === 1) await probeNear(threads, probes, 'before-b1', { bandwidth: true }, log);
+    if (b === bMax && b > 1) await probeNear(threads, probes, `before-b${b}`, { gemm: true }, log);
+    await batch(b, [...ws]);
+    if (b === 1) await probeNear(threads, probes, 'after-b1', { bandwidth: true }, log);
+    if (b === bMax && b > 1) await probeNear(threads, probes, `after-b${b}`, { gemm: true }, log);
   }
+}
+
+async function probeNear(threads: number, probes: Probe[], label: string, what: { bandwidth?: boolean; gemm?: boolean }, log: (m: string) => void) {
+  const p = await probeMachine(threads, label, what);
+  probes.push(p);
+  log(`    machine ${label}: ${p.readGBs !== undefined ? `read ${p.readGBs} GB/s, copy ${p.copyGBs} GB/s` : ''}${p.gemmGflops !== undefined ? `GEMM ${p.gemmGflops} GFLOP/s` : ''} (load ${p.loadavg[0]})`);
 }
 
 /** VmHWM (peak RSS) of a process, from /proc (Linux). */
@@ -97,7 +110,8 @@ export const scalePromptsFor = (plan: Plan, m: BenchModel) => plan.scalePrompts.
 // ------------------------------------------------------------------ ours
 export interface OursOptions { threads: number; provider: ExecutionProvider; format: WeightFormat; cacheDir: string; weightMemory?: 'mapped' | 'prepacked'; log: (m: string) => void }
 
-export async function runOurs(m: BenchModel, plan: Plan, o: OursOptions): Promise<SideResult> {
+export async function runOurs(m: BenchModel, fullPlan: Plan, o: OursOptions): Promise<SideResult> {
+  const plan = planFor(fullPlan, o.format);
   const params: LoadModelParams = {
     path: m.dir, executionProvider: o.provider, threads: o.threads, cacheDir: o.cacheDir, ...(o.weightMemory ? { weightMemory: o.weightMemory } : {}),
     ...(o.format === 'f32' ? {} : { weightFormat: o.format }),
@@ -133,11 +147,11 @@ export async function runOurs(m: BenchModel, plan: Plan, o: OursOptions): Promis
     const L = info.config.numLayers;
     const steer = { vector: { values: steerVector(info.config.hiddenSize) }, layer: Math.floor(L / 2), coef: plan.steerCoef, positions: 'response' as const, scaling: { mode: 'raw' as const } };
     /**
-     * One generation request; at batch 1 the tokens are streamed (one notification per token) and each arrival
-     * time-stamped, so consecutive arrivals time the decode steps one by one (the worker sends a token before
-     * it forwards it). Returns the request's seconds and, when streamed, the decode steps' seconds.
+     * One generation request, its tokens streamed (one notification per token and row) and row 0's arrivals
+     * time-stamped, so consecutive arrivals time the decode steps one by one (the worker sends a step's tokens
+     * before it forwards them). Returns the request's seconds and the decode steps' seconds.
      */
-    const gen = async (prompts: number[][], n: number, steered: boolean, stream = false) => {
+    const gen = async (prompts: number[][], n: number, steered: boolean, stream = true) => {
       const rows: GenerateRow[] = prompts.map((ids) => ({ prompt: { ids }, steer: steered ? [steer] : undefined }));
       const arrivals: number[] = [];
       const t = performance.now();
@@ -148,23 +162,59 @@ export async function runOurs(m: BenchModel, plan: Plan, o: OursOptions): Promis
       if (got !== prompts.length * n) throw new Error(`ours generated ${got} tokens, expected ${prompts.length * n} (EOS not disabled?)`);
       return { s, steps: arrivals.slice(1).map((a, i) => (a - arrivals[i]) / 1000) };
     };
+    const logCell = (workload: string, b: number, promptLen: number, mm: Measure) =>
+      o.log(`    ours ${o.format} ${workload} b${b} p${promptLen}: ${mm.tokS.toFixed(1)} tok/s${mm.stepS ? `, decode step ${(mm.stepS * 1000).toFixed(1)} ms (median of ${mm.steps})` : ''}` +
+        `${mm.pairRatios ? `, steering ${(100 * median(mm.pairRatios)).toFixed(1)} % (median of ${mm.pairRatios.length} pairs, ${(100 * Math.min(...mm.pairRatios)).toFixed(1)} … ${(100 * Math.max(...mm.pairRatios)).toFixed(1)} %)` : ''} (load ${mm.loadavg?.[0]})`);
     const timeGen = async (workload: string, prompts: number[][], n: number, steered: boolean, warmTokens: number, promptLen: number) => {
       const w0 = performance.now();
-      const stream = prompts.length === 1;
-      await gen(prompts, warmTokens, steered);
+      await gen(prompts, warmTokens, steered, false);
       const ts: number[] = [], steps: number[] = [];
       for (let r = 0; r < plan.reps; r++) {
-        const g = await gen(prompts, n, steered, stream);
+        const g = await gen(prompts, n, steered);
         ts.push(g.s);
         steps.push(...g.steps);
       }
       const mm = measure(ts, prompts.length * n, { stepTimesS: steps, wallS: (performance.now() - w0) / 1000 });
       cells.set(key(workload, prompts.length, promptLen), mm);
-      o.log(`    ours ${o.format} ${workload} b${prompts.length} p${promptLen}: ${mm.tokS.toFixed(1)} tok/s${mm.stepS ? `, decode step ${(mm.stepS * 1000).toFixed(1)} ms (median of ${mm.steps})` : ''} (load ${mm.loadavg?.[0]})`);
+      logCell(workload, prompts.length, promptLen, mm);
+    };
+    /**
+     * Plain and steered generation interleaved on the same warm worker: one plain warm-up, then `steerPairs`
+     * pairs in ABBA order (even pairs plain first), the same prompts, tokens and EOS off in both. The gen and
+     * steered-gen cells are the medians of their halves; each pair gives one steered / plain − 1.
+     */
+    const timePairs = async (prompts: number[][], n: number, warmTokens: number, promptLen: number) => {
+      const w0 = performance.now();
+      await gen(prompts, warmTokens, false, false);
+      const side = { plain: { ts: [] as number[], steps: [] as number[] }, steered: { ts: [] as number[], steps: [] as number[] } };
+      const ratios: number[] = [];
+      for (let i = 0; i < plan.steerPairs; i++) {
+        const order = i % 2 === 0 ? [false, true] : [true, false];
+        const got: Record<string, number> = {};
+        for (const steered of order) {
+          const g = await gen(prompts, n, steered);
+          const x = steered ? side.steered : side.plain;
+          x.ts.push(g.s);
+          x.steps.push(...g.steps);
+          got[String(steered)] = g.s;
+        }
+        ratios.push(got.true / got.false - 1);
+      }
+      const wallS = (performance.now() - w0) / 1000 / 2;
+      const plain = measure(side.plain.ts, prompts.length * n, { stepTimesS: side.plain.steps, wallS });
+      const steered = { ...measure(side.steered.ts, prompts.length * n, { stepTimesS: side.steered.steps, wallS }), pairRatios: ratios.map((x) => +x.toFixed(4)) };
+      cells.set(key('gen', prompts.length, promptLen), plain);
+      cells.set(key('steered-gen', prompts.length, promptLen), steered);
+      logCell('gen', prompts.length, promptLen, plain);
+      logCell('steered-gen', prompts.length, promptLen, steered);
     };
     const P = promptFor(plan, m);
     res.probes = [];
-    await genCells(plan, o.threads, res.probes, (w, b) => timeGen(w, makePrompts(b, P, m.vocab), newTokensAt(plan, b), w === 'steered-gen', plan.warmupTokens, P), o.log);
+    await genCells(plan, o.threads, res.probes, async (b, ws) => {
+      const prompts = makePrompts(b, P, m.vocab);
+      if (pairedSteering(plan)) await timePairs(prompts, newTokensAt(plan, b), plan.warmupTokens, P);
+      else for (const w of ws) await timeGen(w, prompts, newTokensAt(plan, b), w === 'steered-gen', plan.warmupTokens, P);
+    }, o.log);
     if (has(plan, 'capture') || has(plan, 'capture-batched')) {
       const items = makeCaptureItems(plan.captureItems, m.vocab, m.maxPositions);
       const tokens = items.reduce((a, i) => a + i.prompt.length + i.response.length, 0);
@@ -172,16 +222,22 @@ export async function runOurs(m: BenchModel, plan: Plan, o: OursOptions): Promis
       const w0 = performance.now();
       await client.capture({ ...req, items: req.items.slice(0, Math.min(16, items.length)) });
       const ts: number[] = [];
+      let last: Awaited<ReturnType<typeof client.capture>> | undefined;
       for (let r = 0; r < plan.reps; r++) {
         const t = performance.now();
-        await client.capture(req);
+        last = await client.capture(req);
         ts.push((performance.now() - t) / 1000);
       }
-      const mm = measure(ts, tokens, { wallS: (performance.now() - w0) / 1000 });
+      const mm: Measure = measure(ts, tokens, { wallS: (performance.now() - w0) / 1000 });
+      // the forwards the worker ran (for the padding it executed), rebuilt by its rule and checked against its batch size
+      mm.itemTokens = last!.items.map((x) => x.tokenIds.length);
+      const chunks = last!.batching ? oursCaptureChunks(info.config, mm.itemTokens, last!.batching.budgetBytes, req.reductions.length) : [];
+      mm.chunks = chunks.length && Math.max(...chunks.map((c) => c.rows)) === last!.batching!.batchSize ? chunks : null;
       // ours batches internally: the same measurement stands against both peer variants
       cells.set(key('capture', 1, 0), mm);
       cells.set(key('capture-batched', 1, 0), mm);
-      o.log(`    ours ${o.format} capture ${items.length} pairs: ${mm.tokS.toFixed(1)} tok/s`);
+      o.log(`    ours ${o.format} capture ${items.length} pairs: ${mm.tokS.toFixed(1)} tok/s${mm.chunks ? ` (${mm.chunks.length} forwards: ${mm.chunks.map((c) => `${c.rows}×${c.seqLen}`).join(', ')})` : ''}`);
+      await probeNear(o.threads, res.probes, 'after-capture', { gemm: true }, o.log);
     }
     if (has(plan, 'scaling')) {
       for (const b of plan.scaleBatches) await timeGen('scale-batch', makePrompts(b, P, m.vocab), plan.scaleNewTokens, false, Math.min(4, plan.scaleNewTokens), P);
@@ -258,13 +314,14 @@ export async function runPeer(python: string, m: BenchModel, plan: Plan, threads
     const gen = async (workload: string, prompts: number[][], n: number, steered: boolean, warmTokens: number, promptLen: number) => {
       const w0 = performance.now();
       const r = await peer.request<{ times_s: number[]; tokens: number; step_times_s: number[] }>({ cmd: 'gen', prompts, new_tokens: n, steer: steered ? steer : null, warmup: 1, warmup_tokens: warmTokens, reps: plan.reps });
-      const mm = measure(r.times_s, r.tokens, { stepTimesS: prompts.length === 1 ? r.step_times_s : undefined, wallS: (performance.now() - w0) / 1000 });
+      const mm = measure(r.times_s, r.tokens, { stepTimesS: r.step_times_s, wallS: (performance.now() - w0) / 1000 });
       cells.set(key(workload, prompts.length, promptLen), mm);
       log(`    peer ${workload} b${prompts.length} p${promptLen}: ${mm.tokS.toFixed(1)} tok/s${mm.stepS ? `, decode step ${(mm.stepS * 1000).toFixed(1)} ms (median of ${mm.steps})` : ''} (load ${mm.loadavg?.[0]})`);
     };
     res.probes = [];
-    await genCells(plan, machineThreads, res.probes,
-      (w, b) => gen(w, makePrompts(b, P, m.vocab), newTokensAt(plan, b), w === 'steered-gen', plan.warmupTokens, P), log);
+    await genCells(plan, machineThreads, res.probes, async (b, ws) => {
+      for (const w of ws) await gen(w, makePrompts(b, P, m.vocab), newTokensAt(plan, b), w === 'steered-gen', plan.warmupTokens, P);
+    }, log);
     const items = makeCaptureItems(plan.captureItems, m.vocab, m.maxPositions);
     for (const [w, batch] of [['capture', 0], ['capture-batched', plan.peerCaptureBatch]] as const) {
       if (!has(plan, w)) continue;
@@ -274,6 +331,7 @@ export async function runPeer(python: string, m: BenchModel, plan: Plan, threads
       cells.set(key(w, 1, 0), mm);
       log(`    peer ${w}${batch ? ` (batch ${batch})` : ' (one sequence per forward)'}: ${mm.tokS.toFixed(1)} tok/s`);
     }
+    if (has(plan, 'capture') || has(plan, 'capture-batched')) await probeNear(machineThreads, res.probes, 'after-capture', { gemm: true }, log);
     if (has(plan, 'scaling')) {
       for (const b of plan.scaleBatches) await gen('scale-batch', makePrompts(b, P, m.vocab), plan.scaleNewTokens, false, Math.min(4, plan.scaleNewTokens), P);
       for (const p of scalePromptsFor(plan, m)) {

@@ -32,7 +32,18 @@ export interface Plan {
   /** Batch size of the batched peer capture (PP's --hidden_batch_size is 8). */
   peerCaptureBatch: number;
   reps: number;
+  /**
+   * Our generation cells' repetitions when a plan has both `gen` and `steered-gen`: plain and steered requests
+   * interleaved on the same warm worker in ABBA order (pair i is plain→steered for even i, steered→plain for odd i),
+   * so `steering_overhead` is the median of paired ratios rather than a difference of two separately timed blocks.
+   */
+  steerPairs: number;
   steerCoef: number;
+  /**
+   * Formats that run on fewer cells than the plan's (the quick plan's int4: batch 1 and 16 generation only, no
+   * capture, so that the int4 rows fit the plan's budget).
+   */
+  formatScope?: Record<string, { batches: number[]; workloads: Workload[] }>;
 }
 
 /** The quick plan's sizes (see PLANS; chosen from per-cell times measured on random-llama-250m, DESIGN.md). */
@@ -46,9 +57,13 @@ export const QUICK = {
   /** 16 pairs (two batches of the batched peer), not 200: the peer needs ~1.4 s (one by one) and ~2.2 s (batched) per pair and repetition at 1 B. */
   captureItems: 16,
   reps: 3,
+  /** Plain/steered pairs per batch size for ours (ABBA; ≥ 5 so that the median of paired ratios resolves ~3 %). */
+  steerPairs: 5,
+  /** int4 answers "at least llama.cpp's Q4_0" (batch-1 decode) and batched generation at 16; batch 64 and capture would not fit 28 min. */
+  formatScope: { int4: { batches: [1, 16], workloads: ['gen', 'steered-gen', 'load'] } } as Record<string, { batches: number[]; workloads: Workload[] }>,
 };
 
-export function makePlan(o: { plan?: PlanName; quick?: boolean; workloads: Workload[]; batches?: number[]; newTokens?: number; reps?: number; captureItems?: number }): Plan {
+export function makePlan(o: { plan?: PlanName; quick?: boolean; workloads: Workload[]; batches?: number[]; newTokens?: number; reps?: number; captureItems?: number; steerPairs?: number }): Plan {
   const name: PlanName = o.plan ?? (o.quick ? 'smoke' : 'full');
   const smoke = name === 'smoke', quick = name === 'quick';
   const batches = o.batches ?? (smoke ? [1, 4] : quick ? QUICK.batches : [1, 16, 64]);
@@ -71,9 +86,22 @@ export function makePlan(o: { plan?: PlanName; quick?: boolean; workloads: Workl
     captureItems: o.captureItems ?? (smoke ? 16 : quick ? QUICK.captureItems : 200),
     peerCaptureBatch: 8,
     reps: o.reps ?? 3,
+    steerPairs: o.steerPairs ?? (smoke ? 3 : QUICK.steerPairs),
     steerCoef: 4,
+    ...(quick && o.batches === undefined ? { formatScope: QUICK.formatScope } : {}),
   };
 }
+
+/** The plan one format runs: the plan itself, or its batches and workloads narrowed by `formatScope`. */
+export function planFor(plan: Plan, format: string): Plan {
+  const sc = plan.formatScope?.[format];
+  if (!sc) return plan;
+  const batches = plan.batches.filter((b) => sc.batches.includes(b));
+  return { ...plan, batches: batches.length ? batches : plan.batches, workloads: plan.workloads.filter((w) => sc.workloads.includes(w)), formatScope: undefined };
+}
+
+/** Whether our generation cells run as interleaved plain/steered pairs (both workloads in the plan). */
+export const pairedSteering = (plan: Plan) => plan.workloads.includes('gen') && plan.workloads.includes('steered-gen');
 
 export const newTokensAt = (plan: Plan, batch: number) => plan.newTokensByBatch?.[batch] ?? plan.newTokens;
 /** Share of a generation cell's forwarded tokens that are decode steps: (n − 1) / (P + n − 1) per row. */

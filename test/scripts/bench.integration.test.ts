@@ -14,9 +14,10 @@ import { after, describe, test } from 'node:test';
 import { readSafetensorsHeader } from '../../src/engine/weights/safetensors.js';
 import { describeModel, ensureRandomLlama, RANDOM_SPECS } from '../../scripts/bench/models.js';
 import { checkPeerParity, findTorchPython, parityFixtures, TorchPeer } from '../../scripts/bench/peer.js';
-import { buildSummary, type ModelRun } from '../../scripts/bench/report.js';
+import { buildCells, buildSummary, cellTargets, markdown, type Cell, type ModelRun } from '../../scripts/bench/report.js';
 import { key, threadCandidates, type Measure, type SideResult } from '../../scripts/bench/sides.js';
-import { decodeShare, makeCaptureItems, makePlan, makePrompts, newTokensAt } from '../../scripts/bench/workloads.js';
+import { decodeShare, makeCaptureItems, makePlan, makePrompts, newTokensAt, planFor } from '../../scripts/bench/workloads.js';
+import { captureRealFlops, chunksFlops, forwardFlops, genFlops, layerMatmulParams, oursCaptureChunks, peerCaptureChunks } from '../../scripts/bench/flops.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'pl-bench-test-'));
@@ -31,7 +32,9 @@ describe('npm run bench on the toy (--quick --no-peer)', () => {
     const out = path.join(tmp, 'latest.json');
     const r = bench(['--models', 'toy', '--formats', 'f32', '--quick', '--reps', '1', '--workloads', 'gen,steered-gen,capture,capture-batched,load', '--no-peer', '--out', out]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /\| workload \| model \| format \| batch \| ours tok\/s \| peer tok\/s \| ratio \|/);
+    // one table per model and format, the issue's target beside each cell
+    assert.match(r.stdout, /### toy — f32\n\n\| workload \| batch \| ours tok\/s \| peer \| peer tok\/s \| ratio \| GFLOP\/s ours \/ peer \(of GEMM peak\) \| steering \(median; min … max\) \| target/);
+    assert.match(r.stdout, /\| steered-gen \| 4 \|.*\(3 pairs\) \| ≥ 1\.5 ×: no figure; steering ≤ 3 %: (met|\*\*missed\*\*) \|/);
     const j = JSON.parse(readFileSync(out, 'utf8'));
     const workloads = new Set(['gen', 'steered-gen', 'capture', 'capture-batched', 'load', 'decode-b1']);
     assert.ok(j.cells.length > 0);
@@ -60,8 +63,33 @@ describe('npm run bench on the toy (--quick --no-peer)', () => {
     // every timed cell says under which load it ran; the machine figures were probed next to the cells they divide
     for (const c of j.cells) assert.ok(Array.isArray(c.ours_loadavg) && c.ours_loadavg.length === 3, `${c.workload} lacks ours_loadavg`);
     const probes = j.probes['toy/f32'];
-    assert.deepEqual(probes.map((p: { label: string }) => p.label), ['before-b1', 'after-b1', 'before-b4', 'after-b4']);
-    assert.ok(probes[0].readGBs > 0 && probes[0].copyGBs > 0 && probes[2].gemmGflops > 0);
+    assert.deepEqual(probes.map((p: { label: string }) => p.label), ['before-b1', 'after-b1', 'before-b4', 'after-b4', 'after-capture']);
+    assert.ok(probes[0].readGBs > 0 && probes[0].copyGBs > 0 && probes[2].gemmGflops > 0 && probes[4].gemmGflops > 0);
+    // plain and steered ran as interleaved pairs (smoke: 3 per batch): per batch the median and range of the paired ratios
+    const byBatch = j.steering_overhead_by_batch['toy/f32'];
+    assert.deepEqual(Object.keys(byBatch).sort(), ['1', '4']);
+    for (const x of Object.values(byBatch) as { median: number; min: number; max: number; pairs: number; ratios: number[] }[]) {
+      assert.equal(x.pairs, 3);
+      assert.equal(x.ratios.length, 3);
+      assert.ok(x.min <= x.median && x.median <= x.max);
+    }
+    assert.equal(j.steering_overhead, Math.max(byBatch['1'].median, byBatch['4'].median));
+    const steered4 = j.cells.find((x: { workload: string; batch: number }) => x.workload === 'steered-gen' && x.batch === 4);
+    assert.equal(steered4.steering_pairs, 3);
+    assert.equal(steered4.steering_overhead_median, byBatch['4'].median);
+    // compute-bound cells carry GFLOP/s (real tokens and as executed, with padding) and their fraction of the probed GEMM peak
+    const gen4 = j.cells.find((x: { workload: string; batch: number }) => x.workload === 'gen' && x.batch === 4);
+    const cap = j.cells.find((x: { workload: string }) => x.workload === 'capture');
+    for (const c of [gen4, cap]) {
+      assert.ok(c.ours_gflop_s > 0 && c.ours_gflop_s_executed >= c.ours_gflop_s, JSON.stringify(c));
+      assert.equal(c.gemm_peak_gflop_s, Math.max(probes[2].gemmGflops, probes[3].gemmGflops, probes[4].gemmGflops));
+      assert.equal(c.gemm_fraction, +(c.ours_gflop_s / c.gemm_peak_gflop_s).toFixed(3));
+    }
+    // 32-token prompts fill one PAD_ALIGN block: no prompt padding at batch 4; the capture's items are padded to their forward's block
+    assert.equal(gen4.ours_padding_flops, 0);
+    assert.ok(gen4.ours_decode_gflop_s > 0 && typeof gen4.decode_gemm_fraction === 'number');
+    assert.ok(cap.ours_padding_flops > 0, JSON.stringify(cap));
+    assert.equal(typeof j.gemm_fraction_decode_max_batch.toy.f32, 'number');
     // batch-1 decode comes from ≥ 16 decode steps timed one by one
     assert.ok(j.detail.decode_b1['toy/f32'].steps >= 16, JSON.stringify(j.detail.decode_b1));
     assert.equal(typeof j.bandwidth_fraction_b1_vs_copy.toy.f32, 'number');
@@ -150,6 +178,80 @@ describe('bench summary', () => {
     assert.ok(newTokensAt(q, 1) >= 17);
     for (const b of q.batches) assert.ok(decodeShare(q, b) >= 0.6, `decode forwards only ${decodeShare(q, b)} of the tokens at batch ${b}`);
     assert.equal(newTokensAt(makePlan({ plan: 'quick', workloads: ['gen'], newTokens: 40 }), 64), 40);
+  });
+
+  test('the quick plan runs int4 at batch 1 and 16 without capture, and ours\' generation as ≥ 5 interleaved plain/steered pairs', () => {
+    const q = makePlan({ plan: 'quick', workloads: ['gen', 'steered-gen', 'capture', 'capture-batched', 'load'] });
+    assert.ok(q.steerPairs >= 5);
+    const i4 = planFor(q, 'int4');
+    assert.deepEqual(i4.batches, [1, 16]);
+    assert.deepEqual(i4.workloads, ['gen', 'steered-gen', 'load']);
+    assert.equal(planFor(q, 'f32'), q);
+    // explicit batches drop the scope (the user asked for those cells)
+    assert.equal(makePlan({ plan: 'quick', workloads: ['gen'], batches: [1, 64] }).formatScope, undefined);
+  });
+
+  test('the steering overhead is the worst per-batch median of the paired ratios; each batch keeps its median, min and max', () => {
+    const plan = makePlan({ plan: 'smoke', workloads: ['gen', 'steered-gen'] });
+    const pairs = (xs: number[]): Measure => ({ ...meas(1, 8), pairRatios: xs });
+    const cells = new Map<string, Measure>([
+      [key('gen', 1, 32), meas(1, 8, 0.1)], [key('steered-gen', 1, 32), pairs([0.01, -0.02, 0.5])],
+      [key('gen', 4, 32), meas(2, 32)], [key('steered-gen', 4, 32), pairs([0.04, 0.02, 0.03, -0.01, 0.06])],
+    ]);
+    const run: ModelRun = { model: m, ours: new Map([['f32', { settings: {}, cells, residentWeightBytes: 4000, kvBytesPerToken: 0 }]]) };
+    const s = buildSummary([run], plan, 1e-6, 1);
+    assert.deepEqual(s.steering_overhead_by_batch['m/f32']['1'], { median: 0.01, min: -0.02, max: 0.5, pairs: 3, ratios: [0.01, -0.02, 0.5] });
+    assert.equal(s.steering_overhead_by_batch['m/f32']['4'].median, 0.03);
+    assert.equal(s.steering_overhead, 0.03);
+    const c = buildCells([run], plan).find((x) => x.workload === 'steered-gen' && x.batch === 4)!;
+    assert.deepEqual([c.steering_overhead_median, c.steering_overhead_min, c.steering_overhead_max, c.steering_pairs], [0.03, -0.01, 0.06, 5]);
+  });
+
+  test('FLOP counts: projections, causal attention and the LM head; ours executes PAD_ALIGN prompt columns and a ghost row at batch 1', () => {
+    const b1 = { params: 0, layers: 20, hidden: 2048, vocab: 32000, tied: false };
+    // random-llama-1b: per layer q, o 2048², k, v 2048 × 512, gate/up/down 3 × 2048 × 5632
+    const perLayer = 2 * 2048 * 2048 + 2 * 2048 * 512 + 3 * 2048 * 5632;
+    b1.params = 20 * (perLayer + 2 * 2048) + 2048 + 2 * 32000 * 2048;
+    assert.equal(layerMatmulParams(b1), 20 * perLayer);
+    // one token over 7 cached positions: 8 keys; one LM-head row
+    assert.equal(forwardFlops(b1, 1, 1, 7, 1), 2 * 20 * perLayer + 4 * 2048 * 20 * 8 + 2 * 32000 * 2048);
+    // a 3-token prompt: 1 + 2 + 3 (query, key) pairs, no logits
+    assert.equal(forwardFlops(b1, 2, 3, 0, 0), 2 * (2 * 20 * perLayer * 3 + 4 * 2048 * 20 * 6));
+    const g = genFlops(b1, 1, 8, 32);
+    const real = forwardFlops(b1, 1, 8, 0, 1) + Array.from({ length: 31 }, (_, i) => forwardFlops(b1, 1, 1, 8 + i, 1)).reduce((a, x) => a + x, 0);
+    const ours = forwardFlops(b1, 2, 32, 0, 1) + Array.from({ length: 31 }, (_, i) => forwardFlops(b1, 2, 1, 32 + i, 1)).reduce((a, x) => a + x, 0);
+    assert.equal(g.real, real);
+    assert.equal(g.oursExecuted, ours);
+    assert.ok(Math.abs(g.stepReal - (real - forwardFlops(b1, 1, 8, 0, 1)) / 31) < 1);
+    // at batch 64 with 32-token prompts nothing is padded
+    const g64 = genFlops(b1, 64, 32, 16);
+    assert.equal(g64.oursExecuted, g64.real);
+    // capture: the batched peer right-pads each batch to its longest item; ours sorts by length and pads to PAD_ALIGN
+    assert.deepEqual(peerCaptureChunks([10, 40, 20, 5, 7], 2), [{ rows: 2, seqLen: 40 }, { rows: 2, seqLen: 20 }, { rows: 1, seqLen: 7 }]);
+    assert.equal(chunksFlops(b1, [{ rows: 1, seqLen: 10 }, { rows: 1, seqLen: 5 }]), captureRealFlops(b1, [10, 5]));
+    const cfg = { architecture: 'LlamaForCausalLM', modelType: 'llama', numLayers: 20, hiddenSize: 2048, numHeads: 32, numKvHeads: 8, headDim: 64, intermediateSize: 5632, vocabSize: 32000, maxPositions: 4096 };
+    assert.deepEqual(oursCaptureChunks(cfg, [40, 70, 33, 90], 2 ** 40), [{ rows: 4, seqLen: 96 }]);
+    assert.deepEqual(oursCaptureChunks(cfg, [40, 70, 33, 90], 1), [{ rows: 1, seqLen: 64 }, { rows: 1, seqLen: 64 }, { rows: 1, seqLen: 96 }, { rows: 1, seqLen: 96 }]);
+  });
+
+  test('every cell is set against the issue\'s target for its format and the report says met or missed', () => {
+    const c = (x: Partial<Cell>): Cell => ({ workload: 'gen', model: 'm', format: 'f32', batch: 16, ours_tok_s: 1, peer_tok_s: 1, ratio: 1, ...x });
+    const v = (x: Partial<Cell>, maxBatch = 64) => cellTargets(c(x), maxBatch).map((t) => `${t.target}=${t.ok}`);
+    assert.deepEqual(v({ workload: 'decode-b1', batch: 1, ratio: 2.08, peer: 'pytorch-eager f32' }), ['≥ 2 ×=true']);
+    assert.deepEqual(v({ workload: 'steered-gen', ratio: 1.24, steering_overhead_median: 0.01 }), ['≥ 1.5 ×=false', 'steering ≤ 3 %=true']);
+    assert.deepEqual(v({ batch: 64, ratio: 1.6, decode_gemm_fraction: 0.5 }), ['≥ 1.5 ×=true', 'decode ≥ 0.60 of GEMM peak=false']);
+    assert.deepEqual(v({ workload: 'capture', batch: 1, ratio: 1.79 }), ['≥ 3 ×=false']);
+    assert.deepEqual(v({ workload: 'capture-batched', batch: 8, ratio: 3.01 }), ['≥ 1.5 ×=true']);
+    assert.deepEqual(v({ format: 'int8', workload: 'decode-b1', batch: 1, ratio: 6, peer: 'pytorch-eager f32' }), ['≥ 5 ×=true']);
+    assert.deepEqual(v({ format: 'int8', workload: 'decode-b1', batch: 1, ratio: 0.74, peer: 'llama.cpp Q8_0' }), ['≥ 1 ×=false']);
+    assert.deepEqual(v({ format: 'int8', batch: 64, ratio: 1.46 }), ['≥ 2 ×=false']);
+    assert.deepEqual(v({ format: 'int4', workload: 'decode-b1', batch: 1, ratio: null, peer: 'llama.cpp Q4_0' }), ['≥ 1 ×=null']);
+    assert.deepEqual(v({ workload: 'load', batch: null, ours_ms: 4460 }), ['≤ 1000 ms=false']);
+    const summary = buildSummary([], makePlan({ plan: 'smoke', workloads: ['gen'] }), 1, 1);
+    const md = markdown([c({ workload: 'capture', batch: 1, ratio: 1.79 }), c({ format: 'int4', workload: 'decode-b1', batch: 1, ratio: 1.2, peer: 'llama.cpp Q4_0' })], summary, [], ['# h']);
+    assert.match(md, /### m — f32\n/);
+    assert.match(md, /\| capture \| 1 \| 1\.0 \| torch f32 \| 1\.0 \| 1\.79 \|.*\| ≥ 3 ×: \*\*missed\*\* \|/);
+    assert.match(md, /### m — int4\n[^#]*\| decode-b1 \| 1 \|.*\| llama\.cpp Q4_0 \|.*\| ≥ 1 ×: met \|/);
   });
 
   test('the peer thread search covers every intra-op × BLAS pair up to the thread budget', () => {
