@@ -16,7 +16,8 @@
  *   - every padded prompt block is a multiple of PAD_ALIGN (batch.ts), so a row's real tokens keep the same
  *     alignment along the key axis in the SIMD reductions of Softmax and probs·V whatever the batch;
  *   - a lone row runs beside a ghost copy (slotsOf), so no forward has M = B·S = 1, where onnxruntime's
- *     CPU Gemm takes a GEMV path whose last bits differ.
+ *     CPU Gemm takes a GEMV path whose last bits differ (float formats only: MatMulNBits, which computes every
+ *     projection of the int8/int4 graphs, gives a row the same bits at M = 1, so those run a lone row alone).
  * Columns that are pads in every row of a prefill group are not forwarded but read as a zero past (session.ts
  * zeroPast), which leaves the real tokens' bits and every forward's key length as they were.
  * Hence, with intraOpNumThreads = 1, a row's tokens, logits and hidden states are bit-identical alone,
@@ -135,12 +136,22 @@ const appliedReadings = new WeakMap<object, { seqLen: number; stride: number; to
 
 /**
  * The rows a forward runs on: the active rows in order, plus a ghost copy of the row when only one is
- * active. onnxruntime's CPU Gemm takes a different (GEMV) code path when M = B·S = 1, whose last bits
- * differ from the M ≥ 2 path (measured on the toy model: every logit differed); with the ghost, a lone
- * row's single-token forwards (the 'last' prefill phase, decode steps) have M = 2 like any batch's.
- * The ghost's outputs are ignored.
+ * active and `ghost` says the model needs one. onnxruntime's CPU Gemm takes a different (GEMV) code path when
+ * M = B·S = 1, whose last bits differ from the M ≥ 2 path (measured on the parity fixtures: hidden states from
+ * the first block on and every logit differed); with the ghost, a lone row's single-token forwards (the 'last'
+ * prefill phase, decode steps) have M = 2 like any batch's. The ghost's outputs are ignored.
  */
-const slotsOf = (active: number[]): number[] => (active.length === 1 ? [active[0], active[0]] : active);
+const slotsOf = (active: number[], ghost: boolean): number[] => (ghost && active.length === 1 ? [active[0], active[0]] : active);
+
+/**
+ * Whether a lone row needs its ghost (slotsOf): yes where the graph's projections are float Gemms (f32, f16, bf16,
+ * or a model this module did not load); no for int8/int4, whose projections are all MatMulNBits (weight-store.ts
+ * `matrix`), which gives a row the same bits at M = 1 as beside other rows (tested bitwise in
+ * test/engine/worker/lone-row.integration.test.ts on the toy and the parity families; the attention MatMuls are per
+ * row and head, so their M never depends on the batch). A decode step then forwards one row instead of two:
+ * quantized batch-1 decode is bound by MatMulNBits' integer work as much as by its weight reads.
+ */
+export const loneRowNeedsGhost = (model: LoadedModel): boolean => !['int8', 'int4'].includes(model.info.weightFormat ?? 'f32');
 
 /**
  * Longest prefill forward, in padded columns (a multiple of PAD_ALIGN). Prompts up to this length prefill in
@@ -237,7 +248,8 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
   }
   // Cache/forward order: the active rows, plus a ghost copy of the row when only one is left (slotsOf).
   let active = rows.map((_, i) => i); // row indices still generating
-  let slots = slotsOf(active);
+  const ghost = loneRowNeedsGhost(model);
+  let slots = slotsOf(active, ghost);
   const padded = leftPad(slots.map((i) => rows[i].promptIds), cfg.padTokenId);
   const P = padded.seqLen;
   const pads: number[] = rows.map((_, i) => padded.pads[slots.indexOf(i)]); // per row
@@ -337,7 +349,7 @@ export async function generateBatch(model: LoadedModel, rows: readonly GenRowInp
       const still = active.filter((i) => !states[i].finish);
       if (still.length === 0) break;
       if (still.length !== active.length) {
-        const nextSlots = slotsOf(still);
+        const nextSlots = slotsOf(still, ghost);
         const next: KvCache = kv.cache!.selectRows(nextSlots.map((i) => slots.indexOf(i)));
         kv.cache!.dispose();
         kv.cache = next;
