@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadModel, newKvCache, zeroPast } from '../../../src/engine/model/session.js';
 import { columns, leftPad, maskFor } from '../../../src/engine/generation/batch.js';
-import { generateBatch } from '../../../src/engine/generation/generate.js';
+import { generateBatch, type GenRowOutput } from '../../../src/engine/generation/generate.js';
 import type { ForwardInputs, LoadedModel } from '../../../src/engine/model/types.js';
 import { parityDir, repoRoot, SKIP_PARITY } from './helpers.js';
 
@@ -88,4 +88,27 @@ test('toy: generation forwards none of the columns that are pads in every row', 
   // prompt token, then 2 decode steps.
   assert.deepEqual(forwarded, [7, 1, 1, 1]);
   assert.ok(out.every((r) => r.tokenIds.length === 3));
+});
+
+test('toy: one-token prompts forward no prefix at all and give the bits they give beside a long prompt', { skip: existsSync(path.join(toyMain, 'config.json')) ? false : 'the toy model is not exported', timeout: 60_000 }, async (t) => {
+  const model = await loadModel({ kind: 'folder', path: toyMain }, { intraOpNumThreads: 1 });
+  t.after(() => model.dispose());
+  const forwarded: string[] = [];
+  const spy: LoadedModel = Object.create(model, {
+    forward: { value: (inputs: ForwardInputs) => { forwarded.push(`${inputs.batch}x${inputs.seqLen}+${inputs.past?.pastLength ?? 0}`); return model.forward(inputs); } },
+  });
+  const V = model.config.vocabSize, L = model.config.numLayers;
+  const ones = [5, 9, 17].map((tok, r) => ({ promptIds: [tok], seed: 100 + r }));
+  const long = { promptIds: Array.from({ length: 40 }, (_, j) => 3 + ((j * 13) % (V - 3))), seed: 7 };
+  const gen = (m: LoadedModel, rows: { promptIds: number[]; seed: number }[]) => generateBatch(m, rows, {
+    sampler: { temperature: 0.8, topK: 0, topP: 1, repetitionPenalty: 1, minNewTokens: 0, eosTokenIds: [] },
+    maxNewTokens: 6, eosTokenIds: [], stop: [], padTokenId: 0, logprobs: 2, hiddenLayers: [L],
+  }, { checkCancelled() {} });
+  const alone = await gen(spy, ones);
+  // The 31 pad columns ahead of each prompt are a zero past: the first forward is the 'last' phase.
+  assert.deepEqual(forwarded, ['3x1+31', '3x1+32', '3x1+33', '3x1+34', '3x1+35', '3x1+36']);
+  // Beside a 40-token prompt the batch pads to 64 columns and forwards columns 24–62, the ones-rows' pads included.
+  const beside = await gen(model, [ones[0], long, ones[1], ones[2]]);
+  const view = (r: GenRowOutput) => ({ tokens: r.tokenIds, logprobs: r.logprobs, hidden: bytes(r.hidden!.get(L)!).toString('base64') });
+  assert.deepEqual([beside[0], beside[2], beside[3]].map(view), alone.map(view));
 });
