@@ -56,6 +56,11 @@ export interface Cell {
   peer_decode_gflop_s?: number | null;
   decode_gemm_fraction?: number | null;
   peer_decode_gemm_fraction?: number | null;
+  /**
+   * The ratio ours would reach if it ran the cell's real FLOPs at its GEMM peak (peak / the peer's real GFLOP/s):
+   * a target above it cannot be met on this machine without doing less work than the FLOP count.
+   */
+  ratio_ceiling?: number | null;
   /** steered-gen (ours, interleaved pairs): median, min and max over the pairs of steered / plain seconds − 1. */
   steering_overhead_median?: number | null;
   steering_overhead_min?: number | null;
@@ -106,6 +111,7 @@ export function genFlopFields(m: BenchModel, plan: Plan, batch: number, P: numbe
     ours_decode_step_ms: r(o?.stepS ? o.stepS * 1000 : null, 1), peer_decode_step_ms: r(p?.stepS ? p.stepS * 1000 : null, 1),
     ours_decode_gflop_s: r(od, 1), peer_decode_gflop_s: r(pd, 1),
     decode_gemm_fraction: r(frac(od, gemmOurs), 3), peer_decode_gemm_fraction: r(frac(pd, gemmPeer), 3),
+    ratio_ceiling: pg && gemmOurs ? r(gemmOurs / pg, 2) : null,
   };
 }
 
@@ -122,6 +128,7 @@ export function captureFlopFields(m: BenchModel, plan: Plan, o: Measure | undefi
     ours_padding_flops: oursExec !== null ? r(oursExec / real - 1, 3) : null, peer_padding_flops: r(peerExec / real - 1, 3),
     gemm_peak_gflop_s: o ? gemmOurs : null, peer_gemm_peak_gflop_s: p ? gemmPeer : null,
     gemm_fraction: r(frac(og, gemmOurs), 3), peer_gemm_fraction: r(frac(pg, gemmPeer), 3),
+    ratio_ceiling: pg && gemmOurs ? r(gemmOurs / pg, 2) : null,
   };
 }
 
@@ -390,6 +397,7 @@ function flopsText(c: Cell): string {
   if (c.ours_gflop_s === undefined && c.peer_gflop_s === undefined) return '';
   const parts = [`${fmt(c.ours_gflop_s, 0)} / ${fmt(c.peer_gflop_s, 0)} (${fmt(c.gemm_fraction, 2)} / ${fmt(c.peer_gemm_fraction, 2)})`];
   if (c.ours_decode_gflop_s !== undefined) parts.push(`decode ${fmt(c.ours_decode_gflop_s, 0)} / ${fmt(c.peer_decode_gflop_s, 0)} (${fmt(c.decode_gemm_fraction, 2)} / ${fmt(c.peer_decode_gemm_fraction, 2)})`);
+  if (c.ratio_ceiling) parts.push(`ratio at GEMM peak ${fmt(c.ratio_ceiling, 2)} ×`);
   if (c.ours_padding_flops) parts.push(`ours padding +${pct(c.ours_padding_flops, 0)}`);
   if (c.peer_padding_flops) parts.push(`peer padding +${pct(c.peer_padding_flops, 0)}`);
   return parts.join('; ');

@@ -14,7 +14,7 @@ import { after, describe, test } from 'node:test';
 import { readSafetensorsHeader } from '../../src/engine/weights/safetensors.js';
 import { describeModel, ensureRandomLlama, RANDOM_SPECS } from '../../scripts/bench/models.js';
 import { checkPeerParity, findTorchPython, parityFixtures, TorchPeer } from '../../scripts/bench/peer.js';
-import { buildCells, buildSummary, cellTargets, markdown, type Cell, type ModelRun } from '../../scripts/bench/report.js';
+import { buildCells, buildSummary, cellTargets, genFlopFields, markdown, type Cell, type ModelRun } from '../../scripts/bench/report.js';
 import { key, threadCandidates, type Measure, type SideResult } from '../../scripts/bench/sides.js';
 import { decodeShare, makeCaptureItems, makePlan, makePrompts, newTokensAt, planFor } from '../../scripts/bench/workloads.js';
 import { captureRealFlops, chunksFlops, forwardFlops, genFlops, layerMatmulParams, oursCaptureChunks, peerCaptureChunks } from '../../scripts/bench/flops.js';
@@ -226,6 +226,16 @@ describe('bench summary', () => {
     // at batch 64 with 32-token prompts nothing is padded
     const g64 = genFlops(b1, 64, 32, 16);
     assert.equal(g64.oursExecuted, g64.real);
+    // a cell's GFLOP/s: real FLOPs over the median seconds; the ratio ceiling is our GEMM peak over the peer's GFLOP/s
+    const plan = makePlan({ plan: 'quick', workloads: ['gen'] });
+    const f16 = genFlops(b1, 16, 8, newTokensAt(plan, 16));
+    const ff = genFlopFields({ ...m, ...b1, name: 'b1' }, plan, 16, 8, { ...meas(2, 384), stepS: 0.5 }, meas(4, 384), 300, 250);
+    assert.equal(ff.ours_gflop_s, +(f16.real / 2 / 1e9).toFixed(1));
+    assert.equal(ff.ours_gflop_s_executed, +(f16.oursExecuted / 2 / 1e9).toFixed(1));
+    assert.equal(ff.ours_decode_gflop_s, +(f16.stepReal / 0.5 / 1e9).toFixed(1));
+    assert.equal(ff.gemm_fraction, +(f16.real / 2 / 1e9 / 300).toFixed(3));
+    assert.equal(ff.ratio_ceiling, +(300 / (f16.real / 4 / 1e9)).toFixed(2));
+    assert.ok(ff.ours_padding_flops! > 0.5, `8-token prompts padded to 32 columns: +${ff.ours_padding_flops}`);
     // capture: the batched peer right-pads each batch to its longest item; ours sorts by length and pads to PAD_ALIGN
     assert.deepEqual(peerCaptureChunks([10, 40, 20, 5, 7], 2), [{ rows: 2, seqLen: 40 }, { rows: 2, seqLen: 20 }, { rows: 1, seqLen: 7 }]);
     assert.equal(chunksFlops(b1, [{ rows: 1, seqLen: 10 }, { rows: 1, seqLen: 5 }]), captureRealFlops(b1, [10, 5]));
