@@ -13,7 +13,7 @@
  * and runs at the best of its thread settings (searched per model). Output: a Markdown table on stdout (progress on
  * stderr) and bench/results/latest.json (one object per cell + summary + machine + settings).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +24,7 @@ import type { GgufType } from './gguf.js';
 import { measureMachine, type MachineInfo } from './machine.js';
 import { MODEL_NAMES, resolveModel } from './models.js';
 import { checkPeerParity, ensureTorchPython, TorchPeer, type ParityResult, type PeerThreads } from './peer.js';
-import { buildCells, buildSummary, markdown, type ModelRun } from './report.js';
+import { buildCells, buildSummary, markdown, type Cell, type ModelRun, type Summary } from './report.js';
 import { runOurs, runPeer, searchPeerThreads, type PeerProbe } from './sides.js';
 import { makePlan, maxNewTokens, newTokensAt, PLANS, WORKLOADS, type PlanName, type Workload } from './workloads.js';
 import { formatBytes, pruneCompileCacheEntries } from '../../src/engine/model/cache-admin.js';
@@ -35,7 +35,8 @@ const CACHE = path.join(ROOT, '.cache', 'bench');
 
 const USAGE = `usage: npx tsx scripts/bench/run.ts [--plan ${PLANS.join('|')}] [--models ${MODEL_NAMES.join(',')}] [--formats ${WEIGHT_FORMATS.join(',')}]
   [--provider cpu|cuda|webgpu] [--workloads ${WORKLOADS.join(',')}] [--threads 2] [--quick (= --plan smoke)] [--no-peer] [--out FILE] [--peer-thread-search]
-  [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--pairs 5] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2] [--no-prune-cache]`;
+  [--batches 1,16,64] [--new-tokens 64] [--reps 3] [--pairs 5] [--capture-items 200] [--peer-threads INTRA,BLAS] [--weight-memory default|prepacked|mapped] [--no-llama-cpp] [--llama-cpp-threads 1,2] [--no-prune-cache]
+  [--render RESULTS.json] (prints the Markdown tables of an earlier run's JSON, measures nothing)`;
 
 function fail(msg: string): never {
   process.stderr.write(`bench: ${msg}\n${USAGE}\n`);
@@ -62,13 +63,14 @@ export function parseBenchArgs(argv: string[]) {
         out: { type: 'string', default: path.join('bench', 'results', 'latest.json') }, batches: { type: 'string' }, 'new-tokens': { type: 'string' },
         reps: { type: 'string' }, pairs: { type: 'string' }, 'capture-items': { type: 'string' }, 'peer-threads': { type: 'string' }, 'weight-memory': { type: 'string', default: 'default' },
         'no-llama-cpp': { type: 'boolean', default: false }, 'llama-cpp-threads': { type: 'string' }, 'no-prune-cache': { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false }, render: { type: 'string' },
       },
     }));
   } catch (e) {
     fail((e as Error).message);
   }
   if (values.help) { process.stdout.write(`${USAGE}\n`); process.exit(0); }
+  if (values.render !== undefined) { process.stdout.write(renderResults(path.resolve(ROOT, values.render)) + '\n'); process.exit(0); }
   if (values.plan !== undefined && !PLANS.includes(values.plan as PlanName)) fail(`unknown plan '${values.plan}' (known: ${PLANS.join(', ')})`);
   if (values.plan !== undefined && values.quick && values.plan !== 'smoke') fail('--quick is --plan smoke; give one of them');
   const planName: PlanName = (values.plan as PlanName | undefined) ?? (values.quick ? 'smoke' : 'full');
@@ -108,6 +110,28 @@ export function parseBenchArgs(argv: string[]) {
     pruneCache: !values['no-prune-cache'],
     provider: values.provider as ExecutionProvider, out: path.resolve(ROOT, values.out), weightMemory: values['weight-memory'] === 'default' ? undefined : values['weight-memory'] as 'prepacked' | 'mapped',
   };
+}
+
+/** The Markdown report of an earlier run, from its JSON (the cells and summary fields it wrote). */
+export function renderResults(file: string): string {
+  let j: Record<string, unknown> & { cells: Cell[]; skipped?: { model: string; format: string; reason: string }[] };
+  try {
+    j = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    fail(`--render: cannot read ${file}: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(j.cells)) fail(`--render: ${file} has no cells (not a bench result)`);
+  const summary = {
+    bandwidth_fraction_b1: j.bandwidth_fraction_b1 ?? {}, bandwidth_fraction_b1_vs_copy: j.bandwidth_fraction_b1_vs_copy ?? {},
+    rss_over_weight_bytes: j.rss_over_weight_bytes ?? null, rss_over_weight_bytes_at: j.rss_over_weight_bytes_at ?? null,
+    steering_overhead: j.steering_overhead ?? null, steering_overhead_at: j.steering_overhead_at ?? null,
+    steering_overhead_by_batch: j.steering_overhead_by_batch ?? {}, gemm_fraction_decode_max_batch: j.gemm_fraction_decode_max_batch ?? {}, detail: j.detail ?? {},
+  } as Summary;
+  const m = j.machine as { cpus?: number; cpuModel?: string; loadavgStart?: number[]; loadavgEnd?: number[] } | undefined;
+  const st = j.settings as { planName?: string; threads?: number; provider?: string } | undefined;
+  const header = [`## npm run bench — ${j.started} → ${j.finished}${j.partial ? ' (partial)' : ''} — ${m?.cpus}× ${m?.cpuModel}, ${st?.threads} threads, provider ${st?.provider}, ` +
+    `plan ${st?.planName}, load avg ${m?.loadavgStart?.[0]} → ${m?.loadavgEnd?.[0]} (rendered from ${path.relative(ROOT, file)})`];
+  return markdown(j.cells, summary, j.skipped ?? [], header);
 }
 
 async function main() {

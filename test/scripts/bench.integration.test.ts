@@ -90,6 +90,11 @@ describe('npm run bench on the toy (--quick --no-peer)', () => {
     assert.ok(gen4.ours_decode_gflop_s > 0 && typeof gen4.decode_gemm_fraction === 'number');
     assert.ok(cap.ours_padding_flops > 0, JSON.stringify(cap));
     assert.equal(typeof j.gemm_fraction_decode_max_batch.toy.f32, 'number');
+    // --render prints the same tables again from the JSON alone
+    const again = bench(['--render', out]);
+    assert.equal(again.status, 0, again.stderr);
+    const tables = (t: string) => t.slice(t.indexOf('\n### '));
+    assert.equal(tables(again.stdout), tables(r.stdout));
     // batch-1 decode comes from ≥ 16 decode steps timed one by one
     assert.ok(j.detail.decode_b1['toy/f32'].steps >= 16, JSON.stringify(j.detail.decode_b1));
     assert.equal(typeof j.bandwidth_fraction_b1_vs_copy.toy.f32, 'number');
