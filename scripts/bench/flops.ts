@@ -2,10 +2,13 @@
  * FLOPs the bench's compute-bound cells do, counted two ways, so that a cell's GFLOP/s can be set against the
  * machine's measured GEMM peak (how far each cell is from the limit):
  *   - real: the work the cell's real tokens need — what the peer and we both must do;
- *   - executed: what a side actually forwards, padding included (ours: every prompt block is padded to a multiple
- *     of PAD_ALIGN columns for batch invariance, and a lone row runs beside a ghost copy — generate.ts; capture
- *     batches are sorted by length and left-padded to PAD_ALIGN — worker handlers.ts; the batched peer pads each
- *     batch of 8 on the right to its longest item).
+ *   - executed: what a side actually forwards, padding included. Ours left-pads every block to a multiple of
+ *     PAD_ALIGN columns for batch invariance, but the columns that are pads in every row are not forwarded: they
+ *     are a zero past that the real tokens attend to (masked) — session.ts zeroPast, generate.ts, capture.ts — so
+ *     rows of equal length forward no pad columns and pay only attention over those zero keys; shorter rows of a
+ *     capture batch forward pads up to the batch's longest row (batches sorted by length, worker handlers.ts). A
+ *     lone float-format row runs beside a ghost copy (int8/int4 run it alone). The batched peer pads each batch
+ *     of 8 on the right to its longest item.
  *
  * One forward of `cols` new tokens per row over `past` cached positions (causal attention):
  *   2 · W · cols                       every projection of every layer (W = layerMatmulParams)
@@ -47,10 +50,12 @@ export interface GenFlops {
 /**
  * Greedy generation of `n` new tokens per row after `P`-token prompts at batch `B`: the prefill, then n − 1
  * decode forwards (the last sampled token is never forwarded), step t attending to P + t keys. The peer's
- * prompts are all P long, so it executes the real count.
+ * prompts are all P long, so it executes the real count. Ours (all rows P long): the prompt's P columns over a
+ * zero past of padded(P) − P columns (the prefix and 'last' phases together), then each step over padded(P) + t − 1
+ * cached positions; `ghost` (float formats) doubles a lone row.
  */
-export function genFlops(m: FlopModel, B: number, P: number, n: number): GenFlops {
-  const R = B === 1 ? 2 : B;
+export function genFlops(m: FlopModel, B: number, P: number, n: number, ghost = true): GenFlops {
+  const R = B === 1 && ghost ? 2 : B;
   const Pp = padded(P);
   let stepReal = 0, stepOurs = 0;
   for (let t = 1; t < n; t++) {
@@ -60,14 +65,14 @@ export function genFlops(m: FlopModel, B: number, P: number, n: number): GenFlop
   const steps = Math.max(1, n - 1);
   return {
     real: forwardFlops(m, B, P, 0, 1) + stepReal,
-    oursExecuted: forwardFlops(m, R, Pp, 0, 1) + stepOurs,
+    oursExecuted: forwardFlops(m, R, P - 1, Pp - P, 0) + forwardFlops(m, R, 1, Pp - 1, 1) + stepOurs,
     stepReal: stepReal / steps,
     stepOursExecuted: stepOurs / steps,
   };
 }
 
-/** Forwards of a capture: rows and the (padded) sequence length each row runs at. */
-export interface Chunk { rows: number; seqLen: number }
+/** Forwards of a capture: rows, the columns forwarded per row, and the zero past (pad keys) they attend over. */
+export interface Chunk { rows: number; seqLen: number; past?: number }
 
 /** Real capture FLOPs: each item on its own, no LM head. */
 export function captureRealFlops(m: FlopModel, lens: number[]): number {
@@ -75,7 +80,7 @@ export function captureRealFlops(m: FlopModel, lens: number[]): number {
 }
 
 export function chunksFlops(m: FlopModel, chunks: Chunk[]): number {
-  return chunks.reduce((a, c) => a + forwardFlops(m, c.rows, c.seqLen, 0, 0), 0);
+  return chunks.reduce((a, c) => a + forwardFlops(m, c.rows, c.seqLen, c.past ?? 0, 0), 0);
 }
 
 /** The batched peer: batches of `batch` in request order, right-padded to the batch's longest item. */
@@ -88,7 +93,8 @@ export function peerCaptureChunks(lens: number[], batch: number): Chunk[] {
 /**
  * Our capture's forwards, by the worker's own rule (handlers.ts `batches`): items sorted by length, a chunk
  * grows while its longest member's rowBytes still fit the activation budget the worker reported
- * (`batching.budgetBytes`), each chunk left-padded to a PAD_ALIGN multiple of its longest item.
+ * (`batching.budgetBytes`), each chunk left-padded to a PAD_ALIGN multiple of its longest item, of which the
+ * columns before the longest item (pads in every row) are a zero past, not forwarded (capture.ts).
  */
 export function oursCaptureChunks(cfg: NormalizedConfig, lens: number[], budgetBytes: number, reductions = 3): Chunk[] {
   const order = lens.map((_, i) => i).sort((a, b) => lens[a] - lens[b] || a - b);
@@ -98,7 +104,8 @@ export function oursCaptureChunks(cfg: NormalizedConfig, lens: number[], budgetB
   while (start < order.length) {
     let n = 1;
     while (start + n < order.length && n + 1 <= fit(lens[order[start + n]])) n++;
-    out.push({ rows: n, seqLen: padded(lens[order[start + n - 1]]) });
+    const longest = lens[order[start + n - 1]];
+    out.push({ rows: n, seqLen: longest, past: padded(longest) - longest });
     start += n;
   }
   return out;

@@ -97,9 +97,9 @@ const frac = (x: number | null, peak: number | null) => (x !== null && peak ? x 
 const gflops = (flops: number, seconds: number | undefined) => (seconds ? flops / seconds / 1e9 : null);
 
 /** A generation cell's GFLOP/s fields (batch > 1: at batch 1 a decode step is bound by memory, not by the GEMM peak). */
-export function genFlopFields(m: BenchModel, plan: Plan, batch: number, P: number, o: Measure | undefined, p: Measure | undefined, gemmOurs: number | null, gemmPeer: number | null): Partial<Cell> {
+export function genFlopFields(m: BenchModel, plan: Plan, batch: number, P: number, o: Measure | undefined, p: Measure | undefined, gemmOurs: number | null, gemmPeer: number | null, format = 'f32'): Partial<Cell> {
   if (batch < 2) return {};
-  const f = genFlops(m, batch, P, newTokensAt(plan, batch));
+  const f = genFlops(m, batch, P, newTokensAt(plan, batch), !['int8', 'int4'].includes(format));
   const og = o ? gflops(f.real, o.s) : null, pg = p ? gflops(f.real, p.s) : null;
   const od = gflops(f.stepReal, o?.stepS), pd = gflops(f.stepReal, p?.stepS);
   return {
@@ -154,7 +154,7 @@ export function buildCells(runs: ModelRun[], plan: Plan, gemmFallback: number | 
         const o = ours.cells.get(key(workload, batch, prompt));
         const p = peer?.cells.get(key(workload, batch, prompt));
         if (!o && !p) return;
-        const flops = workload === 'gen' || workload === 'steered-gen' ? genFlopFields(m, fplan, batch, prompt, o, p, gemmOurs, gemmPeer)
+        const flops = workload === 'gen' || workload === 'steered-gen' ? genFlopFields(m, fplan, batch, prompt, o, p, gemmOurs, gemmPeer, format)
           : workload === 'capture' ? captureFlopFields(m, fplan, o, p, 1, gemmOurs, gemmPeer)
             : workload === 'capture-batched' ? captureFlopFields(m, fplan, o, p, fplan.peerCaptureBatch, gemmOurs, gemmPeer) : {};
         const st = workload === 'steered-gen' ? pairStats(o) : null;
@@ -295,7 +295,7 @@ export function buildSummary(runs: ModelRun[], plan: Plan, bandwidthGBs: number,
       const g = side.cells.get(key('gen', bMax, P));
       if (g && bMax > 1) {
         const peak = sideGemmPeak(side, gemmGflops);
-        const f = genFlopFields(m, fplan, bMax, P, g, undefined, peak, null);
+        const f = genFlopFields(m, fplan, bMax, P, g, undefined, peak, null, format);
         gemm[`${m.name}/${label}`] = {
           batch: bMax, gflop_s: f.ours_gflop_s, gflop_s_executed: f.ours_gflop_s_executed, padding_flops: label === 'peer_f32' ? 0 : f.ours_padding_flops,
           decode_step_ms: f.ours_decode_step_ms, decode_gflop_s: f.ours_decode_gflop_s, gemm_peak_gflop_s: peak, gemm_from: near.gemmFrom,
@@ -448,7 +448,7 @@ export function markdown(cells: Cell[], summary: Summary, skipped: { model: stri
   lines.push(`- decode steps at the largest batch, fraction of the GEMM peak probed next to them: ${JSON.stringify(summary.gemm_fraction_decode_max_batch)}`);
   lines.push(`- rss_over_weight_bytes: ${summary.rss_over_weight_bytes ?? '—'}${summary.rss_over_weight_bytes_at ? ` (${summary.rss_over_weight_bytes_at.model}, ${summary.rss_over_weight_bytes_at.format})` : ''}`);
   lines.push(`- steering_overhead (worst median over batch sizes): ${summary.steering_overhead ?? '—'}${summary.steering_overhead_at ? ` (${summary.steering_overhead_at.model}, ${summary.steering_overhead_at.format})` : ''} (target ≤ 0.03)`);
-  lines.push('- GFLOP/s: FLOPs of the real tokens (2 · layer matrix parameters per token + attention 4 · H · layers per (query, key) pair + 2 · V · H per LM-head row; scripts/bench/flops.ts) over the cell\'s median seconds; "decode": one step at the mean context over the median step; padding: what each side executes beyond that (ours: PAD_ALIGN prompt columns and the batch-1 ghost row; the batched peer: right-padding); GEMM peak: onnxruntime f32 Gemm probed next to each side\'s cells');
+  lines.push('- GFLOP/s: FLOPs of the real tokens (2 · layer matrix parameters per token + attention 4 · H · layers per (query, key) pair + 2 · V · H per LM-head row; scripts/bench/flops.ts) over the cell\'s median seconds; "decode": one step at the mean context over the median step; padding: what each side executes beyond that (ours: rows shorter than the longest in their forward, attention over the zero-past pads of each PAD_ALIGN block, the float batch-1 ghost row; the batched peer: right-padding); GEMM peak: onnxruntime f32 Gemm probed next to each side\'s cells');
   for (const s of skipped) lines.push(`- skipped ${s.model} ${s.format}: ${s.reason}`);
   return lines.join('\n');
 }
