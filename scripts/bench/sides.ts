@@ -17,7 +17,7 @@ import { oursCaptureChunks, type Chunk } from './flops.js';
 
 /**
  * One side's measurement of a cell: median seconds of the timed repetitions and tokens/s from it; `loadavg` is
- * os.loadavg() when the cell finished; `stepS` (batch-1 generation only) the median decode step in seconds over
+ * os.loadavg() when the cell finished; `stepS` (generation cells) the median decode step in seconds over
  * every decode step of the timed repetitions (`steps` of them), timed one by one; `wallS` the cell's whole cost
  * (warm-up included), which is what a plan's time budget is made of.
  */
