@@ -36,7 +36,7 @@ async function decodeStep(model: LoadedModel, B: number) {
   return { logits: step.logits!.subarray(0, V), hidden: step.hiddenStates!.map((h) => h.subarray(0, H)) };
 }
 
-const MODELS = [['toy', toyMain, SKIP_TOY], ...['llama_gqa', 'qwen2', 'olmo2', 'gpt2'].map((n) => [n, path.join(parityDir, n), SKIP_PARITY])] as const;
+const MODELS: [name: string, dir: string, skip: string | false][] = [['toy', toyMain, SKIP_TOY], ...['llama_gqa', 'qwen2', 'olmo2', 'gpt2'].map((n): [string, string, string | false] => [n, path.join(parityDir, n), SKIP_PARITY])];
 
 for (const [name, dir, skip] of MODELS) {
   test(`${name}: MatMulNBits gives a row the same bits at batch 1 as at batch 2 and 4 (int8, int4; 1 and 2 threads)`, { skip, timeout: 120_000 }, async (t) => {
