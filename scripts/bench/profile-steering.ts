@@ -20,8 +20,8 @@
  *   profile  onnxruntime's per-node profile of decode steps (past = prompt length) at each batch, plain feeds
  *            (zero `steer`, zero mask: what an unsteered forward feeds) vs steered feeds: kernel ms per step by
  *            op type, the steering nodes' share (`/model/steer.ℓ/…`), and the run's time outside kernels (feeding,
- *            output allocation, fetch). At "batch 1" generation runs two rows (a ghost copy, generate.ts slotsOf),
- *            so the profile does too. Batch 1 also prints MatMul's share and the bandwidth bound: bytes read per
+ *            output allocation, fetch). At "batch 1" generation runs two rows in the float formats (a ghost copy,
+ *            generate.ts slotsOf / loneRowNeedsGhost) and one in int8/int4, so the profile does too. Batch 1 also prints MatMul's share and the bandwidth bound: bytes read per
  *            step (the weights the step touches, in `--format`: every matrix + the LM head, one embedding row, the
  *            KV cache) over the step's time — the profiled run, its kernels, and the paired part's unprofiled median
  *            and fastest step — against the read bandwidth of onnxruntime's own ReduceSum and `copyBandwidth`
@@ -35,7 +35,7 @@ import * as ort from 'onnxruntime-node';
 import { loadModel, sessionOptions } from '../../src/engine/model/session.js';
 import { openCachedSession } from '../../src/engine/model/ort-cache.js';
 import { IO } from '../../src/engine/arch/names.js';
-import { generateBatch, recordApplied } from '../../src/engine/generation/generate.js';
+import { generateBatch, loneRowNeedsGhost, recordApplied } from '../../src/engine/generation/generate.js';
 import { buildStepSteer, type ResolvedSteer } from '../../src/engine/steering/steer.js';
 import type { ForwardInputs, LoadedModel } from '../../src/engine/model/types.js';
 import { copyBandwidth, ortReadBandwidth } from './machine.js';
@@ -69,6 +69,8 @@ const load = () => os.loadavg().map((x) => +x.toFixed(1));
 const format = args.format as 'f32' | 'int8' | 'int4';
 if (!['f32', 'int8', 'int4'].includes(format)) throw new Error(`--format must be f32, int8 or int4 (the CPU formats), got ${format}`);
 const model = await loadModel({ kind: 'folder', path: args.model! }, { intraOpNumThreads: threads, cacheDir: args.cache, variant: args.variant as 'portable' | 'fused', weightFormat: format });
+/** Rows a generation of `batch` rows forwards per decode step: a lone row gets its ghost copy in the float formats. */
+const rowsAt = (batch: number) => (batch === 1 && loneRowNeedsGhost(model) ? 2 : batch);
 const { numLayers: L, hiddenSize: H } = model.config;
 console.error(`${path.basename(args.model!)}: L=${L} H=${H}, loaded in ${Math.round(model.info.loadMs)} ms (${model.info.weightMemory}, session cache ${model.info.loadStages?.sessionCache}), ${threads} threads, load ${load()}`);
 const report: Record<string, unknown> = { model: path.basename(args.model!), variant: args.variant, format, L, H, threads, promptLen, newTokens, repeat, loadavgStart: load() };
@@ -132,7 +134,7 @@ if (!skip.has('paired')) {
   const pairs = Number(args.pairs);
   const cells: Record<string, unknown>[] = [];
   for (const batch of batches) {
-    const B = batch === 1 ? 2 : batch;
+    const B = rowsAt(batch);
     const P = promptLen;
     const i64 = (n: number, f: (i: number) => number) => BigInt64Array.from({ length: n }, (_, i) => BigInt(f(i)));
     const pre = await model.forward({ batch: B, seqLen: P, inputIds: i64(B * P, (i) => 3 + ((i * 7919) % (model.config.vocabSize - 3))), positionIds: i64(B * P, (i) => i % P), attentionMask: i64(B * P, () => 1), logits: 'none', past: null });
@@ -209,7 +211,7 @@ function perCallUs(fn: () => void, minMs = 200): number {
 if (!skip.has('micro')) {
   const micro: Record<string, unknown>[] = [];
   for (const batch of batches) {
-    const B = batch === 1 ? 2 : batch; // generation's ghost row
+    const B = rowsAt(batch); // with generation's ghost row where it runs one
     const rows = Array.from({ length: B }, steerOf);
     const decode = buildStepSteer(rows, 'decode', 1, L, H, () => true)!;
     const states = Array.from({ length: B }, () => ({ applied: new Map([[Math.floor(L / 2), { layer: Math.floor(L / 2), norm: 0, tokens: 0 }]]) }));
@@ -312,7 +314,7 @@ if (!skip.has('profile')) {
   const steps = Number(args['profile-steps']);
   const prof: Record<string, unknown>[] = [];
   for (const batch of batches) {
-    const B = batch === 1 ? 2 : batch;
+    const B = rowsAt(batch);
     const plain = await profileDecode(B, false, steps);
     const steered = await profileDecode(B, true, steps);
     const cell = { batch, rows_forwarded: B, plain, steered, loadavg: load() };
