@@ -122,6 +122,23 @@ test('toy model: a generation allocates its two KV stores once, however many tok
   const chunked = rows.reduce((n, r) => n + Math.min(2, [32, 64, 95].filter((to) => to > 96 - r.promptIds.length).length - 1), 0);
   assert.equal(chunked, 5);
   assert.equal(await stores(40, 32), 1 + chunked + 2);
+  // Rows that finish early leave the batch (KvCache.selectRows), down to a lone row and its ghost: each time the
+  // remaining rows are copied into the other store of the pair, never a new one. The EOS tokens are the ones some
+  // rows emit at different steps of a greedy run, so rows leave at several steps.
+  const greedy = await generateBatch(model, rows, {
+    sampler: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, minNewTokens: 0, eosTokenIds: [] },
+    maxNewTokens: 40, eosTokenIds: [], stop: [], padTokenId: 0,
+  }, { checkCancelled() {} });
+  const eos = [...new Set(greedy.slice(1).map((r, i) => r.tokenIds[3 + 4 * i]))].filter((tok) => !greedy[0].tokenIds.includes(tok));
+  const before = kvStoreAllocations();
+  const early = await generateBatch(model, rows, {
+    sampler: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, minNewTokens: 0, eosTokenIds: [] },
+    maxNewTokens: 40, eosTokenIds: eos, stop: [], padTokenId: 0,
+  }, { checkCancelled() {} });
+  const lengths = early.map((r) => r.tokenIds.length);
+  assert.equal(lengths[0], 40, 'row 0 never meets an EOS and runs to the end, alone for its last steps');
+  assert.ok(lengths.slice(1).every((n) => n < 40) && new Set(lengths.slice(1)).size >= 3, `rows 1–5 leave at several steps, row 0 ends alone: ${lengths.join(', ')}`);
+  assert.equal(kvStoreAllocations() - before, 2);
   // A branch from a live past gets a store of its own, so a past continued twice is never overwritten
   // (test/engine/session.integration.test.ts checks the values).
 });
