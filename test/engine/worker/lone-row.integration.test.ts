@@ -14,7 +14,7 @@ import path from 'node:path';
 import { loadModel, newKvCache } from '../../../src/engine/model/session.js';
 import { leftPad, maskFor } from '../../../src/engine/generation/batch.js';
 import { generateBatch, loneRowNeedsGhost, type GenRowOutput } from '../../../src/engine/generation/generate.js';
-import type { ForwardInputs, LoadedModel, WeightFormat } from '../../../src/engine/model/types.js';
+import type { ForwardInputs, GraphVariant, LoadedModel, WeightFormat } from '../../../src/engine/model/types.js';
 import { parityDir, repoRoot, SKIP_PARITY } from './helpers.js';
 
 const toyMain = path.join(repoRoot, 'models', 'toy-persona', 'revisions', 'main');
@@ -39,12 +39,14 @@ async function decodeStep(model: LoadedModel, B: number) {
 const MODELS: [name: string, dir: string, skip: string | false][] = [['toy', toyMain, SKIP_TOY], ...['llama_gqa', 'qwen2', 'olmo2', 'gpt2'].map((n): [string, string, string | false] => [n, path.join(parityDir, n), SKIP_PARITY])];
 
 for (const [name, dir, skip] of MODELS) {
-  test(`${name}: MatMulNBits gives a row the same bits at batch 1 as at batch 2 and 4 (int8, int4; 1 and 2 threads)`, { skip, timeout: 120_000 }, async (t) => {
+  test(`${name}: MatMulNBits gives a row the same bits at batch 1 as at batch 2 and 4 (int8, int4; both variants; 1 and 2 threads)`, { skip, timeout: 120_000 }, async (t) => {
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'pl-lone-'));
     t.after(() => rmSync(cacheDir, { recursive: true, force: true }));
-    for (const format of ['int8', 'int4', 'f32'] as WeightFormat[]) {
+    // int8/int4 in both graph variants, f32 in the default one.
+    const cases = [...(['int8', 'int4'] as WeightFormat[]).flatMap((format) => (['fused', 'portable'] as GraphVariant[]).map((variant) => ({ format, variant }))), { format: 'f32' as WeightFormat, variant: undefined }];
+    for (const { format, variant } of cases) {
       for (const threads of [1, 2]) {
-        const model = await loadModel({ kind: 'folder', path: dir }, { cacheDir, intraOpNumThreads: threads, weightFormat: format });
+        const model = await loadModel({ kind: 'folder', path: dir }, { cacheDir, intraOpNumThreads: threads, weightFormat: format, ...(variant ? { variant } : {}) });
         try {
           const [one, two, four] = [await decodeStep(model, 1), await decodeStep(model, 2), await decodeStep(model, 4)];
           const same = (a: typeof one, b: typeof one) => bytes(a.logits).equals(bytes(b.logits)) && a.hidden.every((h, l) => bytes(h).equals(bytes(b.hidden[l])));
@@ -55,8 +57,8 @@ for (const [name, dir, skip] of MODELS) {
             continue;
           }
           assert.ok(!loneRowNeedsGhost(model));
-          assert.ok(same(one, two), `${format}, ${threads} thread(s): batch 1 differs from batch 2`);
-          assert.ok(same(two, four), `${format}, ${threads} thread(s): batch 2 differs from batch 4`);
+          assert.ok(same(one, two), `${format} ${variant}, ${threads} thread(s): batch 1 differs from batch 2`);
+          assert.ok(same(two, four), `${format} ${variant}, ${threads} thread(s): batch 2 differs from batch 4`);
         } finally {
           await model.dispose();
         }

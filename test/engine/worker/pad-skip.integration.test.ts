@@ -21,12 +21,12 @@ const MODELS = [['toy', toyMain], ...['llama_gqa', 'qwen2', 'olmo2', 'gpt2'].map
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-for (const [name, dir] of MODELS) {
+for (const [name, dir] of MODELS) for (const variant of ['portable', 'fused'] as const) {
   const skip = name === 'toy' ? (existsSync(path.join(toyMain, 'config.json')) ? false : 'the toy model is not exported') : SKIP_PARITY;
-  test(`${name}: a zero past in place of the all-pad columns gives the real tokens the same bits`, { skip, timeout: 60_000 }, async (t) => {
+  test(`${name}, ${variant}: a zero past in place of the all-pad columns gives the real tokens the same bits`, { skip, timeout: 60_000 }, async (t) => {
     const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'pl-padskip-'));
     t.after(() => rmSync(cacheDir, { recursive: true, force: true }));
-    const model = await loadModel({ kind: 'folder', path: dir }, { cacheDir, intraOpNumThreads: 1 });
+    const model = await loadModel({ kind: 'folder', path: dir }, { cacheDir, intraOpNumThreads: 1, variant });
     t.after(() => model.dispose());
     const { hiddenSize: H, numLayers: L, vocabSize: V } = model.config;
     // 3 rows of 5, 9 and 20 tokens: padded to 32 columns, the first 12 are pads in every row.
