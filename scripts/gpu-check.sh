@@ -73,7 +73,9 @@ fi
 
 # --- WebGPU: Vulkan loader + ICD --------------------------------------------------------------------
 if [ "$PROVIDER" = webgpu ]; then
-  if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 '; then
+  # grep without -q reads all of ldconfig's output: with -q it stops at the first match, ldconfig can die of SIGPIPE,
+  # and under pipefail the test then says "no loader" on a machine that has one.
+  if ! ldconfig -p 2>/dev/null | grep 'libvulkan\.so\.1 ' >/dev/null; then
     if [ -f "$ROOT/.cache/webgpu/libvulkan.so.1" ]; then
       export LD_LIBRARY_PATH="$ROOT/.cache/webgpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
       log "Vulkan loader: the carried copy in .cache/webgpu"

@@ -78,7 +78,9 @@ EOF
 fi
 
 ICD="$(find_icd)"
-LOADER="$(ldconfig -p 2>/dev/null | awk '/libvulkan\.so\.1 .*x86-64/ {print $NF; exit}')"
+# awk reads all of ldconfig's output (no early `exit`): otherwise ldconfig can die of SIGPIPE, and with pipefail
+# this assignment fails the script (exit 141, seen once on a fresh clone).
+LOADER="$(ldconfig -p 2>/dev/null | awk '/libvulkan\.so\.1 .*x86-64/ && !found {print $NF; found = 1}')"
 [ -n "$LOADER" ] || LOADER=/usr/lib/x86_64-linux-gnu/libvulkan.so.1
 mkdir -p "$CACHE"
 if ! cmp -s "$LOADER" "$CACHE/libvulkan.so.1" 2>/dev/null; then
