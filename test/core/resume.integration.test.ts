@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -26,6 +26,16 @@ function startCli(ws: string) {
 }
 
 const lines = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
+/**
+ * The lines a crash left durable: only those ending in a newline. A kill -9 can land while a batch's write(2) is
+ * part-way through its pages, leaving a torn last line that the resumed run drops and rewrites (jsonl.ts repairs it
+ * on reopen), so a torn line is not something the resume must keep.
+ */
+const completeLines = (f: string) => {
+  if (!existsSync(f)) return [];
+  const text = readFileSync(f, 'utf8');
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean);
+};
 const runDirOf = (ws: string) => { const d = path.join(ws, 'runs'); const [r] = readdirSync(d); return path.join(d, r); };
 const withoutUsage = (f: string) => { const j = JSON.parse(readFileSync(f, 'utf8')); delete j.judgeUsage; return j; };
 
@@ -66,14 +76,19 @@ test('kill -9 mid-judging, then resume: same results as an uninterrupted run', {
     assert.equal(killed.signal, 'SIGKILL', `the run finished before it could be killed (judged ${judgedAtKill})`);
     assert.ok(judgedAtKill > 0 && judgedAtKill < 2 * total, `killed with ${judgedAtKill} of ${2 * total} judgements on disk`);
     assert.ok(!existsSync(path.join(runB, 'results.json')));
-    const genBefore = lines(path.join(runB, 'generations.jsonl'));
-    const judgeBefore = lines(path.join(runB, 'judgements.jsonl'));
+    const genBefore = completeLines(path.join(runB, 'generations.jsonl'));
+    const judgeBefore = completeLines(path.join(runB, 'judgements.jsonl'));
     t.diagnostic(`killed with ${genAtKill}/${total} generations and ${judgedAtKill}/${2 * total} judgements on disk`);
+    // A kill -9 that lands inside a batch's write (generations are several pages per batch) leaves a torn last line.
+    // Make sure the resume meets one every time, not only when the kill happens to land there.
+    const genFile = path.join(runB, 'generations.jsonl');
+    if (readFileSync(genFile, 'utf8').endsWith('\n')) appendFileSync(genFile, genBefore[0].slice(0, 40));
 
     // 3. Resume with the same command.
     const r = await startCli(wsB).done;
     assert.equal(r.code, a.code, r.stderr);
-    assert.match(r.stderr, new RegExp(`generate ${genBefore.length}/${total}`), 'the resumed run starts from the generations on disk');
+    assert.match(r.stderr, new RegExp(`generate ${genBefore.length}/${total}`), `the resumed run starts from the generations on disk:\n${r.stderr}`);
+    assert.match(r.stderr, /repaired a torn last line/, 'the torn line is reported');
     const genAfter = lines(path.join(runB, 'generations.jsonl'));
     const judgeAfter = lines(path.join(runB, 'judgements.jsonl'));
     assert.deepEqual(genAfter.slice(0, genBefore.length), genBefore, 'nothing on disk was rewritten');
