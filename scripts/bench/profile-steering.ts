@@ -32,7 +32,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { loadModel, sessionOptions } from '../../src/engine/model/session.js';
+import { appendKv, loadModel, sessionOptions } from '../../src/engine/model/session.js';
 import { openCachedSession } from '../../src/engine/model/ort-cache.js';
 import { IO } from '../../src/engine/arch/names.js';
 import { generateBatch, loneRowNeedsGhost, recordApplied } from '../../src/engine/generation/generate.js';
@@ -267,13 +267,19 @@ async function profileDecode(B: number, steered: boolean, steps: number): Promis
     }
     return f;
   };
-  const fetches = [...Array.from({ length: L }, (_, l) => [IO.presentKey(l), IO.presentValue(l)]).flat(), IO.logits];
+  const fetches = [...Array.from({ length: L }, (_, l) => [IO.newKey(l), IO.newValue(l)]).flat(), IO.logits];
   const pre = await session.run(feeds(P, 0, null), fetches);
   let kv = fetches.slice(0, 2 * L).map((n) => pre[n]);
   const runs: number[] = [];
   for (let s = 0; s < steps + 1; s++) { // step 0 is a warm-up, dropped below
-    const out = await session.run(feeds(1, P + s, kv), fetches);
-    kv = fetches.slice(0, 2 * L).map((n) => out[n]);
+    const T = P + s;
+    const out = await session.run(feeds(1, T, kv), fetches);
+    // The graph returns only the step's new keys and values; the cache is past + new, as the engine lays it out.
+    kv = fetches.slice(0, 2 * L).map((n, i) => {
+      const next = new Float32Array(B * kvH * (T + 1) * D);
+      appendKv(next, kv[i].data as Float32Array, out[n].data as Float32Array, B * kvH, T, 1, D);
+      return new ort.Tensor('float32', next, [B, kvH, T + 1, D]);
+    });
   }
   session.endProfiling();
   await session.release();

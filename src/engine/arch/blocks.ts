@@ -455,8 +455,8 @@ export class ModelBuilder {
 
   /*
    *  q [B·S,nh·D] ─Reshape→ [B,S,nh,D] ─(head norm)─Transpose→ [B,nh,S,D] ─RoPE─Reshape→ [B,nkv,rep,S,D] ─┐
-   *  k ─Reshape/Transpose/RoPE→ [B,nkv,S,D] ─Concat(past)→ present.k [B,nkv,T,D] ─Unsqueeze/Transpose→ [B,nkv,1,D,T] ─MatMul·scale (+softcap) + mask → Softmax ─┐
-   *  v ─Reshape/Transpose→ [B,nkv,S,D] ─Concat(past)→ present.v ─Unsqueeze→ [B,nkv,1,T,D] ───────────────────────────────────────────────────────MatMul→ [B,nkv,rep,S,D]
+   *  k ─Reshape/Transpose/RoPE→ [B,nkv,S,D] (new_key_values.k) ─Concat(past)→ [B,nkv,T,D] ─Unsqueeze/Transpose→ [B,nkv,1,D,T] ─MatMul·scale (+softcap) + mask → Softmax ─┐
+   *  v ─Reshape/Transpose→ [B,nkv,S,D] (new_key_values.v) ─Concat(past)→ [B,nkv,T,D] ─Unsqueeze→ [B,nkv,1,T,D] ───────────────────────────────────────────────────────MatMul→ [B,nkv,rep,S,D]
    *  → Reshape [B,nh,S,D] → Transpose [B,S,nh,D] → Reshape [B·S, nh·D]
    */
   private attentionPortable(q: string, k: string, v: string, layer: number, opts: AttentionOptions): string {
@@ -479,9 +479,11 @@ export class ModelBuilder {
       qh = g.scope('rope_q', () => this.applyRope(qh, rope));
       kh = g.scope('rope_k', () => this.applyRope(kh, rope));
     }
-    let kAll = g.op('Concat', [IO.pastKey(layer), this.toKv(kh)], { axis: 2 }); // [B,nkv,T,D]
-    let vAll = g.op('Concat', [IO.pastValue(layer), this.toKv(vh)], { axis: 2 });
-    this.declarePresent(layer, kAll, vAll);
+    const kNew = this.toKv(kh);
+    const vNew = this.toKv(vh);
+    this.declareNewKv(layer, kNew, vNew);
+    let kAll = g.op('Concat', [IO.pastKey(layer), kNew], { axis: 2 }); // [B,nkv,T,D]
+    let vAll = g.op('Concat', [IO.pastValue(layer), vNew], { axis: 2 });
     kAll = this.fromKv(kAll);
     vAll = this.fromKv(vAll);
     // Group query heads by their kv head instead of repeating k/v: [B,nkv,rep,S,D] @ [B,nkv,1,D,T].
@@ -524,15 +526,18 @@ export class ModelBuilder {
     const window = this.cfg.layerTypes[layer] === 'sliding_attention' ? this.cfg.slidingWindow : null;
     const attrs: Record<string, number | ReturnType<typeof f>> = { q_num_heads: nh, kv_num_heads: nkv, scale: f(opts.scale ?? this.cfg.attnScale) };
     if (opts.softcap) attrs.softcap = f(opts.softcap);
-    const [y, presentK, presentV] = g.node('Attention', [q3, k3, v3, this.mask(window), this.fromKv(IO.pastKey(layer)), this.fromKv(IO.pastValue(layer))], attrs, { outputs: 3 });
-    this.declarePresent(layer, this.toKv(presentK), this.toKv(presentV));
+    // The op's present outputs (past + new, concatenated inside it) are left unread: the graph returns only this
+    // forward's keys and values, laid out as the op lays them into present ([B,S,nkv·D] → [B,nkv,S,D]).
+    const [y] = g.node('Attention', [q3, k3, v3, this.mask(window), this.fromKv(IO.pastKey(layer)), this.fromKv(IO.pastValue(layer))], attrs, { outputs: 3 });
+    const perKvHead = (x: string) => g.op('Transpose', [g.op('Reshape', [x, this.bs(nkv, D)])], { perm: [0, 2, 1, 3] });
+    this.declareNewKv(layer, this.toKv(perKvHead(k3)), this.toKv(perKvHead(v3)));
     return this.flat(y, nh * D);
   }
 
-  private declarePresent(layer: number, k: string, v: string): void {
-    const dims = [DIMS.batch, this.cfg.numKvHeads, DIMS.total, this.cfg.headDim];
-    this.g.output(IO.presentKey(layer), this.kvType, dims, k);
-    this.g.output(IO.presentValue(layer), this.kvType, dims, v);
+  private declareNewKv(layer: number, k: string, v: string): void {
+    const dims = [DIMS.batch, this.cfg.numKvHeads, DIMS.seq, this.cfg.headDim];
+    this.g.output(IO.newKey(layer), this.kvType, dims, k);
+    this.g.output(IO.newValue(layer), this.kvType, dims, v);
   }
 
   /** float32 → the KV cache's element type (identity for float32 caches). */

@@ -26,9 +26,14 @@ export const IO = {
   /** float32 [B, kvHeads, P, headDim] (post-RoPE keys, as HF caches them) */
   pastKey: (layer: number) => `past_key_values.${layer}.key`,
   pastValue: (layer: number) => `past_key_values.${layer}.value`,
-  /** float32 [B, kvHeads, P+S, headDim] */
-  presentKey: (layer: number) => `present.${layer}.key`,
-  presentValue: (layer: number) => `present.${layer}.value`,
+  /**
+   * float32 [B, kvHeads, S, headDim]: this forward's own keys and values, post-RoPE (the cache's new positions).
+   * The graph returns only these, not past + new: onnxruntime-node copies every output it returns into a fresh
+   * JS buffer, which for a whole `present` cache was 7–15 % of a batched decode step. The caller appends them to
+   * the past (model/session.ts `appendKv`); the attention's own Concat stays inside the runtime.
+   */
+  newKey: (layer: number) => `new_key_values.${layer}.key`,
+  newValue: (layer: number) => `new_key_values.${layer}.value`,
   /** float32 [B, S, H]; ℓ ∈ 0..L (HF hidden_states[ℓ]). */
   hiddenState: (index: number) => `hidden_states.${index}`,
   /**

@@ -44,9 +44,10 @@ import type { GraphVariant, WeightFormat } from './types.js';
 export const COMPILER_VERSION = 'persona-lab-compiler/4';
 /**
  * Bump when the emitted graph changes but its outputs stay bit-identical: only the graph cache is invalidated,
- * run identities are kept. 2: graph outputs renamed in place instead of Identity copies (DESIGN.md).
+ * run identities are kept. 2: graph outputs renamed in place instead of Identity copies; 3: the graph returns
+ * only each forward's new keys and values, not the whole present cache (DESIGN.md).
  */
-export const GRAPH_REVISION = 2;
+export const GRAPH_REVISION = 3;
 
 /** The weight format plus, for int8/int4, the quantization parameters (part of the cache key). */
 export interface FormatSpec {

@@ -29,17 +29,18 @@ interface KvShape {
 
 /** Element type of the KV cache, read from the graph's `past_key_values.0.key` input (float16 for half-precision formats). */
 type KvDtype = 'float32' | 'float16';
-type KvArray = Float32Array | Uint16Array;
+export type KvArray = Float32Array | Uint16Array;
 const newKvArray = (dtype: KvDtype, n: number): KvArray => (dtype === 'float16' ? new Uint16Array(n) : new Float32Array(n));
 
 /*
- * How a KV cache lineage hands each step's `present.*` over to the next step: onnxruntime writes `present.*`
- * straight into caller-provided output tensors, views over two JS-owned stores per lineage that alternate
- * (ping-pong), and the next step feeds views of the same store as `past_key_values.*`. Sized once for the whole
- * generation (`newKvCache`), a decode loop then allocates no stores after its first steps. onnxruntime-node 1.30
- * still returns a JS copy of every output it wrote in place; forward() drops those and `collectDiscardedOutputs`
- * frees them right away (before issue 16's memory work, when onnxruntime allocated the outputs and their copies
- * were fed back, ≈ 2 × the live cache of such garbage lingered at the peak of a 1 B batch-16 generation).
+ * How a KV cache lineage hands each step's keys and values over to the next step: the graph returns only the
+ * step's new ones (`new_key_values.*`), `appendKv` lays past + new into one of two JS-owned stores per lineage that
+ * alternate (ping-pong; a first forward's onnxruntime writes straight into its store), and the next step feeds views
+ * of the same store as `past_key_values.*`. Sized once for the whole generation (`newKvCache`), a decode loop
+ * then allocates no stores after its first steps. onnxruntime-node 1.30 returns a JS copy of every output (also
+ * of one it wrote in place); forward() drops those once appended and `collectDiscardedOutputs` frees them right
+ * away. Before, the graph returned the whole `present` cache, and that per-step copy (the whole cache, freshly
+ * allocated, then collected) cost 7–15 % of a batched decode step and up to one cache of transient memory.
  */
 
 /**
@@ -121,6 +122,20 @@ export function collectDiscardedOutputs(): void {
   if (discardedBytes === 0) return;
   collectGarbage(discardedBytes);
   discardedBytes = 0;
+}
+
+/**
+ * Lays out a cache of `past` + `S` new positions in `dst`: per row (batch × kv head), its P past positions then its
+ * S new ones, each of `D` elements — what the graph's own Concat of past and new along the position axis computes,
+ * element for element. `past` holds rows·P·D elements, `fresh` rows·S·D. Hand-written: two contiguous copies per
+ * row are all it is, and onnxruntime-node has no way to keep a cache inside the runtime between runs.
+ */
+export function appendKv(dst: KvArray, past: KvArray, fresh: KvArray, rows: number, P: number, S: number, D: number): void {
+  const pr = P * D, sr = S * D, tr = pr + sr;
+  for (let r = 0; r < rows; r++) {
+    dst.set(past.subarray(r * pr, r * pr + pr), r * tr);
+    dst.set(fresh.subarray(r * sr, r * sr + sr), r * tr + pr);
+  }
 }
 
 let kvStoresAllocated = 0;
@@ -504,14 +519,16 @@ class OrtModel implements LoadedModel {
       feeds[IO.pastKey(l)] = keys[l];
       feeds[IO.pastValue(l)] = values[l];
     }
-    // present.* go straight into a store of the lineage (see OrtKvCache); null = onnxruntime allocates.
+    // The new keys and values: without a past they are the whole next cache, so onnxruntime writes them straight
+    // into a store of the lineage (see OrtKvCache); with one it returns them and appendKv lays past + new into the
+    // store below. null = onnxruntime allocates.
     const fetches: Record<string, ort.Tensor | null> = {};
     const store = past.takeStore(B, P + S);
-    const presentDims = [B, this.kvShape.numKvHeads, P + S, this.kvShape.headDim];
+    const newDims = [B, this.kvShape.numKvHeads, S, this.kvShape.headDim];
     const n = past.elements(B, P + S);
     for (let l = 0; l < L; l++) {
-      fetches[IO.presentKey(l)] = new ort.Tensor(this.kvDtype, store.keys[l].subarray(0, n), presentDims);
-      fetches[IO.presentValue(l)] = new ort.Tensor(this.kvDtype, store.values[l].subarray(0, n), presentDims);
+      fetches[IO.newKey(l)] = P === 0 ? new ort.Tensor(this.kvDtype, store.keys[l].subarray(0, n), newDims) : null;
+      fetches[IO.newValue(l)] = P === 0 ? new ort.Tensor(this.kvDtype, store.values[l].subarray(0, n), newDims) : null;
     }
     if (inputs.logits !== 'none') fetches[IO.logits] = null;
     if (inputs.hiddenStates) for (let i = 0; i <= L; i++) fetches[IO.hiddenState(i)] = null;
@@ -521,19 +538,28 @@ class OrtModel implements LoadedModel {
     lastRunMs = performance.now() - tRun;
 
     {
-      // onnxruntime-node 1.30 writes present.* into the store in place *and* returns a fresh JS copy of each (probed:
-      // the returned data is another ArrayBuffer with equal contents). Those copies are garbage at once; dropping
-      // them and running a minor GC frees them now, while they are young, instead of whenever V8's external-memory
-      // heuristics next collect (≈ 1–2 steps' worth of the whole KV cache lingering at the peak otherwise).
+      // onnxruntime-node 1.30 returns a fresh JS copy of every output, also of one it wrote in place (probed: the
+      // returned data is another ArrayBuffer with equal contents). Once appended (or, without a past, already in
+      // the store) the new keys and values are garbage; dropping them and collecting frees them now, while they are
+      // young, instead of whenever V8's external-memory heuristics next collect. A decode step's are a few KiB; a
+      // prefill's are its whole cache.
       const copies = out as Record<string, ort.Tensor | undefined>;
+      if (P > 0) {
+        const { keys: pastKeys, values: pastValues } = past.arrays();
+        const rows = B * this.kvShape.numKvHeads, D = this.kvShape.headDim;
+        for (let l = 0; l < L; l++) {
+          appendKv(store.keys[l], pastKeys[l], copies[IO.newKey(l)]!.data as KvArray, rows, P, S, D);
+          appendKv(store.values[l], pastValues[l], copies[IO.newValue(l)]!.data as KvArray, rows, P, S, D);
+        }
+      }
       for (let l = 0; l < L; l++) {
-        delete copies[IO.presentKey(l)];
-        delete copies[IO.presentValue(l)];
+        delete copies[IO.newKey(l)];
+        delete copies[IO.newValue(l)];
       }
       // Freed by the caller's collectDiscardedOutputs(): until forward() has returned they are still reachable
       // (measured: a collection here, or in a setImmediate after it, left one step's copies alive now and then;
       // one in the caller right after the await freed them every step).
-      discardedBytes += 2 * L * n * (this.kvDtype === 'float16' ? 2 : 4);
+      discardedBytes += 2 * L * past.elements(B, S) * (this.kvDtype === 'float16' ? 2 : 4);
     }
     const result: ForwardOutputs = { present: past.successor(B, P + S, store) };
     if (inputs.logits !== 'none') {
