@@ -1,13 +1,14 @@
 // Compile-cache administration (src/engine/model/cache-admin.ts) on entries built by a real compile of a parity
 // fixture into a temp cache (a graph build, no model load), plus synthetic stale ones made from them.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { lookupArchitecture } from '../../src/engine/arch/registry.js';
 import { IN_USE_GRACE_MS, listCompileCache, parseDuration, parseSize, pruneCompileCacheEntries, sizeProblem, durationProblem, type CacheListing } from '../../src/engine/model/cache-admin.js';
-import { holdCacheEntry, LAST_USED_FILE } from '../../src/engine/model/cache-stamp.js';
+import { BESIDE_SUFFIX, holdCacheEntry, LAST_USED_FILE, markGraphBesideWeights } from '../../src/engine/model/cache-stamp.js';
 import { openCheckpoint } from '../../src/engine/model/checkpoint.js';
 import { compileToCache, formatSpec } from '../../src/engine/model/compile.js';
 import { normalizeConfig } from '../../src/engine/model/config.js';
@@ -310,3 +311,16 @@ function snapshotBytes(dir: string, skip: string[]): number {
   walk(dir, true);
   return n;
 }
+
+test('a beside-weights record left half-written by a dead process is removed when that record is next written; a live writer\'s is kept', (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pl-beside-tmp-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const key = '0123456789abcdef0123456789abcdef';
+  const record = path.join(root, `${key}${BESIDE_SUFFIX}`);
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // exited: its pid is free
+  const other = `${'f'.repeat(32)}${BESIDE_SUFFIX}.tmp-${dead}`; // another key's leftover: not this record's to clean
+  for (const n of [`${path.basename(record)}.tmp-${dead}`, `${path.basename(record)}.tmp-${process.ppid}`, other]) fs.writeFileSync(path.join(root, n), '{');
+  markGraphBesideWeights(root, '/models/m/.persona-lab-0123456789abcdef0123456789abcdef.onnx', { key, material: {}, modelDir: '/models/m' });
+  assert.deepEqual(fs.readdirSync(root).sort(), [path.basename(record), `${path.basename(record)}.tmp-${process.ppid}`, other].sort());
+  assert.equal(JSON.parse(fs.readFileSync(record, 'utf8')).key, key);
+});

@@ -29,7 +29,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ReasonError } from '../errors.js';
-import { BESIDE_GRAPH_RE, BESIDE_SUFFIX, LAST_USED_FILE } from './cache-stamp.js';
+import { BESIDE_GRAPH_RE, BESIDE_SUFFIX, LAST_USED_FILE, pidAlive } from './cache-stamp.js';
 import { COMPILER_VERSION, defaultCacheDir, GRAPH_REVISION } from './compile.js';
 
 export { defaultCacheDir };
@@ -124,10 +124,6 @@ function walk(dir: string, rel = '', out: FileRec[] = []): FileRec[] {
   }
   return out;
 }
-
-const pidAlive = (pid: number) => {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
-};
 
 /**
  * Folders under `root` that a live process has open or mapped (Linux /proc; elsewhere an empty map and

@@ -19,7 +19,21 @@ export const BESIDE_SUFFIX = '.beside-weights.json';
 /** The file name compile.ts gives a graph beside the weights. */
 export const BESIDE_GRAPH_RE = /^\.persona-lab-([0-9a-f]+)\.onnx$/;
 
-/** Record (first time) or touch (a hit) a graph beside the weights in `cacheDir`. Never throws. */
+/** Whether a process with this pid runs on this host (EPERM: it does, owned by another user). */
+export const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Record (first time) or touch (a hit) a graph beside the weights in `cacheDir`. Never throws. A process that died
+ * between writing the record's temporary file and renaming it left `<record>.tmp-<pid>`; the next write of the same
+ * record (the next load of that model: the record is missing) removes those of dead processes.
+ */
 export function markGraphBesideWeights(cacheDir: string, onnxPath: string, meta: { key: string; material: unknown; modelDir: string }): void {
   const file = path.join(cacheDir, `${meta.key}${BESIDE_SUFFIX}`);
   const now = new Date();
@@ -31,6 +45,11 @@ export function markGraphBesideWeights(cacheDir: string, onnxPath: string, meta:
   }
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
+    const leftover = `${path.basename(file)}.tmp-`;
+    for (const n of fs.readdirSync(cacheDir)) {
+      const pid = n.startsWith(leftover) ? Number(n.slice(leftover.length)) : NaN;
+      if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) fs.rmSync(path.join(cacheDir, n), { force: true });
+    }
     const tmp = `${file}.tmp-${process.pid}`;
     fs.writeFileSync(tmp, JSON.stringify({ ...meta, onnxPath, createdAt: now.toISOString() }, null, 2));
     fs.renameSync(tmp, file);

@@ -32,6 +32,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { pidAlive } from './cache-stamp.js';
 
 /** Bump when what is saved changes (names, session config). */
 const SESSION_CACHE_VERSION = 1;
@@ -62,15 +63,6 @@ export function sessionCacheTag(weightMemory: 'mapped' | 'prepacked'): string {
   const material = JSON.stringify({ v: SESSION_CACHE_VERSION, ort: ort.env.versions.common, platform: process.platform, arch: process.arch, cpu: flagsMemo, weightMemory });
   return `ort-${crypto.createHash('sha256').update(material).digest('hex').slice(0, 16)}`;
 }
-
-const pidAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /** Remove half-written session folders of processes that died while writing one (same host only: the pid is local). */
 function pruneStaleTemps(entryDir: string): void {
