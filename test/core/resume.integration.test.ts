@@ -76,13 +76,13 @@ test('kill -9 mid-judging, then resume: same results as an uninterrupted run', {
     assert.equal(killed.signal, 'SIGKILL', `the run finished before it could be killed (judged ${judgedAtKill})`);
     assert.ok(judgedAtKill > 0 && judgedAtKill < 2 * total, `killed with ${judgedAtKill} of ${2 * total} judgements on disk`);
     assert.ok(!existsSync(path.join(runB, 'results.json')));
-    const genBefore = completeLines(path.join(runB, 'generations.jsonl'));
-    const judgeBefore = completeLines(path.join(runB, 'judgements.jsonl'));
-    t.diagnostic(`killed with ${genAtKill}/${total} generations and ${judgedAtKill}/${2 * total} judgements on disk`);
     // A kill -9 that lands inside a batch's write (generations are several pages per batch) leaves a torn last line.
     // Make sure the resume meets one every time, not only when the kill happens to land there.
     const genFile = path.join(runB, 'generations.jsonl');
-    if (readFileSync(genFile, 'utf8').endsWith('\n')) appendFileSync(genFile, genBefore[0].slice(0, 40));
+    if (readFileSync(genFile, 'utf8').endsWith('\n')) appendFileSync(genFile, lines(genFile)[0].slice(0, 40));
+    const genBefore = completeLines(path.join(runB, 'generations.jsonl'));
+    const judgeBefore = completeLines(path.join(runB, 'judgements.jsonl'));
+    t.diagnostic(`killed with ${genAtKill}/${total} generations and ${judgedAtKill}/${2 * total} judgements on disk`);
 
     // 3. Resume with the same command.
     const r = await startCli(wsB).done;
