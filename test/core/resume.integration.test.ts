@@ -80,7 +80,7 @@ test('kill -9 mid-judging, then resume: same results as an uninterrupted run', {
     // Make sure the resume meets one every time, not only when the kill happens to land there.
     const genFile = path.join(runB, 'generations.jsonl');
     if (readFileSync(genFile, 'utf8').endsWith('\n')) appendFileSync(genFile, lines(genFile)[0].slice(0, 40));
-    const genBefore = completeLines(path.join(runB, 'generations.jsonl'));
+    const genBefore = completeLines(genFile);
     const judgeBefore = completeLines(path.join(runB, 'judgements.jsonl'));
     t.diagnostic(`killed with ${genAtKill}/${total} generations and ${judgedAtKill}/${2 * total} judgements on disk`);
 

@@ -545,11 +545,11 @@ class OrtModel implements LoadedModel {
       // prefill's are its whole cache.
       const copies = out as Record<string, ort.Tensor | undefined>;
       if (P > 0) {
-        const { keys: pastKeys, values: pastValues } = past.arrays();
+        // The past's arrays are the views already fed as past_key_values (keys / values above).
         const rows = B * this.kvShape.numKvHeads, D = this.kvShape.headDim;
         for (let l = 0; l < L; l++) {
-          appendKv(store.keys[l], pastKeys[l], copies[IO.newKey(l)]!.data as KvArray, rows, P, S, D);
-          appendKv(store.values[l], pastValues[l], copies[IO.newValue(l)]!.data as KvArray, rows, P, S, D);
+          appendKv(store.keys[l], keys[l].data as KvArray, copies[IO.newKey(l)]!.data as KvArray, rows, P, S, D);
+          appendKv(store.values[l], values[l].data as KvArray, copies[IO.newValue(l)]!.data as KvArray, rows, P, S, D);
         }
       }
       for (let l = 0; l < L; l++) {
